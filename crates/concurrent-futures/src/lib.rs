@@ -1,0 +1,26 @@
+//! Python's `concurrent.futures`, in Rust: [`Future`], executors, `wait` and
+//! `as_completed`, and the `threading` primitives `std` lacks.
+//!
+//! This is the one dependency users add; it re-exports the workspace's
+//! crates (`concurrent-futures-core`, `-pool`, `-wait`).
+//!
+//! # A tour
+//!
+//! ```
+//! use concurrent_futures::Future;
+//!
+//! let fut = Future::new();
+//! let worker = fut.clone();
+//! std::thread::spawn(move || worker.run(|| "hello from a worker".len()));
+//! assert_eq!(fut.into_result().unwrap(), 19);
+//! ```
+
+pub use concurrent_futures_core::{
+    BoxError, Completion, ExitCause, Future, FutureError, FutureState, InvalidStateError,
+    ResultFuture, SharedError, TaskError, TimeoutError, Waitable, Waiter,
+};
+
+/// The README's examples, run as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

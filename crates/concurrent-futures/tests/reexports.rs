@@ -1,0 +1,39 @@
+//! Touches every re-export of the facade once, so a missing one fails to build.
+
+use concurrent_futures as cf;
+use std::sync::Arc;
+
+#[test]
+fn smoke() {
+    let f: cf::Future<i32> = cf::Future::new();
+    f.set_result(1).unwrap();
+    assert_eq!(f.state(), cf::FutureState::Finished);
+}
+
+#[test]
+fn every_reexport() {
+    let _: Option<cf::BoxError> = None;
+    let _: Option<cf::SharedError> = None;
+    let _ = cf::Completion::Finished;
+    let _ = cf::ExitCause::Code(0);
+    let _ = cf::FutureError::Cancelled;
+    let _ = cf::TaskError::panic("p");
+    let _ = cf::TimeoutError::new(1, 2);
+    let f = cf::Future::<()>::new();
+    let e: cf::InvalidStateError = {
+        f.set_result(()).unwrap();
+        f.set_result(()).unwrap_err()
+    };
+    assert_eq!(e.state(), cf::FutureState::Finished);
+    let _: fn(cf::Future<()>) -> cf::ResultFuture<()> = std::future::IntoFuture::into_future;
+    struct W;
+    impl cf::Waiter for W {
+        fn notify(&self, _: usize, _: cf::Completion) {}
+    }
+    let w: Arc<dyn cf::Waiter> = Arc::new(W);
+    let waitable: &dyn cf::Waitable = &f;
+    assert_eq!(
+        waitable.install_waiter(&w, 0),
+        Some(cf::Completion::Finished)
+    );
+}

@@ -1,0 +1,437 @@
+//! Errors: what a future reports ([`FutureError`]), why a task failed
+//! ([`TaskError`]), and misuse of the executor-implementer API
+//! ([`InvalidStateError`]).
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::state::FutureState;
+
+/// An error value as tasks return it (`Box<dyn Error + Send + Sync>`).
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// A task's error value as [`TaskError::Error`] keeps it: shared, so that
+/// `result()` can hand out the same error again and again, as Python re-raises
+/// the same exception object.
+pub type SharedError = Arc<dyn StdError + Send + Sync + 'static>;
+
+/// Why `result()` (or `wait`, `as_completed`, `map`) did not give a value.
+///
+/// Python raises `CancelledError`, `TimeoutError` or the task's own exception;
+/// here the three are variants.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::{Future, FutureError};
+/// use std::time::Duration;
+///
+/// let f = Future::<i32>::new();
+/// let err = f.result_timeout(Duration::ZERO).unwrap_err();
+/// assert!(err.is_timeout());
+/// assert!(f.cancel());
+/// assert!(matches!(f.result(), Err(FutureError::Cancelled)));
+/// ```
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FutureError {
+    /// The future was cancelled (Python's `CancelledError`).
+    #[error("future was cancelled")]
+    Cancelled,
+    /// The wait ran past its timeout (Python's `TimeoutError`); the future
+    /// itself is untouched and may still complete.
+    #[error(transparent)]
+    Timeout(TimeoutError),
+    /// The task failed; the [`TaskError`] says how.
+    #[error(transparent)]
+    Failed(TaskError),
+}
+
+impl FutureError {
+    /// A timeout waiting on one future.
+    #[must_use]
+    pub fn timeout() -> Self {
+        FutureError::Timeout(TimeoutError::new(1, 1))
+    }
+
+    /// Whether this is [`FutureError::Cancelled`].
+    #[must_use]
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, FutureError::Cancelled)
+    }
+
+    /// Whether this is [`FutureError::Timeout`].
+    #[must_use]
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, FutureError::Timeout(_))
+    }
+
+    /// Whether the task failed ([`FutureError::Failed`]).
+    #[must_use]
+    pub fn is_failed(&self) -> bool {
+        matches!(self, FutureError::Failed(_))
+    }
+
+    /// The task's error, if the task failed.
+    #[must_use]
+    pub fn task_error(&self) -> Option<&TaskError> {
+        match self {
+            FutureError::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The task's error by value, if the task failed.
+    #[must_use]
+    pub fn into_task_error(self) -> Option<TaskError> {
+        match self {
+            FutureError::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<TaskError> for FutureError {
+    fn from(e: TaskError) -> Self {
+        FutureError::Failed(e)
+    }
+}
+
+/// A wait ran out of time: how many futures were still unfinished, of how many.
+///
+/// Displays as Python's message: `"2 (of 4) futures unfinished"`, or
+/// `"timed out waiting for the future"` for a single future.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::TimeoutError;
+/// assert_eq!(TimeoutError::new(2, 4).to_string(), "2 (of 4) futures unfinished");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TimeoutError {
+    unfinished: usize,
+    total: usize,
+}
+
+impl TimeoutError {
+    /// `unfinished` of `total` futures were not done when time ran out.
+    #[must_use]
+    pub fn new(unfinished: usize, total: usize) -> Self {
+        TimeoutError { unfinished, total }
+    }
+
+    /// How many futures were unfinished.
+    #[must_use]
+    pub fn unfinished(&self) -> usize {
+        self.unfinished
+    }
+
+    /// How many futures were waited on.
+    #[must_use]
+    pub fn total(&self) -> usize {
+        self.total
+    }
+}
+
+impl fmt::Display for TimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.total == 1 && self.unfinished == 1 {
+            f.write_str("timed out waiting for the future")
+        } else {
+            write!(
+                f,
+                "{} (of {}) futures unfinished",
+                self.unfinished, self.total
+            )
+        }
+    }
+}
+
+impl StdError for TimeoutError {}
+
+/// How a worker process ended.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::ExitCause;
+/// assert_eq!(ExitCause::Signal(9).to_string(), "killed by signal 9 (SIGKILL)");
+/// assert_eq!(ExitCause::Code(3).to_string(), "exited with code 3");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ExitCause {
+    /// The process exited with this code (0 included: a worker must never exit
+    /// while it holds a task).
+    Code(i32),
+    /// The process was killed by this signal.
+    Signal(i32),
+    /// The exit status could not be read.
+    Unknown,
+}
+
+impl fmt::Display for ExitCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ExitCause::Code(c) => write!(f, "exited with code {c}"),
+            ExitCause::Signal(s) => match signal_name(s) {
+                Some(name) => write!(f, "killed by signal {s} ({name})"),
+                None => write!(f, "killed by signal {s}"),
+            },
+            ExitCause::Unknown => f.write_str("ended for an unknown reason"),
+        }
+    }
+}
+
+fn signal_name(sig: i32) -> Option<&'static str> {
+    Some(match sig {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        _ => return None,
+    })
+}
+
+/// Why a task failed: the exception of a failed future.
+///
+/// Each failed future owns its own `TaskError` (CPython shared one exception
+/// object between futures until gh-139462).
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::{Future, TaskError};
+///
+/// let f = Future::<()>::new();
+/// f.set_exception(TaskError::panic("boom")).unwrap();
+/// let e = f.exception().unwrap().unwrap();
+/// assert_eq!(e.panic_message(), Some("boom"));
+/// assert_eq!(e.to_string(), "task panicked: boom");
+/// ```
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// The task panicked; the panic's message is kept.
+    #[error("task panicked: {message}")]
+    Panicked {
+        /// The panic's message (`"<non-string panic payload>"` when it had none).
+        message: String,
+    },
+    /// The task returned an error (`submit_fallible`), kept as it was.
+    #[error("task failed: {0}")]
+    Error(#[source] SharedError),
+    /// The executor broke before the task could run (Python's `BrokenExecutor`).
+    #[error("executor is broken: {reason}")]
+    Broken {
+        /// What broke it, e.g. what a failing initializer reported.
+        reason: String,
+    },
+    /// The worker process running the task died.
+    #[error("worker process {pid} {cause} while running the task")]
+    WorkerDied {
+        /// The worker's process id.
+        pid: u32,
+        /// Its exit code or signal.
+        cause: ExitCause,
+    },
+    /// The task ran past its time limit and was killed with its worker.
+    #[error("task ran past its time limit of {limit:?} and was killed (worker process {pid})")]
+    TimeLimit {
+        /// The limit the task ran past.
+        limit: Duration,
+        /// The worker process that was killed.
+        pid: u32,
+    },
+}
+
+impl TaskError {
+    /// A panic with this message.
+    #[must_use]
+    pub fn panic(message: impl Into<String>) -> Self {
+        TaskError::Panicked {
+            message: message.into(),
+        }
+    }
+
+    /// A panic, from the payload `catch_unwind` returned.
+    #[must_use]
+    pub fn from_panic(payload: Box<dyn std::any::Any + Send>) -> Self {
+        TaskError::panic(crate::unwind::payload_message(payload.as_ref()))
+    }
+
+    /// An error value returned by the task.
+    #[must_use]
+    pub fn error(e: impl Into<BoxError>) -> Self {
+        TaskError::Error(Arc::from(e.into()))
+    }
+
+    /// The executor is broken for this reason.
+    #[must_use]
+    pub fn broken(reason: impl Into<String>) -> Self {
+        TaskError::Broken {
+            reason: reason.into(),
+        }
+    }
+
+    /// Whether the task panicked.
+    #[must_use]
+    pub fn is_panic(&self) -> bool {
+        matches!(self, TaskError::Panicked { .. })
+    }
+
+    /// The panic's message, if the task panicked.
+    #[must_use]
+    pub fn panic_message(&self) -> Option<&str> {
+        match self {
+            TaskError::Panicked { message } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// Whether the task returned an error value.
+    #[must_use]
+    pub fn is_error(&self) -> bool {
+        matches!(self, TaskError::Error(_))
+    }
+
+    /// The task's error value as `E`, if it returned one of that type.
+    #[must_use]
+    pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
+        match self {
+            TaskError::Error(e) => (**e).downcast_ref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the executor was broken.
+    #[must_use]
+    pub fn is_broken(&self) -> bool {
+        matches!(self, TaskError::Broken { .. })
+    }
+
+    /// Whether the worker process died.
+    #[must_use]
+    pub fn is_worker_died(&self) -> bool {
+        matches!(self, TaskError::WorkerDied { .. })
+    }
+
+    /// A short name of the kind of failure, used by `Future`'s `Debug`
+    /// (`"panic"`, `"error"`, `"broken executor"`, `"worker died"`,
+    /// `"time limit"`).
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TaskError::Panicked { .. } => "panic",
+            TaskError::Error(_) => "error",
+            TaskError::Broken { .. } => "broken executor",
+            TaskError::WorkerDied { .. } => "worker died",
+            TaskError::TimeLimit { .. } => "time limit",
+        }
+    }
+
+    /// Whether the task ran past its time limit.
+    #[must_use]
+    pub fn is_time_limit(&self) -> bool {
+        matches!(self, TaskError::TimeLimit { .. })
+    }
+}
+
+/// A misuse of the executor-implementer API: a second `set_result`, a set
+/// after `cancel`, a second `set_running_or_notify_cancel`.
+///
+/// Python raises `InvalidStateError` (or `RuntimeError`); nothing is
+/// overwritten and nothing panics.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::{Future, FutureState};
+///
+/// let f = Future::new();
+/// f.set_result(1).unwrap();
+/// let e = f.set_result(2).unwrap_err();
+/// assert_eq!(e.state(), FutureState::Finished);
+/// assert_eq!(e.to_string(), "invalid state: cannot set_result on a finished future");
+/// assert_eq!(*f.result().unwrap(), 1);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid state: cannot {operation} on a {state} future")]
+pub struct InvalidStateError {
+    state: FutureState,
+    operation: &'static str,
+}
+
+impl InvalidStateError {
+    pub(crate) fn new(state: FutureState, operation: &'static str) -> Self {
+        InvalidStateError { state, operation }
+    }
+
+    /// The state the future was in.
+    #[must_use]
+    pub fn state(&self) -> FutureState {
+        self.state
+    }
+
+    /// The operation that was refused (`"set_result"`, ...).
+    #[must_use]
+    pub fn operation(&self) -> &'static str {
+        self.operation
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_send_sync_static() {
+        fn check<E: StdError + Send + Sync + 'static>() {}
+        check::<FutureError>();
+        check::<TaskError>();
+        check::<InvalidStateError>();
+        check::<TimeoutError>();
+    }
+
+    #[test]
+    fn messages() {
+        assert_eq!(FutureError::Cancelled.to_string(), "future was cancelled");
+        assert_eq!(
+            FutureError::timeout().to_string(),
+            "timed out waiting for the future"
+        );
+        let died = TaskError::WorkerDied {
+            pid: 42,
+            cause: ExitCause::Signal(11),
+        };
+        assert_eq!(
+            died.to_string(),
+            "worker process 42 killed by signal 11 (SIGSEGV) while running the task"
+        );
+        assert!(TaskError::broken("init failed")
+            .to_string()
+            .contains("init failed"));
+    }
+
+    #[test]
+    fn source_and_downcast() {
+        let e = TaskError::error(std::io::Error::other("disk"));
+        assert!(e.source().is_some());
+        assert_eq!(
+            e.downcast_ref::<std::io::Error>().unwrap().to_string(),
+            "disk"
+        );
+        let fe = FutureError::from(e);
+        assert!(fe.is_failed() && fe.task_error().unwrap().is_error());
+    }
+}

@@ -1,0 +1,55 @@
+//! `Future<T>` with the semantics of Python's `concurrent.futures.Future`,
+//! the waiter hook that `wait` and `as_completed` plug into, and the
+//! synchronization primitives Python's `threading` has and `std` lacks.
+//!
+//! This is the foundation crate of the `concurrent-futures` workspace; most
+//! users depend on the `concurrent-futures` facade, which re-exports it.
+//!
+//! # A tour
+//!
+//! ```
+//! use concurrent_futures_core::{Future, FutureState};
+//! use std::time::Duration;
+//!
+//! // An executor makes a future, hands a clone to a worker, returns the other.
+//! let fut = Future::new();
+//! let worker_side = fut.clone();
+//! fut.add_done_callback(|f: &Future<u64>| println!("done: {:?}", f.state()));
+//! let worker = std::thread::spawn(move || {
+//!     worker_side.run(|| (1..=20u64).product::<u64>());
+//! });
+//!
+//! // The caller blocks for the result, borrows it, or takes it.
+//! assert_eq!(*fut.result_timeout(Duration::from_secs(10)).unwrap(), 2_432_902_008_176_640_000);
+//! assert_eq!(fut.state(), FutureState::Finished);
+//! worker.join().unwrap();
+//! let owned: u64 = fut.into_result().unwrap();
+//! assert_eq!(owned, 2_432_902_008_176_640_000);
+//! ```
+//!
+//! # Modules
+//!
+//! * `state.rs` — [`FutureState`] and the pure transition table;
+//! * `future.rs` — [`Future`]: the state under one mutex + condvar;
+//! * `callbacks.rs` — done-callbacks, run outside the lock;
+//! * `waiter.rs` — [`Waiter`] and [`Waitable`], the hook for `wait`;
+//! * `awaiting.rs` — `.await` support ([`ResultFuture`]);
+//! * `error.rs` — [`FutureError`], [`TaskError`], [`InvalidStateError`];
+//! * [`sync`] — `Event`, `Semaphore`, `BoundedSemaphore`, `Barrier`, `Timer`.
+
+mod awaiting;
+mod callbacks;
+mod error;
+mod future;
+mod primitives;
+mod state;
+mod unwind;
+mod waiter;
+
+pub use awaiting::ResultFuture;
+pub use error::{
+    BoxError, ExitCause, FutureError, InvalidStateError, SharedError, TaskError, TimeoutError,
+};
+pub use future::Future;
+pub use state::FutureState;
+pub use waiter::{Completion, Waitable, Waiter};

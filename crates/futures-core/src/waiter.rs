@@ -1,0 +1,121 @@
+//! The waiter hook: how `wait` and `as_completed` (crate
+//! `concurrent-futures-wait`) learn that futures completed, without polling.
+//!
+//! # Protocol
+//!
+//! A [`Waiter`] is installed on each future with
+//! [`Waitable::install_waiter`], under that future's lock: if the future is
+//! already done, nothing is installed and its [`Completion`] is returned;
+//! otherwise the waiter is stored, and the future calls [`Waiter::notify`]
+//! exactly once, under its lock, in the same critical section that makes it
+//! done (`set_result`, `set_exception` or `cancel`). The waiter is removed
+//! with [`Waitable::remove_waiter`] when the wait returns, on every path
+//! (completion, timeout, unwinding); a completed future drops its waiters by
+//! itself.
+//!
+//! # Lock order
+//!
+//! 1. A future's lock is taken before a waiter's lock (`notify` runs under the
+//!    future's lock and may lock the waiter), never the other way round: a
+//!    waiter must not call into any future while holding its own lock.
+//! 2. At most one future's lock is held at a time. Installing on many futures
+//!    is done one future after another. Code that ever needs two futures'
+//!    locks at once must take them in address order ([`Waitable::id`]).
+//! 3. `notify` must be short and must not block, panic or run user code: it
+//!    records the completion and wakes the waiting thread.
+//!
+//! # Why no wakeup is lost
+//!
+//! For each future, `install_waiter` and the completion both run under the
+//! future's lock, so one happens first. If the completion came first, install
+//! sees the future done and reports it at once. If install came first, the
+//! completion finds the waiter in the future's list and notifies it. Either
+//! way the waiter learns of every completion that happens before it is
+//! removed, and futures need not be locked together: holding all of them at
+//! once, as CPython's `_AcquireFutures` does, buys an atomic snapshot that
+//! `wait` does not need. A waiter that sleeps checks its own condition under
+//! its own lock before sleeping, and `notify` changes that condition under the
+//! same lock before signalling, so the sleeper cannot miss it.
+
+use std::sync::Arc;
+
+/// How a future ended, as reported to waiters.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::{Completion, Future, TaskError, Waitable};
+///
+/// let f = Future::<i32>::new();
+/// assert_eq!(f.completion(), None);
+/// f.set_exception(TaskError::panic("no")).unwrap();
+/// assert_eq!(f.completion(), Some(Completion::Failed));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Completion {
+    /// Finished with a value.
+    Finished,
+    /// Finished with an error (counts for `FIRST_EXCEPTION`).
+    Failed,
+    /// Cancelled.
+    Cancelled,
+}
+
+/// Something that wants to hear when futures complete: the other half of the
+/// hook. Implemented by the waiters of `concurrent-futures-wait`.
+///
+/// `notify` is called under the completing future's lock; see the module
+/// documentation for the rules it must keep.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::{Completion, Future, Waitable, Waiter};
+/// use std::sync::{Arc, Mutex};
+///
+/// #[derive(Default)]
+/// struct Log(Mutex<Vec<(usize, Completion)>>);
+/// impl Waiter for Log {
+///     fn notify(&self, token: usize, how: Completion) {
+///         self.0.lock().unwrap().push((token, how));
+///     }
+/// }
+///
+/// let log = Arc::new(Log::default());
+/// let waiter: Arc<dyn Waiter> = log.clone();
+/// let f = Future::<i32>::new();
+/// assert_eq!(f.install_waiter(&waiter, 7), None); // not done: installed
+/// f.set_result(1).unwrap();
+/// assert_eq!(*log.0.lock().unwrap(), [(7, Completion::Finished)]);
+/// f.remove_waiter(&waiter); // harmless after completion
+/// ```
+pub trait Waiter: Send + Sync {
+    /// The future installed with `token` completed as `how`.
+    fn notify(&self, token: usize, how: Completion);
+}
+
+/// A future of any result type, seen by waiters: install and remove a
+/// waiter, and read the completion. Object-safe, so futures of different
+/// types can be waited on together as `&dyn Waitable`.
+pub trait Waitable: Send + Sync {
+    /// Installs `waiter` with `token`, unless the future is already done, in
+    /// which case nothing is installed and its completion is returned.
+    fn install_waiter(&self, waiter: &Arc<dyn Waiter>, token: usize) -> Option<Completion>;
+
+    /// Removes every installation of `waiter` from this future (none if it
+    /// already completed).
+    fn remove_waiter(&self, waiter: &Arc<dyn Waiter>);
+
+    /// How the future ended, or `None` while it is pending or running.
+    fn completion(&self) -> Option<Completion>;
+
+    /// The future's identity: equal for handles of the same future. Also the
+    /// order in which to lock several futures at once.
+    fn id(&self) -> usize;
+}
+
+/// Whether two waiters are the same object.
+pub(crate) fn same_waiter(a: &Arc<dyn Waiter>, b: &Arc<dyn Waiter>) -> bool {
+    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
+}

@@ -1,0 +1,1 @@
+//! Examples and benchmarks live in examples/ and benches/.
