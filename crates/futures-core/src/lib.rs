@@ -35,7 +35,7 @@
 //! * `waiter.rs` — [`Waiter`] and [`Waitable`], the hook for `wait`;
 //! * `awaiting.rs` — `.await` support ([`ResultFuture`]);
 //! * `error.rs` — [`FutureError`], [`TaskError`], [`InvalidStateError`];
-//! * [`sync`] — `Event`, `Semaphore`, `BoundedSemaphore`, `Barrier`, `Timer`.
+//! * `sync/` — `Event`, `Semaphore`, `BoundedSemaphore`, `Barrier`, `Timer`.
 
 mod awaiting;
 mod callbacks;
