@@ -317,8 +317,9 @@ impl<T> Future<T> {
     /// and sleepers under the lock, then run callbacks outside it.
     fn complete(&self, mut g: MutexGuard<'_, Shared<T>>, how: Completion) {
         self.inner.done.store(true, Ordering::Release);
-        for (w, token) in mem::take(&mut g.waiters) {
-            if let Err(msg) = unwind::catch(|| w.notify(token, how)) {
+        let waiters = mem::take(&mut g.waiters);
+        for (w, token) in &waiters {
+            if let Err(msg) = unwind::catch(|| w.notify(*token, how)) {
                 eprintln!("concurrent-futures: a waiter panicked in notify: {msg}");
             }
         }
@@ -327,6 +328,9 @@ impl<T> Future<T> {
         }
         let callbacks = mem::take(&mut g.callbacks);
         drop(g);
+        // Our reference may be a waiter's last: its `Drop` is user code and
+        // must not run under the lock.
+        drop(waiters);
         callbacks::run_all(self, callbacks);
     }
 
@@ -552,10 +556,15 @@ impl<T> Future<T> {
         if self.inner.handles.load(Ordering::Acquire) == 1 {
             return true;
         }
+        let waker = waker.clone();
         let mut g = self.lock();
-        g.owner_waker = Some(waker.clone());
+        let old = g.owner_waker.replace(waker);
         self.inner.owner_waiting.store(true, Ordering::SeqCst);
-        self.inner.handles.load(Ordering::SeqCst) == 1
+        let unique = self.inner.handles.load(Ordering::SeqCst) == 1;
+        drop(g);
+        // A waker's `Drop` is runtime code: never under the lock.
+        drop(old);
+        unique
     }
 
     /// Takes the outcome out. Only for the last handle of a finished future.
@@ -793,6 +802,92 @@ mod tests {
         let e = Future::<()>::new();
         e.set_exception(TaskError::panic("x")).unwrap();
         assert!(format!("{e:?}").ends_with("state=finished raised panic>"));
+    }
+
+    /// Runs `f` on its own thread; fails (instead of hanging) if it does not
+    /// return within ten seconds.
+    fn within_10s(what: &str, f: impl FnOnce() + Send + 'static) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            f();
+            let _ = tx.send(());
+        });
+        if rx.recv_timeout(Duration::from_secs(10)).is_err() {
+            panic!("deadlock: {what} did not return within 10 s");
+        }
+    }
+
+    /// A value whose `Drop` looks at a future: user code that must not run
+    /// under that future's lock.
+    struct LooksAtFutureOnDrop(Future<LooksAtFutureOnDrop>);
+
+    impl Drop for LooksAtFutureOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.state();
+        }
+    }
+
+    #[test]
+    fn rejected_value_is_dropped_outside_the_lock() {
+        within_10s("a refused set_result dropping its value", || {
+            let f = Future::<LooksAtFutureOnDrop>::new();
+            f.cancel();
+            let err = f.set_result(LooksAtFutureOnDrop(f.clone())).unwrap_err();
+            assert_eq!(err.state(), FutureState::Cancelled);
+        });
+    }
+
+    /// A waiter whose `Drop` looks at the future it waits on.
+    struct WaiterLookingAtFuture(Future<i32>);
+
+    impl Waiter for WaiterLookingAtFuture {
+        fn notify(&self, _: usize, _: Completion) {}
+    }
+
+    impl Drop for WaiterLookingAtFuture {
+        fn drop(&mut self) {
+            let _ = self.0.state();
+        }
+    }
+
+    #[test]
+    fn completion_drops_waiters_outside_the_lock() {
+        within_10s("set_result dropping the last handle of a waiter", || {
+            let f = Future::<i32>::new();
+            let w: StdArc<dyn Waiter> = StdArc::new(WaiterLookingAtFuture(f.clone()));
+            assert_eq!(f.install_waiter(&w, 0), None);
+            drop(w); // the future holds the last reference now
+            f.set_result(1).unwrap();
+        });
+    }
+
+    /// A waker whose last reference looks at a future when dropped.
+    struct WakerLookingAtFuture(Future<i32>);
+
+    impl std::task::Wake for WakerLookingAtFuture {
+        fn wake(self: StdArc<Self>) {}
+    }
+
+    impl Drop for WakerLookingAtFuture {
+        fn drop(&mut self) {
+            let _ = self.0.state();
+        }
+    }
+
+    #[test]
+    fn replaced_owner_waker_is_dropped_outside_the_lock() {
+        within_10s("poll_unique replacing the owner's waker", || {
+            let f = Future::<i32>::new();
+            let other = f.clone();
+            f.set_result(1).unwrap();
+            let first = Waker::from(StdArc::new(WakerLookingAtFuture(f.clone())));
+            assert!(!f.poll_unique(&first));
+            drop(first); // `owner_waker` holds the last reference now
+            let second = Waker::from(StdArc::new(WakerLookingAtFuture(f.clone())));
+            assert!(!f.poll_unique(&second));
+            drop(second);
+            drop(other);
+        });
     }
 
     #[test]
