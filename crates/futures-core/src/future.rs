@@ -20,10 +20,14 @@
 //!
 //! `into_result` waits until the future is done *and* its handle is the last
 //! one. The executor's own handle is dropped right after it completes the
-//! future, so that wait is short; `Drop` wakes an owner that waits for it
-//! (`owner_waiting`, checked after the decrement; both `SeqCst`: either the
-//! owner sees the count at one, or the dropper sees the flag and takes the
-//! lock to wake it).
+//! future, so that wait is short; `Drop` wakes an owner that waits for it.
+//! The owner sets `owner_waiting` and then reads `handles`; a dropper
+//! decrements `handles` and then reads `owner_waiting`; a `SeqCst` fence sits
+//! between the two steps on each side (Dekker's pattern), so either the owner
+//! sees the count at one, or the dropper sees the flag and takes the lock to
+//! wake it. Fences rather than `SeqCst` accesses, because loom checks fences
+//! but treats `SeqCst` accesses as `AcqRel` (and so reports a lost wakeup
+//! that cannot happen).
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -35,7 +39,7 @@ use std::time::{Duration, Instant};
 use crate::callbacks::{self, Callback};
 use crate::error::{BoxError, FutureError, InvalidStateError, TaskError};
 use crate::primitives::{
-    self, Arc, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, UnsafeCell,
+    self, fence, Arc, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, UnsafeCell,
 };
 use crate::state::{self, Cancel, FutureState, Start};
 use crate::unwind;
@@ -542,8 +546,10 @@ impl<T> Future<T> {
             return;
         }
         let mut g = self.lock();
-        self.inner.owner_waiting.store(true, Ordering::SeqCst);
-        while self.inner.handles.load(Ordering::SeqCst) != 1 {
+        self.inner.owner_waiting.store(true, Ordering::Relaxed);
+        // Pairs with the fence in `Drop` (module docs, "Owning the value").
+        fence(Ordering::SeqCst);
+        while self.inner.handles.load(Ordering::Acquire) != 1 {
             g.sleepers += 1;
             g = primitives::wait(&self.inner.cond, g);
             g.sleepers -= 1;
@@ -559,8 +565,10 @@ impl<T> Future<T> {
         let waker = waker.clone();
         let mut g = self.lock();
         let old = g.owner_waker.replace(waker);
-        self.inner.owner_waiting.store(true, Ordering::SeqCst);
-        let unique = self.inner.handles.load(Ordering::SeqCst) == 1;
+        self.inner.owner_waiting.store(true, Ordering::Relaxed);
+        // Pairs with the fence in `Drop` (module docs, "Owning the value").
+        fence(Ordering::SeqCst);
+        let unique = self.inner.handles.load(Ordering::Acquire) == 1;
         drop(g);
         // A waker's `Drop` is runtime code: never under the lock.
         drop(old);
@@ -686,10 +694,13 @@ impl<T> Clone for Future<T> {
 
 impl<T> Drop for Future<T> {
     fn drop(&mut self) {
-        // SeqCst pairs with `wait_unique`/`poll_unique`: see the module docs.
-        if self.inner.handles.fetch_sub(1, Ordering::SeqCst) == 2
-            && self.inner.owner_waiting.load(Ordering::SeqCst)
-        {
+        // Release: our reads of the outcome happen-before the owner's take
+        // (it loads `handles` with `Acquire`). The fence pairs with the one
+        // in `wait_unique`/`poll_unique`: see the module docs.
+        if self.inner.handles.fetch_sub(1, Ordering::Release) == 2 && {
+            fence(Ordering::SeqCst);
+            self.inner.owner_waiting.load(Ordering::Relaxed)
+        } {
             let mut g = self.lock();
             if g.sleepers > 0 {
                 self.inner.cond.notify_all();
