@@ -116,6 +116,30 @@ fn loom_add_done_callback_vs_completion() {
     });
 }
 
+/// A callback added while one thread cancels and another runs the task:
+/// it runs exactly once, after the future is terminal, whoever wins.
+#[test]
+fn loom_add_done_callback_vs_cancel_and_run() {
+    loom::model(|| {
+        let f = Future::<u8>::new();
+        let runs = StdArc::new(StdUsize::new(0));
+        let (adder, r) = (f.clone(), runs.clone());
+        let t1 = thread::spawn(move || {
+            adder.add_done_callback(move |f: &Future<u8>| {
+                assert!(f.state().is_done());
+                r.fetch_add(1, SeqCst);
+            });
+        });
+        let canceller = f.clone();
+        let t2 = thread::spawn(move || canceller.cancel());
+        let ran = f.run(|| 1);
+        t1.join().unwrap();
+        let cancelled = t2.join().unwrap();
+        assert_ne!(ran, cancelled);
+        assert_eq!(runs.load(SeqCst), 1);
+    });
+}
+
 /// A waiter that sleeps on its own lock until notified, as `wait` does.
 struct Sleeper {
     seen: Mutex<Vec<Completion>>,
