@@ -527,3 +527,34 @@ fn set_after_cancel_and_while_running() {
     assert_eq!(*r.result().unwrap(), 2);
     assert!(r.set_running_or_notify_cancel().is_err());
 }
+
+/// Where we differ from Python: `cancel()` itself wakes every thread blocked
+/// on the future (Python waits for an executor to see the cancellation).
+#[test]
+fn cancel_wakes_every_blocked_reader_at_once() {
+    let f = pending_future();
+    let blocked = Arc::new(std::sync::Barrier::new(5));
+    let readers: Vec<_> = (0..4)
+        .map(|k| {
+            let (g, b) = (f.clone(), blocked.clone());
+            thread::spawn(move || {
+                b.wait();
+                let err = if k % 2 == 0 {
+                    g.result_timeout(SHORT_TIMEOUT).unwrap_err()
+                } else {
+                    g.exception_timeout(SHORT_TIMEOUT).unwrap_err()
+                };
+                // A timeout here would mean the cancel did not wake us.
+                assert!(err.is_cancelled(), "{err}");
+            })
+        })
+        .collect();
+    blocked.wait();
+    thread::sleep(Duration::from_millis(50));
+    assert!(f.cancel());
+    for r in readers {
+        r.join().unwrap();
+    }
+    // No executor ever calls set_running_or_notify_cancel here.
+    assert_eq!(f.state(), FutureState::Cancelled);
+}
