@@ -20,10 +20,14 @@
 //!
 //! `into_result` waits until the future is done *and* its handle is the last
 //! one. The executor's own handle is dropped right after it completes the
-//! future, so that wait is short; `Drop` wakes an owner that waits for it
-//! (`owner_waiting`, checked after the decrement; both `SeqCst`: either the
-//! owner sees the count at one, or the dropper sees the flag and takes the
-//! lock to wake it).
+//! future, so that wait is short; `Drop` wakes an owner that waits for it.
+//! The owner sets `owner_waiting` and then reads `handles`; a dropper
+//! decrements `handles` and then reads `owner_waiting`; a `SeqCst` fence sits
+//! between the two steps on each side (Dekker's pattern), so either the owner
+//! sees the count at one, or the dropper sees the flag and takes the lock to
+//! wake it. Fences rather than `SeqCst` accesses, because loom checks fences
+//! but treats `SeqCst` accesses as `AcqRel` (and so reports a lost wakeup
+//! that cannot happen).
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -35,7 +39,7 @@ use std::time::{Duration, Instant};
 use crate::callbacks::{self, Callback};
 use crate::error::{BoxError, FutureError, InvalidStateError, TaskError};
 use crate::primitives::{
-    self, Arc, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, UnsafeCell,
+    self, fence, Arc, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, UnsafeCell,
 };
 use crate::state::{self, Cancel, FutureState, Start};
 use crate::unwind;
@@ -317,8 +321,9 @@ impl<T> Future<T> {
     /// and sleepers under the lock, then run callbacks outside it.
     fn complete(&self, mut g: MutexGuard<'_, Shared<T>>, how: Completion) {
         self.inner.done.store(true, Ordering::Release);
-        for (w, token) in mem::take(&mut g.waiters) {
-            if let Err(msg) = unwind::catch(|| w.notify(token, how)) {
+        let waiters = mem::take(&mut g.waiters);
+        for (w, token) in &waiters {
+            if let Err(msg) = unwind::catch(|| w.notify(*token, how)) {
                 eprintln!("concurrent-futures: a waiter panicked in notify: {msg}");
             }
         }
@@ -327,6 +332,9 @@ impl<T> Future<T> {
         }
         let callbacks = mem::take(&mut g.callbacks);
         drop(g);
+        // Our reference may be a waiter's last: its `Drop` is user code and
+        // must not run under the lock.
+        drop(waiters);
         callbacks::run_all(self, callbacks);
     }
 
@@ -538,8 +546,10 @@ impl<T> Future<T> {
             return;
         }
         let mut g = self.lock();
-        self.inner.owner_waiting.store(true, Ordering::SeqCst);
-        while self.inner.handles.load(Ordering::SeqCst) != 1 {
+        self.inner.owner_waiting.store(true, Ordering::Relaxed);
+        // Pairs with the fence in `Drop` (module docs, "Owning the value").
+        fence(Ordering::SeqCst);
+        while self.inner.handles.load(Ordering::Acquire) != 1 {
             g.sleepers += 1;
             g = primitives::wait(&self.inner.cond, g);
             g.sleepers -= 1;
@@ -552,10 +562,17 @@ impl<T> Future<T> {
         if self.inner.handles.load(Ordering::Acquire) == 1 {
             return true;
         }
+        let waker = waker.clone();
         let mut g = self.lock();
-        g.owner_waker = Some(waker.clone());
-        self.inner.owner_waiting.store(true, Ordering::SeqCst);
-        self.inner.handles.load(Ordering::SeqCst) == 1
+        let old = g.owner_waker.replace(waker);
+        self.inner.owner_waiting.store(true, Ordering::Relaxed);
+        // Pairs with the fence in `Drop` (module docs, "Owning the value").
+        fence(Ordering::SeqCst);
+        let unique = self.inner.handles.load(Ordering::Acquire) == 1;
+        drop(g);
+        // A waker's `Drop` is runtime code: never under the lock.
+        drop(old);
+        unique
     }
 
     /// Takes the outcome out. Only for the last handle of a finished future.
@@ -677,10 +694,13 @@ impl<T> Clone for Future<T> {
 
 impl<T> Drop for Future<T> {
     fn drop(&mut self) {
-        // SeqCst pairs with `wait_unique`/`poll_unique`: see the module docs.
-        if self.inner.handles.fetch_sub(1, Ordering::SeqCst) == 2
-            && self.inner.owner_waiting.load(Ordering::SeqCst)
-        {
+        // Release: our reads of the outcome happen-before the owner's take
+        // (it loads `handles` with `Acquire`). The fence pairs with the one
+        // in `wait_unique`/`poll_unique`: see the module docs.
+        if self.inner.handles.fetch_sub(1, Ordering::Release) == 2 && {
+            fence(Ordering::SeqCst);
+            self.inner.owner_waiting.load(Ordering::Relaxed)
+        } {
             let mut g = self.lock();
             if g.sleepers > 0 {
                 self.inner.cond.notify_all();
@@ -793,6 +813,92 @@ mod tests {
         let e = Future::<()>::new();
         e.set_exception(TaskError::panic("x")).unwrap();
         assert!(format!("{e:?}").ends_with("state=finished raised panic>"));
+    }
+
+    /// Runs `f` on its own thread; fails (instead of hanging) if it does not
+    /// return within ten seconds.
+    fn within_10s(what: &str, f: impl FnOnce() + Send + 'static) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            f();
+            let _ = tx.send(());
+        });
+        if rx.recv_timeout(Duration::from_secs(10)).is_err() {
+            panic!("deadlock: {what} did not return within 10 s");
+        }
+    }
+
+    /// A value whose `Drop` looks at a future: user code that must not run
+    /// under that future's lock.
+    struct LooksAtFutureOnDrop(Future<LooksAtFutureOnDrop>);
+
+    impl Drop for LooksAtFutureOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.state();
+        }
+    }
+
+    #[test]
+    fn rejected_value_is_dropped_outside_the_lock() {
+        within_10s("a refused set_result dropping its value", || {
+            let f = Future::<LooksAtFutureOnDrop>::new();
+            f.cancel();
+            let err = f.set_result(LooksAtFutureOnDrop(f.clone())).unwrap_err();
+            assert_eq!(err.state(), FutureState::Cancelled);
+        });
+    }
+
+    /// A waiter whose `Drop` looks at the future it waits on.
+    struct WaiterLookingAtFuture(Future<i32>);
+
+    impl Waiter for WaiterLookingAtFuture {
+        fn notify(&self, _: usize, _: Completion) {}
+    }
+
+    impl Drop for WaiterLookingAtFuture {
+        fn drop(&mut self) {
+            let _ = self.0.state();
+        }
+    }
+
+    #[test]
+    fn completion_drops_waiters_outside_the_lock() {
+        within_10s("set_result dropping the last handle of a waiter", || {
+            let f = Future::<i32>::new();
+            let w: StdArc<dyn Waiter> = StdArc::new(WaiterLookingAtFuture(f.clone()));
+            assert_eq!(f.install_waiter(&w, 0), None);
+            drop(w); // the future holds the last reference now
+            f.set_result(1).unwrap();
+        });
+    }
+
+    /// A waker whose last reference looks at a future when dropped.
+    struct WakerLookingAtFuture(Future<i32>);
+
+    impl std::task::Wake for WakerLookingAtFuture {
+        fn wake(self: StdArc<Self>) {}
+    }
+
+    impl Drop for WakerLookingAtFuture {
+        fn drop(&mut self) {
+            let _ = self.0.state();
+        }
+    }
+
+    #[test]
+    fn replaced_owner_waker_is_dropped_outside_the_lock() {
+        within_10s("poll_unique replacing the owner's waker", || {
+            let f = Future::<i32>::new();
+            let other = f.clone();
+            f.set_result(1).unwrap();
+            let first = Waker::from(StdArc::new(WakerLookingAtFuture(f.clone())));
+            assert!(!f.poll_unique(&first));
+            drop(first); // `owner_waker` holds the last reference now
+            let second = Waker::from(StdArc::new(WakerLookingAtFuture(f.clone())));
+            assert!(!f.poll_unique(&second));
+            drop(second);
+            drop(other);
+        });
     }
 
     #[test]

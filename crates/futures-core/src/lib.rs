@@ -41,6 +41,8 @@ mod awaiting;
 mod callbacks;
 mod error;
 mod future;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod primitives;
 mod state;
 mod unwind;

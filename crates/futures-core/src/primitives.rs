@@ -9,13 +9,13 @@
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
-    atomic::{AtomicBool, AtomicUsize, Ordering},
+    atomic::{fence, AtomicBool, AtomicUsize, Ordering},
     Arc, Condvar, Mutex, MutexGuard,
 };
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{
-    atomic::{AtomicBool, AtomicUsize, Ordering},
+    atomic::{fence, AtomicBool, AtomicUsize, Ordering},
     Arc, Condvar, Mutex, MutexGuard,
 };
 

@@ -1,0 +1,305 @@
+//! Model checks of `Future<T>` under loom (`RUSTFLAGS="--cfg loom"`, see
+//! `ci/loom.sh`). Each model runs at most three threads; loom explores their
+//! interleavings (up to `LOOM_MAX_PREEMPTIONS` preemptions) and reports a
+//! deadlock (a lost wakeup), a data race on the outcome slot, or a failed
+//! assertion. Timeouts are modelled with `Duration::ZERO` only: loom's
+//! `Condvar::wait_timeout` never times out.
+//!
+//! Bookkeeping of the tests themselves (counters of callback runs) uses std
+//! atomics: joins order it, and keeping it out of the model keeps the state
+//! space small.
+
+use std::future::IntoFuture;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool as StdBool, AtomicUsize as StdUsize, Ordering::SeqCst};
+use std::sync::Arc as StdArc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use loom::sync::{Condvar, Mutex};
+use loom::thread;
+
+use crate::{Completion, Future, FutureState, Waitable, Waiter};
+
+/// `set_result` racing a blocking `result()` and a zero-timeout look.
+#[test]
+fn loom_set_result_vs_result() {
+    loom::model(|| {
+        let f = Future::new();
+        let setter = f.clone();
+        let looker = f.clone();
+        let t1 = thread::spawn(move || setter.set_result(42).unwrap());
+        let t2 = thread::spawn(move || match looker.result_timeout(Duration::ZERO) {
+            Ok(v) => assert_eq!(*v, 42),
+            Err(e) => {
+                assert!(e.is_timeout(), "{e}");
+            }
+        });
+        assert_eq!(*f.result().unwrap(), 42);
+        assert!(f.done());
+        t1.join().unwrap();
+        t2.join().unwrap();
+    });
+}
+
+/// `done()` seen true (lock-free `Acquire`) makes the value readable.
+#[test]
+fn loom_done_flag_publishes_the_value() {
+    loom::model(|| {
+        let f = Future::new();
+        let setter = f.clone();
+        let t = thread::spawn(move || setter.set_result(String::from("x")).unwrap());
+        if f.done() {
+            assert_eq!(f.result_timeout(Duration::ZERO).unwrap(), "x");
+        }
+        t.join().unwrap();
+        assert_eq!(f.result_timeout(Duration::ZERO).unwrap(), "x");
+    });
+}
+
+/// `cancel` racing an executor's `run`: exactly one wins, a cancelled task
+/// never runs, and a waiter sees the winner's outcome.
+#[test]
+fn loom_cancel_vs_set_running_or_notify_cancel() {
+    loom::model(|| {
+        let f = Future::<u8>::new();
+        let ran = StdArc::new(StdBool::new(false));
+        let runner = f.clone();
+        let ran2 = ran.clone();
+        let executor = thread::spawn(move || {
+            runner.run(|| {
+                ran2.store(true, SeqCst);
+                7
+            })
+        });
+        let canceller = f.clone();
+        let cancel = thread::spawn(move || canceller.cancel());
+        let outcome = f.result().map(|v| *v);
+        let started = executor.join().unwrap();
+        let cancelled = cancel.join().unwrap();
+        assert_ne!(started, cancelled, "exactly one of run and cancel wins");
+        assert_eq!(ran.load(SeqCst), started, "a cancelled task never runs");
+        if cancelled {
+            assert_eq!(f.state(), FutureState::Cancelled);
+            assert!(outcome.unwrap_err().is_cancelled());
+        } else {
+            assert_eq!(f.state(), FutureState::Finished);
+            assert_eq!(outcome.unwrap(), 7);
+        }
+    });
+}
+
+/// Two callbacks added from two threads while a third completes the future:
+/// each runs exactly once and sees the future done.
+#[test]
+fn loom_add_done_callback_vs_completion() {
+    loom::model(|| {
+        let f = Future::<u8>::new();
+        let runs = StdArc::new([StdUsize::new(0), StdUsize::new(0)]);
+        let adders: Vec<_> = (0..2)
+            .map(|i| {
+                let (g, runs) = (f.clone(), runs.clone());
+                thread::spawn(move || {
+                    g.add_done_callback(move |f: &Future<u8>| {
+                        assert_eq!(*f.result_timeout(Duration::ZERO).unwrap(), 3);
+                        runs[i].fetch_add(1, SeqCst);
+                    });
+                })
+            })
+            .collect();
+        f.set_result(3).unwrap();
+        for a in adders {
+            a.join().unwrap();
+        }
+        assert_eq!(runs[0].load(SeqCst), 1);
+        assert_eq!(runs[1].load(SeqCst), 1);
+    });
+}
+
+/// A callback added while one thread cancels and another runs the task:
+/// it runs exactly once, after the future is terminal, whoever wins.
+#[test]
+fn loom_add_done_callback_vs_cancel_and_run() {
+    loom::model(|| {
+        let f = Future::<u8>::new();
+        let runs = StdArc::new(StdUsize::new(0));
+        let (adder, r) = (f.clone(), runs.clone());
+        let t1 = thread::spawn(move || {
+            adder.add_done_callback(move |f: &Future<u8>| {
+                assert!(f.state().is_done());
+                r.fetch_add(1, SeqCst);
+            });
+        });
+        let canceller = f.clone();
+        let t2 = thread::spawn(move || canceller.cancel());
+        let ran = f.run(|| 1);
+        t1.join().unwrap();
+        let cancelled = t2.join().unwrap();
+        assert_ne!(ran, cancelled);
+        assert_eq!(runs.load(SeqCst), 1);
+    });
+}
+
+/// A waiter that sleeps on its own lock until notified, as `wait` does.
+struct Sleeper {
+    seen: Mutex<Vec<Completion>>,
+    cond: Condvar,
+}
+
+impl Waiter for Sleeper {
+    fn notify(&self, token: usize, how: Completion) {
+        assert_eq!(token, 5);
+        self.seen.lock().unwrap().push(how);
+        self.cond.notify_one();
+    }
+}
+
+/// Installing a waiter races `set_result` and `cancel`: the waiter either
+/// sees the future done at install or is notified exactly once (a lost
+/// notification would leave it asleep: loom reports the deadlock), with the
+/// completion that won.
+#[test]
+fn loom_waiter_install_vs_completion() {
+    loom::model(|| {
+        let f = Future::<u8>::new();
+        let setter = f.clone();
+        let canceller = f.clone();
+        let t1 = thread::spawn(move || setter.set_result(1).is_ok());
+        let t2 = thread::spawn(move || canceller.cancel());
+        let sleeper = StdArc::new(Sleeper {
+            seen: Mutex::new(Vec::new()),
+            cond: Condvar::new(),
+        });
+        let waiter: StdArc<dyn Waiter> = sleeper.clone();
+        let how = match f.install_waiter(&waiter, 5) {
+            Some(how) => how,
+            None => {
+                let mut seen = sleeper.seen.lock().unwrap();
+                while seen.is_empty() {
+                    seen = sleeper.cond.wait(seen).unwrap();
+                }
+                seen[0]
+            }
+        };
+        f.remove_waiter(&waiter);
+        let set = t1.join().unwrap();
+        let cancelled = t2.join().unwrap();
+        assert_ne!(set, cancelled, "exactly one completion wins");
+        let expected = if set {
+            Completion::Finished
+        } else {
+            Completion::Cancelled
+        };
+        assert_eq!(how, expected);
+        assert_eq!(f.completion(), Some(expected));
+        assert!(sleeper.seen.lock().unwrap().len() <= 1, "notified twice");
+    });
+}
+
+/// The owner's `into_result` racing the executor completing the future and
+/// then dropping its handle: no lost wakeup, and the take never overlaps the
+/// executor's last look at the slot.
+#[test]
+fn loom_into_result_vs_drop_of_the_other_handle() {
+    loom::model(|| {
+        let f = Future::new();
+        let executor = f.clone();
+        let t = thread::spawn(move || {
+            executor.set_result(String::from("owned")).unwrap();
+            drop(executor);
+        });
+        assert_eq!(f.into_result().unwrap(), "owned");
+        t.join().unwrap();
+    });
+}
+
+/// As above with a reader that borrows the value through its own handle and
+/// then drops it: its read happens-before the owner's take.
+#[test]
+fn loom_into_result_vs_reader_and_executor() {
+    loom::model(|| {
+        let f = Future::new();
+        let executor = f.clone();
+        let reader = f.clone();
+        let t1 = thread::spawn(move || executor.set_result(vec![1u8, 2]).unwrap());
+        let t2 = thread::spawn(move || {
+            assert_eq!(reader.result().unwrap().len(), 2);
+        });
+        assert_eq!(f.into_result().unwrap(), [1, 2]);
+        t1.join().unwrap();
+        t2.join().unwrap();
+    });
+}
+
+/// A waker that sets a flag under a loom lock and signals a loom condvar.
+struct Flag {
+    woken: Mutex<bool>,
+    cond: Condvar,
+}
+
+impl Wake for Flag {
+    fn wake(self: StdArc<Self>) {
+        *self.woken.lock().unwrap() = true;
+        self.cond.notify_one();
+    }
+}
+
+/// Polls `fut` until ready, sleeping on the flag between polls (a lost wake
+/// is a deadlock loom reports).
+fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    let flag = StdArc::new(Flag {
+        woken: Mutex::new(false),
+        cond: Condvar::new(),
+    });
+    let waker = Waker::from(flag.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = pin!(fut);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        let mut woken = flag.woken.lock().unwrap();
+        while !*woken {
+            woken = flag.cond.wait(woken).unwrap();
+        }
+        *woken = false;
+    }
+}
+
+/// `.await` (done-callback waker, then `poll_unique`) racing the executor's
+/// completion and drop.
+#[test]
+fn loom_await_vs_completion_and_drop() {
+    loom::model(|| {
+        let f = Future::new();
+        let executor = f.clone();
+        let t = thread::spawn(move || {
+            executor.set_result(9u32).unwrap();
+        });
+        assert_eq!(block_on(f.into_future()).unwrap(), 9);
+        t.join().unwrap();
+    });
+}
+
+/// `try_into_result` never takes while another handle is alive, and takes
+/// once the other handle is gone.
+#[test]
+fn loom_try_into_result_vs_drop() {
+    loom::model(|| {
+        let f = Future::new();
+        let executor = f.clone();
+        let t = thread::spawn(move || {
+            executor.set_result(5u64).unwrap();
+        });
+        let f = match f.try_into_result() {
+            Ok(r) => {
+                assert_eq!(r.unwrap(), 5);
+                t.join().unwrap();
+                return;
+            }
+            Err(f) => f,
+        };
+        t.join().unwrap();
+        assert_eq!(f.try_into_result().ok().unwrap().unwrap(), 5);
+    });
+}

@@ -1,0 +1,358 @@
+//! `.await` on a `Future<T>`: with a minimal hand-written `block_on` (a
+//! thread-parking waker) and with tokio's current-thread and multi-thread
+//! runtimes. Every wait is bounded: a hang fails with what it waited for.
+
+use std::future::{Future as StdFuture, IntoFuture};
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+use concurrent_futures_core::{Future, FutureError, TaskError};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// Wakes a parked thread, counting wakes.
+struct ThreadWaker {
+    thread: Thread,
+    wakes: AtomicUsize,
+}
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wakes.fetch_add(1, SeqCst);
+        self.thread.unpark();
+    }
+}
+
+/// Polls `fut` on this thread, parking between polls, for at most `limit`;
+/// panics naming `what` if it is not ready by then.
+fn block_on<F: StdFuture>(what: &str, limit: Duration, fut: F) -> F::Output {
+    let deadline = Instant::now() + limit;
+    let waker = Waker::from(Arc::new(ThreadWaker {
+        thread: thread::current(),
+        wakes: AtomicUsize::new(0),
+    }));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = pin!(fut);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "block_on timed out waiting for {what}");
+        thread::park_timeout(left);
+    }
+}
+
+fn current_thread_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+fn multi_thread_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+/// `fut` under tokio's timeout; panics naming `what` on timeout.
+async fn bounded<F: IntoFuture>(what: &str, fut: F) -> F::Output {
+    match tokio::time::timeout(LIMIT, fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("tokio timed out waiting for {what}"),
+    }
+}
+
+/// A future completed by a std thread after `delay`; the thread keeps its
+/// handle for `hold` more before dropping it.
+fn completed_later(
+    value: u64,
+    delay: Duration,
+    hold: Duration,
+) -> (Future<u64>, thread::JoinHandle<()>) {
+    let f = Future::new();
+    let executor = f.clone();
+    let t = thread::spawn(move || {
+        thread::sleep(delay);
+        assert!(executor.run(|| value));
+        thread::sleep(hold);
+        drop(executor);
+    });
+    (f, t)
+}
+
+#[test]
+fn smoke() {
+    let f = Future::new();
+    f.set_result(1u8).unwrap();
+    assert_eq!(
+        block_on("a done future", LIMIT, f.into_future()).unwrap(),
+        1
+    );
+}
+
+#[test]
+fn block_on_completion_from_another_thread() {
+    let (f, t) = completed_later(42, Duration::from_millis(20), Duration::ZERO);
+    assert_eq!(
+        block_on("the other thread's set_result", LIMIT, f.into_future()).unwrap(),
+        42
+    );
+    t.join().unwrap();
+}
+
+#[test]
+fn block_on_cancel_while_awaiting() {
+    let f = Future::<u64>::new();
+    let canceller = f.clone();
+    let t = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(20));
+        assert!(canceller.cancel());
+        // Keep the handle: a cancelled await does not wait for it.
+        thread::sleep(Duration::from_millis(50));
+        drop(canceller);
+    });
+    let err = block_on("cancel", LIMIT, f.into_future()).unwrap_err();
+    assert!(matches!(err, FutureError::Cancelled), "{err}");
+    t.join().unwrap();
+}
+
+#[test]
+fn block_on_failed_task() {
+    let f = Future::<u64>::new();
+    let executor = f.clone();
+    let t = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(10));
+        executor.run(|| panic!("task blew up"));
+    });
+    let err = block_on("a failing task", LIMIT, f.into_future()).unwrap_err();
+    let task = err.task_error().expect("a task error");
+    assert_eq!(task.panic_message(), Some("task blew up"));
+    t.join().unwrap();
+}
+
+/// The owner's await returns the value only once the executor's handle is
+/// gone, and is woken by that drop (no polling: the waker must fire).
+#[test]
+fn block_on_waits_for_the_executor_handle_to_drop() {
+    let f = Future::new();
+    let executor = f.clone();
+    let dropping = Arc::new(AtomicBool::new(false));
+    let d = dropping.clone();
+    let t = thread::spawn(move || {
+        executor.set_result(String::from("owned")).unwrap();
+        thread::sleep(Duration::from_millis(100));
+        d.store(true, SeqCst);
+        drop(executor);
+    });
+    let v = block_on("the executor's handle to drop", LIMIT, f.into_future()).unwrap();
+    assert!(
+        dropping.load(SeqCst),
+        "returned the value while another handle was alive"
+    );
+    assert_eq!(v, "owned");
+    t.join().unwrap();
+}
+
+/// Neither `Clone` nor `Sync` is needed to await a value.
+#[test]
+fn block_on_a_value_that_is_neither_clone_nor_sync() {
+    let f = Future::<mpsc::Receiver<u8>>::new();
+    let executor = f.clone();
+    let t = thread::spawn(move || {
+        let (tx, rx) = mpsc::channel();
+        tx.send(9).unwrap();
+        executor.set_result(rx).unwrap();
+    });
+    let rx = block_on("a receiver", LIMIT, f.into_future()).unwrap();
+    assert_eq!(rx.recv_timeout(LIMIT).unwrap(), 9);
+    t.join().unwrap();
+}
+
+/// A counting waker for manual polls.
+fn counting_waker() -> (Waker, Arc<ThreadWaker>) {
+    let w = Arc::new(ThreadWaker {
+        thread: thread::current(),
+        wakes: AtomicUsize::new(0),
+    });
+    (Waker::from(w.clone()), w)
+}
+
+/// A task that moves between executors polls with a new waker: completion
+/// must wake the newest one.
+#[test]
+fn completion_wakes_the_newest_waker() {
+    let f = Future::<u8>::new();
+    let executor = f.clone();
+    let mut awaiting = f.into_future();
+    let (w1, c1) = counting_waker();
+    let (w2, c2) = counting_waker();
+    assert!(pin!(&mut awaiting)
+        .poll(&mut Context::from_waker(&w1))
+        .is_pending());
+    assert!(pin!(&mut awaiting)
+        .poll(&mut Context::from_waker(&w2))
+        .is_pending());
+    executor.set_result(3).unwrap();
+    assert_eq!(c2.wakes.load(SeqCst), 1, "the newest waker was not woken");
+    assert_eq!(c1.wakes.load(SeqCst), 0, "a stale waker was woken");
+    // Done, but `executor` is alive: still pending, and its drop wakes us.
+    assert!(pin!(&mut awaiting)
+        .poll(&mut Context::from_waker(&w2))
+        .is_pending());
+    drop(executor);
+    assert_eq!(
+        c2.wakes.load(SeqCst),
+        2,
+        "the last handle's drop did not wake"
+    );
+    match pin!(&mut awaiting).poll(&mut Context::from_waker(&w2)) {
+        Poll::Ready(r) => assert_eq!(r.unwrap(), 3),
+        Poll::Pending => panic!("pending although done and unique"),
+    }
+}
+
+/// Dropping an await before completion leaves the future usable.
+#[test]
+fn dropped_await_leaves_the_future_usable() {
+    let f = Future::<u8>::new();
+    let keep = f.clone();
+    let mut awaiting = f.into_future();
+    let (w, counter) = counting_waker();
+    assert!(pin!(&mut awaiting)
+        .poll(&mut Context::from_waker(&w))
+        .is_pending());
+    drop(awaiting);
+    keep.set_result(5).unwrap();
+    assert_eq!(counter.wakes.load(SeqCst), 1);
+    assert_eq!(keep.into_result().unwrap(), 5);
+}
+
+#[test]
+fn tokio_current_thread_completion_from_another_thread() {
+    let (f, t) = completed_later(7, Duration::from_millis(20), Duration::from_millis(20));
+    let v = current_thread_rt().block_on(bounded("set_result from a std thread", f));
+    assert_eq!(v.unwrap(), 7);
+    t.join().unwrap();
+}
+
+#[test]
+fn tokio_multi_thread_completion_from_another_thread() {
+    let (f, t) = completed_later(8, Duration::from_millis(20), Duration::from_millis(20));
+    let v = multi_thread_rt().block_on(bounded("set_result from a std thread", f));
+    assert_eq!(v.unwrap(), 8);
+    t.join().unwrap();
+}
+
+#[test]
+fn tokio_cancel_while_awaiting() {
+    for rt in [current_thread_rt(), multi_thread_rt()] {
+        let f = Future::<u64>::new();
+        let canceller = f.clone();
+        let t = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20));
+            assert!(canceller.cancel());
+        });
+        let err = rt.block_on(bounded("cancel", f)).unwrap_err();
+        assert!(err.is_cancelled(), "{err}");
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn tokio_failed_task() {
+    for rt in [current_thread_rt(), multi_thread_rt()] {
+        let f = Future::<u64>::new();
+        let executor = f.clone();
+        let t = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(10));
+            executor
+                .set_exception(TaskError::broken("pool gone"))
+                .unwrap();
+        });
+        let err = rt.block_on(bounded("set_exception", f)).unwrap_err();
+        assert!(err.task_error().unwrap().is_broken(), "{err}");
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn tokio_waits_for_the_executor_handle_to_drop() {
+    for rt in [current_thread_rt(), multi_thread_rt()] {
+        let f = Future::new();
+        let executor = f.clone();
+        let dropping = Arc::new(AtomicBool::new(false));
+        let d = dropping.clone();
+        let t = thread::spawn(move || {
+            executor.set_result(vec![1, 2, 3]).unwrap();
+            thread::sleep(Duration::from_millis(50));
+            d.store(true, SeqCst);
+            drop(executor);
+        });
+        let v = rt
+            .block_on(bounded("the executor's handle to drop", f))
+            .unwrap();
+        assert!(
+            dropping.load(SeqCst),
+            "returned while another handle was alive"
+        );
+        assert_eq!(v, [1, 2, 3]);
+        t.join().unwrap();
+    }
+}
+
+/// Many tasks of a multi-thread runtime await futures completed by std
+/// threads with varied delays.
+#[test]
+fn tokio_many_tasks_await_many_futures() {
+    let rt = multi_thread_rt();
+    let mut futures = Vec::new();
+    let mut threads = Vec::new();
+    for i in 0..64u64 {
+        let (f, t) = completed_later(i, Duration::from_micros(i * 97 % 3000), Duration::ZERO);
+        futures.push(f);
+        threads.push(t);
+    }
+    let sum = rt.block_on(async move {
+        let tasks: Vec<_> = futures
+            .into_iter()
+            .map(|f| tokio::spawn(bounded("one of 64 futures", f)))
+            .collect();
+        let mut sum = 0;
+        for task in tasks {
+            sum += task.await.unwrap().unwrap();
+        }
+        sum
+    });
+    assert_eq!(sum, (0..64).sum::<u64>());
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+/// A future completed by a tokio task and awaited by another.
+#[test]
+fn tokio_completed_inside_the_runtime() {
+    let rt = current_thread_rt();
+    let f = Future::<&'static str>::new();
+    let executor = f.clone();
+    let v = rt.block_on(async move {
+        let waiter = tokio::spawn(bounded("a sibling task's set_result", f));
+        tokio::task::yield_now().await;
+        executor.set_result("from a task").unwrap();
+        drop(executor);
+        waiter.await.unwrap()
+    });
+    assert_eq!(v.unwrap(), "from a task");
+}
