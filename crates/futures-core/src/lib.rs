@@ -43,6 +43,7 @@ mod error;
 mod future;
 mod primitives;
 mod state;
+pub mod sync;
 mod unwind;
 mod waiter;
 
