@@ -6,8 +6,9 @@
 //! sleeps until it changes, so a `set()` followed at once by `clear()` still
 //! releases everyone who was waiting (CPython issue #13502), and a waiter
 //! never reports `false` unless its deadline passed with no `set()` at all.
-//! The waiter checks the flag under the same mutex `set()` takes before it
-//! notifies, so no wakeup is lost.
+//! The waiter checks the flag and counts itself as a sleeper under the same
+//! mutex `set()` takes to raise the flag and read the sleeper count, so no
+//! wakeup is lost.
 
 use std::fmt;
 use std::time::Duration;
@@ -44,6 +45,8 @@ struct State {
     flag: bool,
     /// Bumped by each `set()` that raised the flag.
     generation: u64,
+    /// Threads asleep in `wait`; `set()` only notifies when some are.
+    sleepers: usize,
 }
 
 impl Event {
@@ -61,6 +64,7 @@ impl Event {
             state: Mutex::new(State {
                 flag: false,
                 generation: 0,
+                sleepers: 0,
             }),
             cond: Condvar::new(),
         }
@@ -98,7 +102,9 @@ impl Event {
         if !state.flag {
             state.flag = true;
             state.generation = state.generation.wrapping_add(1);
-            self.cond.notify_all();
+            if state.sleepers > 0 {
+                self.cond.notify_all();
+            }
         }
     }
 
@@ -169,7 +175,9 @@ impl Event {
             if sleep == Sleep::TimedOut {
                 return false;
             }
+            state.sleepers += 1;
             state = sleep_on(&self.cond, state, sleep);
+            state.sleepers -= 1;
             if state.generation != seen {
                 return true;
             }
@@ -201,6 +209,32 @@ mod tests {
         assert_eq!(format!("{e:?}"), "<Event: unset>");
         e.set();
         assert_eq!(format!("{e:?}"), "<Event: set>");
+    }
+
+    /// CPython issue #13502, without timing: every thread that was asleep
+    /// when `set()` came returns `true`, although `clear()` followed at once.
+    #[test]
+    fn set_then_clear_releases_every_sleeper() {
+        use std::sync::Arc;
+        use std::time::{Duration, Instant};
+        let e = Arc::new(Event::new());
+        let waiters: Vec<_> = (0..4)
+            .map(|_| {
+                let e = Arc::clone(&e);
+                std::thread::spawn(move || e.wait_timeout(Duration::from_secs(30)))
+            })
+            .collect();
+        let give_up = Instant::now() + Duration::from_secs(30);
+        while lock(&e.state).sleepers < 4 {
+            assert!(Instant::now() < give_up, "waiters never fell asleep");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        e.set();
+        e.clear();
+        for w in waiters {
+            assert!(w.join().unwrap(), "a sleeper missed the set");
+        }
+        assert!(!e.is_set());
     }
 
     #[test]
