@@ -20,7 +20,11 @@
 //! a sleeper's own presence in `count` keeps the phase from returning to
 //! `Filling` behind its back. Every phase change happens under the mutex and
 //! is followed by `notify_all`, and sleepers re-check the phase under that
-//! mutex before sleeping, so no release is lost. Each party's index is
+//! mutex before sleeping, so no release is lost. A release also bumps a
+//! generation counter, and a sleeper that sees it changed passes: a round
+//! once released stays released, even if an `abort` or `reset` comes before
+//! all its parties have woken (CPython would report those late wakers as
+//! broken). Each party's index is
 //! `count` at its arrival, hence distinct in `0..parties`; the last to
 //! arrive gets `parties - 1` and runs the action.
 
@@ -85,6 +89,8 @@ struct State {
     phase: Phase,
     /// Parties inside `wait` (arrived and not yet left).
     count: usize,
+    /// Bumped each time a round is released.
+    generation: u64,
 }
 
 /// How one party's pass through the barrier ended, before it has left.
@@ -156,6 +162,7 @@ impl Barrier {
             state: Mutex::new(State {
                 phase: Phase::Filling,
                 count: 0,
+                generation: 0,
             }),
             cond: Condvar::new(),
             parties,
@@ -275,6 +282,7 @@ impl Barrier {
             }
         }
         state.phase = Phase::Draining;
+        state.generation = state.generation.wrapping_add(1);
         self.cond.notify_all();
         (state, Pass::Released(index))
     }
@@ -286,7 +294,12 @@ impl Barrier {
         index: usize,
         deadline: Option<Instant>,
     ) -> (MutexGuard<'a, State>, Pass) {
+        let round = state.generation;
         loop {
+            if state.generation != round {
+                // Released, even if an abort or reset came before we woke.
+                return (state, Pass::Released(index));
+            }
             let sleep = match state.phase {
                 Phase::Draining => return (state, Pass::Released(index)),
                 Phase::Broken | Phase::Resetting => return (state, Pass::Broken),

@@ -151,3 +151,19 @@ fn loom_barrier_abort_releases_waiter() {
         assert!(barrier.broken());
     });
 }
+
+#[test]
+fn loom_barrier_released_round_survives_abort() {
+    loom::model(|| {
+        let barrier = Arc::new(Barrier::new(2));
+        let b = Arc::clone(&barrier);
+        let other = thread::spawn(move || b.wait());
+        let mine = barrier.wait();
+        // The round is released: a later abort must not turn the other
+        // party's pass into an error, however late it wakes.
+        barrier.abort();
+        assert!(mine.is_ok());
+        assert!(other.join().unwrap().is_ok());
+        assert!(barrier.broken());
+    });
+}
