@@ -50,7 +50,8 @@ fn every_sync_reexport() {
     assert!(guard.is_some());
     let bounded = cf::sync::BoundedSemaphore::new(1);
     let _: cf::sync::ReleaseError = bounded.release().unwrap_err();
-    let barrier = cf::sync::Barrier::new(1);
+    let builder: cf::sync::BarrierBuilder = cf::sync::Barrier::builder(1);
+    let barrier = builder.build();
     assert_eq!(barrier.wait(), Ok(0));
     barrier.abort();
     let _: cf::sync::BrokenBarrierError = barrier.wait().unwrap_err();

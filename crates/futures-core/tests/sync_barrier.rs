@@ -3,13 +3,12 @@
 //! Ported from CPython's `Lib/test/lock_tests.py`, class `BarrierTests`:
 //! `test_constructor`, `test_barrier`, `test_barrier_10`,
 //! `test_wait_return`, `test_action`, `test_abort`, `test_reset`,
-//! `test_abort_and_reset`, `test_timeout`, `test_single_thread`,
-//! `test_repr`. What changed: CPython's default timeout of 2 s becomes an
+//! `test_abort_and_reset`, `test_timeout`, `test_default_timeout`
+//! (through `Barrier::builder`), `test_single_thread`, `test_repr`. What changed: CPython's default timeout of 2 s becomes an
 //! explicit `wait_timeout(PATIENCE)` in every wait that should pass, so a
 //! bug fails instead of hanging; `raise RuntimeError` then `abort()` is just
 //! `abort()`; shared lists are atomics or mutexes; `Bunch` is in
-//! `sync_common`. Not ported: `test_default_timeout` (no constructor
-//! timeout here: each wait passes its own). Added: `Duration::ZERO` and
+//! `sync_common`. Added: `Duration::ZERO` and
 //! `Duration::MAX`, a panicking action, abort and reset while the action
 //! runs, timeouts that expire while the action runs, and two stress tests
 //! with random timing.
@@ -235,6 +234,28 @@ fn timeout() {
                 thread::sleep(Duration::from_millis(1000));
             }
             assert!(b.wait_timeout(Duration::from_millis(200)).is_err());
+        });
+    }
+    assert!(b.broken());
+}
+
+#[test]
+fn default_timeout() {
+    // A barrier with a low default timeout.
+    let b = Arc::new(
+        Barrier::builder(N)
+            .timeout(Duration::from_millis(200))
+            .build(),
+    );
+    {
+        let b = b.clone();
+        run_threads(move || {
+            let i = b.wait_timeout(PATIENCE).unwrap();
+            if i == N / 2 {
+                // One thread is later than the default timeout.
+                thread::sleep(Duration::from_millis(1000));
+            }
+            assert!(b.wait().is_err());
         });
     }
     assert!(b.broken());

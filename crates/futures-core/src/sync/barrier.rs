@@ -73,6 +73,8 @@ pub struct Barrier {
     cond: Condvar,
     parties: usize,
     action: Option<Action>,
+    /// The timeout of [`Barrier::wait`] (Python's `timeout` argument).
+    timeout: Option<Duration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,7 +119,7 @@ impl Barrier {
     /// ```
     #[must_use]
     pub fn new(parties: usize) -> Self {
-        Self::build(parties, None)
+        Barrier::builder(parties).build()
     }
 
     /// A barrier for `parties` threads that runs `action` once per round,
@@ -153,26 +155,43 @@ impl Barrier {
     /// ```
     #[must_use]
     pub fn with_action(parties: usize, action: impl Fn() + Send + Sync + 'static) -> Self {
-        Self::build(parties, Some(Box::new(action)))
+        Barrier::builder(parties).action(action).build()
     }
 
-    fn build(parties: usize, action: Option<Action>) -> Self {
+    /// A builder for a barrier with Python's other constructor arguments:
+    /// an `action` and a default `timeout` for [`wait`](Barrier::wait).
+    ///
+    /// # Panics
+    ///
+    /// If `parties` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::sync::Barrier;
+    /// use std::time::Duration;
+    ///
+    /// // Python: threading.Barrier(2, timeout=0.01)
+    /// let b = Barrier::builder(2).timeout(Duration::from_millis(10)).build();
+    /// assert!(b.wait().is_err()); // nobody came: timed out, broken
+    /// assert!(b.broken());
+    /// ```
+    pub fn builder(parties: usize) -> BarrierBuilder {
         assert!(parties > 0, "a Barrier needs at least one party");
-        Barrier {
-            state: Mutex::new(State {
-                phase: Phase::Filling,
-                count: 0,
-                generation: 0,
-            }),
-            cond: Condvar::new(),
+        BarrierBuilder {
             parties,
-            action,
+            action: None,
+            timeout: None,
         }
     }
 
     /// Waits until all parties have called `wait`, then returns this
     /// thread's index, distinct for each party of the round, in
     /// `0..parties` (the last to arrive gets `parties - 1`).
+    ///
+    /// Waits without limit, unless the barrier was built with a default
+    /// [`timeout`](BarrierBuilder::timeout), which then applies as in
+    /// [`wait_timeout`](Barrier::wait_timeout).
     ///
     /// # Errors
     ///
@@ -197,12 +216,13 @@ impl Barrier {
     /// });
     /// ```
     pub fn wait(&self) -> Result<usize, BrokenBarrierError> {
-        self.wait_until(None)
+        self.wait_until(self.timeout.and_then(deadline))
     }
 
-    /// [`wait`](Barrier::wait), giving up after `timeout`: a timeout breaks
-    /// the barrier, so every party of the round gets the error (as in
-    /// Python). Once all parties have arrived, a timeout no longer applies.
+    /// [`wait`](Barrier::wait), giving up after `timeout` (instead of any
+    /// default timeout): a timeout breaks the barrier, so every party of the
+    /// round gets the error (as in Python). Once all parties have arrived, a
+    /// timeout no longer applies.
     ///
     /// # Errors
     ///
@@ -420,6 +440,96 @@ impl Barrier {
     #[must_use]
     pub fn parties(&self) -> usize {
         self.parties
+    }
+}
+
+/// Builds a [`Barrier`] with Python's optional constructor arguments
+/// (`Barrier(parties, action=None, timeout=None)`); made by
+/// [`Barrier::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::sync::Barrier;
+/// use std::time::Duration;
+///
+/// let b = Barrier::builder(1)
+///     .action(|| println!("all here"))
+///     .timeout(Duration::from_secs(10))
+///     .build();
+/// assert_eq!(b.wait(), Ok(0));
+/// ```
+#[must_use = "a builder does nothing until `build()`"]
+pub struct BarrierBuilder {
+    parties: usize,
+    action: Option<Action>,
+    timeout: Option<Duration>,
+}
+
+impl BarrierBuilder {
+    /// Runs `action` once per round, in the last thread to arrive, before
+    /// any thread is released (see [`Barrier::with_action`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::sync::Barrier;
+    /// let b = Barrier::builder(1).action(|| println!("tripped")).build();
+    /// b.wait().unwrap();
+    /// ```
+    pub fn action(mut self, action: impl Fn() + Send + Sync + 'static) -> Self {
+        self.action = Some(Box::new(action));
+        self
+    }
+
+    /// The timeout of every [`Barrier::wait`] (Python's `timeout`
+    /// argument); [`Barrier::wait_timeout`] still uses its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::sync::Barrier;
+    /// use std::time::Duration;
+    ///
+    /// let b = Barrier::builder(2).timeout(Duration::ZERO).build();
+    /// assert!(b.wait().is_err());
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The barrier.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::sync::Barrier;
+    /// assert_eq!(Barrier::builder(4).build().parties(), 4);
+    /// ```
+    #[must_use]
+    pub fn build(self) -> Barrier {
+        Barrier {
+            state: Mutex::new(State {
+                phase: Phase::Filling,
+                count: 0,
+                generation: 0,
+            }),
+            cond: Condvar::new(),
+            parties: self.parties,
+            action: self.action,
+            timeout: self.timeout,
+        }
+    }
+}
+
+impl fmt::Debug for BarrierBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BarrierBuilder")
+            .field("parties", &self.parties)
+            .field("action", &self.action.as_ref().map(|_| "<closure>"))
+            .field("timeout", &self.timeout)
+            .finish()
     }
 }
 

@@ -12,19 +12,20 @@
 //! (`Duration::MAX`) waits without a deadline, and `Duration::ZERO` never
 //! sleeps.
 //!
-//! | Python                                   | Here                                              |
-//! |------------------------------------------|---------------------------------------------------|
-//! | `threading.Event()`                      | [`Event::new`]                                    |
-//! | `threading.Semaphore(n)`                 | [`Semaphore::new`]                                |
-//! | `threading.BoundedSemaphore(n)`          | [`BoundedSemaphore::new`]                         |
-//! | `acquire(blocking=False)`                | `try_acquire()`                                   |
-//! | `acquire(timeout=t)`                     | `acquire_timeout(t)`                              |
-//! | `release(n)`                             | `release_n(n)`                                    |
-//! | `with sem:`                              | `acquire_guard()` (released on drop)              |
-//! | `threading.Barrier(parties, action)`     | [`Barrier::new`], [`Barrier::with_action`]        |
-//! | `threading.BrokenBarrierError`           | [`BrokenBarrierError`]                            |
-//! | `ValueError` from `BoundedSemaphore.release` | [`ReleaseError`]                              |
-//! | `threading.Timer(interval, f).start()`   | [`Timer::start`]                                  |
+//! | Python                                        | Here                                           |
+//! |-----------------------------------------------|------------------------------------------------|
+//! | `threading.Event()`                           | [`Event::new`]                                 |
+//! | `threading.Semaphore(n)`                      | [`Semaphore::new`]                             |
+//! | `threading.BoundedSemaphore(n)`               | [`BoundedSemaphore::new`]                      |
+//! | `acquire(blocking=False)`                     | `try_acquire()`                                |
+//! | `acquire(timeout=t)`                          | `acquire_timeout(t)`                           |
+//! | `release(n)`                                  | `release_n(n)`                                 |
+//! | `with sem:`                                   | `acquire_guard()` (released on drop)           |
+//! | `ValueError` from a bounded `release`         | [`ReleaseError`]                               |
+//! | `threading.Barrier(parties)`                  | [`Barrier::new`]                               |
+//! | `threading.Barrier(parties, action, timeout)` | [`Barrier::with_action`], [`Barrier::builder`] |
+//! | `threading.BrokenBarrierError`                | [`BrokenBarrierError`]                         |
+//! | `threading.Timer(interval, f).start()`        | [`Timer::start`]                               |
 //!
 //! # Examples
 //!
@@ -53,7 +54,7 @@ mod event;
 mod semaphore;
 mod timer;
 
-pub use barrier::{Barrier, BrokenBarrierError};
+pub use barrier::{Barrier, BarrierBuilder, BrokenBarrierError};
 pub use event::Event;
 pub use semaphore::{BoundedSemaphore, ReleaseError, Semaphore, SemaphoreGuard};
 pub use timer::Timer;
@@ -136,6 +137,7 @@ const _: () = {
     assert_send_sync::<BoundedSemaphore>();
     assert_send_sync::<SemaphoreGuard<'_>>();
     assert_send_sync::<Barrier>();
+    assert_send_sync::<BarrierBuilder>();
     assert_send_sync::<Timer>();
     assert_send_sync::<BrokenBarrierError>();
     assert_send_sync::<ReleaseError>();

@@ -43,6 +43,16 @@ use crate::unwind;
 /// assert!(never.cancel());
 /// assert!(matches!(never.join(), Ok(false)));
 /// ```
+///
+/// The function runs on another thread, so what it captures must be `Send`:
+///
+/// ```compile_fail
+/// use concurrent_futures_core::sync::Timer;
+/// use std::rc::Rc;
+///
+/// let not_send = Rc::new(1);
+/// let t = Timer::start(std::time::Duration::ZERO, move || drop(not_send));
+/// ```
 #[derive(Clone)]
 pub struct Timer {
     shared: Arc<Shared>,
