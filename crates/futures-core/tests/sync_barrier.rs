@@ -7,7 +7,9 @@
 //! (through `Barrier::builder`), `test_single_thread`, `test_repr`. What changed: CPython's default timeout of 2 s becomes an
 //! explicit `wait_timeout(PATIENCE)` in every wait that should pass, so a
 //! bug fails instead of hanging; `raise RuntimeError` then `abort()` is just
-//! `abort()`; shared lists are atomics or mutexes; `Bunch` is in
+//! `abort()`; in `test_abort` the first wait must pass (CPython also accepts
+//! a `BrokenBarrierError` there, from a released party that woke after the
+//! abort: here a released round stays released); shared lists are atomics or mutexes; `Bunch` is in
 //! `sync_common`. Added: `Duration::ZERO` and
 //! `Duration::MAX`, a panicking action, abort and reset while the action
 //! runs, timeouts that expire while the action runs, and two stress tests

@@ -7,26 +7,39 @@
 //! `wait`. The phases follow CPython's `Barrier` (its states 0, 1, -1, -2),
 //! plus `Tripping` for the time the action runs with the lock released:
 //!
-//! | phase       | meaning                                    | left by                                                   |
-//! |-------------|--------------------------------------------|-----------------------------------------------------------|
-//! | `Filling`   | parties arrive and sleep                   | the last arrival (→ `Tripping`/`Draining`), a timeout or `abort` (→ `Broken`), `reset` (→ `Resetting`) |
-//! | `Tripping`  | all arrived; the last one runs the action  | the action's end (→ `Draining`, or `Broken` if it panicked), `abort`, `reset` |
-//! | `Draining`  | the generation is released, parties leave  | the last to leave (→ `Filling`)                           |
-//! | `Resetting` | `reset` broke the generation; parties leave with an error | the last to leave (→ `Filling`)            |
-//! | `Broken`    | every waiter and newcomer gets an error    | `reset` (→ `Resetting`, or `Filling` if nobody is inside) |
+//! | phase       | meaning                                   | left for                                          |
+//! |-------------|-------------------------------------------|---------------------------------------------------|
+//! | `Filling`   | parties arrive and sleep                  | `Tripping` or `Draining` when the last arrives;   |
+//! |             |                                           | `Broken` on a timeout or `abort`;                 |
+//! |             |                                           | `Resetting` on `reset`                            |
+//! | `Tripping`  | all arrived; the last runs the action     | `Draining` when the action returns;               |
+//! |             | with the lock released                    | `Broken` if it panicked or on `abort`;            |
+//! |             |                                           | `Resetting` on `reset`                            |
+//! | `Draining`  | the round is released; parties leave      | `Filling` when the last one has left              |
+//! | `Resetting` | `reset` broke the round; parties leave    | `Filling` when the last one has left              |
+//! |             | with an error                             |                                                   |
+//! | `Broken`    | every waiter and newcomer gets an error   | `Resetting` on `reset` (`Filling` if nobody is in)|
 //!
-//! A newcomer waits while the barrier is `Tripping`, `Draining` or
-//! `Resetting`, so a generation is never joined by the next one's parties:
-//! a sleeper's own presence in `count` keeps the phase from returning to
-//! `Filling` behind its back. Every phase change happens under the mutex and
-//! is followed by `notify_all`, and sleepers re-check the phase under that
-//! mutex before sleeping, so no release is lost. A release also bumps a
-//! generation counter, and a sleeper that sees it changed passes: a round
-//! once released stays released, even if an `abort` or `reset` comes before
-//! all its parties have woken (CPython would report those late wakers as
-//! broken). Each party's index is
-//! `count` at its arrival, hence distinct in `0..parties`; the last to
-//! arrive gets `parties - 1` and runs the action.
+//! Why it is sound:
+//!
+//! * **Rounds never mix.** A newcomer waits while the barrier is `Tripping`,
+//!   `Draining` or `Resetting`; a sleeper is counted in `count`, so the
+//!   phase cannot return to `Filling` behind its back.
+//! * **No release is lost.** Every phase change happens under the mutex and
+//!   is followed by `notify_all`; sleepers check the phase under that mutex
+//!   before each sleep.
+//! * **A released round stays released.** Each release bumps a generation
+//!   counter, and a sleeper that sees it changed passes, even if an `abort`
+//!   or `reset` came before it woke (CPython reports such a late waker as
+//!   broken).
+//! * **Distinct indices.** A party's index is `count` at its arrival, so the
+//!   indices of a round are `0..parties`; the last to arrive gets
+//!   `parties - 1` and runs the action.
+//! * **Timeouts end at the trip.** A sleeper's deadline only applies while
+//!   the round is `Filling`; once all parties are in, nobody can break it by
+//!   timing out (in CPython the action runs under the lock, with the same
+//!   effect). As in CPython, the time a newcomer spends waiting for the
+//!   previous round to leave is not bounded by its timeout.
 
 use std::any::Any;
 use std::fmt;
@@ -222,7 +235,9 @@ impl Barrier {
     /// [`wait`](Barrier::wait), giving up after `timeout` (instead of any
     /// default timeout): a timeout breaks the barrier, so every party of the
     /// round gets the error (as in Python). Once all parties have arrived, a
-    /// timeout no longer applies.
+    /// timeout no longer applies. As in Python, the time spent waiting for
+    /// the previous round to leave the barrier (at most as long as its
+    /// action runs) does not count against the timeout.
     ///
     /// # Errors
     ///
