@@ -20,6 +20,10 @@ pub use concurrent_futures_core::{
     ResultFuture, SharedError, TaskError, TimeoutError, Waitable, Waiter,
 };
 
+/// Python's `threading` primitives `std` lacks: `Event`, `Semaphore`,
+/// `BoundedSemaphore`, `Barrier`, `Timer`.
+pub use concurrent_futures_core::sync;
+
 /// The README's examples, run as doctests so they cannot rot.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]

@@ -37,3 +37,24 @@ fn every_reexport() {
         Some(cf::Completion::Finished)
     );
 }
+
+#[test]
+fn every_sync_reexport() {
+    use std::time::Duration;
+    let event = cf::sync::Event::new();
+    event.set();
+    assert!(event.wait_timeout(Duration::ZERO));
+    let sem = cf::sync::Semaphore::new(1);
+    drop(sem.acquire_guard());
+    let guard: Option<cf::sync::SemaphoreGuard<'_>> = sem.try_acquire_guard();
+    assert!(guard.is_some());
+    let bounded = cf::sync::BoundedSemaphore::new(1);
+    let _: cf::sync::ReleaseError = bounded.release().unwrap_err();
+    let builder: cf::sync::BarrierBuilder = cf::sync::Barrier::builder(1);
+    let barrier = builder.build();
+    assert_eq!(barrier.wait(), Ok(0));
+    barrier.abort();
+    let _: cf::sync::BrokenBarrierError = barrier.wait().unwrap_err();
+    let timer = cf::sync::Timer::start(Duration::from_secs(3600), || {});
+    assert!(timer.cancel());
+}

@@ -45,6 +45,7 @@ mod future;
 mod loom_tests;
 mod primitives;
 mod state;
+pub mod sync;
 mod unwind;
 mod waiter;
 

@@ -1,0 +1,621 @@
+//! [`Barrier`]: Python's `threading.Barrier`, with its abort, reset, broken
+//! state and timeouts.
+//!
+//! # Protocol
+//!
+//! One mutex holds the phase and `count`, the number of parties inside
+//! `wait`. The phases follow CPython's `Barrier` (its states 0, 1, -1, -2),
+//! plus `Tripping` for the time the action runs with the lock released:
+//!
+//! | phase       | meaning                                   | left for                                          |
+//! |-------------|-------------------------------------------|---------------------------------------------------|
+//! | `Filling`   | parties arrive and sleep                  | `Tripping` or `Draining` when the last arrives;   |
+//! |             |                                           | `Broken` on a timeout or `abort`;                 |
+//! |             |                                           | `Resetting` on `reset`                            |
+//! | `Tripping`  | all arrived; the last runs the action     | `Draining` when the action returns;               |
+//! |             | with the lock released                    | `Broken` if it panicked or on `abort`;            |
+//! |             |                                           | `Resetting` on `reset`                            |
+//! | `Draining`  | the round is released; parties leave      | `Filling` when the last one has left              |
+//! | `Resetting` | `reset` broke the round; parties leave    | `Filling` when the last one has left              |
+//! |             | with an error                             |                                                   |
+//! | `Broken`    | every waiter and newcomer gets an error   | `Resetting` on `reset` (`Filling` if nobody is in)|
+//!
+//! Why it is sound:
+//!
+//! * **Rounds never mix.** A newcomer waits while the barrier is `Tripping`,
+//!   `Draining` or `Resetting`; a sleeper is counted in `count`, so the
+//!   phase cannot return to `Filling` behind its back.
+//! * **No release is lost.** Every phase change happens under the mutex and
+//!   is followed by `notify_all`; sleepers check the phase under that mutex
+//!   before each sleep.
+//! * **A released round stays released.** Each release bumps a generation
+//!   counter, and a sleeper that sees it changed passes, even if an `abort`
+//!   or `reset` came before it woke (CPython reports such a late waker as
+//!   broken).
+//! * **Distinct indices.** A party's index is `count` at its arrival, so the
+//!   indices of a round are `0..parties`; the last to arrive gets
+//!   `parties - 1` and runs the action.
+//! * **Timeouts end at the trip.** A sleeper's deadline only applies while
+//!   the round is `Filling`; once all parties are in, nobody can break it by
+//!   timing out (in CPython the action runs under the lock, with the same
+//!   effect). As in CPython, the time a newcomer spends waiting for the
+//!   previous round to leave is not bounded by its timeout.
+
+use std::any::Any;
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use super::{deadline, sleep_on, Sleep};
+use crate::primitives::{lock, wait, Condvar, Mutex, MutexGuard};
+
+/// The action run by the last party to arrive, before the others are released.
+type Action = Box<dyn Fn() + Send + Sync + 'static>;
+
+/// A meeting point for a fixed number of threads: Python's
+/// `threading.Barrier`.
+///
+/// Each of `parties` threads calls [`wait`](Barrier::wait); all block until
+/// the last one arrives, then all are released together and the barrier is
+/// ready for the next round. Each gets a distinct index in `0..parties`.
+///
+/// Unlike `std::sync::Barrier`, this one can break: a wait that times out,
+/// an [`abort`](Barrier::abort), a [`reset`](Barrier::reset) or a panicking
+/// action makes the waiters of that round return [`BrokenBarrierError`]
+/// instead of hanging forever; [`reset`](Barrier::reset) makes it usable
+/// again.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::sync::Barrier;
+/// use std::time::Duration;
+///
+/// let barrier = Barrier::new(3);
+/// let mut indices: Vec<usize> = std::thread::scope(|s| {
+///     let handles: Vec<_> = (0..3)
+///         .map(|_| s.spawn(|| barrier.wait_timeout(Duration::from_secs(10)).unwrap()))
+///         .collect();
+///     handles.into_iter().map(|h| h.join().unwrap()).collect()
+/// });
+/// indices.sort();
+/// assert_eq!(indices, [0, 1, 2]);
+/// ```
+pub struct Barrier {
+    state: Mutex<State>,
+    cond: Condvar,
+    parties: usize,
+    action: Option<Action>,
+    /// The timeout of [`Barrier::wait`] (Python's `timeout` argument).
+    timeout: Option<Duration>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Filling,
+    Tripping,
+    Draining,
+    Resetting,
+    Broken,
+}
+
+#[derive(Debug)]
+struct State {
+    phase: Phase,
+    /// Parties inside `wait` (arrived and not yet left).
+    count: usize,
+    /// Bumped each time a round is released.
+    generation: u64,
+}
+
+/// How one party's pass through the barrier ended, before it has left.
+enum Pass {
+    Released(usize),
+    Broken,
+    /// The action panicked in this party; resumed once it has left.
+    ActionPanicked(Box<dyn Any + Send + 'static>),
+}
+
+impl Barrier {
+    /// A barrier for `parties` threads.
+    ///
+    /// # Panics
+    ///
+    /// If `parties` is zero (Python raises `ValueError`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::sync::Barrier;
+    /// let b = Barrier::new(1);
+    /// assert_eq!(b.wait(), Ok(0)); // one party: never blocks
+    /// ```
+    #[must_use]
+    pub fn new(parties: usize) -> Self {
+        Barrier::builder(parties).build()
+    }
+
+    /// A barrier for `parties` threads that runs `action` once per round,
+    /// in the last thread to arrive, before any thread is released (Python's
+    /// `Barrier(parties, action)`).
+    ///
+    /// The action runs with no lock held. If it panics the barrier breaks:
+    /// the other waiters get [`BrokenBarrierError`] and the panic resumes in
+    /// the thread that ran it.
+    ///
+    /// # Panics
+    ///
+    /// If `parties` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::sync::Barrier;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let rounds = Arc::new(AtomicUsize::new(0));
+    /// let r = Arc::clone(&rounds);
+    /// let barrier = Barrier::with_action(2, move || {
+    ///     r.fetch_add(1, Ordering::SeqCst);
+    /// });
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| barrier.wait().unwrap());
+    ///     barrier.wait().unwrap();
+    ///     // Whoever is released sees the action done.
+    ///     assert_eq!(rounds.load(Ordering::SeqCst), 1);
+    /// });
+    /// ```
+    #[must_use]
+    pub fn with_action(parties: usize, action: impl Fn() + Send + Sync + 'static) -> Self {
+        Barrier::builder(parties).action(action).build()
+    }
+
+    /// A builder for a barrier with Python's other constructor arguments:
+    /// an `action` and a default `timeout` for [`wait`](Barrier::wait).
+    ///
+    /// # Panics
+    ///
+    /// If `parties` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::sync::Barrier;
+    /// use std::time::Duration;
+    ///
+    /// // Python: threading.Barrier(2, timeout=0.01)
+    /// let b = Barrier::builder(2).timeout(Duration::from_millis(10)).build();
+    /// assert!(b.wait().is_err()); // nobody came: timed out, broken
+    /// assert!(b.broken());
+    /// ```
+    pub fn builder(parties: usize) -> BarrierBuilder {
+        assert!(parties > 0, "a Barrier needs at least one party");
+        BarrierBuilder {
+            parties,
+            action: None,
+            timeout: None,
+        }
+    }
+
+    /// Waits until all parties have called `wait`, then returns this
+    /// thread's index, distinct for each party of the round, in
+    /// `0..parties` (the last to arrive gets `parties - 1`).
+    ///
+    /// Waits without limit, unless the barrier was built with a default
+    /// [`timeout`](BarrierBuilder::timeout), which then applies as in
+    /// [`wait_timeout`](Barrier::wait_timeout).
+    ///
+    /// # Errors
+    ///
+    /// [`BrokenBarrierError`] if the barrier is broken when this thread
+    /// arrives or breaks while it waits (an [`abort`](Barrier::abort), a
+    /// [`reset`](Barrier::reset), another party's timeout, a panicking
+    /// action).
+    ///
+    /// # Panics
+    ///
+    /// Resumes the action's panic in the thread that ran it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::sync::Barrier;
+    /// let b = Barrier::new(2);
+    /// std::thread::scope(|s| {
+    ///     let other = s.spawn(|| b.wait());
+    ///     let mine = b.wait().unwrap();
+    ///     assert_eq!(mine + other.join().unwrap().unwrap(), 1);
+    /// });
+    /// ```
+    pub fn wait(&self) -> Result<usize, BrokenBarrierError> {
+        self.wait_until(self.timeout.and_then(deadline))
+    }
+
+    /// [`wait`](Barrier::wait), giving up after `timeout` (instead of any
+    /// default timeout): a timeout breaks the barrier, so every party of the
+    /// round gets the error (as in Python). Once all parties have arrived, a
+    /// timeout no longer applies. As in Python, the time spent waiting for
+    /// the previous round to leave the barrier (at most as long as its
+    /// action runs) does not count against the timeout.
+    ///
+    /// # Errors
+    ///
+    /// [`BrokenBarrierError`] as for [`wait`](Barrier::wait), and if the
+    /// timeout passes first.
+    ///
+    /// # Panics
+    ///
+    /// Resumes the action's panic in the thread that ran it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::sync::Barrier;
+    /// use std::time::Duration;
+    ///
+    /// let b = Barrier::new(2);
+    /// assert!(b.wait_timeout(Duration::from_millis(10)).is_err());
+    /// assert!(b.broken());
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<usize, BrokenBarrierError> {
+        self.wait_until(deadline(timeout))
+    }
+
+    fn wait_until(&self, deadline: Option<Instant>) -> Result<usize, BrokenBarrierError> {
+        let mut state = self.enter()?;
+        let index = state.count;
+        state.count += 1;
+        let (mut state, pass) = if index + 1 == self.parties {
+            self.trip(state, index)
+        } else {
+            self.sleep(state, index, deadline)
+        };
+        self.exit(&mut state);
+        drop(state);
+        match pass {
+            Pass::Released(index) => Ok(index),
+            Pass::Broken => Err(BrokenBarrierError::new()),
+            Pass::ActionPanicked(payload) => panic::resume_unwind(payload),
+        }
+    }
+
+    /// Waits until the previous round has left; fails if broken.
+    fn enter(&self) -> Result<MutexGuard<'_, State>, BrokenBarrierError> {
+        let mut state = lock(&self.state);
+        while matches!(
+            state.phase,
+            Phase::Tripping | Phase::Draining | Phase::Resetting
+        ) {
+            state = wait(&self.cond, state);
+        }
+        if state.phase == Phase::Broken {
+            return Err(BrokenBarrierError::new());
+        }
+        debug_assert_eq!(state.phase, Phase::Filling);
+        Ok(state)
+    }
+
+    /// The last arrival: runs the action, then releases the round.
+    fn trip<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        index: usize,
+    ) -> (MutexGuard<'a, State>, Pass) {
+        if let Some(action) = &self.action {
+            state.phase = Phase::Tripping;
+            drop(state);
+            let ran = panic::catch_unwind(AssertUnwindSafe(action));
+            state = lock(&self.state);
+            if let Err(payload) = ran {
+                self.break_locked(&mut state);
+                return (state, Pass::ActionPanicked(payload));
+            }
+            if state.phase != Phase::Tripping {
+                // An abort or reset came while the action ran.
+                return (state, Pass::Broken);
+            }
+        }
+        state.phase = Phase::Draining;
+        state.generation = state.generation.wrapping_add(1);
+        self.cond.notify_all();
+        (state, Pass::Released(index))
+    }
+
+    /// An early arrival: sleeps until the round is released or broken.
+    fn sleep<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        index: usize,
+        deadline: Option<Instant>,
+    ) -> (MutexGuard<'a, State>, Pass) {
+        let round = state.generation;
+        loop {
+            if state.generation != round {
+                // Released, even if an abort or reset came before we woke.
+                return (state, Pass::Released(index));
+            }
+            let sleep = match state.phase {
+                Phase::Draining => return (state, Pass::Released(index)),
+                Phase::Broken | Phase::Resetting => return (state, Pass::Broken),
+                // Everyone has arrived: the deadline no longer applies.
+                Phase::Tripping => Sleep::Forever,
+                Phase::Filling => Sleep::until(deadline),
+            };
+            if sleep == Sleep::TimedOut {
+                self.break_locked(&mut state);
+                return (state, Pass::Broken);
+            }
+            state = sleep_on(&self.cond, state, sleep);
+        }
+    }
+
+    /// Leaves `wait`; the last to leave a released or reset round opens the
+    /// barrier for the next one.
+    fn exit(&self, state: &mut State) {
+        state.count -= 1;
+        if state.count == 0 && matches!(state.phase, Phase::Draining | Phase::Resetting) {
+            state.phase = Phase::Filling;
+            self.cond.notify_all();
+        }
+    }
+
+    fn break_locked(&self, state: &mut State) {
+        state.phase = Phase::Broken;
+        self.cond.notify_all();
+    }
+
+    /// Breaks the barrier: every thread waiting now, and every later
+    /// [`wait`](Barrier::wait) until a [`reset`](Barrier::reset), gets
+    /// [`BrokenBarrierError`]. Use it when one party cannot go on, so the
+    /// others do not wait forever.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::sync::Barrier;
+    /// let b = Barrier::new(2);
+    /// b.abort();
+    /// assert!(b.broken());
+    /// assert!(b.wait().is_err());
+    /// ```
+    pub fn abort(&self) {
+        let mut state = lock(&self.state);
+        self.break_locked(&mut state);
+    }
+
+    /// Returns the barrier to its empty, unbroken state. Threads waiting in
+    /// the current round get [`BrokenBarrierError`]; once they have left,
+    /// the barrier takes new rounds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::sync::Barrier;
+    /// let b = Barrier::new(1);
+    /// b.abort();
+    /// b.reset();
+    /// assert!(!b.broken());
+    /// assert_eq!(b.wait(), Ok(0));
+    /// ```
+    pub fn reset(&self) {
+        let mut state = lock(&self.state);
+        if state.count == 0 {
+            state.phase = Phase::Filling;
+        } else if matches!(
+            state.phase,
+            Phase::Filling | Phase::Tripping | Phase::Broken
+        ) {
+            state.phase = Phase::Resetting;
+        }
+        self.cond.notify_all();
+    }
+
+    /// Whether the barrier is broken (Python's `broken`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::sync::Barrier;
+    /// assert!(!Barrier::new(3).broken());
+    /// ```
+    #[must_use]
+    pub fn broken(&self) -> bool {
+        lock(&self.state).phase == Phase::Broken
+    }
+
+    /// How many threads are waiting in the current round (Python's
+    /// `n_waiting`); 0 while a round is being released.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::sync::Barrier;
+    /// assert_eq!(Barrier::new(3).n_waiting(), 0);
+    /// ```
+    #[must_use]
+    pub fn n_waiting(&self) -> usize {
+        let state = lock(&self.state);
+        if state.phase == Phase::Filling {
+            state.count
+        } else {
+            0
+        }
+    }
+
+    /// How many threads must call [`wait`](Barrier::wait) to pass (Python's
+    /// `parties`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::sync::Barrier;
+    /// assert_eq!(Barrier::new(3).parties(), 3);
+    /// ```
+    #[must_use]
+    pub fn parties(&self) -> usize {
+        self.parties
+    }
+}
+
+/// Builds a [`Barrier`] with Python's optional constructor arguments
+/// (`Barrier(parties, action=None, timeout=None)`); made by
+/// [`Barrier::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::sync::Barrier;
+/// use std::time::Duration;
+///
+/// let b = Barrier::builder(1)
+///     .action(|| println!("all here"))
+///     .timeout(Duration::from_secs(10))
+///     .build();
+/// assert_eq!(b.wait(), Ok(0));
+/// ```
+#[must_use = "a builder does nothing until `build()`"]
+pub struct BarrierBuilder {
+    parties: usize,
+    action: Option<Action>,
+    timeout: Option<Duration>,
+}
+
+impl BarrierBuilder {
+    /// Runs `action` once per round, in the last thread to arrive, before
+    /// any thread is released (see [`Barrier::with_action`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::sync::Barrier;
+    /// let b = Barrier::builder(1).action(|| println!("tripped")).build();
+    /// b.wait().unwrap();
+    /// ```
+    pub fn action(mut self, action: impl Fn() + Send + Sync + 'static) -> Self {
+        self.action = Some(Box::new(action));
+        self
+    }
+
+    /// The timeout of every [`Barrier::wait`] (Python's `timeout`
+    /// argument); [`Barrier::wait_timeout`] still uses its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::sync::Barrier;
+    /// use std::time::Duration;
+    ///
+    /// let b = Barrier::builder(2).timeout(Duration::ZERO).build();
+    /// assert!(b.wait().is_err());
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The barrier.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::sync::Barrier;
+    /// assert_eq!(Barrier::builder(4).build().parties(), 4);
+    /// ```
+    #[must_use]
+    pub fn build(self) -> Barrier {
+        Barrier {
+            state: Mutex::new(State {
+                phase: Phase::Filling,
+                count: 0,
+                generation: 0,
+            }),
+            cond: Condvar::new(),
+            parties: self.parties,
+            action: self.action,
+            timeout: self.timeout,
+        }
+    }
+}
+
+impl fmt::Debug for BarrierBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BarrierBuilder")
+            .field("parties", &self.parties)
+            .field("action", &self.action.as_ref().map(|_| "<closure>"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Barrier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = lock(&self.state);
+        let action = if self.action.is_some() {
+            " action=<closure>"
+        } else {
+            ""
+        };
+        match state.phase {
+            Phase::Broken => write!(f, "<Barrier: broken{action}>"),
+            Phase::Filling => write!(
+                f,
+                "<Barrier: waiters={}/{}{action}>",
+                state.count, self.parties
+            ),
+            _ => write!(f, "<Barrier: waiters=0/{}{action}>", self.parties),
+        }
+    }
+}
+
+/// A [`Barrier`] was broken (aborted, reset, timed out, or its action
+/// panicked) while or before this thread waited: Python's
+/// `threading.BrokenBarrierError`.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::sync::Barrier;
+/// let b = Barrier::new(2);
+/// b.abort();
+/// assert_eq!(b.wait().unwrap_err().to_string(), "barrier is broken");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+#[error("barrier is broken")]
+#[non_exhaustive]
+pub struct BrokenBarrierError {}
+
+impl BrokenBarrierError {
+    fn new() -> Self {
+        BrokenBarrierError {}
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_like_python_repr() {
+        let b = Barrier::new(3);
+        assert_eq!(format!("{b:?}"), "<Barrier: waiters=0/3>");
+        b.abort();
+        assert_eq!(format!("{b:?}"), "<Barrier: broken>");
+        let a = Barrier::with_action(2, || {});
+        assert_eq!(format!("{a:?}"), "<Barrier: waiters=0/2 action=<closure>>");
+    }
+
+    #[test]
+    #[should_panic(expected = "at least one party")]
+    fn zero_parties_panics() {
+        let _ = Barrier::new(0);
+    }
+
+    #[test]
+    fn reset_with_nobody_inside_fills() {
+        let b = Barrier::new(2);
+        b.abort();
+        b.reset();
+        assert_eq!(lock(&b.state).phase, Phase::Filling);
+    }
+}
