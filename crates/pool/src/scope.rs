@@ -65,9 +65,9 @@ struct Scoped<I> {
 }
 
 impl<B: Body<T>, T: Send> Task for Scoped<WorkItem<B, T>> {
-    fn run(self: Box<Self>) -> Ran {
+    fn run(self: Box<Self>, returned: &dyn Fn()) -> Ran {
         let Scoped { item, done } = *self;
-        let ran = item.run_now();
+        let ran = item.run_now(returned);
         drop(done);
         ran
     }

@@ -37,8 +37,9 @@ pub(crate) enum Abandon<'a> {
 /// A queued unit of work.
 pub(crate) trait Task: Send {
     /// Runs the task (unless its future was cancelled) and completes its
-    /// future.
-    fn run(self: Box<Self>) -> Ran;
+    /// future; `returned` is called after the closure returned a value and
+    /// before the future is completed.
+    fn run(self: Box<Self>, returned: &dyn Fn()) -> Ran;
     /// Ends the task's future without running it.
     fn abandon(self: Box<Self>, why: Abandon<'_>);
 }
@@ -48,8 +49,9 @@ pub(crate) type Job = Box<dyn Task>;
 
 /// How a closure's outcome goes into its future.
 pub(crate) trait Body<T>: Send {
-    /// Runs `self` as `future`'s task.
-    fn run_in(self, future: &Future<T>) -> Ran;
+    /// Runs `self` as `future`'s task, calling `returned` between the
+    /// closure's return and the future's completion.
+    fn run_in(self, future: &Future<T>, returned: &dyn Fn()) -> Ran;
 }
 
 /// A closure returning the value (`submit`).
@@ -59,14 +61,15 @@ pub(crate) struct Plain<F>(pub(crate) F);
 pub(crate) struct Fallible<F, E>(pub(crate) F, pub(crate) PhantomData<fn() -> E>);
 
 impl<F: FnOnce() -> T + Send, T> Body<T> for Plain<F> {
-    fn run_in(self, future: &Future<T>) -> Ran {
-        let mut returned = false;
+    fn run_in(self, future: &Future<T>, returned: &dyn Fn()) -> Ran {
+        let mut ok = false;
         let ran = future.run(|| {
             let v = (self.0)();
-            returned = true;
+            returned();
+            ok = true;
             v
         });
-        outcome(ran, returned)
+        outcome(ran, ok)
     }
 }
 
@@ -75,10 +78,11 @@ where
     F: FnOnce() -> Result<T, E> + Send,
     E: Into<BoxError>,
 {
-    fn run_in(self, future: &Future<T>) -> Ran {
+    fn run_in(self, future: &Future<T>, returned: &dyn Fn()) -> Ran {
         let mut ok = false;
         let ran = future.run_fallible(|| {
             let r = (self.0)();
+            returned();
             ok = r.is_ok();
             r
         });
@@ -108,9 +112,9 @@ impl<B, T> WorkItem<B, T> {
 
 impl<B: Body<T>, T: Send> WorkItem<B, T> {
     /// [`Task::run`] on an unboxed item (for wrappers such as scoped jobs).
-    pub(crate) fn run_now(self) -> Ran {
+    pub(crate) fn run_now(self, returned: &dyn Fn()) -> Ran {
         let WorkItem { future, body } = self;
-        body.run_in(&future)
+        body.run_in(&future, returned)
     }
 
     /// [`Task::abandon`] on an unboxed item.
@@ -128,8 +132,8 @@ impl<B: Body<T>, T: Send> WorkItem<B, T> {
 }
 
 impl<B: Body<T>, T: Send> Task for WorkItem<B, T> {
-    fn run(self: Box<Self>) -> Ran {
-        (*self).run_now()
+    fn run(self: Box<Self>, returned: &dyn Fn()) -> Ran {
+        (*self).run_now(returned)
     }
 
     fn abandon(self: Box<Self>, why: Abandon<'_>) {
@@ -149,18 +153,18 @@ mod tests {
     #[test]
     fn run_completes_the_future() {
         let (j, f) = job(|| 7);
-        assert_eq!(j.run(), Ran::Completed);
+        assert_eq!(j.run(&|| {}), Ran::Completed);
         assert_eq!(f.into_result().unwrap(), 7);
     }
 
     #[test]
     fn panic_fails_cancel_skips() {
         let (j, f) = job(|| panic!("no"));
-        assert_eq!(j.run(), Ran::Failed);
+        assert_eq!(j.run(&|| {}), Ran::Failed);
         assert_eq!(f.exception().unwrap().unwrap().panic_message(), Some("no"));
         let (j, f) = job(|| unreachable!("cancelled task ran"));
         assert!(f.cancel());
-        assert_eq!(j.run(), Ran::Cancelled);
+        assert_eq!(j.run(&|| {}), Ran::Cancelled);
     }
 
     #[test]
@@ -170,7 +174,7 @@ mod tests {
             Fallible(|| "x".parse::<u8>(), PhantomData),
             fut.clone(),
         ));
-        assert_eq!(j.run(), Ran::Failed);
+        assert_eq!(j.run(&|| {}), Ran::Failed);
         assert!(fut.exception().unwrap().unwrap().is_error());
     }
 

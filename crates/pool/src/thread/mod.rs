@@ -92,8 +92,6 @@ pub(crate) struct Shared {
     queues: Queues,
     sleep: Sleep,
     gate: Gate,
-    /// Workers spinning or asleep (Python's idle semaphore).
-    idle: AtomicUsize,
     /// Workers started and not yet exited.
     alive: AtomicUsize,
     /// Threads started so far (fast check before taking `threads`).
@@ -160,7 +158,6 @@ impl ThreadPoolExecutor {
                 queues: Queues::new(max_workers),
                 sleep: Sleep::new(),
                 gate: Gate::new(),
-                idle: AtomicUsize::new(0),
                 alive: AtomicUsize::new(0),
                 started: AtomicUsize::new(0),
                 max_workers,
@@ -400,9 +397,11 @@ impl Shared {
         if let Err(job) = queue::push_local(self.id, job) {
             self.queues.inject(job);
         }
+        // Once every thread started, the idle scan is skipped: the hot path
+        // is a fence and one load.
         if !self.sleep.wake_one()
-            && self.idle.load(Ordering::SeqCst) == 0
             && self.started.load(Ordering::Relaxed) < self.max_workers
+            && !self.queues.any_idle()
         {
             self.spawn_worker();
         }
@@ -502,12 +501,14 @@ impl Shared {
 
     fn stats(&self) -> PoolStats {
         let t = self.queues.totals();
+        let workers = self.alive.load(Ordering::Relaxed);
+        let running = t.running.min(workers);
         PoolStats {
-            workers: self.alive.load(Ordering::Relaxed),
-            idle: self.idle.load(Ordering::Relaxed),
+            workers,
+            idle: workers - running,
             sleeping: self.sleep.sleepers(),
             queued: t.queued,
-            running: t.running,
+            running,
             completed: t.completed,
             failed: t.failed,
             cancelled: t.cancelled,

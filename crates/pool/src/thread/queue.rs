@@ -10,7 +10,7 @@
 //! thread starts.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
@@ -20,14 +20,43 @@ use crate::work_item::{Job, Ran};
 
 /// One worker's published parts: its stealer and its counters. Padded so
 /// that a worker's counter updates never share a line with another's.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Slot {
     stealer: OnceLock<Stealer<Job>>,
     /// Written by the owning worker only (load + store, no RMW).
     completed: AtomicU64,
     failed: AtomicU64,
     cancelled: AtomicU64,
-    running: AtomicBool,
+    /// [`Activity`] as a byte. A worker starts `Starting` (Python counts a
+    /// thread idle only once it waits for work), is `Idle` once its task's
+    /// closure returned (before the future is completed, so that a
+    /// submitter that saw the result sees the worker idle) or once it found
+    /// no work, and `Running` while it runs a job.
+    activity: AtomicU8,
+}
+
+/// What a worker is doing, as its slot shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Activity {
+    /// Free for a job: Python's idle semaphore holds a token for it.
+    Idle = 0,
+    /// A new thread that has not looked for work yet.
+    Starting = 1,
+    /// Running a job.
+    Running = 2,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            stealer: OnceLock::new(),
+            completed: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
+            activity: AtomicU8::new(Activity::Starting as u8),
+        }
+    }
 }
 
 impl Slot {
@@ -43,8 +72,10 @@ impl Slot {
         c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
-    pub(crate) fn set_running(&self, running: bool) {
-        self.running.store(running, Ordering::Relaxed);
+    /// Owner only; a plain store on the worker's own line. `Release`
+    /// pairs with `any_idle`'s `Acquire`.
+    pub(crate) fn set(&self, activity: Activity) {
+        self.activity.store(activity as u8, Ordering::Release);
     }
 }
 
@@ -138,6 +169,15 @@ impl Queues {
         }
     }
 
+    /// Whether a started worker is idle (Python's idle semaphore has a
+    /// token): then `submit` starts no thread.
+    pub(crate) fn any_idle(&self) -> bool {
+        let n = self.published.load(Ordering::Acquire);
+        self.slots[..n]
+            .iter()
+            .any(|s| s.activity.load(Ordering::Acquire) == Activity::Idle as u8)
+    }
+
     /// Whether any queue holds a job (the sleep protocol's check).
     pub(crate) fn has_work(&self) -> bool {
         !self.injector.is_empty() || self.stealers().any(|s| !s.is_empty())
@@ -187,7 +227,7 @@ impl Queues {
             t.completed += s.completed.load(Ordering::Relaxed);
             t.failed += s.failed.load(Ordering::Relaxed);
             t.cancelled += s.cancelled.load(Ordering::Relaxed);
-            t.running += usize::from(s.running.load(Ordering::Relaxed));
+            t.running += usize::from(s.activity.load(Ordering::Relaxed) == Activity::Running as u8);
         }
         t
     }

@@ -2,13 +2,12 @@
 //! gate is drained and the queues are empty, spinning a little and then
 //! sleeping when there is nothing to do (`README.md`).
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crossbeam_deque::Worker;
 use crossbeam_utils::Backoff;
 
-use super::queue::{self, Slot};
+use super::queue::{self, Activity, Slot};
 use super::Shared;
 use crate::work_item::{Abandon, Job, Ran};
 
@@ -24,7 +23,7 @@ pub(super) fn main(shared: Arc<Shared>, index: usize, deque: Worker<Job>) {
         }
     }
     let slot = shared.queues.slot(index);
-    while let Some(job) = next_job(&shared, index) {
+    while let Some(job) = next_job(&shared, index, slot) {
         execute(&shared, slot, job);
     }
 }
@@ -35,7 +34,9 @@ struct Exit<'a>(&'a Shared);
 impl Drop for Exit<'_> {
     fn drop(&mut self) {
         queue::remove_local();
-        self.0.alive.fetch_sub(1, Ordering::Relaxed);
+        self.0
+            .alive
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -44,17 +45,14 @@ fn find(shared: &Shared, index: usize) -> Option<Job> {
 }
 
 /// The next job, or `None` when the worker must exit.
-fn next_job(shared: &Shared, index: usize) -> Option<Job> {
+fn next_job(shared: &Shared, index: usize, slot: &Slot) -> Option<Job> {
     if let Some(j) = find(shared, index) {
         return Some(j);
     }
-    // Idle: counted so that `submit` reuses this worker before starting a
-    // thread (Python's idle semaphore). SeqCst: the submitter's load of
-    // `idle` comes after its fence in `Sleep::wake_one`.
-    shared.idle.fetch_add(1, Ordering::SeqCst);
-    let job = idle(shared, index);
-    shared.idle.fetch_sub(1, Ordering::SeqCst);
-    job
+    // Idle: `submit` reuses this worker before starting a thread (Python's
+    // idle semaphore). Already so after a task; not for a new thread.
+    slot.set(Activity::Idle);
+    idle(shared, index)
 }
 
 /// Spins, then sleeps, until a job comes or the pool is done.
@@ -86,8 +84,8 @@ fn execute(shared: &Shared, slot: &Slot, job: Job) {
         slot.count(Ran::Failed);
         return;
     }
-    slot.set_running(true);
-    let ran = job.run();
-    slot.set_running(false);
+    slot.set(Activity::Running);
+    let ran = job.run(&|| slot.set(Activity::Idle));
+    slot.set(Activity::Idle);
     slot.count(ran);
 }
