@@ -14,7 +14,7 @@ use concurrent_futures_pool::ThreadPoolExecutor;
 #[test]
 fn smoke() {
     let ex = ThreadPoolExecutor::new(2).unwrap();
-    let v = vec![1, 2, 3];
+    let v = [1, 2, 3];
     let n = ex.scope(|s| s.submit(|| v.len()).unwrap().into_result().unwrap());
     assert_eq!(n, 3);
 }
@@ -25,7 +25,8 @@ fn tasks_mutate_borrowed_data() {
     let mut chunks = vec![vec![1u64; 1000]; 8];
     ex.scope(|s| {
         for c in chunks.iter_mut() {
-            s.submit(move || c.iter_mut().for_each(|x| *x *= 2))
+            let _ = s
+                .submit(move || c.iter_mut().for_each(|x| *x *= 2))
                 .unwrap();
         }
     });
@@ -38,11 +39,12 @@ fn every_task_done_when_scope_returns() {
     let done = AtomicUsize::new(0);
     ex.scope(|s| {
         for _ in 0..20 {
-            s.submit(|| {
-                thread::sleep(Duration::from_millis(1));
-                done.fetch_add(1, Ordering::SeqCst);
-            })
-            .unwrap();
+            let _ = s
+                .submit(|| {
+                    thread::sleep(Duration::from_millis(1));
+                    done.fetch_add(1, Ordering::SeqCst);
+                })
+                .unwrap();
         }
     });
     assert_eq!(done.load(Ordering::SeqCst), 20);
@@ -54,11 +56,12 @@ fn closure_panic_waits_for_tasks_then_propagates() {
     let done = AtomicUsize::new(0);
     let r = catch_unwind(AssertUnwindSafe(|| {
         ex.scope(|s| {
-            s.submit(|| {
-                thread::sleep(Duration::from_millis(30));
-                done.fetch_add(1, Ordering::SeqCst);
-            })
-            .unwrap();
+            let _ = s
+                .submit(|| {
+                    thread::sleep(Duration::from_millis(30));
+                    done.fetch_add(1, Ordering::SeqCst);
+                })
+                .unwrap();
             panic!("scope body failed");
         })
     }));
@@ -88,7 +91,7 @@ fn cancelled_scoped_tasks_count_as_done() {
     let ran = AtomicUsize::new(0);
     ex.scope(|s| {
         let r = release.clone();
-        s.submit(move || r.wait()).unwrap();
+        let _ = s.submit(move || r.wait()).unwrap();
         let f = s
             .submit(|| {
                 ran.fetch_add(1, Ordering::SeqCst);
