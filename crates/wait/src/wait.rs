@@ -142,9 +142,6 @@ impl<T> Clone for DoneAndNotDone<T> {
 ///     w.join().unwrap();
 /// }
 /// ```
-// `Future<T>` hashes by identity (its address), which its interior
-// mutability never changes.
-#[allow(clippy::mutable_key_type)]
 pub fn wait<'a, T, I>(
     futures: I,
     timeout: Option<Duration>,

@@ -28,7 +28,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Everything `as_completed` yields: the futures, and the timeout if any.
-#[allow(clippy::mutable_key_type)] // futures hash by identity
 fn drain<T: Send>(
     it: impl Iterator<Item = Result<Future<T>, FutureError>>,
 ) -> (HashSet<Future<T>>, Option<FutureError>) {
@@ -50,7 +49,6 @@ fn smoke() {
 }
 
 #[test]
-#[allow(clippy::mutable_key_type)]
 fn test_no_timeout() {
     let future1 = submit(|| 2 * 21);
     let future2 = submit(|| 7 * 6);
@@ -61,7 +59,6 @@ fn test_no_timeout() {
 }
 
 #[test]
-#[allow(clippy::mutable_key_type)]
 fn test_future_times_out() {
     let already_completed: HashSet<Future<()>> = [cancelled(), failed(), successful(())]
         .into_iter()
@@ -101,8 +98,11 @@ fn test_duplicate_futures() {
     assert!(completed[0].as_ref().is_ok_and(|f| *f == future1));
 }
 
+/// A future and the value it holds (or will hold), if any.
+type Entry = (Future<Arc<()>>, Option<Arc<()>>);
+
 /// Drops `f` and the list's handle to it, then checks its value was freed.
-fn assert_freed(list: &mut Vec<(Future<Arc<()>>, Option<Arc<()>>)>, f: Future<Arc<()>>) {
+fn assert_freed(list: &mut Vec<Entry>, f: Future<Arc<()>>) {
     let at = list
         .iter()
         .position(|(g, _)| *g == f)
@@ -122,7 +122,7 @@ fn assert_freed(list: &mut Vec<(Future<Arc<()>>, Option<Arc<()>>)>, f: Future<Ar
 fn test_free_reference_yielded_future() {
     // Issue #14406: the iterator should not keep references to the futures
     // it has yielded. Each future is paired with the value it will hold.
-    let mut list: Vec<(Future<Arc<()>>, Option<Arc<()>>)> = (0..8)
+    let mut list: Vec<Entry> = (0..8)
         .map(|_| (Future::new(), Some(Arc::new(()))))
         .collect();
     list.push((cancelled(), None));
@@ -144,7 +144,7 @@ fn test_free_reference_yielded_future() {
     assert!(timed_out);
     assert_eq!(list.len(), 8, "the two finished futures were yielded");
 
-    let complete_first = |list: &[(Future<Arc<()>>, Option<Arc<()>>)]| {
+    let complete_first = |list: &[Entry]| {
         if let Some((f, value)) = list.first() {
             f.set_result(value.clone().unwrap()).unwrap();
         }

@@ -26,7 +26,6 @@ use concurrent_futures_wait::{wait, DoneAndNotDone, ReturnWhen};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-#[allow(clippy::mutable_key_type)] // futures hash by identity
 fn set<T>(fs: &[&Future<T>]) -> HashSet<Future<T>> {
     fs.iter().map(|f| (*f).clone()).collect()
 }
@@ -34,7 +33,7 @@ fn set<T>(fs: &[&Future<T>]) -> HashSet<Future<T>> {
 #[test]
 fn smoke() {
     let f = submit(|| 6 * 7);
-    let r = wait(&[f.clone()], Some(LONG), ReturnWhen::AllCompleted);
+    let r = wait([&f], Some(LONG), ReturnWhen::AllCompleted);
     assert!(r.done.contains(&f) && r.not_done.is_empty());
 }
 
@@ -334,11 +333,10 @@ fn accepts_map_keys_and_sets() {
         [(a.clone(), "a"), (b.clone(), "b")].into_iter().collect();
     let r = wait(map.keys(), None, ReturnWhen::AllCompleted);
     assert_eq!(r.done, set(&[&a, &b]));
-    #[allow(clippy::mutable_key_type)]
     let hs: HashSet<Future<i32>> = set(&[&a]);
     let r = wait(&hs, None, ReturnWhen::AllCompleted);
     assert_eq!(r.done.len(), 1);
-    let v = vec![a.clone(), b.clone()];
+    let v = [a.clone(), b.clone()];
     let r = wait(&v[..1], None, ReturnWhen::AllCompleted);
     assert_eq!(r.done, set(&[&a]));
 }

@@ -44,7 +44,6 @@ fn smoke() {
 }
 
 #[test]
-#[allow(clippy::mutable_key_type)] // futures hash by identity
 fn spider_reports_each_url_once() {
     let names = [
         "abc.com", "efg.com", "sdf.com", "sdfs.com", "hij.com", "bad.com", "klm.com", "nop.com",

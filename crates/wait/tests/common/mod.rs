@@ -20,7 +20,7 @@ pub fn successful<T>(value: T) -> Future<T> {
 /// A future that failed (CPython's `EXCEPTION_FUTURE`, an `OSError`).
 pub fn failed<T>() -> Future<T> {
     let f = Future::new();
-    let e = std::io::Error::new(std::io::ErrorKind::Other, "os error");
+    let e = std::io::Error::other("os error");
     f.set_exception(TaskError::error(e)).unwrap();
     f
 }
@@ -80,9 +80,8 @@ impl Gate {
 impl GateWait {
     /// Blocks until the gate is set; panics (failing the task) after [`LONG`].
     pub fn wait(self) {
-        match self.0.recv_timeout(LONG) {
-            Err(mpsc::RecvTimeoutError::Timeout) => panic!("gate not set within {LONG:?}"),
-            _ => {}
+        if let Err(mpsc::RecvTimeoutError::Timeout) = self.0.recv_timeout(LONG) {
+            panic!("gate not set within {LONG:?}");
         }
     }
 }
