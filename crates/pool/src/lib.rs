@@ -9,12 +9,17 @@
 //!
 //! * `error.rs` — [`SubmitError`], [`BuildError`];
 //! * `executor.rs` — the [`Executor`] trait;
-//! * `map.rs` — [`MapOptions`] and the [`Map`] iterator.
+//! * `map.rs` — [`MapOptions`] and the [`Map`] iterator;
+//! * [`process`] — [`ProcessPoolExecutor`] and `process::init()`.
 
 mod error;
 mod executor;
 mod map;
+#[cfg(target_os = "linux")]
+pub mod process;
 
 pub use error::{BuildError, SubmitError};
 pub use executor::Executor;
 pub use map::{Map, MapOptions};
+#[cfg(target_os = "linux")]
+pub use process::ProcessPoolExecutor;
