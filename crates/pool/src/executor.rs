@@ -75,7 +75,7 @@ pub trait Executor {
     /// ```
     /// use concurrent_futures_pool::{Executor, MapOptions, ThreadPoolExecutor};
     /// let ex = ThreadPoolExecutor::new(2).unwrap();
-    /// let m = Executor::map(&ex, u8::is_ascii_digit, *b"a1", MapOptions::default()).unwrap();
+    /// let m = Executor::map(&ex, u8::is_power_of_two, [3u8, 4], MapOptions::default()).unwrap();
     /// assert_eq!(m.into_result().unwrap(), [false, true]);
     /// ```
     fn map<A, R, I>(

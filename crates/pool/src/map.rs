@@ -173,7 +173,9 @@ pub(crate) enum Slot<T> {
     /// One item's future.
     One(Future<T>),
     /// A chunk: each item's outcome, in order; `len` items, so that a chunk
-    /// that fails as a whole fails each of its places.
+    /// that fails as a whole fails each of its places. Built by the process
+    /// pool (and the tests below).
+    #[allow(dead_code)]
     Chunk {
         future: Future<Vec<Result<T, TaskError>>>,
         len: usize,
@@ -295,6 +297,39 @@ impl<T> Map<T> {
         })
     }
 
+    /// A map whose whole input is submitted now, from `slots` (the thread
+    /// pool's eager path: the input need not be `Send` or `'static`).
+    ///
+    /// # Errors
+    ///
+    /// The first submit error; every future submitted before it is cancelled.
+    pub(crate) fn submitted(
+        slots: impl Iterator<Item = Result<Slot<T>, SubmitError>>,
+        options: MapOptions,
+    ) -> Result<Self, SubmitError> {
+        let deadline = options.timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut taken = VecDeque::new();
+        for slot in slots {
+            match slot {
+                Ok(s) => taken.push_back(s),
+                Err(e) => {
+                    taken.iter().for_each(Slot::cancel);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Map {
+            slots: taken,
+            ready: VecDeque::new(),
+            source: None,
+            buffered: false,
+            deadline,
+            handed_out: 0,
+            pending_error: None,
+            ended: false,
+        })
+    }
+
     /// Collects every result, stopping at the first error (Python's
     /// `list(ex.map(...))` raising); what has not started then is cancelled.
     ///
@@ -401,5 +436,131 @@ impl<T> fmt::Debug for Map<T> {
             .field("deadline", &self.deadline)
             .field("ended", &self.ended)
             .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn done<T>(v: T) -> Slot<T> {
+        let f = Future::new();
+        f.set_result(v).unwrap();
+        Slot::One(f)
+    }
+
+    #[test]
+    fn chunks_flatten_in_order_and_fail_per_place() {
+        let chunk = Future::new();
+        chunk
+            .set_result(vec![Ok(2), Err(TaskError::panic("p")), Ok(4)])
+            .unwrap();
+        let failed = Future::<Vec<Result<i32, TaskError>>>::new();
+        failed.set_exception(TaskError::broken("gone")).unwrap();
+        let slots = vec![
+            Ok(done(1)),
+            Ok(Slot::Chunk {
+                future: chunk,
+                len: 3,
+            }),
+            Ok(Slot::Chunk {
+                future: failed,
+                len: 2,
+            }),
+            Ok(done(7)),
+        ];
+        let out: Vec<_> = Map::submitted(slots.into_iter(), MapOptions::default())
+            .unwrap()
+            .collect();
+        assert_eq!(out.len(), 7);
+        assert_eq!(*out[0].as_ref().unwrap(), 1);
+        assert_eq!(*out[1].as_ref().unwrap(), 2);
+        assert!(out[2]
+            .as_ref()
+            .unwrap_err()
+            .task_error()
+            .unwrap()
+            .is_panic());
+        assert_eq!(*out[3].as_ref().unwrap(), 4);
+        assert!(out[4]
+            .as_ref()
+            .unwrap_err()
+            .task_error()
+            .unwrap()
+            .is_broken());
+        assert!(out[5]
+            .as_ref()
+            .unwrap_err()
+            .task_error()
+            .unwrap()
+            .is_broken());
+        assert_eq!(*out[6].as_ref().unwrap(), 7);
+    }
+
+    #[test]
+    fn submit_error_cancels_what_was_submitted() {
+        let pending = Future::<i32>::new();
+        let slots = vec![Ok(Slot::One(pending.clone())), Err(SubmitError::Shutdown)];
+        let err = Map::submitted(slots.into_iter(), MapOptions::default()).unwrap_err();
+        assert!(err.is_shutdown());
+        assert!(pending.cancelled());
+    }
+
+    #[test]
+    fn buffered_source_reads_ahead_by_buffersize() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let read = Arc::new(AtomicUsize::new(0));
+        let r = read.clone();
+        let source: Source<usize> = Box::new(move || {
+            let n = r.fetch_add(1, Ordering::SeqCst);
+            Some(Ok(done(n)))
+        });
+        let mut m = Map::start(source, MapOptions::default().buffersize(3)).unwrap();
+        assert_eq!(read.load(Ordering::SeqCst), 3);
+        assert_eq!(m.next().unwrap().unwrap(), 0);
+        assert_eq!(read.load(Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn refused_refill_fails_its_place_then_ends() {
+        let mut n = 0;
+        let source: Source<i32> = Box::new(move || {
+            n += 1;
+            Some(if n <= 2 {
+                Ok(done(n))
+            } else {
+                Err(SubmitError::Shutdown)
+            })
+        });
+        let out: Vec<_> = Map::start(source, MapOptions::default().buffersize(2))
+            .unwrap()
+            .collect();
+        assert_eq!(out.len(), 3);
+        assert_eq!(*out[1].as_ref().unwrap(), 2);
+        let e = out[2].as_ref().unwrap_err().task_error().unwrap();
+        assert!(e.is_broken() && e.to_string().contains("after shutdown"));
+    }
+
+    #[test]
+    fn timeout_cancels_the_rest() {
+        let slow = Future::<i32>::new();
+        let later = Future::<i32>::new();
+        let slots = vec![
+            Ok(done(1)),
+            Ok(Slot::One(slow.clone())),
+            Ok(Slot::One(later.clone())),
+        ];
+        let mut m = Map::submitted(
+            slots.into_iter(),
+            MapOptions::default().timeout(Duration::ZERO),
+        )
+        .unwrap();
+        assert_eq!(m.next().unwrap().unwrap(), 1);
+        let e = m.next().unwrap().unwrap_err();
+        assert!(e.is_timeout());
+        assert_eq!(e.to_string(), "2 (of 3) futures unfinished");
+        assert!(m.next().is_none());
+        assert!(slow.cancelled() && later.cancelled());
     }
 }
