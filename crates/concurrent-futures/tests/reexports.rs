@@ -36,6 +36,15 @@ fn every_reexport() {
         waitable.install_waiter(&w, 0),
         Some(cf::Completion::Finished)
     );
+    let fs = [f.clone()];
+    let r: cf::DoneAndNotDone<()> = cf::wait(&fs, None, cf::ReturnWhen::AllCompleted);
+    assert_eq!(r.done.len(), 1);
+    let it: cf::AsCompleted<()> = cf::as_completed(&fs, None);
+    assert_eq!(it.count(), 1);
+    let r: cf::DoneAndNotDoneIndices = cf::wait_any(&[&f], None, cf::ReturnWhen::FirstCompleted);
+    assert_eq!(r.done, [0]);
+    let it: cf::AsCompletedAny<'_> = cf::as_completed_any(&[&f], None);
+    assert_eq!(it.count(), 1);
 }
 
 #[test]

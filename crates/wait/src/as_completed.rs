@@ -1,0 +1,428 @@
+//! `as_completed`: the futures in the order they complete, as Python's
+//! `concurrent.futures.as_completed`; and `as_completed_any` for futures of
+//! mixed types.
+//!
+//! The call looks at each distinct future once: a done one goes straight to
+//! the ready list, the others get the [`Queue`] waiter with their position
+//! as token. The iterator then hands out the ready list, and whenever it
+//! runs dry swaps in the queue's batch of tokens completed since (one lock
+//! per batch). A future is held until it is yielded, then never again.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::iter::FusedIterator;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use concurrent_futures_core::{Future, FutureError, TimeoutError, Waitable, Waiter};
+
+use crate::primitives;
+use crate::waiter::{self, Queue};
+
+/// An iterator over futures as they complete; made by [`as_completed`].
+///
+/// Yields `Ok(future)` for each distinct future exactly once: first those
+/// already done at the call, then each as it completes. If the timeout
+/// passes first, it yields one `Err(FutureError::Timeout(_))` saying how
+/// many futures were unfinished ("2 (of 4) futures unfinished") and ends.
+///
+/// It holds no handle to a future it has yielded, and dropping it (or
+/// timing out) removes its waiter from every future not yet done.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::Future;
+/// use concurrent_futures_wait::as_completed;
+///
+/// let f = Future::new();
+/// f.set_result(7).unwrap();
+/// let mut it = as_completed(&[f.clone()], None);
+/// assert_eq!(*it.next().unwrap().unwrap().result().unwrap(), 7);
+/// assert!(it.next().is_none());
+/// ```
+#[must_use = "iterators are lazy; as_completed yields nothing unless iterated"]
+pub struct AsCompleted<T: Send> {
+    /// The future of each token, `None` once yielded.
+    slots: Vec<Option<Future<T>>>,
+    stream: Stream,
+}
+
+/// Returns an iterator over `futures` that yields each future as it
+/// completes, as Python's `concurrent.futures.as_completed`.
+///
+/// `futures` is anything that iterates over `&Future<T>`: `&Vec`, a slice,
+/// `map.keys()` of a `HashMap<Future<T>, _>` (the usual way to keep what each
+/// future was for). Futures may come from any executor.
+///
+/// * The futures done at the call come first, then each as it completes.
+/// * A future given twice is yielded once.
+/// * A cancelled future counts as done at once.
+/// * `timeout` counts from this call (Python counts from the first `next`):
+///   when it passes, the iterator yields `Err(FutureError::Timeout(_))`
+///   naming how many futures were unfinished, then ends. `None` waits for
+///   ever.
+///
+/// It costs O(n) to set up and O(1) per future yielded.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::Future;
+/// use concurrent_futures_wait::as_completed;
+/// use std::{thread, time::Duration};
+///
+/// let futures: Vec<Future<usize>> = (0..3).map(|_| Future::new()).collect();
+/// for (i, f) in futures.iter().cloned().enumerate() {
+///     thread::spawn(move || f.run(|| i * i));
+/// }
+/// let mut sum = 0;
+/// for f in as_completed(&futures, Some(Duration::from_secs(10))) {
+///     sum += *f.expect("all three within 10 s").result().unwrap();
+/// }
+/// assert_eq!(sum, 0 + 1 + 4);
+/// ```
+pub fn as_completed<'a, T, I>(futures: I, timeout: Option<Duration>) -> AsCompleted<T>
+where
+    T: Send + 'a,
+    I: IntoIterator<Item = &'a Future<T>>,
+{
+    let deadline = primitives::deadline(timeout);
+    let unique = distinct(futures, |f| Waitable::id(*f));
+    let mut it = AsCompleted {
+        slots: Vec::with_capacity(unique.len()),
+        stream: Stream::new(unique.len(), deadline, timeout == Some(Duration::ZERO)),
+    };
+    for f in unique {
+        let token = it.slots.len();
+        it.slots.push(Some(f.clone()));
+        it.stream.watch(token, f);
+    }
+    it
+}
+
+impl<T: Send> AsCompleted<T> {
+    /// Removes the waiter from every future not yet yielded, and lets go of
+    /// them.
+    fn release(&mut self) {
+        if self.stream.unyielded == 0 {
+            return;
+        }
+        for f in self.slots.iter().flatten() {
+            waiter::uninstall(&self.stream.waiter, f);
+        }
+        self.slots = Vec::new();
+    }
+}
+
+impl<T: Send> Iterator for AsCompleted<T> {
+    type Item = Result<Future<T>, FutureError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.stream.next_token()? {
+            Ok(token) => self.slots[token].take().map(Ok),
+            Err(timeout) => {
+                self.release();
+                Some(Err(FutureError::Timeout(timeout)))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.stream.size_hint()
+    }
+}
+
+impl<T: Send> FusedIterator for AsCompleted<T> {}
+
+impl<T: Send> Drop for AsCompleted<T> {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+impl<T: Send> fmt::Debug for AsCompleted<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.stream.fmt_fields(f.debug_struct("AsCompleted"))
+    }
+}
+
+/// [`as_completed`] for futures of different result types: takes them as
+/// [`&dyn Waitable`](Waitable) and yields positions in `futures`; made by
+/// [`as_completed_any`].
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::Future;
+/// use concurrent_futures_wait::as_completed_any;
+///
+/// let a = Future::<u8>::new();
+/// let b = Future::<Vec<u8>>::new();
+/// b.set_result(vec![1]).unwrap();
+/// let mut it = as_completed_any(&[&a, &b], None);
+/// assert_eq!(it.next().unwrap().unwrap(), 1);
+/// a.set_result(0).unwrap();
+/// assert_eq!(it.next().unwrap().unwrap(), 0);
+/// assert!(it.next().is_none());
+/// ```
+#[must_use = "iterators are lazy; as_completed_any yields nothing unless iterated"]
+pub struct AsCompletedAny<'a> {
+    /// The position and future of each token, `None` once yielded.
+    slots: Vec<Option<(usize, &'a dyn Waitable)>>,
+    stream: Stream,
+}
+
+/// [`as_completed`] for futures of different result types: yields the
+/// position in `futures` of each future as it completes (the first position
+/// of a future given twice). Every `Future<T>` with `T: Send` is a
+/// [`Waitable`], so `&[&a, &b]` works for futures of two types; look the
+/// future up by its position.
+///
+/// The rules are those of [`as_completed`]; only the positions are kept, and
+/// the slice of references need not outlive the call.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::Future;
+/// use concurrent_futures_wait::as_completed_any;
+/// use std::{thread, time::Duration};
+///
+/// let size = Future::<u64>::new();
+/// let body = Future::<String>::new();
+/// let b = body.clone();
+/// let t = thread::spawn(move || b.run(|| "<html>".to_string()));
+/// let mut order = Vec::new();
+/// for i in as_completed_any(&[&size, &body], Some(Duration::from_millis(50))) {
+///     match i {
+///         Ok(i) => order.push(i),
+///         Err(e) => assert_eq!(e.to_string(), "1 (of 2) futures unfinished"),
+///     }
+/// }
+/// assert_eq!(order, [1]);
+/// t.join().unwrap();
+/// ```
+pub fn as_completed_any<'a>(
+    futures: &[&'a dyn Waitable],
+    timeout: Option<Duration>,
+) -> AsCompletedAny<'a> {
+    let deadline = primitives::deadline(timeout);
+    let unique = distinct(futures.iter().copied().enumerate(), |(_, f)| f.id());
+    let mut it = AsCompletedAny {
+        slots: Vec::with_capacity(unique.len()),
+        stream: Stream::new(unique.len(), deadline, timeout == Some(Duration::ZERO)),
+    };
+    for (i, f) in unique {
+        let token = it.slots.len();
+        it.slots.push(Some((i, f)));
+        it.stream.watch(token, f);
+    }
+    it
+}
+
+impl AsCompletedAny<'_> {
+    fn release(&mut self) {
+        if self.stream.unyielded == 0 {
+            return;
+        }
+        for (_, f) in self.slots.iter().flatten() {
+            waiter::uninstall(&self.stream.waiter, *f);
+        }
+        self.slots = Vec::new();
+    }
+}
+
+impl Iterator for AsCompletedAny<'_> {
+    type Item = Result<usize, FutureError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.stream.next_token()? {
+            Ok(token) => self.slots[token].take().map(|(i, _)| Ok(i)),
+            Err(timeout) => {
+                self.release();
+                Some(Err(FutureError::Timeout(timeout)))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.stream.size_hint()
+    }
+}
+
+impl FusedIterator for AsCompletedAny<'_> {}
+
+impl Drop for AsCompletedAny<'_> {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+impl fmt::Debug for AsCompletedAny<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.stream.fmt_fields(f.debug_struct("AsCompletedAny"))
+    }
+}
+
+/// The engine shared by both iterators: which tokens are ready, the queue
+/// that reports the others, and the deadline.
+struct Stream {
+    queue: Arc<Queue>,
+    /// The same object as `queue`, as the hook takes it.
+    waiter: Arc<dyn Waiter>,
+    /// Tokens ready to yield: `ready[cursor..]`.
+    ready: Vec<usize>,
+    cursor: usize,
+    deadline: Option<Instant>,
+    /// A zero timeout only looks: no waiter is installed.
+    look_only: bool,
+    /// Tokens not yet yielded.
+    unyielded: usize,
+    total: usize,
+    ended: bool,
+}
+
+impl Stream {
+    fn new(total: usize, deadline: Option<Instant>, look_only: bool) -> Self {
+        let queue = Arc::new(Queue::with_capacity(if look_only { 0 } else { total }));
+        Stream {
+            waiter: queue.clone(),
+            queue,
+            ready: Vec::with_capacity(total),
+            cursor: 0,
+            deadline,
+            look_only,
+            unyielded: total,
+            total,
+            ended: false,
+        }
+    }
+
+    /// Looks at the future of `token`: ready now if done, else watched.
+    fn watch<W: Waitable + ?Sized>(&mut self, token: usize, f: &W) {
+        let done = match f.completion() {
+            Some(how) => Some(how),
+            None if self.look_only => None,
+            None => f.install_waiter(&self.waiter, token),
+        };
+        if done.is_some() {
+            self.ready.push(token);
+        }
+    }
+
+    /// The next token to yield, or the timeout. Tokens already at hand are
+    /// yielded even after the deadline; the deadline is checked only when
+    /// none is left and none has completed since.
+    fn next_token(&mut self) -> Option<Result<usize, TimeoutError>> {
+        if self.ended {
+            return None;
+        }
+        loop {
+            if let Some(&token) = self.ready.get(self.cursor) {
+                self.cursor += 1;
+                self.unyielded -= 1;
+                return Some(Ok(token));
+            }
+            if self.unyielded == 0 {
+                self.ended = true;
+                return None;
+            }
+            self.ready.clear();
+            self.cursor = 0;
+            if !self.queue.take(&mut self.ready, self.deadline) {
+                self.ended = true;
+                return Some(Err(TimeoutError::new(self.unyielded, self.total)));
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match (self.ended, self.deadline) {
+            (true, _) => (0, Some(0)),
+            // Without a deadline, every future comes.
+            (false, None) => (self.unyielded, Some(self.unyielded)),
+            // With one, the timeout error may take the place of the rest.
+            (false, Some(_)) => (self.unyielded.min(1), Some(self.unyielded)),
+        }
+    }
+
+    fn fmt_fields(&self, mut d: fmt::DebugStruct<'_, '_>) -> fmt::Result {
+        d.field("total", &self.total)
+            .field("unyielded", &self.unyielded)
+            .field("ended", &self.ended)
+            .finish()
+    }
+}
+
+/// The items of `items` whose ids were not seen before, in order. Hashes
+/// the id (an address) with [`IdHasher`]: one multiply, no SipHash.
+fn distinct<X>(items: impl IntoIterator<Item = X>, id: impl Fn(&X) -> usize) -> Vec<X> {
+    let items = items.into_iter();
+    let hint = items.size_hint().0;
+    let mut seen: HashSet<usize, BuildHasherDefault<IdHasher>> =
+        HashSet::with_capacity_and_hasher(hint, BuildHasherDefault::default());
+    let mut out = Vec::with_capacity(hint);
+    for x in items {
+        if seen.insert(id(&x)) {
+            out.push(x);
+        }
+    }
+    out
+}
+
+/// A hasher for addresses: the full 128-bit product with a 64-bit odd
+/// constant, folded, so both halves of the address reach the low bits the
+/// table indexes with (a plain multiply keeps the zero low bits of an
+/// aligned address). Addresses are not chosen by an attacker, so no seed.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(self.0.rotate_left(8) ^ u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        let p = u128::from(n) * 0x9e37_79b9_7f4a_7c15;
+        self.0 = (p as u64) ^ ((p >> 64) as u64);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distinct_keeps_first_occurrences_in_order() {
+        let v = distinct([5usize, 3, 5, 8, 3, 1], |x| *x);
+        assert_eq!(v, [5, 3, 8, 1]);
+    }
+
+    #[test]
+    fn id_hasher_spreads_aligned_addresses() {
+        let low_bits: HashSet<u64> = (0..64u64)
+            .map(|i| {
+                let mut h = IdHasher::default();
+                h.write_usize((0x7f00_0000_1000 + i * 64) as usize);
+                h.finish() & 63
+            })
+            .collect();
+        assert!(
+            low_bits.len() > 32,
+            "only {} buckets of 64 used",
+            low_bits.len()
+        );
+    }
+}

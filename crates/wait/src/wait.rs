@@ -1,0 +1,324 @@
+//! `wait`: block until futures are done, as Python's
+//! `concurrent.futures.wait`; and `wait_any` for futures of mixed types.
+//!
+//! One pass looks at every future (no lock taken: `completion` reads an
+//! atomic), a second installs one waiter on those not done, the caller
+//! sleeps until the waiter's rule says stop, and a drop guard removes the
+//! waiter from every future that did not complete. Each pass is O(n); each
+//! completion costs the completing thread O(1).
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use concurrent_futures_core::{Completion, Future, Waitable, Waiter};
+
+use crate::primitives;
+use crate::waiter::{self, AllCompleted, FirstCompleted, FirstException, Signal, StopRule};
+
+/// When [`wait`] returns: Python's `return_when` constants.
+///
+/// In every case a future that is already done counts at once, and a
+/// cancelled future counts as done (as soon as it is cancelled: unlike
+/// Python, no executor needs to see the cancellation first).
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::{Future, TaskError};
+/// use concurrent_futures_wait::{wait, ReturnWhen};
+///
+/// let ok = Future::new();
+/// ok.set_result(1).unwrap();
+/// let failed = Future::new();
+/// failed.set_exception(TaskError::panic("boom")).unwrap();
+/// let pending = Future::new();
+///
+/// let fs = [ok.clone(), failed.clone(), pending.clone()];
+/// let r = wait(&fs, None, ReturnWhen::FirstException);
+/// assert!(r.done.contains(&failed) && r.not_done.contains(&pending));
+/// assert_eq!(ReturnWhen::default(), ReturnWhen::AllCompleted);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ReturnWhen {
+    /// Return as soon as any future is done (`FIRST_COMPLETED`).
+    FirstCompleted,
+    /// Return as soon as any future fails: it panicked, returned an `Err`
+    /// (`submit_fallible`), or its executor broke (`FIRST_EXCEPTION`). A
+    /// cancelled future is not a failure. With no failure, this is
+    /// [`AllCompleted`](ReturnWhen::AllCompleted).
+    FirstException,
+    /// Return when every future is done (`ALL_COMPLETED`, the default).
+    #[default]
+    AllCompleted,
+}
+
+/// What [`wait`] returns: the futures that were done when it returned, and
+/// the others (Python's `DoneAndNotDoneFutures` named tuple).
+///
+/// Duplicates in the input appear once.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::Future;
+/// use concurrent_futures_wait::{wait, DoneAndNotDone, ReturnWhen};
+/// use std::time::Duration;
+///
+/// let a = Future::new();
+/// a.set_result("a").unwrap();
+/// let b = Future::<&str>::new();
+/// let DoneAndNotDone { done, not_done } =
+///     wait(&[a.clone(), b.clone()], Some(Duration::ZERO), ReturnWhen::AllCompleted);
+/// assert_eq!((done.len(), not_done.len()), (1, 1));
+/// assert!(done.contains(&a) && not_done.contains(&b));
+/// ```
+#[must_use = "wait returns which futures are done; read `done` and `not_done`"]
+pub struct DoneAndNotDone<T> {
+    /// The futures that were done (finished or cancelled).
+    pub done: HashSet<Future<T>>,
+    /// The futures that were still pending or running.
+    pub not_done: HashSet<Future<T>>,
+}
+
+impl<T> fmt::Debug for DoneAndNotDone<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DoneAndNotDone")
+            .field("done", &self.done)
+            .field("not_done", &self.not_done)
+            .finish()
+    }
+}
+
+impl<T> Clone for DoneAndNotDone<T> {
+    fn clone(&self) -> Self {
+        DoneAndNotDone {
+            done: self.done.clone(),
+            not_done: self.not_done.clone(),
+        }
+    }
+}
+
+/// Waits until futures are done, as Python's `concurrent.futures.wait`.
+///
+/// `futures` is anything that iterates over `&Future<T>`: `&Vec`, a slice,
+/// an array, `map.keys()` of a `HashMap<Future<T>, _>`. Futures may come
+/// from any executor, or be made by hand with [`Future::new`].
+///
+/// * Futures already done count at once; if that satisfies `return_when`,
+///   `wait` returns without installing anything.
+/// * `timeout`: `None` waits for ever; `Some(Duration::ZERO)` only looks;
+///   otherwise `wait` returns when `return_when` is satisfied or the time is
+///   up, whichever comes first. A timeout is not an error: the futures not
+///   done are in `not_done`.
+/// * A cancelled future counts as done at once (Python waits for an
+///   executor to notice the cancellation, and can hang: cpython gh-92001).
+/// * Duplicates collapse; an empty input returns at once.
+///
+/// It costs O(n) to look, install and remove, and O(1) per completion; the
+/// waiter is removed from every future on every return path, unwinding
+/// included.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::Future;
+/// use concurrent_futures_wait::{wait, ReturnWhen};
+/// use std::{thread, time::Duration};
+///
+/// let futures: Vec<Future<u64>> = (0..4).map(|_| Future::new()).collect();
+/// let workers: Vec<_> = futures
+///     .iter()
+///     .cloned()
+///     .enumerate()
+///     .map(|(i, f)| thread::spawn(move || f.run(|| i as u64 * 10)))
+///     .collect();
+///
+/// let r = wait(&futures, Some(Duration::from_secs(10)), ReturnWhen::AllCompleted);
+/// assert_eq!(r.done.len(), 4);
+/// assert!(r.not_done.is_empty());
+/// for w in workers {
+///     w.join().unwrap();
+/// }
+/// ```
+pub fn wait<'a, T, I>(
+    futures: I,
+    timeout: Option<Duration>,
+    return_when: ReturnWhen,
+) -> DoneAndNotDone<T>
+where
+    T: Send + 'a,
+    I: IntoIterator<Item = &'a Future<T>>,
+{
+    let fs: Vec<&Future<T>> = futures.into_iter().collect();
+    block(&fs, timeout, return_when);
+    let done: Vec<bool> = fs.iter().map(|f| f.done()).collect();
+    let n_done = done.iter().filter(|d| **d).count();
+    let mut r = DoneAndNotDone {
+        done: HashSet::with_capacity(n_done),
+        not_done: HashSet::with_capacity(fs.len() - n_done),
+    };
+    for (f, is_done) in fs.into_iter().zip(done) {
+        let set = if is_done {
+            &mut r.done
+        } else {
+            &mut r.not_done
+        };
+        set.insert(f.clone());
+    }
+    r
+}
+
+/// What [`wait_any`] returns: positions in its input slice, in increasing
+/// order.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::{Future, Waitable};
+/// use concurrent_futures_wait::{wait_any, ReturnWhen};
+/// use std::time::Duration;
+///
+/// let n = Future::<u32>::new();
+/// let s = Future::<String>::new();
+/// s.set_result("ready".into()).unwrap();
+/// let r = wait_any(&[&n, &s], Some(Duration::ZERO), ReturnWhen::AllCompleted);
+/// assert_eq!((r.done, r.not_done), (vec![1], vec![0]));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[must_use = "wait_any returns which futures are done; read `done` and `not_done`"]
+pub struct DoneAndNotDoneIndices {
+    /// Positions of the futures that were done.
+    pub done: Vec<usize>,
+    /// Positions of the futures that were not done.
+    pub not_done: Vec<usize>,
+}
+
+/// [`wait`] for futures of different result types: takes them as
+/// [`&dyn Waitable`](Waitable) and reports positions in `futures`.
+///
+/// Every `Future<T>` (with `T: Send`) is a [`Waitable`], so
+/// `&[&a, &b, &c]` works for futures of three types. The rules are those of
+/// [`wait`]; a future given twice has both its positions reported, in the
+/// same set.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::Future;
+/// use concurrent_futures_wait::{wait_any, ReturnWhen};
+/// use std::{thread, time::Duration};
+///
+/// let count = Future::<usize>::new();
+/// let name = Future::<String>::new();
+/// let worker = {
+///     let name = name.clone();
+///     thread::spawn(move || name.run(|| "ferris".to_string()))
+/// };
+/// let r = wait_any(&[&count, &name], Some(Duration::from_secs(10)), ReturnWhen::FirstCompleted);
+/// assert_eq!(r.done, [1]);
+/// assert_eq!(name.result().unwrap(), "ferris");
+/// worker.join().unwrap();
+/// ```
+pub fn wait_any(
+    futures: &[&dyn Waitable],
+    timeout: Option<Duration>,
+    return_when: ReturnWhen,
+) -> DoneAndNotDoneIndices {
+    block(futures, timeout, return_when);
+    let mut r = DoneAndNotDoneIndices::default();
+    for (i, f) in futures.iter().enumerate() {
+        let set = if f.completion().is_some() {
+            &mut r.done
+        } else {
+            &mut r.not_done
+        };
+        set.push(i);
+    }
+    r
+}
+
+/// The common part of [`wait`] and [`wait_any`]: returns once `return_when`
+/// is satisfied or the time is up. The caller then looks at the futures.
+pub(crate) fn block<W: Waitable + ?Sized>(
+    fs: &[&W],
+    timeout: Option<Duration>,
+    return_when: ReturnWhen,
+) {
+    let deadline = primitives::deadline(timeout);
+    // Phase 1: look, with no lock taken.
+    let mut pending = Vec::new();
+    let (mut any_done, mut any_failed) = (false, false);
+    for (i, f) in fs.iter().enumerate() {
+        match f.completion() {
+            None => pending.push(i),
+            Some(how) => {
+                any_done = true;
+                any_failed |= how == Completion::Failed;
+            }
+        }
+    }
+    let satisfied = match return_when {
+        ReturnWhen::FirstCompleted => any_done,
+        ReturnWhen::FirstException => any_failed,
+        ReturnWhen::AllCompleted => false,
+    };
+    if satisfied || pending.is_empty() || timeout == Some(Duration::ZERO) {
+        return;
+    }
+    // Phases 2 and 3: install, sleep, remove.
+    let n = pending.len();
+    match return_when {
+        ReturnWhen::AllCompleted => block_on(fs, &pending, AllCompleted::new(n), deadline),
+        ReturnWhen::FirstCompleted => block_on(fs, &pending, FirstCompleted, deadline),
+        ReturnWhen::FirstException => block_on(fs, &pending, FirstException::new(n), deadline),
+    };
+}
+
+/// Installs a [`Signal`] with `rule` on the futures at `pending`, sleeps
+/// until it says stop or `deadline` passes, and removes it again. Returns
+/// whether the rule said stop.
+pub(crate) fn block_on<W: Waitable + ?Sized, R: StopRule>(
+    fs: &[&W],
+    pending: &[usize],
+    rule: R,
+    deadline: Option<Instant>,
+) -> bool {
+    let signal = Arc::new(Signal::new(rule));
+    let waiter: Arc<dyn Waiter> = signal.clone();
+    let mut installed = Installed {
+        fs,
+        pending,
+        count: 0,
+        waiter: &waiter,
+    };
+    for &i in pending {
+        let early = fs[i].install_waiter(&waiter, i);
+        installed.count += 1;
+        // Done since phase 1: nothing was installed, so record it here.
+        if let Some(how) = early {
+            if signal.record(how) {
+                return true; // `installed` removes what is installed so far
+            }
+        }
+    }
+    signal.wait(deadline)
+}
+
+/// The waiter as installed on `fs[pending[..count]]`; dropping this removes
+/// it from each of those futures that is not done, on every return path.
+struct Installed<'a, W: Waitable + ?Sized> {
+    fs: &'a [&'a W],
+    pending: &'a [usize],
+    count: usize,
+    waiter: &'a Arc<dyn Waiter>,
+}
+
+impl<W: Waitable + ?Sized> Drop for Installed<'_, W> {
+    fn drop(&mut self) {
+        for &i in &self.pending[..self.count] {
+            waiter::uninstall(self.waiter, self.fs[i]);
+        }
+    }
+}

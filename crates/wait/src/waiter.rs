@@ -1,0 +1,284 @@
+//! The waiters that `wait` and `as_completed` install on every future they
+//! watch, through `futures-core`'s [`Waiter`] hook.
+//!
+//! * [`Signal`] serves `wait`: a [`StopRule`] under a lock, and a condvar on
+//!   which the waiting thread sleeps until the rule says stop. The three rules
+//!   are Python's `return_when` values: [`AllCompleted`] (a countdown),
+//!   [`FirstCompleted`] (any completion) and [`FirstException`] (the first
+//!   failure, or the countdown reaching zero).
+//! * [`Queue`] serves `as_completed`: completed tokens in completion order,
+//!   which the consumer takes all at once.
+//!
+//! Every `notify` is O(1): it locks the waiter (never a future), counts down
+//! or pushes one token, and wakes the waiting thread only if it sleeps *and*
+//! it has something to wake up for. The queue's buffers are allocated up
+//! front for every token, so no completion allocates. See `README.md` in
+//! this directory for the whole protocol.
+
+use std::mem;
+use std::sync::Arc;
+use std::time::Instant;
+
+use concurrent_futures_core::{Completion, Waitable, Waiter};
+
+use crate::primitives::{self, Condvar, Mutex, Nap};
+
+/// When a `wait` may return.
+pub(crate) trait StopRule: Send + 'static {
+    /// Records one completion of a future the wait watches (each watched
+    /// future is recorded once); returns whether the wait may return now.
+    fn record(&mut self, how: Completion) -> bool;
+}
+
+/// `ALL_COMPLETED`: a countdown of the futures not done yet.
+#[derive(Debug)]
+pub(crate) struct AllCompleted {
+    left: usize,
+}
+
+impl AllCompleted {
+    /// A countdown from `pending`, the number of futures not yet done.
+    pub(crate) fn new(pending: usize) -> Self {
+        AllCompleted { left: pending }
+    }
+}
+
+impl StopRule for AllCompleted {
+    fn record(&mut self, _: Completion) -> bool {
+        debug_assert!(self.left > 0, "a future was recorded twice");
+        self.left -= 1;
+        self.left == 0
+    }
+}
+
+/// `FIRST_COMPLETED`: any completion stops the wait.
+#[derive(Debug)]
+pub(crate) struct FirstCompleted;
+
+impl StopRule for FirstCompleted {
+    fn record(&mut self, _: Completion) -> bool {
+        true
+    }
+}
+
+/// `FIRST_EXCEPTION`: the first failed future stops the wait; a cancelled or
+/// successful one only counts down, so with no failure this is
+/// `ALL_COMPLETED`.
+#[derive(Debug)]
+pub(crate) struct FirstException {
+    all: AllCompleted,
+}
+
+impl FirstException {
+    /// A countdown from `pending` that also stops on the first failure.
+    pub(crate) fn new(pending: usize) -> Self {
+        FirstException {
+            all: AllCompleted::new(pending),
+        }
+    }
+}
+
+impl StopRule for FirstException {
+    fn record(&mut self, how: Completion) -> bool {
+        // Count down even on a failure, so the count stays exact.
+        self.all.record(how) || how == Completion::Failed
+    }
+}
+
+/// The waiter of one `wait` call.
+pub(crate) struct Signal<R> {
+    state: Mutex<SignalState<R>>,
+    cond: Condvar,
+}
+
+struct SignalState<R> {
+    rule: R,
+    /// The rule said stop; once set, stays set.
+    stop: bool,
+    /// The waiting thread sleeps on `cond` (so a `notify` must wake it).
+    sleeping: bool,
+}
+
+impl<R: StopRule> Signal<R> {
+    /// A waiter that stops as `rule` says.
+    pub(crate) fn new(rule: R) -> Self {
+        Signal {
+            state: Mutex::new(SignalState {
+                rule,
+                stop: false,
+                sleeping: false,
+            }),
+            cond: Condvar::new(),
+        }
+    }
+
+    /// Records a completion and returns whether the wait may stop. Called by
+    /// `notify`, and by the waiting thread itself for a future that turned
+    /// out to be done when it tried to install the waiter on it.
+    pub(crate) fn record(&self, how: Completion) -> bool {
+        let mut g = primitives::lock(&self.state);
+        if !g.stop && g.rule.record(how) {
+            g.stop = true;
+            if g.sleeping {
+                g.sleeping = false;
+                self.cond.notify_one();
+            }
+        }
+        g.stop
+    }
+
+    /// Blocks until the rule says stop (`true`) or `deadline` passes
+    /// (`false`). `stop` is read and `sleeping` set under the lock that
+    /// `record` takes, so a stop cannot slip in unseen between the check and
+    /// the sleep.
+    pub(crate) fn wait(&self, deadline: Option<Instant>) -> bool {
+        let mut g = primitives::lock(&self.state);
+        loop {
+            if g.stop {
+                return true;
+            }
+            let Some(nap) = Nap::until(deadline) else {
+                return false;
+            };
+            g.sleeping = true;
+            g = primitives::sleep(&self.cond, g, nap);
+            g.sleeping = false;
+        }
+    }
+}
+
+impl<R: StopRule> Waiter for Signal<R> {
+    fn notify(&self, _token: usize, how: Completion) {
+        self.record(how);
+    }
+}
+
+/// The waiter behind `as_completed`: tokens of completed futures, in the
+/// order they completed.
+pub(crate) struct Queue {
+    state: Mutex<QueueState>,
+    cond: Condvar,
+}
+
+struct QueueState {
+    /// Completed tokens not yet taken. Allocated for every token up front.
+    done: Vec<usize>,
+    /// The consumer sleeps on `cond`.
+    sleeping: bool,
+}
+
+impl Queue {
+    /// A queue for at most `tokens` completions; it never reallocates.
+    pub(crate) fn with_capacity(tokens: usize) -> Self {
+        Queue {
+            state: Mutex::new(QueueState {
+                done: Vec::with_capacity(tokens),
+                sleeping: false,
+            }),
+            cond: Condvar::new(),
+        }
+    }
+
+    /// Moves every token completed since the last call into `into` (which
+    /// must be empty), blocking until there is at least one; `false` if
+    /// `deadline` passed first. The two buffers are swapped, not copied: one
+    /// lock per batch, whatever the batch's size, and no allocation.
+    pub(crate) fn take(&self, into: &mut Vec<usize>, deadline: Option<Instant>) -> bool {
+        debug_assert!(into.is_empty());
+        let mut g = primitives::lock(&self.state);
+        loop {
+            if !g.done.is_empty() {
+                mem::swap(&mut g.done, into);
+                return true;
+            }
+            let Some(nap) = Nap::until(deadline) else {
+                return false;
+            };
+            g.sleeping = true;
+            g = primitives::sleep(&self.cond, g, nap);
+            g.sleeping = false;
+        }
+    }
+}
+
+impl Waiter for Queue {
+    fn notify(&self, token: usize, _how: Completion) {
+        let mut g = primitives::lock(&self.state);
+        g.done.push(token);
+        if g.sleeping {
+            // One wake per sleep: the next pushes find `sleeping` false.
+            g.sleeping = false;
+            self.cond.notify_one();
+        }
+    }
+}
+
+/// Removes `waiter` from `future` unless the future is done: a done future
+/// has notified (or is notifying, under its lock) its waiters and dropped
+/// them by itself, so removing would only take its lock for nothing.
+pub(crate) fn uninstall<W: Waitable + ?Sized>(waiter: &Arc<dyn Waiter>, future: &W) {
+    if future.completion().is_none() {
+        future.remove_waiter(waiter);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_completed_counts_down() {
+        let mut r = AllCompleted::new(2);
+        assert!(!r.record(Completion::Failed));
+        assert!(r.record(Completion::Cancelled));
+    }
+
+    #[test]
+    fn first_exception_stops_on_failure_only() {
+        let mut r = FirstException::new(3);
+        assert!(!r.record(Completion::Cancelled));
+        assert!(r.record(Completion::Failed));
+        let mut r = FirstException::new(2);
+        assert!(!r.record(Completion::Finished));
+        assert!(r.record(Completion::Cancelled));
+    }
+
+    #[test]
+    fn signal_stops_once_and_stays_stopped() {
+        let s = Signal::new(FirstCompleted);
+        assert!(!s.wait(Some(Instant::now())));
+        assert!(s.record(Completion::Finished));
+        assert!(s.record(Completion::Finished));
+        assert!(s.wait(None));
+    }
+
+    #[test]
+    fn queue_hands_over_batches_in_order() {
+        let q = Queue::with_capacity(3);
+        let mut got = Vec::with_capacity(3);
+        assert!(!q.take(&mut got, Some(Instant::now())));
+        q.notify(2, Completion::Finished);
+        q.notify(0, Completion::Cancelled);
+        assert!(q.take(&mut got, None));
+        assert_eq!(got, [2, 0]);
+        got.clear();
+        q.notify(1, Completion::Failed);
+        assert!(q.take(&mut got, Some(Instant::now())));
+        assert_eq!(got, [1]);
+    }
+
+    #[test]
+    fn queue_wakes_a_sleeping_consumer() {
+        let q = Arc::new(Queue::with_capacity(1));
+        let q2 = q.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            q2.notify(0, Completion::Finished);
+        });
+        let mut got = Vec::new();
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        assert!(q.take(&mut got, Some(deadline)), "no token within 10 s");
+        assert_eq!(got, [0]);
+        t.join().unwrap();
+    }
+}

@@ -1,0 +1,105 @@
+//! Helpers shared by the integration tests: futures in each state, a
+//! thread-per-task "executor", and a gate standing in for `threading.Event`.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use concurrent_futures_core::{Future, TaskError};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::thread;
+use std::time::Duration;
+
+/// The bound on every wait in these tests: a hang fails after this long.
+pub const LONG: Duration = Duration::from_secs(20);
+
+/// A future that finished with `value` (CPython's `SUCCESSFUL_FUTURE`).
+pub fn successful<T>(value: T) -> Future<T> {
+    let f = Future::new();
+    f.set_result(value).unwrap();
+    f
+}
+
+/// A future that failed (CPython's `EXCEPTION_FUTURE`, an `OSError`).
+pub fn failed<T>() -> Future<T> {
+    let f = Future::new();
+    let e = std::io::Error::other("os error");
+    f.set_exception(TaskError::error(e)).unwrap();
+    f
+}
+
+/// A cancelled future (CPython's `CANCELLED_FUTURE` and
+/// `CANCELLED_AND_NOTIFIED_FUTURE` are one state here).
+pub fn cancelled<T>() -> Future<T> {
+    let f = Future::new();
+    assert!(f.cancel());
+    f
+}
+
+/// A future marked running (CPython's `RUNNING_FUTURE`).
+pub fn running<T>() -> Future<T> {
+    let f = Future::new();
+    assert!(f.set_running_or_notify_cancel().unwrap());
+    f
+}
+
+/// Runs `task` on a thread of its own: a minimal executor.
+pub fn submit<T: Send + 'static>(task: impl FnOnce() -> T + Send + 'static) -> Future<T> {
+    let f = Future::new();
+    let g = f.clone();
+    thread::spawn(move || g.run(task));
+    f
+}
+
+/// Runs a fallible `task` on a thread of its own (`submit_fallible`).
+pub fn submit_fallible<T: Send + 'static, E>(
+    task: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Future<T>
+where
+    E: Into<concurrent_futures_core::BoxError>,
+{
+    let f = Future::new();
+    let g = f.clone();
+    thread::spawn(move || g.run_fallible(task));
+    f
+}
+
+/// `threading.Event` for tests: `wait` blocks until `set` (or the gate is
+/// dropped), and at most [`LONG`].
+pub struct Gate(mpsc::Sender<()>);
+
+/// The waiting side of a [`Gate`].
+pub struct GateWait(mpsc::Receiver<()>);
+
+pub fn gate() -> (Gate, GateWait) {
+    let (tx, rx) = mpsc::channel();
+    (Gate(tx), GateWait(rx))
+}
+
+impl Gate {
+    pub fn set(self) {}
+}
+
+impl GateWait {
+    /// Blocks until the gate is set; panics (failing the task) after [`LONG`].
+    pub fn wait(self) {
+        if let Err(mpsc::RecvTimeoutError::Timeout) = self.0.recv_timeout(LONG) {
+            panic!("gate not set within {LONG:?}");
+        }
+    }
+}
+
+/// `threading.Event` with many waiters; `wait` gives up after [`LONG`].
+#[derive(Clone, Default)]
+pub struct Event(Arc<(Mutex<bool>, Condvar)>);
+
+impl Event {
+    pub fn set(&self) {
+        *self.0 .0.lock().unwrap() = true;
+        self.0 .1.notify_all();
+    }
+
+    /// Blocks until set; panics (failing the task) after [`LONG`].
+    pub fn wait(&self) {
+        let g = self.0 .0.lock().unwrap();
+        let (g, _) = self.0 .1.wait_timeout_while(g, LONG, |set| !*set).unwrap();
+        assert!(*g, "event not set within {LONG:?}");
+    }
+}
