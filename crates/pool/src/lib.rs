@@ -1,1 +1,69 @@
-//! placeholder
+//! The executors of `concurrent-futures`: [`ThreadPoolExecutor`], the
+//! [`Executor`] trait the pools share, `map` with [`MapOptions`], scoped
+//! tasks, and shutdown with Python's semantics.
+//!
+//! Most users depend on the `concurrent-futures` facade, which re-exports
+//! this crate.
+//!
+//! # A tour
+//!
+//! ```
+//! use concurrent_futures_pool::{MapOptions, ThreadPoolExecutor};
+//! use std::collections::HashMap;
+//! use std::time::Duration;
+//!
+//! let ex = ThreadPoolExecutor::new(4).unwrap();
+//!
+//! // submit: a future per task; futures key a map, as in Python.
+//! let mut jobs = HashMap::new();
+//! for url in ["a.example", "bb.example"] {
+//!     jobs.insert(ex.submit(move || url.len()).unwrap(), url);
+//! }
+//! for (f, url) in &jobs {
+//!     assert_eq!(*f.result_timeout(Duration::from_secs(10)).unwrap(), url.len());
+//! }
+//!
+//! // map: results in input order, a timeout counted from the call.
+//! let opts = MapOptions::default().timeout(Duration::from_secs(10));
+//! let squares: Vec<u32> = ex.map_with(|x: u32| x * x, 1..4, opts).unwrap().into_result().unwrap();
+//! assert_eq!(squares, [1, 4, 9]);
+//!
+//! // scope: tasks borrow from the stack.
+//! let v = vec![1, 2, 3];
+//! let sum = ex.scope(|s| s.submit(|| v.iter().sum::<i32>()).unwrap().into_result().unwrap());
+//! assert_eq!(sum, 6);
+//!
+//! ex.shutdown(true, false); // also what dropping `ex` does
+//! ```
+//!
+//! # Modules
+//!
+//! * `error.rs` — [`SubmitError`], [`BuildError`];
+//! * `executor.rs` — the [`Executor`] trait;
+//! * `map.rs` — [`MapOptions`] and the [`Map`] iterator;
+//! * `work_item.rs` — a queued task: closure + future, one allocation;
+//! * `shutdown.rs` — the gate that orders submits against shutdown;
+//! * `thread/` — [`ThreadPoolExecutor`], its queues, workers, sleep protocol
+//!   (`thread/README.md`) and [`ThreadPoolBuilder`];
+//! * `scope.rs` — [`Scope`];
+//! * `stats.rs` — [`PoolStats`].
+
+mod error;
+mod executor;
+mod map;
+mod primitives;
+mod scope;
+mod shutdown;
+mod stats;
+mod thread;
+mod work_item;
+
+#[cfg(all(test, loom))]
+mod loom_models;
+
+pub use error::{BuildError, SubmitError};
+pub use executor::Executor;
+pub use map::{Map, MapOptions};
+pub use scope::Scope;
+pub use stats::PoolStats;
+pub use thread::{ThreadPoolBuilder, ThreadPoolExecutor};

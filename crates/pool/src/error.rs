@@ -1,0 +1,184 @@
+//! Errors of the pools: [`SubmitError`] when a task is refused,
+//! [`BuildError`] when a pool cannot be built.
+
+use std::io;
+
+/// Why `submit` (or `map`) refused a task.
+///
+/// Python raises `RuntimeError('cannot schedule new futures after shutdown')`
+/// or `BrokenExecutor`; here they are variants.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_pool::SubmitError;
+///
+/// let err = SubmitError::Shutdown;
+/// assert!(err.is_shutdown());
+/// assert_eq!(err.to_string(), "cannot schedule new futures after shutdown");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubmitError {
+    /// `shutdown` has begun; no new task is accepted.
+    #[error("cannot schedule new futures after shutdown")]
+    Shutdown,
+    /// The executor is broken (Python's `BrokenExecutor`), e.g. because an
+    /// initializer failed; `reason` says what broke it.
+    #[error("executor is broken: {reason}")]
+    Broken {
+        /// What broke the executor.
+        reason: String,
+    },
+    /// The task's argument could not be serialized for a worker process;
+    /// the message is the serializer's.
+    #[error("cannot serialize the task's argument: {0}")]
+    Serialize(String),
+}
+
+impl SubmitError {
+    /// A broken-executor error with this reason.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = concurrent_futures_pool::SubmitError::broken("initializer failed");
+    /// assert!(e.is_broken());
+    /// assert_eq!(e.to_string(), "executor is broken: initializer failed");
+    /// ```
+    #[must_use]
+    pub fn broken(reason: impl Into<String>) -> Self {
+        SubmitError::Broken {
+            reason: reason.into(),
+        }
+    }
+
+    /// Whether this is [`SubmitError::Shutdown`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(concurrent_futures_pool::SubmitError::Shutdown.is_shutdown());
+    /// ```
+    #[must_use]
+    pub fn is_shutdown(&self) -> bool {
+        matches!(self, SubmitError::Shutdown)
+    }
+
+    /// Whether this is [`SubmitError::Broken`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!concurrent_futures_pool::SubmitError::Shutdown.is_broken());
+    /// ```
+    #[must_use]
+    pub fn is_broken(&self) -> bool {
+        matches!(self, SubmitError::Broken { .. })
+    }
+
+    /// Whether this is [`SubmitError::Serialize`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = concurrent_futures_pool::SubmitError::Serialize("bad".into());
+    /// assert!(e.is_serialize());
+    /// ```
+    #[must_use]
+    pub fn is_serialize(&self) -> bool {
+        matches!(self, SubmitError::Serialize(_))
+    }
+
+    /// The reason the executor broke, if it is broken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = concurrent_futures_pool::SubmitError::broken("no threads");
+    /// assert_eq!(e.broken_reason(), Some("no threads"));
+    /// ```
+    #[must_use]
+    pub fn broken_reason(&self) -> Option<&str> {
+        match self {
+            SubmitError::Broken { reason } => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+/// Why a pool could not be built.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_pool::BuildError;
+///
+/// let err = BuildError::ZeroWorkers;
+/// assert!(err.is_zero_workers());
+/// assert_eq!(err.to_string(), "max_workers must be greater than 0");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `max_workers(0)`: a pool needs at least one worker (Python's
+    /// `ValueError("max_workers must be greater than 0")`).
+    #[error("max_workers must be greater than 0")]
+    ZeroWorkers,
+    /// A worker thread or process could not be started.
+    #[error("cannot start a worker: {0}")]
+    Spawn(#[source] io::Error),
+    /// An option has a value the pool cannot use; the message says which.
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+}
+
+impl BuildError {
+    /// Whether this is [`BuildError::ZeroWorkers`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(concurrent_futures_pool::BuildError::ZeroWorkers.is_zero_workers());
+    /// ```
+    #[must_use]
+    pub fn is_zero_workers(&self) -> bool {
+        matches!(self, BuildError::ZeroWorkers)
+    }
+
+    /// Whether a worker could not be started ([`BuildError::Spawn`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_pool::BuildError;
+    /// assert!(BuildError::Spawn(std::io::Error::other("no")).is_spawn());
+    /// ```
+    #[must_use]
+    pub fn is_spawn(&self) -> bool {
+        matches!(self, BuildError::Spawn(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_send_sync_static() {
+        fn check<E: std::error::Error + Send + Sync + 'static>() {}
+        check::<SubmitError>();
+        check::<BuildError>();
+    }
+
+    #[test]
+    fn messages_are_lower_case() {
+        assert_eq!(
+            SubmitError::Serialize("x".into()).to_string(),
+            "cannot serialize the task's argument: x"
+        );
+        assert!(BuildError::Spawn(io::Error::other("eagain"))
+            .to_string()
+            .starts_with("cannot start a worker"));
+    }
+}
