@@ -28,6 +28,13 @@ pub use concurrent_futures_wait::{
 /// `BoundedSemaphore`, `Barrier`, `Timer`.
 pub use concurrent_futures_core::sync;
 
+/// The process pool: `process::init()` (first line of `main`),
+/// [`ProcessPoolExecutor`] and its errors.
+#[cfg(target_os = "linux")]
+pub use concurrent_futures_pool::process;
+#[cfg(target_os = "linux")]
+pub use concurrent_futures_pool::{ProcessPoolBuilder, ProcessPoolExecutor};
+
 /// The README's examples, run as doctests so they cannot rot.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]

@@ -67,3 +67,13 @@ fn every_sync_reexport() {
     let timer = cf::sync::Timer::start(Duration::from_secs(3600), || {});
     assert!(timer.cancel());
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn process_reexports() {
+    let _: fn() = cf::process::init;
+    let b: cf::ProcessPoolBuilder = cf::ProcessPoolExecutor::builder().max_workers(1);
+    // `init()` was not called in this test binary: a clear error, not a hang.
+    assert!(b.build().is_err());
+    let _ = cf::process::SerdeStage::ResultDecode;
+}

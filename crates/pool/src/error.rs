@@ -131,6 +131,10 @@ pub enum BuildError {
     /// An option has a value the pool cannot use; the message says which.
     #[error("invalid option: {0}")]
     InvalidOption(String),
+    /// A process pool was built in a program whose `main` did not call
+    /// `process::init()` first (its workers would not know they are workers).
+    #[error("process::init() was not called at the start of main; a process pool needs it")]
+    NotInitialized,
 }
 
 impl BuildError {

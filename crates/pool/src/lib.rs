@@ -46,12 +46,15 @@
 //! * `thread/` — [`ThreadPoolExecutor`], its queues, workers, sleep protocol
 //!   (`thread/README.md`) and [`ThreadPoolBuilder`];
 //! * `scope.rs` — [`Scope`];
-//! * `stats.rs` — [`PoolStats`].
+//! * `stats.rs` — [`PoolStats`];
+//! * [`process`] — [`ProcessPoolExecutor`] and `process::init()` (Linux).
 
 mod error;
 mod executor;
 mod map;
 mod primitives;
+#[cfg(target_os = "linux")]
+pub mod process;
 mod scope;
 mod shutdown;
 mod stats;
@@ -64,6 +67,8 @@ mod loom_models;
 pub use error::{BuildError, SubmitError};
 pub use executor::Executor;
 pub use map::{Map, MapOptions};
+#[cfg(target_os = "linux")]
+pub use process::{ProcessPoolBuilder, ProcessPoolExecutor};
 pub use scope::Scope;
 pub use stats::PoolStats;
 pub use thread::{ThreadPoolBuilder, ThreadPoolExecutor};

@@ -1,0 +1,407 @@
+//! The pool's shared state and its slot threads.
+//!
+//! A *slot* is one long-lived parent thread that owns one worker process at
+//! a time: it spawns the process (so the worker's parent-death signal is tied
+//! to a thread that outlives it), takes one job from the queue, marks it
+//! running (`set_running_or_notify_cancel`) right before sending it, waits
+//! for the reply with the task's deadline, completes the future, and loops.
+//! When the worker dies, times out or breaks the protocol, the slot reaps
+//! it, fails that one job, and starts a new worker. Slots start on demand,
+//! up to `max_workers`.
+//!
+//! Queued jobs stay `Pending` (cancellable) until a slot takes them; a slot
+//! takes a job only when its worker is idle, so a worker holds at most one
+//! task.
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use concurrent_futures_core::TaskError;
+
+use super::job::Job;
+use super::protocol::ProtocolError;
+use super::worker::{PidCell, RunOutcome, SpawnConfig, WorkerProcess};
+use crate::error::SubmitError;
+
+/// The options a pool was built with.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) max_workers: usize,
+    pub(crate) max_tasks_per_child: Option<usize>,
+    pub(crate) task_timeout: Option<Duration>,
+    pub(crate) spawn: SpawnConfig,
+}
+
+/// What the rest of the pool sees of a slot.
+#[derive(Debug, Default)]
+pub(crate) struct SlotInfo {
+    id: usize,
+    cell: PidCell,
+    /// The id of the job its worker runs, 0 when idle.
+    running: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    queue: VecDeque<Job>,
+    shutdown: bool,
+    broken: Option<String>,
+    slots: Vec<Arc<SlotInfo>>,
+    /// Slots waiting for a job.
+    idle: usize,
+    /// Slots not yet waiting for their first job.
+    starting: usize,
+    handles: Vec<JoinHandle<()>>,
+    next_slot: usize,
+    workers_started: u64,
+}
+
+/// The state every handle of one pool shares.
+#[derive(Debug)]
+pub(crate) struct Pool {
+    pub(crate) config: Config,
+    state: Mutex<State>,
+    /// A job was queued, or the pool shut down or broke.
+    work: Condvar,
+    /// A slot exited.
+    exited: Condvar,
+    next_id: AtomicU64,
+}
+
+thread_local! {
+    /// The pool whose slot this thread is (its address), 0 elsewhere.
+    static SLOT_OF: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+impl Pool {
+    pub(crate) fn new(config: Config) -> Arc<Self> {
+        Arc::new(Pool {
+            config,
+            state: Mutex::new(State::default()),
+            work: Condvar::new(),
+            exited: Condvar::new(),
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A fresh task id (never 0).
+    pub(crate) fn next_id(&self) -> u64 {
+        // Relaxed: ids need only be unique, nothing is published with them.
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Refuses new work if the pool is broken or shut down.
+    pub(crate) fn check_open(&self) -> Result<(), SubmitError> {
+        let st = self.lock();
+        Self::open(&st)
+    }
+
+    fn open(st: &State) -> Result<(), SubmitError> {
+        if let Some(reason) = &st.broken {
+            return Err(SubmitError::broken(reason.clone()));
+        }
+        if st.shutdown {
+            return Err(SubmitError::Shutdown);
+        }
+        Ok(())
+    }
+
+    /// Queues a job, starting a slot if every slot is busy and there is
+    /// room for another.
+    pub(crate) fn submit(self: &Arc<Self>, job: Job) -> Result<(), SubmitError> {
+        let mut st = self.lock();
+        Self::open(&st)?;
+        st.queue.push_back(job);
+        let mut new_slot = None;
+        if st.queue.len() > st.idle + st.starting && st.slots.len() < self.config.max_workers {
+            let info = Arc::new(SlotInfo {
+                id: st.next_slot,
+                ..SlotInfo::default()
+            });
+            st.next_slot += 1;
+            st.starting += 1;
+            st.slots.push(info.clone());
+            new_slot = Some(info);
+        }
+        if st.idle > 0 {
+            self.work.notify_one();
+        }
+        drop(st);
+        if let Some(info) = new_slot {
+            self.start_slot(info);
+        }
+        Ok(())
+    }
+
+    fn start_slot(self: &Arc<Self>, info: Arc<SlotInfo>) {
+        let pool = self.clone();
+        let slot = info.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("cf-process-slot-{}", info.id))
+            .spawn(move || slot_main(&pool, &slot));
+        match spawned {
+            Ok(h) => self.lock().handles.push(h),
+            Err(e) => {
+                let none_left = {
+                    let mut st = self.lock();
+                    st.starting -= 1;
+                    st.slots.retain(|s| !Arc::ptr_eq(s, &info));
+                    self.exited.notify_all();
+                    st.slots.is_empty()
+                };
+                if none_left {
+                    self.break_pool(format!("a worker thread could not be started: {e}"), None);
+                }
+            }
+        }
+    }
+
+    /// Whether a slot without a worker should start one.
+    fn wants_worker(&self, carrying: bool) -> bool {
+        let st = self.lock();
+        st.broken.is_none() && (carrying || !st.shutdown || !st.queue.is_empty())
+    }
+
+    /// The next job for a slot whose worker is idle; `None` when the slot
+    /// should exit (shut down with an empty queue, or broken).
+    fn next_job(&self, starting: &mut bool) -> Option<Job> {
+        let mut st = self.lock();
+        if std::mem::take(starting) {
+            st.starting -= 1;
+        }
+        loop {
+            if st.broken.is_some() {
+                return None;
+            }
+            if let Some(job) = st.queue.pop_front() {
+                return Some(job);
+            }
+            if st.shutdown {
+                return None;
+            }
+            st.idle += 1;
+            st = self.work.wait(st).unwrap_or_else(PoisonError::into_inner);
+            st.idle -= 1;
+        }
+    }
+
+    /// Breaks the pool (Python's `BrokenProcessPool`): queued jobs and
+    /// `carried` fail, later submits are refused. After `shutdown` the pool
+    /// is only drained, not marked broken.
+    fn break_pool(&self, reason: String, carried: Option<Job>) {
+        let drained: Vec<Job> = {
+            let mut st = self.lock();
+            if st.broken.is_none() && !st.shutdown {
+                st.broken = Some(reason.clone());
+            }
+            self.work.notify_all();
+            st.queue.drain(..).collect()
+        };
+        for job in carried.into_iter().chain(drained) {
+            job.sink.fail(TaskError::broken(reason.clone()));
+        }
+    }
+
+    fn slot_exited(&self, info: &Arc<SlotInfo>, starting: bool) {
+        let mut st = self.lock();
+        if starting {
+            st.starting -= 1;
+        }
+        st.slots.retain(|s| !Arc::ptr_eq(s, info));
+        self.exited.notify_all();
+    }
+
+    /// Python's `shutdown(wait, cancel_futures)`.
+    pub(crate) fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        let cancelled: Vec<Job> = {
+            let mut st = self.lock();
+            st.shutdown = true;
+            self.work.notify_all();
+            if cancel_futures {
+                st.queue.drain(..).collect()
+            } else {
+                Vec::new()
+            }
+        };
+        for job in cancelled {
+            job.sink.cancel();
+        }
+        if wait {
+            self.join_slots();
+        }
+    }
+
+    /// Waits until every slot has exited (all but the caller's own, when a
+    /// done-callback on a slot thread shuts the pool down).
+    fn join_slots(&self) {
+        let own = SLOT_OF.with(|s| s.get()) == self as *const Pool as usize;
+        let mut st = self.lock();
+        loop {
+            for h in std::mem::take(&mut st.handles) {
+                if h.thread().id() == std::thread::current().id() {
+                    continue;
+                }
+                drop(st);
+                let _ = h.join();
+                st = self.lock();
+            }
+            if st.slots.len() <= usize::from(own) {
+                return;
+            }
+            st = self.exited.wait(st).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Python 3.14's `terminate_workers` / `kill_workers`: shuts down,
+    /// cancelling queued jobs, signals every worker, waits for the slots.
+    pub(crate) fn signal_workers(&self, sig: libc::c_int) {
+        self.shutdown(false, true);
+        let slots = self.lock().slots.clone();
+        for s in &slots {
+            s.cell.signal(sig);
+        }
+        self.join_slots();
+    }
+
+    /// A one-line picture of the pool, for `Debug` and test watchdogs.
+    pub(crate) fn describe(&self) -> String {
+        let st = self.lock();
+        let mut out = format!(
+            "ProcessPoolExecutor {{ max_workers: {}, queued: {}, idle: {}, starting: {}, shutdown: {}, broken: {:?}, workers_started: {}, slots: [",
+            self.config.max_workers,
+            st.queue.len(),
+            st.idle,
+            st.starting,
+            st.shutdown,
+            st.broken,
+            st.workers_started,
+        );
+        for (i, s) in st.slots.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            let pid = s
+                .cell
+                .get()
+                .map_or_else(|| "-".to_owned(), |p| p.to_string());
+            // Relaxed: a diagnostic snapshot.
+            let job = s.running.load(Ordering::Relaxed);
+            let _ = write!(out, "{sep}#{} pid {pid} running {job}", s.id);
+        }
+        out.push_str("] }");
+        out
+    }
+
+    fn note_started(&self) {
+        self.lock().workers_started += 1;
+    }
+}
+
+/// The life of one slot thread: see the module docs.
+fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
+    SLOT_OF.with(|s| s.set(Arc::as_ptr(pool) as usize));
+    let mut worker: Option<WorkerProcess> = None;
+    let mut carried: Option<Job> = None;
+    let mut starting = true;
+    loop {
+        if worker.is_none() {
+            if !pool.wants_worker(carried.is_some()) {
+                if let Some(job) = carried.take() {
+                    job.sink
+                        .fail(TaskError::broken("the pool broke before the task started"));
+                }
+                break;
+            }
+            match WorkerProcess::spawn(&pool.config.spawn, &info.cell) {
+                Ok(w) => {
+                    pool.note_started();
+                    worker = Some(w);
+                }
+                Err(e) => {
+                    pool.break_pool(e.to_string(), carried.take());
+                    break;
+                }
+            }
+        }
+        let job = match carried.take() {
+            Some(job) => job,
+            None => match pool.next_job(&mut starting) {
+                Some(job) => job,
+                None => break,
+            },
+        };
+        let Some(w) = worker.as_mut() else {
+            carried = Some(job);
+            continue;
+        };
+        if !w.is_healthy() {
+            // Died or spoke out of turn while idle: replace it; the job
+            // never reached it.
+            if let Some(w) = worker.take() {
+                w.kill(&info.cell);
+            }
+            carried = Some(job);
+            continue;
+        }
+        run_job(pool, info, &mut worker, job);
+    }
+    if let Some(w) = worker.take() {
+        w.close(&info.cell);
+    }
+    pool.slot_exited(info, starting);
+}
+
+/// Runs one job on the slot's worker and completes its future; the worker
+/// is dropped (already reaped) when it died, and retired after
+/// `max_tasks_per_child` tasks.
+fn run_job(pool: &Pool, info: &SlotInfo, worker: &mut Option<WorkerProcess>, mut job: Job) {
+    let Some(w) = worker.as_mut() else { return };
+    if !job.sink.start() {
+        return;
+    }
+    // Relaxed: a diagnostic snapshot (`describe`).
+    info.running.store(job.id, Ordering::Relaxed);
+    let limit = job.time_limit;
+    let deadline = limit.and_then(|d| Instant::now().checked_add(d));
+    let frame = std::mem::take(&mut job.frame);
+    let max_frame = pool.config.spawn.max_frame;
+    let outcome = w.run(frame, job.id, deadline, max_frame, &info.cell);
+    info.running.store(0, Ordering::Relaxed);
+    match outcome {
+        RunOutcome::Reply(reply) => {
+            let pid = w.pid();
+            let retire = pool
+                .config
+                .max_tasks_per_child
+                .is_some_and(|n| w.tasks_done >= n);
+            job.complete(&reply, pid);
+            if retire {
+                if let Some(w) = worker.take() {
+                    w.close(&info.cell);
+                }
+            }
+        }
+        RunOutcome::Died(pid, cause) => {
+            *worker = None;
+            job.sink.fail(TaskError::WorkerDied { pid, cause });
+        }
+        RunOutcome::TimedOut(pid) => {
+            *worker = None;
+            job.sink.fail(TaskError::TimeLimit {
+                limit: limit.unwrap_or_default(),
+                pid,
+            });
+        }
+        RunOutcome::Protocol(pid, msg) => {
+            *worker = None;
+            job.sink
+                .fail(TaskError::error(ProtocolError::new(pid, msg)));
+        }
+    }
+}

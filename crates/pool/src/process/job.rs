@@ -1,0 +1,126 @@
+//! A queued process task: its encoded `TASK` frame, its time limit, and the
+//! typed future its reply completes (behind the object-safe [`Sink`]).
+
+use std::time::Duration;
+
+use concurrent_futures_core::{Future, FutureState, TaskError};
+use serde::de::DeserializeOwned;
+
+use super::codec::{self, SerdeError, SerdeStage};
+use super::protocol::{self, Frame, FrameKind, ProtocolError};
+
+/// The typed side of a job: the future it completes.
+pub(crate) trait Sink: Send {
+    /// `set_running_or_notify_cancel`: whether the task should run.
+    fn start(&self) -> bool;
+    /// Cancels a task that never started.
+    fn cancel(&self);
+    /// Fails the task.
+    fn fail(&self, e: TaskError);
+    /// Completes the task with an `OK` payload (decoded here, in the
+    /// parent; a decode failure or panic fails the task).
+    fn finish(&self, payload: &[u8]);
+    /// The future's state (for `Debug`).
+    fn state(&self) -> FutureState;
+}
+
+/// One task's future.
+pub(crate) struct One<R>(pub(crate) Future<R>);
+
+impl<R: DeserializeOwned + Send + 'static> Sink for One<R> {
+    fn start(&self) -> bool {
+        self.0.set_running_or_notify_cancel() == Ok(true)
+    }
+    fn cancel(&self) {
+        self.0.cancel();
+    }
+    fn fail(&self, e: TaskError) {
+        let _ = self.0.set_exception(e);
+    }
+    fn finish(&self, payload: &[u8]) {
+        let _ = match codec::decode::<R>(payload, SerdeStage::ResultDecode) {
+            Ok(r) => self.0.set_result(r),
+            Err(e) => self.0.set_exception(TaskError::error(e)),
+        };
+    }
+    fn state(&self) -> FutureState {
+        self.0.state()
+    }
+}
+
+/// A chunk of `map` items run as one task.
+pub(crate) struct Chunk<R>(pub(crate) Future<Vec<Result<R, TaskError>>>);
+
+impl<R: DeserializeOwned + Send + 'static> Sink for Chunk<R> {
+    fn start(&self) -> bool {
+        self.0.set_running_or_notify_cancel() == Ok(true)
+    }
+    fn cancel(&self) {
+        self.0.cancel();
+    }
+    fn fail(&self, e: TaskError) {
+        let _ = self.0.set_exception(e);
+    }
+    fn finish(&self, payload: &[u8]) {
+        let _ = match codec::decode::<Vec<Result<R, String>>>(payload, SerdeStage::ResultDecode) {
+            Ok(items) => self.0.set_result(
+                items
+                    .into_iter()
+                    .map(|r| r.map_err(TaskError::panic))
+                    .collect(),
+            ),
+            Err(e) => self.0.set_exception(TaskError::error(e)),
+        };
+    }
+    fn state(&self) -> FutureState {
+        self.0.state()
+    }
+}
+
+/// A task waiting for a worker.
+pub(crate) struct Job {
+    pub(crate) id: u64,
+    /// The complete `TASK` frame, taken when it is sent.
+    pub(crate) frame: Vec<u8>,
+    pub(crate) time_limit: Option<Duration>,
+    pub(crate) sink: Box<dyn Sink>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("id", &self.id)
+            .field("bytes", &self.frame.len())
+            .field("time_limit", &self.time_limit)
+            .field("state", &self.sink.state())
+            .finish()
+    }
+}
+
+impl Job {
+    /// Completes the future from the worker's reply (`OK` or `FAILED`).
+    pub(crate) fn complete(self, reply: &Frame, pid: u32) {
+        if reply.kind == FrameKind::Ok {
+            self.sink.finish(&reply.payload);
+            return;
+        }
+        let (code, msg) = match reply.payload.split_first() {
+            Some((c, m)) => (*c, String::from_utf8_lossy(m).into_owned()),
+            None => (u8::MAX, String::new()),
+        };
+        let e = match code {
+            protocol::FAIL_PANIC => TaskError::panic(msg),
+            protocol::FAIL_ARG_DECODE => {
+                TaskError::error(SerdeError::new(SerdeStage::ArgumentDecode, msg))
+            }
+            protocol::FAIL_RESULT_ENCODE => {
+                TaskError::error(SerdeError::new(SerdeStage::ResultEncode, msg))
+            }
+            other => TaskError::error(ProtocolError::new(
+                pid,
+                format!("unknown failure code {other} ({msg})"),
+            )),
+        };
+        self.sink.fail(e);
+    }
+}

@@ -1,0 +1,528 @@
+//! [`ProcessPoolExecutor`]: Python's process pool, on worker processes that
+//! are re-executions of the current binary.
+//!
+//! # The model
+//!
+//! * [`init()`] is the first line of `main` (Python's
+//!   `if __name__ == "__main__":` guard). In a worker it serves tasks and
+//!   never returns; in the parent it returns at once. Building a pool
+//!   without it is [`BuildError::NotInitialized`].
+//! * Workers exec the parent's own image (`/proc/self/exe`, never `fork`),
+//!   and check before running anything that they are that image (see
+//!   `docs/process-pool.md`).
+//! * Tasks are plain functions `fn(A) -> R` with serde argument and result;
+//!   they cross the boundary as code offsets, the values as bincode bytes,
+//!   on a private socket (a task may print freely: its stdout and stderr are
+//!   the parent's).
+//! * A worker holds one task at a time; queued tasks stay `Pending` and
+//!   cancellable.
+//! * A worker that dies fails only its task (`TaskError::WorkerDied` with
+//!   the pid and exit code or signal) and is replaced. A task past its time
+//!   limit is killed with its worker (`TaskError::TimeLimit`). A panic is
+//!   `TaskError::Panicked` and the worker goes on.
+//! * Workers exit when the pool is dropped, and when the parent dies, even
+//!   by `SIGKILL` (parent-death signal).
+//!
+//! # Examples
+//!
+//! ```
+//! use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+//!
+//! fn count_primes(n: u64) -> usize {
+//!     (2..n).filter(|&k| (2..k).take_while(|d| d * d <= k).all(|d| k % d != 0)).count()
+//! }
+//!
+//! fn main() {
+//!     process::init(); // first: a worker serves here and never returns
+//!     let ex = ProcessPoolExecutor::new(2).unwrap();
+//!     let f = ex.submit(count_primes, 10_000).unwrap();
+//!     assert_eq!(f.into_result().unwrap(), 1229);
+//!     let squares = ex.map(|x: u32| x * x, 0..5).unwrap().into_result().unwrap();
+//!     assert_eq!(squares, [0, 1, 4, 9, 16]);
+//! }
+//! ```
+
+// The examples show `fn main` on purpose: `init()` must be its first line.
+#![allow(clippy::needless_doctest_main)]
+
+mod builder;
+mod code;
+mod codec;
+mod dispatcher;
+mod job;
+mod protocol;
+mod worker;
+mod worker_main;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use concurrent_futures_core::Future;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub use builder::{ProcessPoolBuilder, DEFAULT_MAX_FRAME_SIZE};
+pub use codec::{SerdeError, SerdeStage};
+pub use protocol::ProtocolError;
+
+use crate::error::{BuildError, SubmitError};
+use crate::executor::Executor;
+use crate::map::{Map, MapOptions, Slot, Source};
+use code::RemoteFn;
+use dispatcher::Pool;
+use job::{Chunk, Job, One};
+use protocol::{FrameBuf, FrameKind};
+
+static INIT_CALLED: AtomicBool = AtomicBool::new(false);
+
+/// Call this first in `main`. In a worker process started by a
+/// [`ProcessPoolExecutor`] it serves tasks and never returns; in any other
+/// process it records that it was called and returns at once.
+///
+/// Code before it runs in every worker too, so nothing should come before
+/// it (Python's `if __name__ == "__main__":` guard, the other way round).
+///
+/// # Examples
+///
+/// ```
+/// fn main() {
+///     concurrent_futures_pool::process::init();
+///     // ... the program, which may build process pools
+/// }
+/// ```
+pub fn init() {
+    worker_main::serve_if_worker();
+    // Release pairs with the Acquire in `init_was_called`; only a flag.
+    INIT_CALLED.store(true, Ordering::Release);
+}
+
+pub(crate) fn init_was_called() -> bool {
+    INIT_CALLED.load(Ordering::Acquire)
+}
+
+/// A pool of worker processes (Python's `ProcessPoolExecutor`).
+///
+/// Tasks are plain functions (`fn` items, or closures that capture nothing)
+/// with serde argument and result types. See the [module docs](self) for
+/// the model and `docs/process-pool.md` for the protocol.
+///
+/// Dropping the pool is `shutdown(true, false)`: queued tasks run, then the
+/// workers exit and are reaped.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+/// use concurrent_futures_core::TaskError;
+///
+/// fn checked_div((a, b): (i64, i64)) -> i64 {
+///     a / b
+/// }
+///
+/// fn main() {
+///     process::init();
+///     let ex = ProcessPoolExecutor::new(1).unwrap();
+///     assert_eq!(ex.submit(checked_div, (7, 2)).unwrap().into_result().unwrap(), 3);
+///     let err = ex.submit(checked_div, (1, 0)).unwrap().into_result().unwrap_err();
+///     assert!(err.task_error().unwrap().is_panic());
+///     // The worker survived the panic.
+///     assert_eq!(ex.submit(checked_div, (9, 3)).unwrap().into_result().unwrap(), 3);
+/// }
+/// ```
+pub struct ProcessPoolExecutor {
+    pool: Arc<Pool>,
+}
+
+impl ProcessPoolExecutor {
+    /// A pool of `max_workers` processes, started on demand.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::NotInitialized`] if [`init()`] was not called,
+    /// [`BuildError::ZeroWorkers`] for 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_pool::process::ProcessPoolExecutor;
+    /// use concurrent_futures_pool::BuildError;
+    /// // This doctest did not call `process::init()`:
+    /// assert!(matches!(ProcessPoolExecutor::new(2), Err(BuildError::NotInitialized)));
+    /// ```
+    pub fn new(max_workers: usize) -> Result<Self, BuildError> {
+        Self::builder().max_workers(max_workers).build()
+    }
+
+    /// A builder with Python's options and ours.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = concurrent_futures_pool::process::ProcessPoolExecutor::builder().max_workers(3);
+    /// # let _ = b;
+    /// ```
+    pub fn builder() -> ProcessPoolBuilder {
+        ProcessPoolBuilder::default()
+    }
+
+    /// Runs `f(arg)` in a worker process (Python's `submit(fn, arg)`).
+    ///
+    /// `arg` is serialized here, in the caller's thread; a failure is
+    /// returned at once and nothing is sent.
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::Shutdown`] after `shutdown`, [`SubmitError::Broken`]
+    /// if the pool broke, [`SubmitError::Serialize`] if `arg` cannot be
+    /// serialized (or is over the frame limit), or `f` lives outside the
+    /// executable (in a shared library).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// fn main() {
+    ///     process::init();
+    ///     let ex = ProcessPoolExecutor::new(1).unwrap();
+    ///     let f = ex.submit(u64::count_ones, 0b1011).unwrap();
+    ///     assert_eq!(f.into_result().unwrap(), 3);
+    ///     let g = ex.submit(|s: String| s.len(), "four".to_owned()).unwrap();
+    ///     assert_eq!(g.into_result().unwrap(), 4);
+    /// }
+    /// ```
+    pub fn submit<A, R>(&self, f: fn(A) -> R, arg: A) -> Result<Future<R>, SubmitError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.submit_inner(f, &arg, self.pool.config.task_timeout)
+    }
+
+    /// Like [`submit`](Self::submit) with a time limit for this task
+    /// (instead of the pool's `task_timeout`): past it, the task is killed
+    /// with its worker and fails with `TaskError::TimeLimit`.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](Self::submit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// use std::time::Duration;
+    ///
+    /// fn nap(ms: u64) {
+    ///     std::thread::sleep(Duration::from_millis(ms));
+    /// }
+    ///
+    /// fn main() {
+    ///     process::init();
+    ///     let ex = ProcessPoolExecutor::new(1).unwrap();
+    ///     let f = ex.submit_with_timeout(nap, 60_000, Duration::from_millis(100)).unwrap();
+    ///     let err = f.into_result().unwrap_err();
+    ///     assert!(err.task_error().unwrap().is_time_limit());
+    /// }
+    /// ```
+    pub fn submit_with_timeout<A, R>(
+        &self,
+        f: fn(A) -> R,
+        arg: A,
+        limit: Duration,
+    ) -> Result<Future<R>, SubmitError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.submit_inner(f, &arg, Some(limit))
+    }
+
+    fn submit_inner<A, R>(
+        &self,
+        f: fn(A) -> R,
+        arg: &A,
+        limit: Option<Duration>,
+    ) -> Result<Future<R>, SubmitError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        submit_one(&self.pool, f, arg, limit)
+    }
+
+    /// Python's `map(fn, iterable)`: submits `f(item)` for every item now;
+    /// the iterator yields each result in input order.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](Self::submit), for the first item refused; the items
+    /// submitted before it are cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// fn main() {
+    ///     process::init();
+    ///     let ex = ProcessPoolExecutor::new(2).unwrap();
+    ///     let lens: Vec<usize> = ex.map(|s: String| s.len(), ["a".to_owned(), "bc".to_owned()])
+    ///         .unwrap()
+    ///         .into_result()
+    ///         .unwrap();
+    ///     assert_eq!(lens, [1, 2]);
+    /// }
+    /// ```
+    pub fn map<A, R, I>(&self, f: fn(A) -> R, iter: I) -> Result<Map<R>, SubmitError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+        I::IntoIter: Send + 'static,
+    {
+        self.map_with(f, iter, MapOptions::default())
+    }
+
+    /// `map` with Python's options: `chunksize` sends that many items per
+    /// task (each item's panic still fails only its own place; a worker
+    /// death or time limit fails the whole chunk), `timeout` bounds the whole
+    /// map, `buffersize` bounds the tasks ahead of the consumer.
+    ///
+    /// # Errors
+    ///
+    /// As [`map`](Self::map).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures_pool::MapOptions;
+    /// fn main() {
+    ///     process::init();
+    ///     let ex = ProcessPoolExecutor::new(2).unwrap();
+    ///     let m = ex.map_with(|x: u64| x + 1, 0..1000, MapOptions::default().chunksize(100)).unwrap();
+    ///     assert_eq!(m.into_result().unwrap().iter().sum::<u64>(), 500_500);
+    /// }
+    /// ```
+    pub fn map_with<A, R, I>(
+        &self,
+        f: fn(A) -> R,
+        iter: I,
+        options: MapOptions,
+    ) -> Result<Map<R>, SubmitError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+        I::IntoIter: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let limit = pool.config.task_timeout;
+        let mut it = iter.into_iter();
+        let chunk = options.get_chunksize();
+        let source: Source<R> = if chunk <= 1 {
+            Box::new(move || {
+                let a = it.next()?;
+                Some(submit_one(&pool, f, &a, limit).map(Slot::One))
+            })
+        } else {
+            Box::new(move || {
+                let items: Vec<A> = it.by_ref().take(chunk).collect();
+                if items.is_empty() {
+                    return None;
+                }
+                let len = items.len();
+                Some(
+                    submit_chunk(&pool, f, &items, limit).map(|future| Slot::Chunk { future, len }),
+                )
+            })
+        };
+        Map::start(source, options)
+    }
+
+    /// Python's `shutdown(wait, cancel_futures)`: refuses new tasks; with
+    /// `cancel_futures` cancels the queued ones; with `wait` returns once
+    /// every accepted task is done and every worker is reaped. Idempotent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// fn main() {
+    ///     process::init();
+    ///     let ex = ProcessPoolExecutor::new(1).unwrap();
+    ///     ex.shutdown(true, false);
+    ///     assert!(ex.submit(|x: u8| x, 1).unwrap_err().is_shutdown());
+    /// }
+    /// ```
+    pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        self.pool.shutdown(wait, cancel_futures);
+    }
+
+    /// Python 3.14's `terminate_workers()`: shuts down cancelling queued
+    /// tasks, sends `SIGTERM` to every worker (running tasks fail with
+    /// `TaskError::WorkerDied`), and waits until they are reaped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// fn main() {
+    ///     process::init();
+    ///     let ex = ProcessPoolExecutor::new(1).unwrap();
+    ///     ex.terminate_workers();
+    ///     assert!(ex.submit(|x: u8| x, 1).is_err());
+    /// }
+    /// ```
+    pub fn terminate_workers(&self) {
+        self.pool.signal_workers(libc::SIGTERM);
+    }
+
+    /// Python 3.14's `kill_workers()`: as
+    /// [`terminate_workers`](Self::terminate_workers) with `SIGKILL`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// fn main() {
+    ///     process::init();
+    ///     let ex = ProcessPoolExecutor::new(1).unwrap();
+    ///     let f = ex.submit(std::thread::sleep, std::time::Duration::from_secs(60)).unwrap();
+    ///     while !f.running() {
+    ///         std::thread::yield_now();
+    ///     }
+    ///     ex.kill_workers();
+    ///     assert!(f.exception().unwrap().unwrap().is_worker_died());
+    /// }
+    /// ```
+    pub fn kill_workers(&self) {
+        self.pool.signal_workers(libc::SIGKILL);
+    }
+}
+
+fn encode_task<A: Serialize + ?Sized>(
+    rf: RemoteFn,
+    id: u64,
+    arg: &A,
+    max_frame: usize,
+) -> Result<Vec<u8>, SubmitError> {
+    let mut fb = FrameBuf::new(FrameKind::Task, id, 64);
+    fb.buf.extend_from_slice(&rf.f.to_le_bytes());
+    fb.buf.extend_from_slice(&rf.trampoline.to_le_bytes());
+    codec::encode_into(arg, &mut fb.buf, SerdeStage::ArgumentEncode)
+        .map_err(|e| SubmitError::Serialize(e.message().to_owned()))?;
+    fb.finish(max_frame)
+        .map_err(|e| SubmitError::Serialize(format!("the encoded argument is too large: {e}")))
+}
+
+fn not_in_image() -> SubmitError {
+    SubmitError::Serialize(
+        "the function is not in the executable's own image (functions from shared \
+         libraries cannot be sent to a worker process)"
+            .into(),
+    )
+}
+
+fn submit_one<A, R>(
+    pool: &Arc<Pool>,
+    f: fn(A) -> R,
+    arg: &A,
+    limit: Option<Duration>,
+) -> Result<Future<R>, SubmitError>
+where
+    A: Serialize + DeserializeOwned + 'static,
+    R: Serialize + DeserializeOwned + Send + 'static,
+{
+    pool.check_open()?;
+    let rf = code::remote_fn(f).ok_or_else(not_in_image)?;
+    let id = pool.next_id();
+    let frame = encode_task(rf, id, arg, pool.config.spawn.max_frame)?;
+    let future = Future::new();
+    pool.submit(Job {
+        id,
+        frame,
+        time_limit: limit,
+        sink: Box::new(One(future.clone())),
+    })?;
+    Ok(future)
+}
+
+type ChunkFuture<R> = Future<Vec<Result<R, concurrent_futures_core::TaskError>>>;
+
+fn submit_chunk<A, R>(
+    pool: &Arc<Pool>,
+    f: fn(A) -> R,
+    items: &[A],
+    limit: Option<Duration>,
+) -> Result<ChunkFuture<R>, SubmitError>
+where
+    A: Serialize + DeserializeOwned + 'static,
+    R: Serialize + DeserializeOwned + Send + 'static,
+{
+    pool.check_open()?;
+    let rf = code::remote_chunk_fn(f).ok_or_else(not_in_image)?;
+    let id = pool.next_id();
+    let frame = encode_task(rf, id, items, pool.config.spawn.max_frame)?;
+    let future = Future::new();
+    pool.submit(Job {
+        id,
+        frame,
+        time_limit: limit,
+        sink: Box::new(Chunk(future.clone())),
+    })?;
+    Ok(future)
+}
+
+impl Drop for ProcessPoolExecutor {
+    fn drop(&mut self) {
+        self.pool.shutdown(true, false);
+    }
+}
+
+impl fmt::Debug for ProcessPoolExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.pool.describe())
+    }
+}
+
+impl Executor for ProcessPoolExecutor {
+    fn submit<A, R>(&self, f: fn(A) -> R, arg: A) -> Result<Future<R>, SubmitError>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        ProcessPoolExecutor::submit(self, f, arg)
+    }
+
+    fn map<A, R, I>(
+        &self,
+        f: fn(A) -> R,
+        iter: I,
+        options: MapOptions,
+    ) -> Result<Map<R>, SubmitError>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+        I::IntoIter: Send + 'static,
+    {
+        self.map_with(f, iter, options)
+    }
+
+    fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        ProcessPoolExecutor::shutdown(self, wait, cancel_futures);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_is_send_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<ProcessPoolExecutor>();
+    }
+}

@@ -1,0 +1,1080 @@
+//! Process-pool tests and fault injection: the scenarios of
+//! `shared/FAULTS.md`, each followed by the "nothing lost" checks (every
+//! future terminal with its own error, the pool still serving, no child
+//! process left, descriptors back).
+//!
+//! `harness = false`: `main` calls `process::init()` first, so this test
+//! binary is also the workers' executable. Run one test with
+//! `cargo test -p concurrent-futures-pool --test process_pool -- NAME`.
+
+mod support;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use concurrent_futures_core::{ExitCause, FutureState, TaskError};
+use concurrent_futures_pool::process::{
+    self, ProcessPoolExecutor, ProtocolError, SerdeError, SerdeStage,
+};
+use concurrent_futures_pool::{MapOptions, SubmitError};
+use serde::de::{self, Deserializer, Visitor};
+use serde::ser::{self, Serializer};
+use serde::{Deserialize, Serialize};
+use support::{ms, outcome, pool, pool_n, secs, task_error, value, wait_until};
+
+// ---------------------------------------------------------------- tasks
+
+fn ident(x: u64) -> u64 {
+    x
+}
+
+fn pid(_: ()) -> u32 {
+    std::process::id()
+}
+
+fn pid_after(delay_ms: u64) -> u32 {
+    std::thread::sleep(Duration::from_millis(delay_ms));
+    std::process::id()
+}
+
+fn panics(msg: String) -> u32 {
+    panic!("{msg}")
+}
+
+fn sigkill_self(_: ()) -> u32 {
+    // SAFETY: test fault: the worker kills itself.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn aborts(_: ()) -> u32 {
+    std::process::abort()
+}
+
+fn exits(code: i32) -> u32 {
+    std::process::exit(code)
+}
+
+fn segfaults(_: ()) -> u32 {
+    // SAFETY: test fault: a real invalid access, a read from a page mapped
+    // without any permission (std's SIGSEGV handler sees it is not a stack
+    // guard page and lets it kill the process).
+    unsafe {
+        let page = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        assert_ne!(page, libc::MAP_FAILED);
+        u32::from(std::ptr::read_volatile(page.cast::<u8>()))
+    }
+}
+
+fn recurse(n: u64) -> u64 {
+    let buf = std::hint::black_box([n as u8; 4096]);
+    if n == 0 {
+        return u64::from(buf[0]);
+    }
+    recurse(n - 1) + u64::from(buf[17])
+}
+
+fn overflows_stack(_: ()) -> u64 {
+    recurse(u64::MAX)
+}
+
+fn panics_while_unwinding(_: ()) -> u32 {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("second panic, in drop");
+        }
+    }
+    let _b = Bomb;
+    panic!("first panic")
+}
+
+fn allocates_until_refused(_: ()) -> u64 {
+    // A 512 MiB address-space limit, so the machine is not pushed into its
+    // OOM killer: the allocation failure aborts the worker.
+    let lim = libc::rlimit {
+        rlim_cur: 512 << 20,
+        rlim_max: 512 << 20,
+    };
+    // SAFETY: setrlimit reads the struct we pass.
+    unsafe {
+        libc::setrlimit(libc::RLIMIT_AS, &lim);
+    }
+    let mut hold: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hold.push(vec![1u8; 16 << 20]);
+    }
+}
+
+fn sleeps(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+// ------------------------------------------------------- serde faults
+
+/// Fails to serialize (in whichever process serializes it).
+#[derive(Debug)]
+struct FailSer;
+
+impl Serialize for FailSer {
+    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(ser::Error::custom("FailSer refuses to serialize"))
+    }
+}
+
+impl<'de> Deserialize<'de> for FailSer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <()>::deserialize(d).map(|()| FailSer)
+    }
+}
+
+/// Serializes as `()`, fails to deserialize.
+#[derive(Debug)]
+struct FailDe;
+
+impl Serialize for FailDe {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for FailDe {
+    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(de::Error::custom("FailDe refuses to deserialize"))
+    }
+}
+
+/// Serializes as `()`, panics while deserializing.
+#[derive(Debug)]
+struct PanicDe;
+
+impl Serialize for PanicDe {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for PanicDe {
+    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        panic!("PanicDe panics while deserializing")
+    }
+}
+
+/// Serializes as `()`, aborts the process while deserializing (used as an
+/// argument: only the worker deserializes it).
+#[derive(Debug)]
+struct AbortDe;
+
+impl Serialize for AbortDe {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for AbortDe {
+    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        std::process::abort()
+    }
+}
+
+/// Aborts the process while serializing (used as a result: only the
+/// worker serializes it).
+#[derive(Debug)]
+struct AbortSer;
+
+impl Serialize for AbortSer {
+    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        std::process::abort()
+    }
+}
+
+impl<'de> Deserialize<'de> for AbortSer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <()>::deserialize(d).map(|()| AbortSer)
+    }
+}
+
+fn take_fail_de(_: FailDe) -> u32 {
+    1
+}
+fn take_abort_de(_: AbortDe) -> u32 {
+    1
+}
+fn take_fail_ser(_: FailSer) -> u32 {
+    1
+}
+fn give_fail_ser(_: ()) -> FailSer {
+    FailSer
+}
+fn give_abort_ser(_: ()) -> AbortSer {
+    AbortSer
+}
+fn give_fail_de(_: ()) -> FailDe {
+    FailDe
+}
+fn give_panic_de(_: ()) -> PanicDe {
+    PanicDe
+}
+
+/// Bytes that serialize as one byte string (a `memcpy`, not a sequence of
+/// 50 million `u8`s).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Blob(Vec<u8>);
+
+impl Serialize for Blob {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Blob {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Blob;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Blob, E> {
+                Ok(Blob(v.to_vec()))
+            }
+            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Blob, E> {
+                Ok(Blob(v))
+            }
+        }
+        d.deserialize_byte_buf(V)
+    }
+}
+
+fn blob_of(len: usize, seed: u8) -> Blob {
+    Blob(
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+            .collect(),
+    )
+}
+
+/// Returns a blob of the same length with every byte plus one.
+fn bump_blob(b: Blob) -> Blob {
+    Blob(b.0.into_iter().map(|x| x.wrapping_add(1)).collect())
+}
+
+// ------------------------------------------------- protocol garbage
+
+/// The worker's connection: the one socket among its descriptors.
+fn connection_fd() -> libc::c_int {
+    for fd in 3..1024 {
+        // SAFETY: fstat writes into the zeroed struct we own.
+        let is_sock = unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            libc::fstat(fd, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK
+        };
+        if is_sock {
+            return fd;
+        }
+    }
+    panic!("no connection socket found")
+}
+
+fn write_raw(bytes: &[u8]) {
+    let fd = connection_fd();
+    // SAFETY: writes `bytes` to a descriptor we just found open.
+    let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+    assert_eq!(n, bytes.len() as isize);
+}
+
+fn header(len: u32, kind: u8, id: u64) -> Vec<u8> {
+    let mut v = len.to_le_bytes().to_vec();
+    v.push(kind);
+    v.extend_from_slice(&id.to_le_bytes());
+    v
+}
+
+/// Test-only worker misbehaviour, chosen by `mode`.
+fn garbage(mode: u8) -> u32 {
+    match mode {
+        // Unknown frame kind.
+        0 => write_raw(&header(0, 99, 0)),
+        // A length far above the limit.
+        1 => write_raw(&header(u32::MAX, 4, 1)),
+        // A complete reply for a task that does not exist.
+        2 => {
+            let mut f = header(1, 4, 999_999_999);
+            f.push(0);
+            write_raw(&f);
+        }
+        // Half a frame, then exit.
+        3 => {
+            write_raw(&header(100, 4, 1)[..7]);
+            std::process::exit(0);
+        }
+        // Half a frame, then sleep.
+        4 => {
+            let mut f = header(100, 4, 1);
+            f.extend_from_slice(&[0; 10]);
+            write_raw(&f);
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+        // Random bytes.
+        _ => write_raw(b"\x13\x37 this is not a frame at all, just noise"),
+    }
+    // Give the parent time to see the garbage first.
+    std::thread::sleep(Duration::from_secs(3600));
+    0
+}
+
+// -------------------------------------------------------- helpers
+
+fn died(e: &TaskError) -> (u32, ExitCause) {
+    match e {
+        TaskError::WorkerDied { pid, cause } => (*pid, *cause),
+        other => panic!("expected WorkerDied, got {other:?}"),
+    }
+}
+
+fn serde_stage(e: &TaskError) -> SerdeStage {
+    e.downcast_ref::<SerdeError>()
+        .unwrap_or_else(|| panic!("expected a SerdeError, got {e:?}"))
+        .stage()
+}
+
+/// The pool still serves: a fresh task returns its value.
+fn still_serves(ex: &ProcessPoolExecutor) {
+    let f = ex.submit(ident, 4242).expect("submit after the fault");
+    assert_eq!(value(&f, secs(10.0)), 4242, "pool serves after the fault");
+}
+
+/// Runs `fault` on a one-worker pool between two `pid` tasks; returns the
+/// fault's error and the pids before and after.
+fn one_fault<A, R>(f: fn(A) -> R, arg: A) -> (TaskError, u32, u32)
+where
+    A: Serialize + serde::de::DeserializeOwned + 'static,
+    R: Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    let ex = pool_n(1);
+    let before = value(&ex.submit(pid, ()).unwrap(), secs(10.0));
+    let bad = ex.submit(f, arg).unwrap();
+    let after_f = ex.submit(pid, ()).unwrap();
+    let e = task_error(&bad, secs(20.0));
+    let after = value(&after_f, secs(10.0));
+    still_serves(&ex);
+    drop(ex);
+    (e, before, after)
+}
+
+// ---------------------------------------------------------- tests
+
+fn smoke() {
+    let ex = pool_n(2);
+    let f = ex.submit(ident, 7).unwrap();
+    assert_eq!(value(&f, secs(10.0)), 7);
+    let closure = ex
+        .submit(|s: String| s.to_uppercase(), "abc".to_owned())
+        .unwrap();
+    assert_eq!(value(&closure, secs(10.0)), "ABC");
+    let worker = value(&ex.submit(pid, ()).unwrap(), secs(10.0));
+    assert_ne!(worker, std::process::id(), "tasks run in another process");
+    let m = ex.map(ident, 0..100).unwrap().into_result().unwrap();
+    assert_eq!(m, (0..100).collect::<Vec<_>>());
+    ex.shutdown(true, false);
+    assert!(matches!(ex.submit(ident, 1), Err(SubmitError::Shutdown)));
+}
+
+fn panic_keeps_the_worker() {
+    let (e, before, after) = one_fault(panics, "boom 42".to_owned());
+    assert_eq!(e.panic_message(), Some("boom 42"));
+    assert_eq!(before, after, "the same worker serves the next task");
+}
+
+fn sigkill_fails_only_its_task() {
+    let ex = pool_n(2);
+    let good: Vec<_> = (0..20)
+        .map(|i| ex.submit(pid_after, 10 + i % 3).unwrap())
+        .collect();
+    let bad = ex.submit(sigkill_self, ()).unwrap();
+    let more: Vec<_> = (0..20).map(|i| ex.submit(ident, i).unwrap()).collect();
+    let (pid, cause) = died(&task_error(&bad, secs(20.0)));
+    assert_eq!(cause, ExitCause::Signal(libc::SIGKILL));
+    assert!(pid > 0);
+    for f in &good {
+        assert_ne!(value(f, secs(20.0)), 0);
+    }
+    for (i, f) in more.iter().enumerate() {
+        assert_eq!(value(f, secs(20.0)), i as u64);
+    }
+    let msg = task_error(&bad, secs(1.0)).to_string();
+    assert!(
+        msg.contains(&pid.to_string()) && msg.contains("signal 9"),
+        "{msg}"
+    );
+    still_serves(&ex);
+}
+
+fn abort_is_sigabrt() {
+    let (e, before, after) = one_fault(aborts, ());
+    assert_eq!(died(&e), (before, ExitCause::Signal(libc::SIGABRT)));
+    assert_ne!(before, after, "a new worker took over");
+}
+
+fn exit_zero_is_not_success() {
+    let (e, before, _) = one_fault(exits, 0);
+    assert_eq!(died(&e), (before, ExitCause::Code(0)));
+    let (e, before, _) = one_fault(exits, 3);
+    assert_eq!(died(&e), (before, ExitCause::Code(3)));
+}
+
+fn segfault_and_stack_overflow() {
+    let (e, _, _) = one_fault(segfaults, ());
+    assert_eq!(died(&e).1, ExitCause::Signal(libc::SIGSEGV));
+    let (e, _, _) = one_fault(overflows_stack, ());
+    let cause = died(&e).1;
+    assert!(
+        matches!(cause, ExitCause::Signal(s) if s == libc::SIGSEGV || s == libc::SIGABRT),
+        "{cause:?}"
+    );
+}
+
+fn panic_while_unwinding_aborts() {
+    let (e, _, _) = one_fault(panics_while_unwinding, ());
+    assert_eq!(died(&e).1, ExitCause::Signal(libc::SIGABRT));
+}
+
+fn allocation_failure_kills_only_the_worker() {
+    let (e, _, _) = one_fault(allocates_until_refused, ());
+    let cause = died(&e).1;
+    assert!(
+        matches!(cause, ExitCause::Signal(s) if s == libc::SIGABRT || s == libc::SIGKILL),
+        "{cause:?}"
+    );
+}
+
+fn argument_serialize_fails_in_parent() {
+    let ex = pool_n(1);
+    let e = ex.submit(take_fail_ser, FailSer).unwrap_err();
+    assert!(e.is_serialize(), "{e}");
+    assert!(e.to_string().contains("FailSer refuses"), "{e}");
+    // Nothing was sent: no worker was even started.
+    assert!(format!("{ex:?}").contains("workers_started: 0"), "{ex:?}");
+    still_serves(&ex);
+}
+
+fn argument_deserialize_fails_in_worker() {
+    let (e, before, after) = one_fault(take_fail_de, FailDe);
+    assert_eq!(serde_stage(&e), SerdeStage::ArgumentDecode);
+    assert!(e.to_string().contains("FailDe refuses"), "{e}");
+    assert_eq!(before, after, "the worker goes on");
+}
+
+fn worker_aborts_while_deserializing() {
+    let (e, before, after) = one_fault(take_abort_de, AbortDe);
+    assert_eq!(died(&e), (before, ExitCause::Signal(libc::SIGABRT)));
+    assert_ne!(before, after);
+}
+
+fn result_serialize_fails_in_worker() {
+    let (e, before, after) = one_fault(give_fail_ser, ());
+    assert_eq!(serde_stage(&e), SerdeStage::ResultEncode);
+    assert!(e.to_string().contains("FailSer refuses"), "{e}");
+    assert_eq!(before, after);
+}
+
+fn worker_aborts_while_serializing() {
+    let (e, before, _) = one_fault(give_abort_ser, ());
+    assert_eq!(died(&e), (before, ExitCause::Signal(libc::SIGABRT)));
+}
+
+fn result_deserialize_fails_in_parent() {
+    let (e, before, after) = one_fault(give_fail_de, ());
+    assert_eq!(serde_stage(&e), SerdeStage::ResultDecode);
+    assert!(e.to_string().contains("FailDe refuses"), "{e}");
+    assert_eq!(before, after);
+    let (e, _, _) = one_fault(give_panic_de, ());
+    assert_eq!(serde_stage(&e), SerdeStage::ResultDecode);
+    assert!(e.to_string().contains("PanicDe panics"), "{e}");
+}
+
+fn protocol_garbage_kills_the_worker() {
+    for (mode, what) in [
+        (0u8, "unknown frame kind"),
+        (1, "exceeds the limit"),
+        (2, "for task 999999999"),
+        (5, ""),
+    ] {
+        let (e, before, after) = one_fault(garbage, mode);
+        let pe = e
+            .downcast_ref::<ProtocolError>()
+            .unwrap_or_else(|| panic!("mode {mode}: expected a ProtocolError, got {e:?}"));
+        assert_eq!(pe.pid(), before);
+        assert!(pe.message().contains(what), "mode {mode}: {pe}");
+        assert_ne!(before, after, "mode {mode}: replaced");
+    }
+}
+
+fn half_frame_then_exit() {
+    let (e, before, _) = one_fault(garbage, 3);
+    assert_eq!(died(&e), (before, ExitCause::Code(0)));
+}
+
+fn half_frame_then_sleep_hits_the_time_limit() {
+    let ex = pool_n(1);
+    let f = ex.submit_with_timeout(garbage, 4, ms(500)).unwrap();
+    let e = task_error(&f, secs(20.0));
+    assert!(e.is_time_limit(), "{e:?}");
+    still_serves(&ex);
+}
+
+fn time_limit_kills_and_replaces() {
+    let ex = pool(
+        ProcessPoolExecutor::builder()
+            .max_workers(1)
+            .task_timeout(ms(400)),
+    );
+    let before = value(&ex.submit(pid, ()).unwrap(), secs(10.0));
+    let start = Instant::now();
+    let slow = ex.submit(sleeps, 60_000).unwrap();
+    let queued = ex.submit(pid, ()).unwrap();
+    let e = task_error(&slow, secs(20.0));
+    match e {
+        TaskError::TimeLimit { limit, pid } => {
+            assert_eq!(limit, ms(400));
+            assert_eq!(pid, before);
+        }
+        other => panic!("expected TimeLimit, got {other:?}"),
+    }
+    assert!(start.elapsed() >= ms(400));
+    let after = value(&queued, secs(10.0));
+    assert_ne!(after, before, "a new worker took over");
+    // Per-call limit overrides the pool's.
+    let quick = ex.submit_with_timeout(sleeps, 1_000, ms(100)).unwrap();
+    assert!(task_error(&quick, secs(20.0)).is_time_limit());
+    let fine = ex.submit_with_timeout(sleeps, 10, secs(30.0)).unwrap();
+    assert_eq!(value(&fine, secs(20.0)), 10);
+}
+
+fn queued_tasks_stay_pending_and_cancellable() {
+    let ex = pool_n(1);
+    let busy = ex.submit(sleeps, 300).unwrap();
+    wait_until(secs(10.0), "the first task to run", || busy.running());
+    let queued: Vec<_> = (0..5).map(|i| ex.submit(ident, i).unwrap()).collect();
+    for q in &queued {
+        assert_eq!(q.state(), FutureState::Pending);
+    }
+    assert!(queued[2].cancel());
+    assert_eq!(value(&busy, secs(10.0)), 300);
+    for (i, q) in queued.iter().enumerate() {
+        if i == 2 {
+            assert!(outcome(q, secs(1.0)).unwrap_err().is_cancelled());
+        } else {
+            assert_eq!(value(q, secs(10.0)), i as u64);
+        }
+    }
+}
+
+fn max_tasks_per_child_one() {
+    let n = 1000;
+    let ex = pool(
+        ProcessPoolExecutor::builder()
+            .max_workers(2)
+            .max_tasks_per_child(1),
+    );
+    let peak = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (peak, stop) = (peak.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let live = support::children().len();
+                peak.fetch_max(live, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_micros(500));
+            }
+        })
+    };
+    let futures: Vec<_> = (0..n).map(|_| ex.submit(pid, ()).unwrap()).collect();
+    let mut pids: Vec<u32> = futures.iter().map(|f| value(f, secs(60.0))).collect();
+    stop.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+    pids.sort_unstable();
+    pids.dedup();
+    assert_eq!(pids.len(), n, "a new pid for each task");
+    let peak = peak.load(Ordering::Relaxed);
+    assert!(peak <= 2, "at most 2 live workers, saw {peak}");
+    let m = ex
+        .map_with(ident, 0..200, MapOptions::default().chunksize(7))
+        .unwrap()
+        .into_result()
+        .unwrap();
+    assert_eq!(m, (0..200).collect::<Vec<_>>());
+}
+
+fn fifty_megabytes_each_way() {
+    let ex = pool_n(2);
+    let len = 50 << 20;
+    let inputs: Vec<Blob> = (0..3).map(|i| blob_of(len, i)).collect();
+    let futures: Vec<_> = inputs
+        .iter()
+        .map(|b| ex.submit(bump_blob, b.clone()).unwrap())
+        .collect();
+    for (b, f) in inputs.iter().zip(&futures) {
+        let out = outcome(f, secs(60.0)).expect("50 MB round trip");
+        assert_eq!(out.0.len(), len);
+        assert!(out.0.iter().zip(&b.0).all(|(o, i)| *o == i.wrapping_add(1)));
+    }
+    still_serves(&ex);
+}
+
+fn shutdown_cancel_futures() {
+    let ex = pool_n(1);
+    let running = ex.submit(sleeps, 300).unwrap();
+    wait_until(secs(10.0), "the first task to run", || running.running());
+    let queued: Vec<_> = (0..50).map(|i| ex.submit(ident, i).unwrap()).collect();
+    ex.shutdown(true, true);
+    assert_eq!(value(&running, secs(1.0)), 300);
+    for q in &queued {
+        assert!(q.cancelled(), "{q:?}");
+    }
+    assert!(ex.submit(ident, 1).unwrap_err().is_shutdown());
+}
+
+fn drop_while_running_waits() {
+    let ex = pool_n(2);
+    let futures: Vec<_> = (0..6)
+        .map(|i| ex.submit(sleeps, 50 + i * 10).unwrap())
+        .collect();
+    drop(ex);
+    for (i, f) in futures.iter().enumerate() {
+        assert_eq!(value(f, Duration::ZERO.max(ms(1))), 50 + i as u64 * 10);
+    }
+}
+
+fn shutdown_while_a_task_crashes() {
+    fn crash_later(ms: u64) -> u32 {
+        std::thread::sleep(Duration::from_millis(ms));
+        std::process::abort()
+    }
+    let ex = pool_n(2);
+    let bad = ex.submit(crash_later, 100).unwrap();
+    let good = ex.submit(sleeps, 150).unwrap();
+    ex.shutdown(true, false);
+    assert!(task_error(&bad, secs(1.0)).is_worker_died());
+    assert_eq!(value(&good, secs(1.0)), 150);
+}
+
+fn kill_workers_fails_running_tasks() {
+    let ex = pool_n(2);
+    let running: Vec<_> = (0..2).map(|_| ex.submit(sleeps, 60_000).unwrap()).collect();
+    let queued = ex.submit(ident, 1).unwrap();
+    wait_until(secs(10.0), "both tasks to run", || {
+        running.iter().all(|f| f.running())
+    });
+    ex.kill_workers();
+    for f in &running {
+        let (_, cause) = died(&task_error(f, secs(5.0)));
+        assert_eq!(cause, ExitCause::Signal(libc::SIGKILL));
+    }
+    assert!(queued.cancelled());
+    assert!(ex.submit(ident, 1).unwrap_err().is_shutdown());
+}
+
+fn terminate_workers_sends_sigterm() {
+    let ex = pool_n(1);
+    let running = ex.submit(sleeps, 60_000).unwrap();
+    wait_until(secs(10.0), "the task to run", || running.running());
+    ex.terminate_workers();
+    let (_, cause) = died(&task_error(&running, secs(5.0)));
+    assert_eq!(cause, ExitCause::Signal(libc::SIGTERM));
+}
+
+fn failing_initializer() -> Result<(), String> {
+    Err("no database here".to_owned())
+}
+
+fn panicking_initializer() {
+    panic!("initializer exploded")
+}
+
+fn initializer_failure_breaks_the_pool() {
+    for ex in [
+        pool(
+            ProcessPoolExecutor::builder()
+                .max_workers(2)
+                .try_initializer(failing_initializer),
+        ),
+        pool(
+            ProcessPoolExecutor::builder()
+                .max_workers(2)
+                .initializer(panicking_initializer),
+        ),
+    ] {
+        let futures: Vec<_> = (0..5).map(|i| ex.submit(ident, i)).collect();
+        let mut broken = 0;
+        for f in futures {
+            match f {
+                Ok(f) => {
+                    let e = task_error(&f, secs(20.0));
+                    assert!(e.is_broken(), "{e:?}");
+                    broken += 1;
+                }
+                Err(e) => assert!(e.is_broken(), "{e}"),
+            }
+        }
+        assert!(broken > 0);
+        let e = ex.submit(ident, 9).unwrap_err();
+        assert!(e.is_broken(), "{e}");
+        let reason = e.broken_reason().unwrap().to_owned();
+        assert!(
+            reason.contains("no database here") || reason.contains("initializer exploded"),
+            "{reason}"
+        );
+        let start = Instant::now();
+        ex.shutdown(true, false);
+        assert!(start.elapsed() < secs(5.0));
+    }
+}
+
+static INITIALIZED: AtomicUsize = AtomicUsize::new(0);
+
+fn set_initialized() {
+    INITIALIZED.store(77, Ordering::SeqCst);
+}
+
+fn read_initialized(_: ()) -> usize {
+    INITIALIZED.load(Ordering::SeqCst)
+}
+
+fn initializer_runs_in_each_worker() {
+    let ex = pool(
+        ProcessPoolExecutor::builder()
+            .max_workers(2)
+            .initializer(set_initialized),
+    );
+    let futures: Vec<_> = (0..8)
+        .map(|_| ex.submit(read_initialized, ()).unwrap())
+        .collect();
+    for f in &futures {
+        assert_eq!(value(f, secs(10.0)), 77);
+    }
+    assert_eq!(INITIALIZED.load(Ordering::SeqCst), 0, "not in the parent");
+}
+
+fn sigint_is_ignored_by_workers() {
+    let ex = pool_n(1);
+    let worker = value(&ex.submit(pid, ()).unwrap(), secs(10.0));
+    let f = ex.submit(pid_after, 200).unwrap();
+    wait_until(secs(10.0), "the task to run", || f.running());
+    // SAFETY: signals our own child.
+    unsafe {
+        libc::kill(worker as libc::pid_t, libc::SIGINT);
+    }
+    assert_eq!(value(&f, secs(10.0)), worker);
+}
+
+fn print_lots(n: usize) -> usize {
+    use std::io::Write;
+    let line = [b'x'; 1023];
+    let mut out = std::io::stdout().lock();
+    for _ in 0..n / 1024 {
+        out.write_all(&line).unwrap();
+        out.write_all(b"\n").unwrap();
+    }
+    out.flush().unwrap();
+    n
+}
+
+/// Child mode `print`: prints megabytes from a worker; the test counts them.
+fn child_print() {
+    let ex = ProcessPoolExecutor::new(1).unwrap();
+    let n = 4 << 20;
+    let f = ex.submit(print_lots, n).unwrap();
+    assert_eq!(f.into_result().unwrap(), n);
+    drop(ex);
+    println!("DONE");
+}
+
+fn printing_megabytes_corrupts_nothing() {
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(exe)
+        .args(["--child-mode", "print"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = Vec::new();
+    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(out.len(), (4 << 20) + "DONE\n".len());
+    assert!(out.ends_with(b"DONE\n"));
+}
+
+/// Child mode `orphan`: starts two busy workers, prints their pids, waits
+/// to be killed.
+fn child_orphan() {
+    let ex = ProcessPoolExecutor::new(2).unwrap();
+    let fs: Vec<_> = (0..2)
+        .map(|_| ex.submit(pid_after, 60_000).unwrap())
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !fs.iter().all(|f| f.running()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let kids: Vec<String> = support::children()
+        .iter()
+        .map(|(p, _)| p.to_string())
+        .collect();
+    println!("{}", kids.join(" "));
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+fn parent_sigkill_leaves_no_orphans() {
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(exe)
+        .args(["--child-mode", "orphan"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    {
+        use std::io::BufRead;
+        let mut r = std::io::BufReader::new(child.stdout.take().unwrap());
+        r.read_line(&mut line).unwrap();
+    }
+    let workers: Vec<u32> = line
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(workers.len(), 2, "two workers: {line:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Each worker gets SIGKILL from the parent-death signal: gone, or a
+    // zombie waiting for its new parent to reap it.
+    wait_until(secs(2.0), "the orphaned workers to exit", || {
+        workers
+            .iter()
+            .all(|&p| support::stat(p).map_or(true, |(s, _)| s == 'Z' || s == 'X'))
+    });
+}
+
+fn not_initialized_is_an_error() {
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(exe)
+        .args(["--child-mode", "no-init"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "NotInitialized\n");
+}
+
+fn chunked_map_keeps_item_errors_apart() {
+    fn odd_panics(x: u32) -> u32 {
+        assert!(x % 2 == 0, "odd {x}");
+        x
+    }
+    let ex = pool_n(2);
+    let out: Vec<_> = ex
+        .map_with(odd_panics, 0..10, MapOptions::default().chunksize(3))
+        .unwrap()
+        .collect();
+    assert_eq!(out.len(), 10);
+    for (i, r) in out.iter().enumerate() {
+        if i % 2 == 0 {
+            assert_eq!(*r.as_ref().unwrap(), i as u32);
+        } else {
+            let e = r.as_ref().unwrap_err();
+            assert_eq!(
+                e.task_error().unwrap().panic_message(),
+                Some(format!("odd {i}").as_str())
+            );
+        }
+    }
+    // A crash fails only its chunk's places.
+    fn crash_on_five(x: u32) -> u32 {
+        if x == 5 {
+            std::process::abort();
+        }
+        x
+    }
+    let out: Vec<_> = ex
+        .map_with(crash_on_five, 0..10, MapOptions::default().chunksize(3))
+        .unwrap()
+        .collect();
+    for (i, r) in out.iter().enumerate() {
+        if (3..6).contains(&i) {
+            assert!(r
+                .as_ref()
+                .unwrap_err()
+                .task_error()
+                .unwrap()
+                .is_worker_died());
+        } else {
+            assert_eq!(*r.as_ref().unwrap(), i as u32);
+        }
+    }
+}
+
+fn main() {
+    // Only this check runs before `init()`: a pool in a program that never
+    // called it must be refused, not hang.
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv == ["--child-mode", "no-init"] {
+        match ProcessPoolExecutor::new(1) {
+            Err(concurrent_futures_pool::BuildError::NotInitialized) => println!("NotInitialized"),
+            other => println!("unexpected: {other:?}"),
+        }
+        return;
+    }
+    process::init();
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some("--child-mode") {
+        match args.next().as_deref() {
+            Some("print") => child_print(),
+            Some("orphan") => child_orphan(),
+            other => panic!("unknown child mode {other:?}"),
+        }
+        return;
+    }
+    support::run(&[
+        ("smoke", smoke, 30),
+        ("panic_keeps_the_worker", panic_keeps_the_worker, 30),
+        (
+            "sigkill_fails_only_its_task",
+            sigkill_fails_only_its_task,
+            60,
+        ),
+        ("abort_is_sigabrt", abort_is_sigabrt, 30),
+        ("exit_zero_is_not_success", exit_zero_is_not_success, 30),
+        (
+            "segfault_and_stack_overflow",
+            segfault_and_stack_overflow,
+            60,
+        ),
+        (
+            "panic_while_unwinding_aborts",
+            panic_while_unwinding_aborts,
+            30,
+        ),
+        (
+            "allocation_failure_kills_only_the_worker",
+            allocation_failure_kills_only_the_worker,
+            60,
+        ),
+        (
+            "argument_serialize_fails_in_parent",
+            argument_serialize_fails_in_parent,
+            30,
+        ),
+        (
+            "argument_deserialize_fails_in_worker",
+            argument_deserialize_fails_in_worker,
+            30,
+        ),
+        (
+            "worker_aborts_while_deserializing",
+            worker_aborts_while_deserializing,
+            30,
+        ),
+        (
+            "result_serialize_fails_in_worker",
+            result_serialize_fails_in_worker,
+            30,
+        ),
+        (
+            "worker_aborts_while_serializing",
+            worker_aborts_while_serializing,
+            30,
+        ),
+        (
+            "result_deserialize_fails_in_parent",
+            result_deserialize_fails_in_parent,
+            30,
+        ),
+        (
+            "protocol_garbage_kills_the_worker",
+            protocol_garbage_kills_the_worker,
+            60,
+        ),
+        ("half_frame_then_exit", half_frame_then_exit, 30),
+        (
+            "half_frame_then_sleep_hits_the_time_limit",
+            half_frame_then_sleep_hits_the_time_limit,
+            30,
+        ),
+        (
+            "time_limit_kills_and_replaces",
+            time_limit_kills_and_replaces,
+            60,
+        ),
+        (
+            "queued_tasks_stay_pending_and_cancellable",
+            queued_tasks_stay_pending_and_cancellable,
+            30,
+        ),
+        ("max_tasks_per_child_one", max_tasks_per_child_one, 180),
+        ("fifty_megabytes_each_way", fifty_megabytes_each_way, 120),
+        ("shutdown_cancel_futures", shutdown_cancel_futures, 30),
+        ("drop_while_running_waits", drop_while_running_waits, 30),
+        (
+            "shutdown_while_a_task_crashes",
+            shutdown_while_a_task_crashes,
+            30,
+        ),
+        (
+            "kill_workers_fails_running_tasks",
+            kill_workers_fails_running_tasks,
+            30,
+        ),
+        (
+            "terminate_workers_sends_sigterm",
+            terminate_workers_sends_sigterm,
+            30,
+        ),
+        (
+            "initializer_failure_breaks_the_pool",
+            initializer_failure_breaks_the_pool,
+            60,
+        ),
+        (
+            "initializer_runs_in_each_worker",
+            initializer_runs_in_each_worker,
+            30,
+        ),
+        (
+            "sigint_is_ignored_by_workers",
+            sigint_is_ignored_by_workers,
+            30,
+        ),
+        (
+            "printing_megabytes_corrupts_nothing",
+            printing_megabytes_corrupts_nothing,
+            60,
+        ),
+        (
+            "parent_sigkill_leaves_no_orphans",
+            parent_sigkill_leaves_no_orphans,
+            60,
+        ),
+        (
+            "not_initialized_is_an_error",
+            not_initialized_is_an_error,
+            30,
+        ),
+        (
+            "chunked_map_keeps_item_errors_apart",
+            chunked_map_keeps_item_errors_apart,
+            60,
+        ),
+    ]);
+}
