@@ -4,6 +4,6 @@
 set -euo pipefail
 export RUSTFLAGS="--cfg loom"
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
-for crate in concurrent-futures-core concurrent-futures-pool concurrent-futures-wait; do
+for crate in concurrent-futures-core concurrent-futures-wait concurrent-futures-pool; do
   timeout 1200 cargo test --release --target-dir target/loom -p "$crate" --lib -- loom_
 done
