@@ -210,7 +210,7 @@ impl ThreadPoolExecutor {
     {
         let future = Future::new();
         self.shared
-            .push(Box::new(WorkItem::new(Plain(f), future.clone())))?;
+            .push(Job::new(WorkItem::new(Plain(f), future.clone())))?;
         Ok(future)
     }
 
@@ -242,7 +242,7 @@ impl ThreadPoolExecutor {
         let future = Future::new();
         let body = Fallible(f, std::marker::PhantomData);
         self.shared
-            .push(Box::new(WorkItem::new(body, future.clone())))?;
+            .push(Job::new(WorkItem::new(body, future.clone())))?;
         Ok(future)
     }
 
@@ -335,7 +335,7 @@ impl ThreadPoolExecutor {
             let f = Arc::clone(&f);
             let future = Future::new();
             let item = WorkItem::new(Plain(move || f(a)), future.clone());
-            Some(shared.push(Box::new(item)).map(|()| Slot::One(future)))
+            Some(shared.push(Job::new(item)).map(|()| Slot::One(future)))
         });
         Map::start(source, options)
     }
