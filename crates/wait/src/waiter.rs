@@ -28,6 +28,10 @@ pub(crate) trait StopRule: Send + 'static {
     /// Records one completion of a future the wait watches (each watched
     /// future is recorded once); returns whether the wait may return now.
     fn record(&mut self, how: Completion) -> bool;
+
+    /// Whether every watched future has been recorded (so each has notified
+    /// and dropped the waiter, and none needs it removed).
+    fn all_recorded(&self) -> bool;
 }
 
 /// `ALL_COMPLETED`: a countdown of the futures not done yet.
@@ -49,6 +53,10 @@ impl StopRule for AllCompleted {
         self.left -= 1;
         self.left == 0
     }
+
+    fn all_recorded(&self) -> bool {
+        self.left == 0
+    }
 }
 
 /// `FIRST_COMPLETED`: any completion stops the wait.
@@ -58,6 +66,10 @@ pub(crate) struct FirstCompleted;
 impl StopRule for FirstCompleted {
     fn record(&mut self, _: Completion) -> bool {
         true
+    }
+
+    fn all_recorded(&self) -> bool {
+        false
     }
 }
 
@@ -82,6 +94,10 @@ impl StopRule for FirstException {
     fn record(&mut self, how: Completion) -> bool {
         // Count down even on a failure, so the count stays exact.
         self.all.record(how) || how == Completion::Failed
+    }
+
+    fn all_recorded(&self) -> bool {
+        self.all.all_recorded()
     }
 }
 
@@ -125,6 +141,11 @@ impl<R: StopRule> Signal<R> {
             }
         }
         g.stop
+    }
+
+    /// Whether the rule has recorded every watched future.
+    pub(crate) fn all_recorded(&self) -> bool {
+        primitives::lock(&self.state).rule.all_recorded()
     }
 
     /// Blocks until the rule says stop (`true`) or `deadline` passes
