@@ -20,9 +20,8 @@ use concurrent_futures_pool::process::{
     self, ProcessPoolExecutor, ProtocolError, SerdeError, SerdeStage,
 };
 use concurrent_futures_pool::{MapOptions, SubmitError};
-use serde::de::{self, Deserializer, Visitor};
-use serde::ser::{self, Serializer};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use support::faults::{blob_of, bump_blob, AbortDe, AbortSer, Blob, FailDe, FailSer, PanicDe};
 use support::{ms, outcome, pool, pool_n, secs, task_error, value, wait_until};
 
 // ---------------------------------------------------------------- tasks
@@ -125,90 +124,6 @@ fn sleeps(ms: u64) -> u64 {
     ms
 }
 
-// ------------------------------------------------------- serde faults
-
-/// Fails to serialize (in whichever process serializes it).
-#[derive(Debug)]
-struct FailSer;
-
-impl Serialize for FailSer {
-    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
-        Err(ser::Error::custom("FailSer refuses to serialize"))
-    }
-}
-
-impl<'de> Deserialize<'de> for FailSer {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        <()>::deserialize(d).map(|()| FailSer)
-    }
-}
-
-/// Serializes as `()`, fails to deserialize.
-#[derive(Debug)]
-struct FailDe;
-
-impl Serialize for FailDe {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        ().serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for FailDe {
-    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
-        Err(de::Error::custom("FailDe refuses to deserialize"))
-    }
-}
-
-/// Serializes as `()`, panics while deserializing.
-#[derive(Debug)]
-struct PanicDe;
-
-impl Serialize for PanicDe {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        ().serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for PanicDe {
-    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
-        panic!("PanicDe panics while deserializing")
-    }
-}
-
-/// Serializes as `()`, aborts the process while deserializing (used as an
-/// argument: only the worker deserializes it).
-#[derive(Debug)]
-struct AbortDe;
-
-impl Serialize for AbortDe {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        ().serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for AbortDe {
-    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
-        std::process::abort()
-    }
-}
-
-/// Aborts the process while serializing (used as a result: only the
-/// worker serializes it).
-#[derive(Debug)]
-struct AbortSer;
-
-impl Serialize for AbortSer {
-    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
-        std::process::abort()
-    }
-}
-
-impl<'de> Deserialize<'de> for AbortSer {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        <()>::deserialize(d).map(|()| AbortSer)
-    }
-}
-
 fn take_fail_de(_: FailDe) -> u32 {
     1
 }
@@ -229,49 +144,6 @@ fn give_fail_de(_: ()) -> FailDe {
 }
 fn give_panic_de(_: ()) -> PanicDe {
     PanicDe
-}
-
-/// Bytes that serialize as one byte string (a `memcpy`, not a sequence of
-/// 50 million `u8`s).
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Blob(Vec<u8>);
-
-impl Serialize for Blob {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Blob {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Blob;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("bytes")
-            }
-            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Blob, E> {
-                Ok(Blob(v.to_vec()))
-            }
-            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Blob, E> {
-                Ok(Blob(v))
-            }
-        }
-        d.deserialize_byte_buf(V)
-    }
-}
-
-fn blob_of(len: usize, seed: u8) -> Blob {
-    Blob(
-        (0..len)
-            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-            .collect(),
-    )
-}
-
-/// Returns a blob of the same length with every byte plus one.
-fn bump_blob(b: Blob) -> Blob {
-    Blob(b.0.into_iter().map(|x| x.wrapping_add(1)).collect())
 }
 
 // ------------------------------------------------- protocol garbage
@@ -329,6 +201,14 @@ fn garbage(mode: u8) -> u32 {
             f.extend_from_slice(&[0; 10]);
             write_raw(&f);
             std::thread::sleep(Duration::from_secs(3600));
+        }
+        // Half of a 50 MB reply, then exit.
+        6 => {
+            let len = 50u32 << 20;
+            let mut f = header(len, 4, 1);
+            f.resize(13 + (len as usize) / 2, 0xaa);
+            write_raw(&f);
+            std::process::exit(0);
         }
         // Random bytes.
         _ => write_raw(b"\x13\x37 this is not a frame at all, just noise"),
@@ -528,6 +408,114 @@ fn protocol_garbage_kills_the_worker() {
 fn half_frame_then_exit() {
     let (e, before, _) = one_fault(garbage, 3);
     assert_eq!(died(&e), (before, ExitCause::Code(0)));
+}
+
+fn crash_half_way_through_a_big_result() {
+    let ex = pool_n(2);
+    let big: Vec<_> = (0..2)
+        .map(|i| ex.submit(bump_blob, blob_of(50 << 20, i)).unwrap())
+        .collect();
+    let bad = ex.submit(garbage, 6).unwrap();
+    let (_, cause) = died(&task_error(&bad, secs(60.0)));
+    assert_eq!(cause, ExitCause::Code(0));
+    for (i, f) in big.iter().enumerate() {
+        let out = outcome(f, secs(60.0)).expect("the other big results arrive");
+        let want = blob_of(50 << 20, i as u8);
+        assert!(out
+            .0
+            .iter()
+            .zip(&want.0)
+            .all(|(o, w)| *o == w.wrapping_add(1)));
+    }
+    still_serves(&ex);
+}
+
+fn big_argument_to_a_busy_pool_does_not_block_submit() {
+    let ex = pool_n(1);
+    let blob = blob_of(50 << 20, 3);
+    let busy = ex.submit(sleeps, 3_000).unwrap();
+    wait_until(secs(10.0), "the busy task to run", || busy.running());
+    let big = ex.submit(bump_blob, blob).unwrap();
+    // `submit` returned while the only worker is still busy: the argument
+    // waits in the parent's queue, not in a pipe.
+    assert!(
+        busy.running(),
+        "submit returned only after the busy task ended"
+    );
+    assert_eq!(big.state(), FutureState::Pending);
+    assert_eq!(value(&busy, secs(10.0)), 3_000);
+    assert_eq!(outcome(&big, secs(60.0)).unwrap().0.len(), 50 << 20);
+}
+
+fn refuse_start_if_asked() -> Result<(), String> {
+    match std::env::var_os("CF_TEST_REFUSE_START") {
+        Some(_) => Err("refused to start".to_owned()),
+        None => Ok(()),
+    }
+}
+
+fn replacement_that_cannot_start_breaks_the_pool() {
+    let ex = pool(
+        ProcessPoolExecutor::builder()
+            .max_workers(1)
+            .try_initializer(refuse_start_if_asked),
+    );
+    assert_eq!(value(&ex.submit(ident, 1).unwrap(), secs(10.0)), 1);
+    // Workers inherit the parent's environment when they are spawned.
+    std::env::set_var("CF_TEST_REFUSE_START", "1");
+    let crash = ex.submit(sigkill_self, ()).unwrap();
+    let queued: Vec<_> = (0..5).map(|i| ex.submit(ident, i)).collect();
+    let (_, cause) = died(&task_error(&crash, secs(10.0)));
+    assert_eq!(cause, ExitCause::Signal(libc::SIGKILL));
+    for q in queued.into_iter().flatten() {
+        assert!(task_error(&q, secs(10.0)).is_broken());
+    }
+    std::env::remove_var("CF_TEST_REFUSE_START");
+    let e = ex.submit(ident, 1).unwrap_err();
+    assert!(
+        e.broken_reason().unwrap().contains("refused to start"),
+        "{e}"
+    );
+    let start = Instant::now();
+    ex.shutdown(true, false);
+    assert!(start.elapsed() < secs(5.0));
+}
+
+fn callbacks_run_once_each_through_crashes() {
+    let ex = pool_n(2);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut futures = Vec::new();
+    for i in 0..30u64 {
+        let f = match i % 5 {
+            0 => ex.submit(|_: u64| -> u64 { std::process::abort() }, i),
+            1 => ex.submit(|x: u64| -> u64 { panic!("p{x}") }, i),
+            _ => ex.submit(ident, i),
+        }
+        .unwrap();
+        let c = calls.clone();
+        f.add_done_callback(move |_| {
+            c.fetch_add(1, Ordering::SeqCst);
+        });
+        futures.push(f);
+    }
+    for (i, f) in futures.iter().enumerate() {
+        match i % 5 {
+            0 => assert!(task_error(f, secs(20.0)).is_worker_died()),
+            1 => assert_eq!(
+                task_error(f, secs(20.0)).panic_message(),
+                Some(format!("p{i}").as_str())
+            ),
+            _ => assert_eq!(value(f, secs(20.0)), i as u64),
+        }
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 30);
+    // Each failed future has its own error, naming its own worker.
+    let pids: std::collections::HashSet<u32> = futures
+        .iter()
+        .step_by(5)
+        .map(|f| died(&task_error(f, secs(1.0))).0)
+        .collect();
+    assert_eq!(pids.len(), 6, "each crash was its own worker");
 }
 
 fn half_frame_then_sleep_hits_the_time_limit() {
@@ -1007,6 +995,26 @@ fn main() {
             60,
         ),
         ("half_frame_then_exit", half_frame_then_exit, 30),
+        (
+            "crash_half_way_through_a_big_result",
+            crash_half_way_through_a_big_result,
+            120,
+        ),
+        (
+            "big_argument_to_a_busy_pool_does_not_block_submit",
+            big_argument_to_a_busy_pool_does_not_block_submit,
+            60,
+        ),
+        (
+            "replacement_that_cannot_start_breaks_the_pool",
+            replacement_that_cannot_start_breaks_the_pool,
+            30,
+        ),
+        (
+            "callbacks_run_once_each_through_crashes",
+            callbacks_run_once_each_through_crashes,
+            60,
+        ),
         (
             "half_frame_then_sleep_hits_the_time_limit",
             half_frame_then_sleep_hits_the_time_limit,

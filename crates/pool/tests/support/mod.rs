@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod faults;
+
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
