@@ -59,6 +59,13 @@ fn serve(stream: TcpStream, pages: usize) -> io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request = String::new();
     reader.read_line(&mut request)?;
+    // Read the rest of the request head: closing a socket with unread
+    // request bytes makes the kernel reset the connection, and the client
+    // may then lose the response.
+    let mut header = String::new();
+    while reader.read_line(&mut header)? > 2 {
+        header.clear();
+    }
     let path = request.split_whitespace().nth(1).unwrap_or("/");
     let n: Option<usize> = path.strip_prefix("/page/").and_then(|s| s.parse().ok());
     // Some pages are slow, so completion order differs from submission order.
@@ -102,12 +109,17 @@ pub fn fetch(url: &str) -> Result<String, FetchError> {
     let rest = url.strip_prefix("http://").unwrap_or(url);
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let mut stream = TcpStream::connect(host).map_err(FetchError::Io)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(FetchError::Io)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(FetchError::Io)?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").map_err(FetchError::Io)?;
     let mut response = String::new();
-    stream.read_to_string(&mut response).map_err(FetchError::Io)?;
+    stream
+        .read_to_string(&mut response)
+        .map_err(FetchError::Io)?;
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head.lines().next().unwrap_or("").splitn(2, ' ').nth(1).unwrap_or("");
+    let status_line = head.lines().next().unwrap_or("");
+    let status = status_line.split_once(' ').map_or("", |(_, s)| s);
     if status.starts_with("200") {
         Ok(body.to_string())
     } else {
