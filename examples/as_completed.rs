@@ -57,8 +57,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     bytes += body.len();
                     let links = site::links(url, body);
                     println!(
-                        "  {:>9?} {url} {} bytes, {} links",
-                        start.elapsed(),
+                        "  {:>5} ms {url} {} bytes, {} links",
+                        start.elapsed().as_millis(),
                         body.len(),
                         links.len()
                     );
@@ -66,14 +66,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 Err(e) => {
                     failed += 1;
-                    println!("  {:>9?} {url} failed: {e}", start.elapsed());
+                    println!("  {:>5} ms {url} failed: {e}", start.elapsed().as_millis());
                 }
             }
         }
     }
     println!(
-        "crawled {fetched} pages ({bytes} bytes), {failed} broken links, in {:?} on {} threads",
-        start.elapsed(),
+        "crawled {fetched} pages ({bytes} bytes), {failed} broken links, in {} ms on {} threads (of 8 at most)",
+        start.elapsed().as_millis(),
         executor.stats().workers
     );
     Ok(())
