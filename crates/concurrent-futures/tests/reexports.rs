@@ -77,3 +77,27 @@ fn process_reexports() {
     assert!(b.build().is_err());
     let _ = cf::process::SerdeStage::ResultDecode;
 }
+
+#[test]
+fn thread_pool_reexports() {
+    let b: cf::ThreadPoolBuilder = cf::ThreadPoolExecutor::builder().max_workers(2);
+    let ex: cf::ThreadPoolExecutor = b.build().unwrap();
+    let f = ex.submit(|| 1 + 1).unwrap();
+    assert_eq!(*f.result().unwrap(), 2);
+    let m: cf::Map<u32> = ex
+        .map_with(|x: u32| x * 2, vec![1, 2], cf::MapOptions::default())
+        .unwrap();
+    assert_eq!(m.map(Result::unwrap).collect::<Vec<_>>(), [2, 4]);
+    let n: usize = ex.scope(|s: &cf::Scope<'_, '_>| s.submit(|| 3).unwrap().into_result().unwrap());
+    assert_eq!(n, 3);
+    let stats: cf::PoolStats = ex.stats();
+    assert!(stats.completed >= 2, "{stats:?}");
+    fn shut<E: cf::Executor>(e: &E) {
+        e.shutdown(true, false);
+    }
+    shut(&ex);
+    let e: cf::SubmitError = ex.submit(|| ()).unwrap_err();
+    assert!(e.is_shutdown());
+    let z: cf::BuildError = cf::ThreadPoolExecutor::new(0).unwrap_err();
+    assert!(z.is_zero_workers());
+}
