@@ -118,13 +118,8 @@ pub(crate) fn fetch(url: &str) -> Result<String, FetchError> {
         .read_to_string(&mut response)
         .map_err(FetchError::Io)?;
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .lines()
-        .next()
-        .unwrap_or("")
-        .splitn(2, ' ')
-        .nth(1)
-        .unwrap_or("");
+    let status_line = head.lines().next().unwrap_or("");
+    let status = status_line.split_once(' ').map_or("", |(_, s)| s);
     if status.starts_with("200") {
         Ok(body.to_string())
     } else {
