@@ -277,15 +277,23 @@ impl Barrier {
         let mut state = self.enter()?;
         let index = state.arrived;
         state.arrived += 1;
-        let (mut state, pass) = if index + 1 == self.parties {
+        let tripper = index + 1 == self.parties;
+        let (mut state, pass) = if tripper {
             self.trip(state, index)
         } else {
             self.sleep(state, index, deadline)
         };
-        if !matches!(pass, Pass::Released(_)) {
+        let released = matches!(pass, Pass::Released(_));
+        if !released {
             self.leave_broken(&mut state);
         }
         drop(state);
+        if tripper && released {
+            // After unlocking, so the woken parties do not block on our
+            // lock; sleepers check the generation under the lock before
+            // sleeping, so none misses this.
+            self.cond.notify_all();
+        }
         match pass {
             Pass::Released(index) => Ok(index),
             Pass::Broken => Err(BrokenBarrierError::new()),
@@ -329,7 +337,7 @@ impl Barrier {
         state.phase = Phase::Filling;
         state.arrived = 0;
         state.generation = state.generation.wrapping_add(1);
-        self.cond.notify_all();
+        // `wait_until` notifies once the lock is released.
         (state, Pass::Released(index))
     }
 

@@ -80,7 +80,11 @@ impl Core {
             return Err(ReleaseError { value, bound, n });
         };
         counter.value = new;
-        for _ in 0..n.min(counter.sleepers) {
+        let wake = n.min(counter.sleepers);
+        // Notify after unlocking, so woken threads do not block on our lock;
+        // a thread that falls asleep after the unlock saw the new value.
+        drop(counter);
+        for _ in 0..wake {
             self.cond.notify_one();
         }
         Ok(())
