@@ -34,8 +34,9 @@
 //!   the round before it) or `Resetting` (the broken round's parties are
 //!   still counted in `arrived`).
 //! * **No release is lost.** Every change happens under the mutex and is
-//!   followed by `notify_all`; sleepers check the generation and phase under
-//!   that mutex before each sleep.
+//!   followed by `notify_all` (for a release, right after unlocking);
+//!   sleepers check the generation and phase under that mutex before each
+//!   sleep, so one that sleeps after the change has already seen it.
 //! * **A released round stays released.** The generation is checked before
 //!   the phase, so a party of a released round passes even if an `abort` or
 //!   `reset` came before it woke (CPython reports such a late waker as
