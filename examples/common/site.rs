@@ -10,13 +10,13 @@ use std::thread;
 use std::time::Duration;
 
 /// A running site; it serves until the process exits.
-pub struct Site {
+pub(crate) struct Site {
     addr: SocketAddr,
 }
 
 impl Site {
     /// Serves `pages` pages on 127.0.0.1 (a free port).
-    pub fn start(pages: usize) -> io::Result<Site> {
+    pub(crate) fn start(pages: usize) -> io::Result<Site> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         thread::Builder::new().name("site".into()).spawn(move || {
@@ -30,7 +30,7 @@ impl Site {
     }
 
     /// The address of page `n`.
-    pub fn url(&self, n: usize) -> String {
+    pub(crate) fn url(&self, n: usize) -> String {
         format!("http://{}/page/{n}", self.addr)
     }
 }
@@ -59,12 +59,10 @@ fn serve(stream: TcpStream, pages: usize) -> io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request = String::new();
     reader.read_line(&mut request)?;
-    // Read the rest of the request head: closing a socket with unread
-    // request bytes makes the kernel reset the connection, and the client
-    // may then lose the response.
-    let mut header = String::new();
-    while reader.read_line(&mut header)? > 2 {
-        header.clear();
+    // Read the rest of the header, so closing never resets an unread request.
+    let mut line = String::new();
+    while reader.read_line(&mut line)? > 2 {
+        line.clear();
     }
     let path = request.split_whitespace().nth(1).unwrap_or("/");
     let n: Option<usize> = path.strip_prefix("/page/").and_then(|s| s.parse().ok());
@@ -76,17 +74,16 @@ fn serve(stream: TcpStream, pages: usize) -> io::Result<()> {
         Some(body) => ("200 OK", body),
         None => ("404 Not Found", "not found\n".to_string()),
     };
-    let mut stream = stream;
-    write!(
-        stream,
+    let response = format!(
         "HTTP/1.0 {status}\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    )
+    );
+    (&stream).write_all(response.as_bytes())
 }
 
 /// Why a fetch failed.
 #[derive(Debug)]
-pub enum FetchError {
+pub(crate) enum FetchError {
     /// The connection failed.
     Io(io::Error),
     /// The server answered with this status line.
@@ -105,14 +102,17 @@ impl std::fmt::Display for FetchError {
 impl std::error::Error for FetchError {}
 
 /// `GET url` (an `http://host:port/path` address); returns the body.
-pub fn fetch(url: &str) -> Result<String, FetchError> {
+pub(crate) fn fetch(url: &str) -> Result<String, FetchError> {
     let rest = url.strip_prefix("http://").unwrap_or(url);
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let mut stream = TcpStream::connect(host).map_err(FetchError::Io)?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(FetchError::Io)?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").map_err(FetchError::Io)?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .map_err(FetchError::Io)?;
     let mut response = String::new();
     stream
         .read_to_string(&mut response)
@@ -128,7 +128,7 @@ pub fn fetch(url: &str) -> Result<String, FetchError> {
 }
 
 /// The absolute addresses a page links to.
-pub fn links(base: &str, body: &str) -> Vec<String> {
+pub(crate) fn links(base: &str, body: &str) -> Vec<String> {
     let origin = base.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
     body.split("href=\"")
         .skip(1)

@@ -28,6 +28,11 @@ pub use concurrent_futures_wait::{
     DoneAndNotDoneIndices, ReturnWhen,
 };
 
+pub use concurrent_futures_pool::{
+    BuildError, Executor, Map, MapOptions, PoolStats, Scope, SubmitError, ThreadPoolBuilder,
+    ThreadPoolExecutor,
+};
+
 /// Python's `threading` primitives `std` lacks: `Event`, `Semaphore`,
 /// `BoundedSemaphore`, `Barrier`, `Timer`.
 pub use concurrent_futures_core::sync;

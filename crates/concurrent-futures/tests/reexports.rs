@@ -80,23 +80,24 @@ fn process_reexports() {
 
 #[test]
 fn thread_pool_reexports() {
-    let ex: cf::ThreadPoolExecutor = cf::ThreadPoolBuilder::new().max_workers(1).build().unwrap();
-    let m: cf::Map<i32> = ex
-        .map_with(|x: i32| x, [1], cf::MapOptions::default())
+    let b: cf::ThreadPoolBuilder = cf::ThreadPoolExecutor::builder().max_workers(2);
+    let ex: cf::ThreadPoolExecutor = b.build().unwrap();
+    let f = ex.submit(|| 1 + 1).unwrap();
+    assert_eq!(*f.result().unwrap(), 2);
+    let m: cf::Map<u32> = ex
+        .map_with(|x: u32| x * 2, vec![1, 2], cf::MapOptions::default())
         .unwrap();
-    assert_eq!(m.into_result().unwrap(), [1]);
-    let n = [2];
-    assert_eq!(
-        ex.scope(|s: &cf::Scope<'_, '_>| s.submit(|| n[0]).unwrap().into_result().unwrap()),
-        2
-    );
-    let _: cf::PoolStats = ex.stats();
+    assert_eq!(m.map(Result::unwrap).collect::<Vec<_>>(), [2, 4]);
+    let n: usize = ex.scope(|s: &cf::Scope<'_, '_>| s.submit(|| 3).unwrap().into_result().unwrap());
+    assert_eq!(n, 3);
+    let stats: cf::PoolStats = ex.stats();
+    assert!(stats.completed >= 2, "{stats:?}");
     fn shut<E: cf::Executor>(e: &E) {
         e.shutdown(true, false);
     }
     shut(&ex);
     let e: cf::SubmitError = ex.submit(|| ()).unwrap_err();
     assert!(e.is_shutdown());
-    let b: cf::BuildError = cf::ThreadPoolExecutor::new(0).unwrap_err();
-    assert!(b.is_zero_workers());
+    let z: cf::BuildError = cf::ThreadPoolExecutor::new(0).unwrap_err();
+    assert!(z.is_zero_workers());
 }

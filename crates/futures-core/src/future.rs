@@ -45,6 +45,9 @@ use crate::state::{self, Cancel, FutureState, Start};
 use crate::unwind;
 use crate::waiter::{self, Completion, Waitable, Waiter};
 
+/// Waits with a timeout shorter than this never spin before sleeping.
+const SPIN_MIN_TIMEOUT: Duration = Duration::from_millis(1);
+
 /// The outcome stored in a finished future.
 type Outcome<T> = Result<T, TaskError>;
 
@@ -386,6 +389,13 @@ impl<T> Future<T> {
         if self.done() {
             return true;
         }
+        // A result that is microseconds away is cheaper to spin for than to
+        // sleep for (no futex wait here, no wake syscall in the completer).
+        // Short timeouts (`Duration::ZERO` among them) only look.
+        let long_wait = deadline.map_or(true, |d| d > Instant::now() + SPIN_MIN_TIMEOUT);
+        if long_wait && primitives::backoff(|| self.done()) {
+            return true;
+        }
         let mut g = self.lock();
         loop {
             if g.state.is_done() {
@@ -542,7 +552,7 @@ impl<T> Future<T> {
 
     /// Blocks until this is the only handle.
     fn wait_unique(&self) {
-        if self.inner.handles.load(Ordering::Acquire) == 1 {
+        if self.spin_until_unique() {
             return;
         }
         let mut g = self.lock();
@@ -554,6 +564,13 @@ impl<T> Future<T> {
             g = primitives::wait(&self.inner.cond, g);
             g.sleepers -= 1;
         }
+    }
+
+    /// Backs off briefly until this is the only handle; returns whether it
+    /// became so. The executor drops its handle right after completing the
+    /// future, so this usually saves the owner a second sleep and wakeup.
+    fn spin_until_unique(&self) -> bool {
+        primitives::backoff(|| self.inner.handles.load(Ordering::Acquire) == 1)
     }
 
     /// Registers `waker` to be woken when this becomes the only handle;

@@ -45,6 +45,32 @@ pub(crate) fn wait_timeout<'a, T>(
     }
 }
 
+/// Spins, then yields, for a few microseconds until `ready()`; returns
+/// whether it became true. Used before blocking when the event waited for is
+/// usually imminent (crossbeam's `Backoff` and parking_lot's adaptive spinning
+/// do the same). Under loom it only looks once: the models check the blocking
+/// path, and loom cannot explore spin loops.
+pub(crate) fn backoff(ready: impl Fn() -> bool) -> bool {
+    const SPIN_ROUNDS: u32 = 6;
+    const YIELD_ROUNDS: u32 = 4;
+    for round in 0..SPIN_ROUNDS + YIELD_ROUNDS {
+        if ready() {
+            return true;
+        }
+        if cfg!(loom) {
+            return false;
+        }
+        if round < SPIN_ROUNDS {
+            for _ in 0..1u32 << round {
+                std::hint::spin_loop();
+            }
+        } else {
+            std::thread::yield_now();
+        }
+    }
+    ready()
+}
+
 /// `UnsafeCell` with loom's closure API, so accesses are tracked under loom.
 #[cfg(not(loom))]
 #[derive(Debug)]

@@ -443,8 +443,8 @@ fn timeouts_do_not_break_a_tripped_barrier() {
 /// once per round.
 #[test]
 fn stress_rounds() {
-    const PARTIES: usize = 6;
-    const ROUNDS: usize = 150;
+    const PARTIES: usize = 8;
+    const ROUNDS: usize = 500;
     let actions = Arc::new(AtomicUsize::new(0));
     let b = {
         let actions = actions.clone();
@@ -500,7 +500,7 @@ fn stress_chaos() {
         let (b, passed) = (b.clone(), passed.clone());
         Bunch::new(PARTIES, move || {
             let mut rng = rand::thread_rng();
-            for _ in 0..300 {
+            for _ in 0..1000 {
                 match rng.gen_range(0..20) {
                     0 => b.abort(),
                     1 => b.reset(),

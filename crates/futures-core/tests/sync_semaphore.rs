@@ -323,8 +323,8 @@ fn guards<S: Sem>() {
 /// are back at the end.
 fn stress<S: Sem>() {
     const LIMIT: usize = 3;
-    const THREADS: usize = 12;
-    const ROUNDS: usize = 200;
+    const THREADS: usize = 16;
+    const ROUNDS: usize = 1000;
     let sem = Arc::new(S::with_value(LIMIT));
     let inside = Arc::new(AtomicUsize::new(0));
     let most = Arc::new(AtomicUsize::new(0));

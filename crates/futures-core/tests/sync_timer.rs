@@ -55,14 +55,15 @@ fn cancel_before_it_fires() {
     let ran = Arc::new(AtomicUsize::new(0));
     let timer = {
         let ran = ran.clone();
-        Timer::start(Duration::from_millis(200), move || {
+        Timer::start(Duration::from_millis(1000), move || {
             ran.fetch_add(1, Ordering::SeqCst);
         })
     };
     assert!(timer.cancel(), "a waiting timer could not be cancelled");
     assert!(!timer.cancel(), "cancelled twice");
     assert!(matches!(join(&timer), Ok(false)));
-    thread::sleep(Duration::from_millis(300));
+    // Past the interval: still nothing ran.
+    thread::sleep(Duration::from_millis(1200));
     assert_eq!(ran.load(Ordering::SeqCst), 0, "a cancelled timer ran");
 }
 

@@ -3,43 +3,56 @@
 //!
 //! # Protocol
 //!
-//! One mutex holds the phase and `count`, the number of parties inside
-//! `wait`. The phases follow CPython's `Barrier` (its states 0, 1, -1, -2),
-//! plus `Tripping` for the time the action runs with the lock released:
+//! One mutex holds the phase, `arrived` (the parties of the current round
+//! inside `wait`) and `generation` (how many rounds were released). The
+//! phases follow CPython's `Barrier` (its states 0, -1, -2), plus
+//! `Tripping` for the time the action runs with the lock released. CPython's
+//! "draining" state (1), in which a new round waits until every party of the
+//! released one has woken up and left, is replaced by the generation
+//! counter, as in `std::sync::Barrier` and Java's `CyclicBarrier`: the next
+//! round can fill while the last one is still waking up.
 //!
-//! | phase       | meaning                                   | left for                                          |
-//! |-------------|-------------------------------------------|---------------------------------------------------|
-//! | `Filling`   | parties arrive and sleep                  | `Tripping` or `Draining` when the last arrives;   |
-//! |             |                                           | `Broken` on a timeout or `abort`;                 |
-//! |             |                                           | `Resetting` on `reset`                            |
-//! | `Tripping`  | all arrived; the last runs the action     | `Draining` when the action returns;               |
-//! |             | with the lock released                    | `Broken` if it panicked or on `abort`;            |
-//! |             |                                           | `Resetting` on `reset`                            |
-//! | `Draining`  | the round is released; parties leave      | `Filling` when the last one has left              |
-//! | `Resetting` | `reset` broke the round; parties leave    | `Filling` when the last one has left              |
-//! |             | with an error                             |                                                   |
-//! | `Broken`    | every waiter and newcomer gets an error   | `Resetting` on `reset` (`Filling` if nobody is in)|
+//! | phase       | meaning                                 | left for                                            |
+//! |-------------|-----------------------------------------|-----------------------------------------------------|
+//! | `Filling`   | parties arrive and sleep                | `Tripping` when the last arrives and there is an    |
+//! |             |                                         | action (without one: a new round, still `Filling`); |
+//! |             |                                         | `Broken` on a timeout or `abort`;                   |
+//! |             |                                         | `Resetting` on `reset`                              |
+//! | `Tripping`  | all arrived; the last runs the action   | a new round (`Filling`) when the action returns;    |
+//! |             | with the lock released                  | `Broken` if it panicked or on `abort`;              |
+//! |             |                                         | `Resetting` on `reset`                              |
+//! | `Resetting` | `reset` broke the round; its parties    | `Filling` when the last of them has left            |
+//! |             | leave with an error                     |                                                     |
+//! | `Broken`    | every waiter and newcomer gets an error | `Resetting` on `reset` (`Filling` if nobody is in)  |
 //!
 //! Why it is sound:
 //!
-//! * **Rounds never mix.** A newcomer waits while the barrier is `Tripping`,
-//!   `Draining` or `Resetting`; a sleeper is counted in `count`, so the
-//!   phase cannot return to `Filling` behind its back.
-//! * **No release is lost.** Every phase change happens under the mutex and
-//!   is followed by `notify_all`; sleepers check the phase under that mutex
-//!   before each sleep.
-//! * **A released round stays released.** Each release bumps a generation
-//!   counter, and a sleeper that sees it changed passes, even if an `abort`
-//!   or `reset` came before it woke (CPython reports such a late waker as
+//! * **Rounds never mix.** Releasing a round bumps `generation` and zeroes
+//!   `arrived` under the mutex, in one step; a sleeper remembers the
+//!   generation it arrived in, and passes as soon as it sees another. A
+//!   newcomer waits while the barrier is `Tripping` (the action belongs to
+//!   the round before it) or `Resetting` (the broken round's parties are
+//!   still counted in `arrived`).
+//! * **No release is lost.** Every change happens under the mutex and is
+//!   followed by `notify_all` (for a release, right after unlocking);
+//!   sleepers check the generation and phase under that mutex before each
+//!   sleep, so one that sleeps after the change has already seen it.
+//! * **A released round stays released.** The generation is checked before
+//!   the phase, so a party of a released round passes even if an `abort` or
+//!   `reset` came before it woke (CPython reports such a late waker as
 //!   broken).
-//! * **Distinct indices.** A party's index is `count` at its arrival, so the
-//!   indices of a round are `0..parties`; the last to arrive gets
+//! * **Distinct indices.** A party's index is `arrived` at its arrival, so
+//!   the indices of a round are `0..parties`; the last to arrive gets
 //!   `parties - 1` and runs the action.
+//! * **Broken rounds are counted out.** A party that leaves with an error
+//!   belongs to the current round (the generation did not move), so it
+//!   takes itself out of `arrived`; the last one out of a `Resetting` round
+//!   reopens the barrier.
 //! * **Timeouts end at the trip.** A sleeper's deadline only applies while
-//!   the round is `Filling`; once all parties are in, nobody can break it by
+//!   its round is `Filling`; once all parties are in, nobody can break it by
 //!   timing out (in CPython the action runs under the lock, with the same
-//!   effect). As in CPython, the time a newcomer spends waiting for the
-//!   previous round to leave is not bounded by its timeout.
+//!   effect). As in CPython, the time a newcomer spends waiting for an
+//!   action or a reset to finish is not bounded by its timeout.
 
 use std::any::Any;
 use std::fmt;
@@ -94,7 +107,6 @@ pub struct Barrier {
 enum Phase {
     Filling,
     Tripping,
-    Draining,
     Resetting,
     Broken,
 }
@@ -102,8 +114,8 @@ enum Phase {
 #[derive(Debug)]
 struct State {
     phase: Phase,
-    /// Parties inside `wait` (arrived and not yet left).
-    count: usize,
+    /// Parties of the current round inside `wait`.
+    arrived: usize,
     /// Bumped each time a round is released.
     generation: u64,
 }
@@ -236,8 +248,8 @@ impl Barrier {
     /// default timeout): a timeout breaks the barrier, so every party of the
     /// round gets the error (as in Python). Once all parties have arrived, a
     /// timeout no longer applies. As in Python, the time spent waiting for
-    /// the previous round to leave the barrier (at most as long as its
-    /// action runs) does not count against the timeout.
+    /// the previous round's action, or for a reset, to finish does not
+    /// count against the timeout.
     ///
     /// # Errors
     ///
@@ -264,15 +276,25 @@ impl Barrier {
 
     fn wait_until(&self, deadline: Option<Instant>) -> Result<usize, BrokenBarrierError> {
         let mut state = self.enter()?;
-        let index = state.count;
-        state.count += 1;
-        let (mut state, pass) = if index + 1 == self.parties {
+        let index = state.arrived;
+        state.arrived += 1;
+        let tripper = index + 1 == self.parties;
+        let (mut state, pass) = if tripper {
             self.trip(state, index)
         } else {
             self.sleep(state, index, deadline)
         };
-        self.exit(&mut state);
+        let released = matches!(pass, Pass::Released(_));
+        if !released {
+            self.leave_broken(&mut state);
+        }
         drop(state);
+        if tripper && released {
+            // After unlocking, so the woken parties do not block on our
+            // lock; sleepers check the generation under the lock before
+            // sleeping, so none misses this.
+            self.cond.notify_all();
+        }
         match pass {
             Pass::Released(index) => Ok(index),
             Pass::Broken => Err(BrokenBarrierError::new()),
@@ -280,13 +302,10 @@ impl Barrier {
         }
     }
 
-    /// Waits until the previous round has left; fails if broken.
+    /// Waits out an action or a reset in progress; fails if broken.
     fn enter(&self) -> Result<MutexGuard<'_, State>, BrokenBarrierError> {
         let mut state = lock(&self.state);
-        while matches!(
-            state.phase,
-            Phase::Tripping | Phase::Draining | Phase::Resetting
-        ) {
+        while matches!(state.phase, Phase::Tripping | Phase::Resetting) {
             state = wait(&self.cond, state);
         }
         if state.phase == Phase::Broken {
@@ -316,9 +335,10 @@ impl Barrier {
                 return (state, Pass::Broken);
             }
         }
-        state.phase = Phase::Draining;
+        state.phase = Phase::Filling;
+        state.arrived = 0;
         state.generation = state.generation.wrapping_add(1);
-        self.cond.notify_all();
+        // `wait_until` notifies once the lock is released.
         (state, Pass::Released(index))
     }
 
@@ -336,7 +356,6 @@ impl Barrier {
                 return (state, Pass::Released(index));
             }
             let sleep = match state.phase {
-                Phase::Draining => return (state, Pass::Released(index)),
                 Phase::Broken | Phase::Resetting => return (state, Pass::Broken),
                 // Everyone has arrived: the deadline no longer applies.
                 Phase::Tripping => Sleep::Forever,
@@ -350,11 +369,11 @@ impl Barrier {
         }
     }
 
-    /// Leaves `wait`; the last to leave a released or reset round opens the
-    /// barrier for the next one.
-    fn exit(&self, state: &mut State) {
-        state.count -= 1;
-        if state.count == 0 && matches!(state.phase, Phase::Draining | Phase::Resetting) {
+    /// A party of the current round leaves with an error; the last one out
+    /// of a reset round reopens the barrier.
+    fn leave_broken(&self, state: &mut State) {
+        state.arrived -= 1;
+        if state.arrived == 0 && state.phase == Phase::Resetting {
             state.phase = Phase::Filling;
             self.cond.notify_all();
         }
@@ -400,14 +419,13 @@ impl Barrier {
     /// ```
     pub fn reset(&self) {
         let mut state = lock(&self.state);
-        if state.count == 0 {
-            state.phase = Phase::Filling;
-        } else if matches!(
-            state.phase,
-            Phase::Filling | Phase::Tripping | Phase::Broken
-        ) {
-            state.phase = Phase::Resetting;
-        }
+        // With parties of the current round inside, they must leave (with
+        // an error) before a new round may fill.
+        state.phase = if state.arrived == 0 {
+            Phase::Filling
+        } else {
+            Phase::Resetting
+        };
         self.cond.notify_all();
     }
 
@@ -437,7 +455,7 @@ impl Barrier {
     pub fn n_waiting(&self) -> usize {
         let state = lock(&self.state);
         if state.phase == Phase::Filling {
-            state.count
+            state.arrived
         } else {
             0
         }
@@ -527,7 +545,7 @@ impl BarrierBuilder {
         Barrier {
             state: Mutex::new(State {
                 phase: Phase::Filling,
-                count: 0,
+                arrived: 0,
                 generation: 0,
             }),
             cond: Condvar::new(),
@@ -561,7 +579,7 @@ impl fmt::Debug for Barrier {
             Phase::Filling => write!(
                 f,
                 "<Barrier: waiters={}/{}{action}>",
-                state.count, self.parties
+                state.arrived, self.parties
             ),
             _ => write!(f, "<Barrier: waiters=0/{}{action}>", self.parties),
         }

@@ -6,9 +6,10 @@
 //! sleeps until it changes, so a `set()` followed at once by `clear()` still
 //! releases everyone who was waiting (CPython issue #13502), and a waiter
 //! never reports `false` unless its deadline passed with no `set()` at all.
-//! The waiter checks the flag and counts itself as a sleeper under the same
-//! mutex `set()` takes to raise the flag and read the sleeper count, so no
-//! wakeup is lost.
+//! The waiter checks the generation and counts itself as a sleeper under the
+//! same mutex `set()` takes to bump the generation and read the sleeper
+//! count, so no wakeup is lost; `set()` notifies after unlocking, which only
+//! spares the woken threads a collision with its lock.
 
 use std::fmt;
 use std::time::Duration;
@@ -99,12 +100,18 @@ impl Event {
     /// ```
     pub fn set(&self) {
         let mut state = lock(&self.state);
-        if !state.flag {
-            state.flag = true;
-            state.generation = state.generation.wrapping_add(1);
-            if state.sleepers > 0 {
-                self.cond.notify_all();
-            }
+        if state.flag {
+            return;
+        }
+        state.flag = true;
+        state.generation = state.generation.wrapping_add(1);
+        let sleepers = state.sleepers;
+        // Notify after unlocking, so woken threads do not block on our lock.
+        // A thread that starts sleeping after the unlock saw the new
+        // generation first, so it is not among those who need this notify.
+        drop(state);
+        if sleepers > 0 {
+            self.cond.notify_all();
         }
     }
 

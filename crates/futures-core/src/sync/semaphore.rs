@@ -3,8 +3,10 @@
 //!
 //! Protocol: the counter and the number of sleeping acquirers live under one
 //! mutex. An acquirer takes a unit if the counter is positive, otherwise it
-//! counts itself as a sleeper and waits. A release adds its units and wakes
-//! at most one sleeper per unit (Python's `notify(n)`). A woken acquirer
+//! counts itself as a sleeper and waits. A release adds its units and,
+//! after unlocking, wakes at most one sleeper per unit (Python's
+//! `notify(n)`); the sleepers it counted were asleep before its change, and
+//! any later one sees the new value before sleeping. A woken acquirer
 //! always re-checks the counter before it gives up on its deadline, so a
 //! wakeup that races with a timeout is never lost: whoever wakes takes the
 //! unit if it is still there. Both types share that core; the bounded one
@@ -80,7 +82,11 @@ impl Core {
             return Err(ReleaseError { value, bound, n });
         };
         counter.value = new;
-        for _ in 0..n.min(counter.sleepers) {
+        let wake = n.min(counter.sleepers);
+        // Notify after unlocking, so woken threads do not block on our lock;
+        // a thread that falls asleep after the unlock saw the new value.
+        drop(counter);
+        for _ in 0..wake {
             self.cond.notify_one();
         }
         Ok(())

@@ -81,7 +81,7 @@ impl Timer {
     /// Starts a timer: after `interval`, `f` runs once on a new thread,
     /// unless [`cancel`](Timer::cancel) came first. `Duration::ZERO` runs it
     /// at once; an interval too large for a deadline never fires (only a
-    /// cancel ends it).
+    /// cancel ends it, and until then its thread sleeps).
     ///
     /// # Panics
     ///
