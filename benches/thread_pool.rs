@@ -8,8 +8,8 @@
 //!   `sequential` loop for the speedup (2.0 is ideal on two cores).
 //! * `round_trip_idle`: one submit-to-result round trip on a pool whose
 //!   workers are asleep (a 300 µs pause, untimed, before each trip).
-//! * `map_1m`: `map` over 1,000,000 items against rayon's
-//!   `par_iter().map().collect()`.
+//! * `map_1m`: `map` over 1,000,000 items (a future per item, as Python;
+//!   and with `chunksize(16384)`) against rayon's `par_iter().map().collect()`.
 //!
 //! Run: `cargo bench --bench thread_pool -- --warm-up-time 1 --measurement-time 3`
 
@@ -20,7 +20,7 @@ use std::hint::black_box;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use concurrent_futures::ThreadPoolExecutor;
+use concurrent_futures::{MapOptions, ThreadPoolExecutor};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rayon::prelude::*;
 use tokio::sync::oneshot;
@@ -378,6 +378,19 @@ fn map_1m(c: &mut Criterion) {
         BenchmarkId::new("concurrent_futures_map", MAP_ITEMS),
         &MAP_ITEMS,
         |b, &n| b.iter(|| ex.map(|x: u64| x * 2, 0..n).unwrap().into_result().unwrap()),
+    );
+    g.bench_with_input(
+        BenchmarkId::new("concurrent_futures_map_chunksize_16384", MAP_ITEMS),
+        &MAP_ITEMS,
+        |b, &n| {
+            b.iter(|| {
+                let opts = MapOptions::default().chunksize(16_384);
+                ex.map_with(|x: u64| x * 2, 0..n, opts)
+                    .unwrap()
+                    .into_result()
+                    .unwrap()
+            })
+        },
     );
     drop(ex);
 
