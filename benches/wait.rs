@@ -71,6 +71,26 @@ fn fan_in(c: &mut Criterion) {
             )
         })
     });
+    // What one would write by hand instead of `as_completed`: a done-callback
+    // per future that sends it into a channel.
+    g.bench_function("callback_into_channel", |b| {
+        b.iter_custom(|iters| {
+            timed(iters, futures, |fs| {
+                let start = Instant::now();
+                let (tx, rx) = crossbeam_channel::unbounded();
+                for f in &fs {
+                    let tx = tx.clone();
+                    f.add_done_callback(move |f: &Future<u64>| tx.send(f.clone()).unwrap());
+                }
+                let t = complete_on_a_thread(&fs);
+                for _ in 0..N {
+                    let _ = black_box(rx.recv().unwrap());
+                }
+                t.join().unwrap();
+                start.elapsed()
+            })
+        })
+    });
     g.bench_function("wait_all_completed", |b| {
         b.iter_custom(|iters| {
             timed(iters, futures, |fs| {

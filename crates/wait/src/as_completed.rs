@@ -459,6 +459,29 @@ impl Hasher for IdHasher {
 mod tests {
     use super::*;
 
+    fn assert_send_sync<X: Send + Sync>() {}
+
+    #[test]
+    fn iterators_and_results_cross_threads() {
+        assert_send_sync::<AsCompleted<i32>>();
+        assert_send_sync::<AsCompletedAny<'static>>();
+        assert_send_sync::<crate::DoneAndNotDone<String>>();
+        assert_send_sync::<crate::DoneAndNotDoneIndices>();
+    }
+
+    #[test]
+    fn debug_shows_progress() {
+        let f = Future::new();
+        f.set_result(1u8).unwrap();
+        let mut it = as_completed([&f], None);
+        assert_eq!(
+            format!("{it:?}"),
+            "AsCompleted { total: 1, unyielded: 1, ended: false }"
+        );
+        let _ = it.next();
+        assert!(format!("{it:?}").contains("unyielded: 0"));
+    }
+
     fn distinct(ids: &[usize]) -> Vec<usize> {
         let mut seen = Seen::for_ids(ids.iter().copied());
         ids.iter().copied().filter(|id| seen.insert(*id)).collect()

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use concurrent_futures_core::{Completion, Waitable, Waiter};
 
-use crate::primitives::{self, Condvar, Mutex, Nap};
+use crate::primitives::{self, AtomicBool, Condvar, Mutex, Nap, Ordering};
 
 /// When a `wait` may return.
 pub(crate) trait StopRule: Send + 'static {
@@ -105,6 +105,10 @@ impl StopRule for FirstException {
 pub(crate) struct Signal<R> {
     state: Mutex<SignalState<R>>,
     cond: Condvar,
+    /// Mirrors `state.stop`, so the installing thread can notice a stop
+    /// without taking the lock: a `FIRST_COMPLETED` wait over many futures
+    /// stops installing as soon as one completes.
+    stopped: AtomicBool,
 }
 
 struct SignalState<R> {
@@ -125,7 +129,16 @@ impl<R: StopRule> Signal<R> {
                 sleeping: false,
             }),
             cond: Condvar::new(),
+            stopped: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the rule has said stop. A hint only (the lock is not taken):
+    /// `false` may be stale, `true` is final. Relaxed is enough because
+    /// nothing is read on the strength of it; `wait` reads `stop` under the
+    /// lock.
+    pub(crate) fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
     }
 
     /// Records a completion and returns whether the wait may stop. Called by
@@ -135,6 +148,7 @@ impl<R: StopRule> Signal<R> {
         let mut g = primitives::lock(&self.state);
         if !g.stop && g.rule.record(how) {
             g.stop = true;
+            self.stopped.store(true, Ordering::Relaxed);
             if g.sleeping {
                 g.sleeping = false;
                 self.cond.notify_one();
