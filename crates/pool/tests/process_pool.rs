@@ -508,6 +508,11 @@ fn callbacks_run_once_each_through_crashes() {
             _ => assert_eq!(value(f, secs(20.0)), i as u64),
         }
     }
+    // A callback runs right after its future completes, in the completing
+    // thread: wait for the last ones.
+    wait_until(secs(10.0), "every callback", || {
+        calls.load(Ordering::SeqCst) >= 30
+    });
     assert_eq!(calls.load(Ordering::SeqCst), 30);
     // Each failed future has its own error, naming its own worker.
     let pids: std::collections::HashSet<u32> = futures
@@ -913,6 +918,47 @@ fn chunked_map_keeps_item_errors_apart() {
     }
 }
 
+fn abort_on_37s(x: u32) -> u32 {
+    if x % 37 == 0 && x > 0 {
+        std::process::abort();
+    }
+    if x == 100 {
+        std::thread::sleep(Duration::from_secs(60));
+    }
+    x * 2
+}
+
+/// `map` jobs are sent ahead while a worker is busy; a crash or a time
+/// limit fails only the chunk that was running, and the chunk sent ahead of
+/// it goes back to the queue and runs elsewhere.
+fn map_prefetch_survives_crashes_and_time_limits() {
+    let ex = pool(
+        ProcessPoolExecutor::builder()
+            .max_workers(2)
+            .task_timeout(ms(1_000)),
+    );
+    let out: Vec<_> = ex
+        .map_with(abort_on_37s, 0..300u32, MapOptions::default().chunksize(5))
+        .unwrap()
+        .collect();
+    assert_eq!(out.len(), 300);
+    let bad_chunk = |i: u32| (1..300u32).any(|x| (x % 37 == 0 || x == 100) && x / 5 == i / 5);
+    for (i, r) in out.iter().enumerate() {
+        let i = i as u32;
+        if bad_chunk(i) {
+            let e = r.as_ref().unwrap_err().task_error().unwrap().clone();
+            if (100..105).contains(&i) {
+                assert!(e.is_time_limit(), "item {i}: {e:?}");
+            } else {
+                assert!(e.is_worker_died(), "item {i}: {e:?}");
+            }
+        } else {
+            assert_eq!(*r.as_ref().unwrap(), i * 2, "item {i}");
+        }
+    }
+    still_serves(&ex);
+}
+
 fn main() {
     // Only this check runs before `init()`: a pool in a program that never
     // called it must be refused, not hang.
@@ -936,6 +982,11 @@ fn main() {
     }
     support::run(&[
         ("smoke", smoke, 30),
+        (
+            "map_prefetch_survives_crashes_and_time_limits",
+            map_prefetch_survives_crashes_and_time_limits,
+            60,
+        ),
         ("panic_keeps_the_worker", panic_keeps_the_worker, 30),
         (
             "sigkill_fails_only_its_task",

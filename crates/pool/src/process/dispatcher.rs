@@ -11,7 +11,12 @@
 //!
 //! Queued jobs stay `Pending` (cancellable) until a slot takes them; a slot
 //! takes a job only when its worker is idle, so a worker holds at most one
-//! task.
+//! task. The one exception is `map`'s jobs, whose futures only the `Map`
+//! iterator sees: while a worker runs one, the slot sends it the next small
+//! `map` job ahead of time (one prefetch), so a worker never waits for a
+//! round trip between chunks. Replies come in order, so when a worker dies
+//! the oldest unanswered job is the one it was running; the prefetched one
+//! never started and goes back to the front of the queue.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -71,6 +76,10 @@ pub(crate) struct Pool {
     exited: Condvar,
     next_id: AtomicU64,
 }
+
+/// The largest `map` job sent ahead of time: far below a socket's buffer,
+/// so sending it while the worker is busy never blocks.
+const PREFETCH_MAX: usize = 32 * 1024;
 
 thread_local! {
     /// The pool whose slot this thread is (its address), 0 elsewhere.
@@ -193,6 +202,41 @@ impl Pool {
         }
     }
 
+    /// A `map` job small enough to send ahead while the worker is busy, if
+    /// one is at the front of the queue.
+    fn try_prefetch(&self) -> Option<Job> {
+        let mut st = self.lock();
+        if st.broken.is_some() {
+            return None;
+        }
+        let front = st.queue.front()?;
+        if front.prefetch && front.frame.len() <= PREFETCH_MAX {
+            st.queue.pop_front()
+        } else {
+            None
+        }
+    }
+
+    /// Puts jobs a dead worker never reached back at the front of the queue
+    /// (in order), or fails them if the pool broke.
+    fn requeue_front(&self, jobs: Vec<Job>) {
+        if jobs.is_empty() {
+            return;
+        }
+        let mut st = self.lock();
+        if let Some(reason) = st.broken.clone() {
+            drop(st);
+            for job in jobs {
+                job.sink.fail(TaskError::broken(reason.clone()));
+            }
+            return;
+        }
+        for job in jobs.into_iter().rev() {
+            st.queue.push_front(job);
+        }
+        self.work.notify_all();
+    }
+
     /// Breaks the pool (Python's `BrokenProcessPool`): queued jobs and
     /// `carried` fail, later submits are refused. After `shutdown` the pool
     /// is only drained, not marked broken.
@@ -226,7 +270,12 @@ impl Pool {
             st.shutdown = true;
             self.work.notify_all();
             if cancel_futures {
-                st.queue.drain(..).collect()
+                // Jobs already marked running (handed back by a dead worker)
+                // cannot be cancelled: they stay queued and run.
+                let (keep, cancel): (VecDeque<Job>, VecDeque<Job>) =
+                    st.queue.drain(..).partition(|j| j.started);
+                st.queue = keep;
+                cancel.into_iter().collect()
             } else {
                 Vec::new()
             }
@@ -349,7 +398,7 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
             carried = Some(job);
             continue;
         }
-        run_job(pool, info, &mut worker, job);
+        run_jobs(pool, info, &mut worker, job);
     }
     if let Some(w) = worker.take() {
         w.close(&info.cell);
@@ -357,51 +406,73 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
     pool.slot_exited(info, starting);
 }
 
-/// Runs one job on the slot's worker and completes its future; the worker
-/// is dropped (already reaped) when it died, and retired after
-/// `max_tasks_per_child` tasks.
-fn run_job(pool: &Pool, info: &SlotInfo, worker: &mut Option<WorkerProcess>, mut job: Job) {
+/// Runs `first` on the slot's worker, and the `map` jobs prefetched while
+/// it runs, completing each future in turn. Returns when nothing is in
+/// flight; `worker` is `None` then if the worker died, timed out, broke the
+/// protocol (all reaped) or was retired after `max_tasks_per_child`.
+fn run_jobs(pool: &Pool, info: &SlotInfo, worker: &mut Option<WorkerProcess>, mut first: Job) {
     let Some(w) = worker.as_mut() else { return };
-    if !job.sink.start() {
+    if !first.start() {
         return;
     }
-    // Relaxed: a diagnostic snapshot (`describe`).
-    info.running.store(job.id, Ordering::Relaxed);
-    let limit = job.time_limit;
-    let deadline = limit.and_then(|d| Instant::now().checked_add(d));
-    let frame = std::mem::take(&mut job.frame);
     let max_frame = pool.config.spawn.max_frame;
-    let outcome = w.run(frame, job.id, deadline, max_frame, &info.cell);
-    info.running.store(0, Ordering::Relaxed);
-    match outcome {
-        RunOutcome::Reply(reply) => {
-            let pid = w.pid();
-            let retire = pool
-                .config
-                .max_tasks_per_child
-                .is_some_and(|n| w.tasks_done >= n);
-            job.complete(&reply, pid);
-            if retire {
-                if let Some(w) = worker.take() {
-                    w.close(&info.cell);
+    let per_child = pool.config.max_tasks_per_child;
+    // The head is never handed back (it fails with its worker), so its
+    // frame, perhaps large, is freed once sent.
+    let frame = std::mem::take(&mut first.frame);
+    let mut inflight = VecDeque::from([first]);
+    let sent_ok = w.send(&frame).is_ok();
+    drop(frame);
+    let mut head_start = Instant::now();
+    loop {
+        let Some(head) = inflight.front() else { return };
+        // Relaxed: a diagnostic snapshot (`describe`).
+        info.running.store(head.id, Ordering::Relaxed);
+        let room = per_child.map_or(true, |n| w.tasks_done + inflight.len() < n);
+        if sent_ok && inflight.len() == 1 && head.prefetch && room {
+            if let Some(mut next) = pool.try_prefetch() {
+                if next.start() {
+                    // The frame stays with the job: if the worker dies
+                    // before reaching it, it goes back to the queue whole.
+                    // A failed send shows up as the head's missing reply.
+                    let _ = w.send(&next.frame);
+                    inflight.push_back(next);
                 }
             }
         }
-        RunOutcome::Died(pid, cause) => {
-            *worker = None;
-            job.sink.fail(TaskError::WorkerDied { pid, cause });
-        }
-        RunOutcome::TimedOut(pid) => {
-            *worker = None;
-            job.sink.fail(TaskError::TimeLimit {
-                limit: limit.unwrap_or_default(),
+        let head = inflight.front().expect("checked above");
+        let outcome = if sent_ok {
+            let deadline = head.time_limit.and_then(|d| head_start.checked_add(d));
+            w.receive(head.id, deadline, max_frame, &info.cell)
+        } else {
+            w.died_on_send(&info.cell)
+        };
+        info.running.store(0, Ordering::Relaxed);
+        let head = inflight.pop_front().expect("checked above");
+        let error = match outcome {
+            RunOutcome::Reply(reply) => {
+                head.complete(&reply, w.pid());
+                head_start = Instant::now();
+                if inflight.is_empty() && per_child.is_some_and(|n| w.tasks_done >= n) {
+                    if let Some(w) = worker.take() {
+                        w.close(&info.cell);
+                    }
+                    return;
+                }
+                continue;
+            }
+            RunOutcome::Died(pid, cause) => TaskError::WorkerDied { pid, cause },
+            RunOutcome::TimedOut(pid) => TaskError::TimeLimit {
+                limit: head.time_limit.unwrap_or_default(),
                 pid,
-            });
-        }
-        RunOutcome::Protocol(pid, msg) => {
-            *worker = None;
-            job.sink
-                .fail(TaskError::error(ProtocolError::new(pid, msg)));
-        }
+            },
+            RunOutcome::Protocol(pid, msg) => TaskError::error(ProtocolError::new(pid, msg)),
+        };
+        // The worker is gone (reaped). The head was what it was running;
+        // the rest never started on it.
+        *worker = None;
+        head.sink.fail(error);
+        pool.requeue_front(inflight.drain(..).collect());
+        return;
     }
 }

@@ -84,6 +84,12 @@ pub(crate) struct Job {
     pub(crate) frame: Vec<u8>,
     pub(crate) time_limit: Option<Duration>,
     pub(crate) sink: Box<dyn Sink>,
+    /// A `map` task: its future is internal to the `Map` iterator, so it
+    /// may be sent to a worker ahead of time (marked running when sent).
+    pub(crate) prefetch: bool,
+    /// Marked running already (a prefetched job handed back by a worker
+    /// that died before reaching it).
+    pub(crate) started: bool,
 }
 
 impl std::fmt::Debug for Job {
@@ -98,6 +104,15 @@ impl std::fmt::Debug for Job {
 }
 
 impl Job {
+    /// Marks the job running once: whether it should run (false if it was
+    /// cancelled while queued).
+    pub(crate) fn start(&mut self) -> bool {
+        if !self.started {
+            self.started = self.sink.start();
+        }
+        self.started
+    }
+
     /// Completes the future from the worker's reply (`OK` or `FAILED`).
     pub(crate) fn complete(self, reply: &Frame, pid: u32) {
         if reply.kind == FrameKind::Ok {

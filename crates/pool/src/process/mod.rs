@@ -249,7 +249,7 @@ impl ProcessPoolExecutor {
         A: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
-        submit_one(&self.pool, f, arg, limit)
+        submit_one(&self.pool, f, arg, limit, false)
     }
 
     /// Python's `map(fn, iterable)`: submits `f(item)` for every item now;
@@ -324,7 +324,7 @@ impl ProcessPoolExecutor {
         let source: Source<R> = if chunk <= 1 {
             Box::new(move || {
                 let a = it.next()?;
-                Some(submit_one(&pool, f, &a, limit).map(Slot::One))
+                Some(submit_one(&pool, f, &a, limit, true).map(Slot::One))
             })
         } else {
             Box::new(move || {
@@ -430,6 +430,7 @@ fn submit_one<A, R>(
     f: fn(A) -> R,
     arg: &A,
     limit: Option<Duration>,
+    prefetch: bool,
 ) -> Result<Future<R>, SubmitError>
 where
     A: Serialize + DeserializeOwned + 'static,
@@ -445,6 +446,8 @@ where
         frame,
         time_limit: limit,
         sink: Box::new(One(future.clone())),
+        prefetch,
+        started: false,
     })?;
     Ok(future)
 }
@@ -471,6 +474,8 @@ where
         frame,
         time_limit: limit,
         sink: Box::new(Chunk(future.clone())),
+        prefetch: true,
+        started: false,
     })?;
     Ok(future)
 }

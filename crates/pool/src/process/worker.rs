@@ -325,20 +325,27 @@ impl WorkerProcess {
         n == 0
     }
 
-    /// Sends one task frame and waits for its reply until `deadline`.
-    pub(crate) fn run(
+    /// Sends one task frame. An error means the worker's end is gone; the
+    /// reply that will never come tells the rest (see [`receive`](Self::receive)).
+    pub(crate) fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        self.writer.write_all(frame)
+    }
+
+    /// Reaps a worker whose connection failed while a task was sent to it.
+    pub(crate) fn died_on_send(&mut self, cell: &PidCell) -> RunOutcome {
+        RunOutcome::Died(self.pid, self.reap_after_eof_in_place(cell))
+    }
+
+    /// Waits until `deadline` for the reply to task `id`, the oldest task
+    /// sent and not answered (replies come in order).
+    pub(crate) fn receive(
         &mut self,
-        frame: Vec<u8>,
         id: u64,
         deadline: Option<Instant>,
         max_frame: usize,
         cell: &PidCell,
     ) -> RunOutcome {
         let pid = self.pid;
-        if self.writer.write_all(&frame).is_err() {
-            return RunOutcome::Died(pid, self.reap_after_eof_in_place(cell));
-        }
-        drop(frame);
         self.reader.get_mut().deadline = deadline;
         let read = protocol::read_frame(&mut self.reader, max_frame);
         self.reader.get_mut().deadline = None;
