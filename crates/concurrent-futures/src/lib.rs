@@ -19,10 +19,6 @@ pub use concurrent_futures_core::{
     BoxError, Completion, ExitCause, Future, FutureError, FutureState, InvalidStateError,
     ResultFuture, SharedError, TaskError, TimeoutError, Waitable, Waiter,
 };
-pub use concurrent_futures_pool::{
-    BuildError, Executor, Map, MapOptions, PoolStats, Scope, SubmitError, ThreadPoolBuilder,
-    ThreadPoolExecutor,
-};
 pub use concurrent_futures_wait::{
     as_completed, as_completed_any, wait, wait_any, AsCompleted, AsCompletedAny, DoneAndNotDone,
     DoneAndNotDoneIndices, ReturnWhen,
