@@ -28,8 +28,10 @@ fn is_prime(n: u64) -> bool {
             .all(|d| !n.is_multiple_of(d))
 }
 
-/// Which process ran a task.
+/// Which process ran a task; it lasts a moment, so that each worker gets
+/// one (an idle worker takes the next task as soon as it is free).
 fn whoami(task: u32) -> (u32, u32) {
+    std::thread::sleep(Duration::from_millis(100));
     (task, std::process::id())
 }
 
@@ -59,6 +61,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     println!("counting primes below {limit} in {slices} slices, {workers} workers per pool");
+    // Speedups need idle cores: say how busy this machine is.
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let one_minute = load.split_whitespace().next().unwrap_or("?");
+        println!("  ({workers} cores; load average over the last minute: {one_minute})");
+    }
 
     // Sequential.
     let t0 = Instant::now();
@@ -76,8 +83,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .sum();
     let t_thr = t0.elapsed();
     println!(
-        "  ThreadPoolExecutor:  {by_threads} primes in {t_thr:?} ({:.2}x sequential)",
-        t_seq.as_secs_f64() / t_thr.as_secs_f64()
+        "  ThreadPoolExecutor:  {by_threads} primes in {t_thr:?} ({:.2}x sequential, {} threads)",
+        t_seq.as_secs_f64() / t_thr.as_secs_f64(),
+        threads.stats().workers
     );
 
     // Processes: the workers start on the first submit; warm them up first
@@ -87,7 +95,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .initializer(quiet_panics)
         .build()?;
     let t0 = Instant::now();
-    let pids: Vec<(u32, u32)> = procs.map(whoami, 0..workers as u32)?.into_result()?;
+    let pids: Vec<(u32, u32)> = (0..workers as u32)
+        .map(|i| procs.submit(whoami, i))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .map(|f| f.into_result())
+        .collect::<Result<_, _>>()?;
     println!(
         "  ({workers} worker processes started in {:?}; (task, pid): {pids:?}; main is pid {})",
         t0.elapsed(),
