@@ -89,15 +89,18 @@ where
     I: IntoIterator<Item = &'a Future<T>>,
 {
     let deadline = primitives::deadline(timeout);
-    let unique = distinct(futures, |f| Waitable::id(*f));
+    let futures: Vec<&Future<T>> = futures.into_iter().collect();
+    let mut seen = Seen::for_ids(futures.iter().map(|f| Waitable::id(*f)));
     let mut it = AsCompleted {
-        slots: Vec::with_capacity(unique.len()),
-        stream: Stream::new(unique.len(), deadline, timeout == Some(Duration::ZERO)),
+        slots: Vec::with_capacity(futures.len()),
+        stream: Stream::new(futures.len(), deadline, timeout == Some(Duration::ZERO)),
     };
-    for f in unique {
-        let token = it.slots.len();
-        it.slots.push(Some(f.clone()));
-        it.stream.watch(token, f);
+    for f in futures {
+        if seen.insert(Waitable::id(f)) {
+            let token = it.slots.len();
+            it.slots.push(Some(f.clone()));
+            it.stream.watch(token, f);
+        }
     }
     it
 }
@@ -209,15 +212,17 @@ pub fn as_completed_any<'a>(
     timeout: Option<Duration>,
 ) -> AsCompletedAny<'a> {
     let deadline = primitives::deadline(timeout);
-    let unique = distinct(futures.iter().copied().enumerate(), |(_, f)| f.id());
+    let mut seen = Seen::for_ids(futures.iter().map(|f| f.id()));
     let mut it = AsCompletedAny {
-        slots: Vec::with_capacity(unique.len()),
-        stream: Stream::new(unique.len(), deadline, timeout == Some(Duration::ZERO)),
+        slots: Vec::with_capacity(futures.len()),
+        stream: Stream::new(futures.len(), deadline, timeout == Some(Duration::ZERO)),
     };
-    for (i, f) in unique {
-        let token = it.slots.len();
-        it.slots.push(Some((i, f)));
-        it.stream.watch(token, f);
+    for (i, f) in futures.iter().copied().enumerate() {
+        if seen.insert(f.id()) {
+            let token = it.slots.len();
+            it.slots.push(Some((i, f)));
+            it.stream.watch(token, f);
+        }
     }
     it
 }
@@ -285,23 +290,28 @@ struct Stream {
 }
 
 impl Stream {
-    fn new(total: usize, deadline: Option<Instant>, look_only: bool) -> Self {
-        let queue = Arc::new(Queue::with_capacity(if look_only { 0 } else { total }));
+    /// A stream for at most `capacity` futures.
+    fn new(capacity: usize, deadline: Option<Instant>, look_only: bool) -> Self {
+        let queue = Arc::new(Queue::with_capacity(if look_only { 0 } else { capacity }));
         Stream {
             waiter: queue.clone(),
             queue,
-            ready: Vec::with_capacity(total),
+            ready: Vec::with_capacity(capacity),
             cursor: 0,
             deadline,
             look_only,
-            unyielded: total,
-            total,
+            unyielded: 0,
+            total: 0,
             ended: false,
         }
     }
 
-    /// Looks at the future of `token`: ready now if done, else watched.
+    /// Looks at the future of `token` (the next one): ready now if done,
+    /// else watched.
     fn watch<W: Waitable + ?Sized>(&mut self, token: usize, f: &W) {
+        debug_assert_eq!(token, self.total);
+        self.total += 1;
+        self.unyielded += 1;
         let done = match f.completion() {
             Some(how) => Some(how),
             None if self.look_only => None,
@@ -356,20 +366,65 @@ impl Stream {
     }
 }
 
-/// The items of `items` whose ids were not seen before, in order. Hashes
-/// the id (an address) with [`IdHasher`]: one multiply, no SipHash.
-fn distinct<X>(items: impl IntoIterator<Item = X>, id: impl Fn(&X) -> usize) -> Vec<X> {
-    let items = items.into_iter();
-    let hint = items.size_hint().0;
-    let mut seen: HashSet<usize, BuildHasherDefault<IdHasher>> =
-        HashSet::with_capacity_and_hasher(hint, BuildHasherDefault::default());
-    let mut out = Vec::with_capacity(hint);
-    for x in items {
-        if seen.insert(id(&x)) {
-            out.push(x);
+/// The ids seen so far, to drop duplicates from the input.
+///
+/// Ids are addresses, and futures made one after another sit close
+/// together, so usually a bitmap over the range of ids does: one bit per
+/// possible position, set in address order (about as cache-friendly as
+/// reading the futures themselves). If the ids are spread out, a hash set
+/// with [`IdHasher`] takes over.
+enum Seen {
+    Bits {
+        base: usize,
+        /// Every id has the same low `shift` bits: `(id - base) >> shift`
+        /// is a distinct bit per distinct id.
+        shift: u32,
+        words: Vec<u64>,
+    },
+    Hashed(HashSet<usize, BuildHasherDefault<IdHasher>>),
+}
+
+impl Seen {
+    /// A set for the ids of `ids`, none of them inserted yet.
+    fn for_ids(ids: impl ExactSizeIterator<Item = usize>) -> Self {
+        let n = ids.len();
+        let (mut lo, mut hi, mut first, mut differ) = (usize::MAX, 0, None, 0);
+        for id in ids {
+            lo = lo.min(id);
+            hi = hi.max(id);
+            differ |= id ^ *first.get_or_insert(id);
+        }
+        if n == 0 {
+            return Seen::Hashed(HashSet::default());
+        }
+        let shift = differ.trailing_zeros().min(usize::BITS - 1);
+        let words = ((hi - lo) >> shift) / 64 + 1;
+        if words <= n {
+            // At most 8 bytes per future: no more than a hash table takes.
+            Seen::Bits {
+                base: lo,
+                shift,
+                words: vec![0; words],
+            }
+        } else {
+            Seen::Hashed(HashSet::with_capacity_and_hasher(n, Default::default()))
         }
     }
-    out
+
+    /// Inserts `id`; returns whether it was new. `id` must be one of those
+    /// the set was made for.
+    fn insert(&mut self, id: usize) -> bool {
+        match self {
+            Seen::Bits { base, shift, words } => {
+                let bit = (id - *base) >> *shift;
+                let (word, mask) = (&mut words[bit / 64], 1u64 << (bit % 64));
+                let new = *word & mask == 0;
+                *word |= mask;
+                new
+            }
+            Seen::Hashed(set) => set.insert(id),
+        }
+    }
 }
 
 /// A hasher for addresses: the full 128-bit product with a 64-bit odd
@@ -404,10 +459,52 @@ impl Hasher for IdHasher {
 mod tests {
     use super::*;
 
+    fn assert_send_sync<X: Send + Sync>() {}
+
     #[test]
-    fn distinct_keeps_first_occurrences_in_order() {
-        let v = distinct([5usize, 3, 5, 8, 3, 1], |x| *x);
-        assert_eq!(v, [5, 3, 8, 1]);
+    fn iterators_and_results_cross_threads() {
+        assert_send_sync::<AsCompleted<i32>>();
+        assert_send_sync::<AsCompletedAny<'static>>();
+        assert_send_sync::<crate::DoneAndNotDone<String>>();
+        assert_send_sync::<crate::DoneAndNotDoneIndices>();
+    }
+
+    #[test]
+    fn debug_shows_progress() {
+        let f = Future::new();
+        f.set_result(1u8).unwrap();
+        let mut it = as_completed([&f], None);
+        assert_eq!(
+            format!("{it:?}"),
+            "AsCompleted { total: 1, unyielded: 1, ended: false }"
+        );
+        let _ = it.next();
+        assert!(format!("{it:?}").contains("unyielded: 0"));
+    }
+
+    fn distinct(ids: &[usize]) -> Vec<usize> {
+        let mut seen = Seen::for_ids(ids.iter().copied());
+        ids.iter().copied().filter(|id| seen.insert(*id)).collect()
+    }
+
+    #[test]
+    fn seen_drops_duplicates_with_bits_or_hash() {
+        // Close together: bits. Odd ids (shift 0) and aligned ones.
+        assert!(matches!(
+            Seen::for_ids([5usize, 3, 7].into_iter()),
+            Seen::Bits { .. }
+        ));
+        assert_eq!(distinct(&[5, 3, 5, 8, 3, 1]), [5, 3, 8, 1]);
+        assert_eq!(distinct(&[4096, 4264, 4096, 4432]), [4096, 4264, 4432]);
+        // Spread out: a hash set.
+        let far = [1usize << 40, 8, 1 << 40, 16];
+        assert!(matches!(
+            Seen::for_ids(far.iter().copied()),
+            Seen::Hashed(_)
+        ));
+        assert_eq!(distinct(&far), [1 << 40, 8, 16]);
+        assert!(distinct(&[]).is_empty());
+        assert_eq!(distinct(&[usize::MAX, 0, usize::MAX]), [usize::MAX, 0]);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use concurrent_futures_core::{Completion, Future, TaskError, Waitable, Waiter};
 use loom::thread;
 
-use crate::wait::block_on;
+use crate::wait::{block_on, Dyn};
 use crate::waiter::{AllCompleted, FirstCompleted, FirstException};
 use crate::{as_completed, as_completed_any, wait, wait_any, ReturnWhen};
 
@@ -161,8 +161,7 @@ fn loom_wait_timeout_vs_result_and_cancel() {
         loom::model(move || {
             let (a, b) = (Spy::new(), Spy::new());
             let ts = race(&a.future, Completion::Failed, &b.future);
-            let fs: [&dyn Waitable; 2] = [&a, &b];
-            block_on(&fs, &[0, 1], rule(), Some(Instant::now()));
+            block_on(&[Dyn(&a), Dyn(&b)], rule(), Some(Instant::now()));
             join(ts);
             a.assert_released();
             b.assert_released();

@@ -1,4 +1,4 @@
-//! The std/loom switch for the waiters' own lock and condvar, so that the
+//! The std/loom switch for the waiters' own lock, condvar and flag, so that the
 //! same code runs under `--cfg loom` for model checking (as in
 //! `futures-core`'s `primitives.rs`).
 //!
@@ -7,10 +7,16 @@
 //! flag), so a poisoned lock would carry no information we need.
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
+pub(crate) use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Condvar, Mutex, MutexGuard,
+};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
+pub(crate) use loom::sync::{
+    atomic::{AtomicBool, Ordering},
+    Condvar, Mutex, MutexGuard,
+};
 
 use std::time::{Duration, Instant};
 

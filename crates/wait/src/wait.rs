@@ -2,10 +2,12 @@
 //! `concurrent.futures.wait`; and `wait_any` for futures of mixed types.
 //!
 //! One pass looks at every future (no lock taken: `completion` reads an
-//! atomic), a second installs one waiter on those not done, the caller
-//! sleeps until the waiter's rule says stop, and a drop guard removes the
-//! waiter from every future that did not complete. Each pass is O(n); each
-//! completion costs the completing thread O(1).
+//! atomic) and puts the done ones straight into the result; if that does not
+//! settle `return_when`, one waiter is installed on the pending ones, the
+//! caller sleeps until the waiter's rule says stop, and a drop guard removes
+//! the waiter from every future that did not complete (none, when all did).
+//! A last pass sorts the pending ones into `done` and `not_done`. Each pass
+//! is O(n); each completion costs the completing thread O(1).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -151,23 +153,37 @@ where
     T: Send + 'a,
     I: IntoIterator<Item = &'a Future<T>>,
 {
-    let fs: Vec<&Future<T>> = futures.into_iter().collect();
-    block(&fs, timeout, return_when);
-    let done: Vec<bool> = fs.iter().map(|f| f.done()).collect();
-    let n_done = done.iter().filter(|d| **d).count();
-    let mut r = DoneAndNotDone {
-        done: HashSet::with_capacity(n_done),
-        not_done: HashSet::with_capacity(fs.len() - n_done),
-    };
-    for (f, is_done) in fs.into_iter().zip(done) {
-        let set = if is_done {
-            &mut r.done
-        } else {
-            &mut r.not_done
-        };
-        set.insert(f.clone());
+    let deadline = primitives::deadline(timeout);
+    let futures = futures.into_iter();
+    // One pass over the futures: each is touched once while its memory is
+    // at hand; the done ones go straight to the result.
+    let mut done = HashSet::with_capacity(futures.size_hint().0);
+    let mut pending = Vec::new();
+    let mut look = Look::default();
+    for f in futures {
+        match f.completion() {
+            Some(how) => {
+                look.saw(how);
+                done.insert(f.clone());
+            }
+            None => pending.push(f.clone()),
+        }
     }
-    r
+    if look.must_block(pending.len(), timeout, return_when) {
+        block(&pending, return_when, deadline);
+    }
+    let mut not_done = HashSet::new();
+    for f in pending {
+        if f.done() {
+            done.insert(f);
+        } else {
+            not_done.insert(f);
+        }
+    }
+    if done.len() < done.capacity() / 4 {
+        done.shrink_to_fit();
+    }
+    DoneAndNotDone { done, not_done }
 }
 
 /// What [`wait_any`] returns: positions in its input slice, in increasing
@@ -226,7 +242,18 @@ pub fn wait_any(
     timeout: Option<Duration>,
     return_when: ReturnWhen,
 ) -> DoneAndNotDoneIndices {
-    block(futures, timeout, return_when);
+    let deadline = primitives::deadline(timeout);
+    let mut pending = Vec::new();
+    let mut look = Look::default();
+    for f in futures {
+        match f.completion() {
+            Some(how) => look.saw(how),
+            None => pending.push(Dyn(*f)),
+        }
+    }
+    if look.must_block(pending.len(), timeout, return_when) {
+        block(&pending, return_when, deadline);
+    }
     let mut r = DoneAndNotDoneIndices::default();
     for (i, f) in futures.iter().enumerate() {
         let set = if f.completion().is_some() {
@@ -239,64 +266,87 @@ pub fn wait_any(
     r
 }
 
-/// The common part of [`wait`] and [`wait_any`]: returns once `return_when`
-/// is satisfied or the time is up. The caller then looks at the futures.
-pub(crate) fn block<W: Waitable + ?Sized>(
-    fs: &[&W],
-    timeout: Option<Duration>,
-    return_when: ReturnWhen,
-) {
-    let deadline = primitives::deadline(timeout);
-    // Phase 1: look, with no lock taken.
-    let mut pending = Vec::new();
-    let (mut any_done, mut any_failed) = (false, false);
-    for (i, f) in fs.iter().enumerate() {
-        match f.completion() {
-            None => pending.push(i),
-            Some(how) => {
-                any_done = true;
-                any_failed |= how == Completion::Failed;
-            }
-        }
+/// What the first look at the futures found.
+#[derive(Default)]
+struct Look {
+    any_done: bool,
+    any_failed: bool,
+}
+
+impl Look {
+    fn saw(&mut self, how: Completion) {
+        self.any_done = true;
+        self.any_failed |= how == Completion::Failed;
     }
-    let satisfied = match return_when {
-        ReturnWhen::FirstCompleted => any_done,
-        ReturnWhen::FirstException => any_failed,
-        ReturnWhen::AllCompleted => false,
-    };
-    if satisfied || pending.is_empty() || timeout == Some(Duration::ZERO) {
-        return;
+
+    /// Whether the caller must install a waiter and block: `return_when` is
+    /// not satisfied by the done futures, some are pending, and the timeout
+    /// is not zero (zero only looks).
+    fn must_block(&self, pending: usize, timeout: Option<Duration>, rw: ReturnWhen) -> bool {
+        let satisfied = match rw {
+            ReturnWhen::FirstCompleted => self.any_done,
+            ReturnWhen::FirstException => self.any_failed,
+            ReturnWhen::AllCompleted => false,
+        };
+        !satisfied && pending > 0 && timeout != Some(Duration::ZERO)
     }
-    // Phases 2 and 3: install, sleep, remove.
+}
+
+/// A `&dyn Waitable` as a `Waitable`, so `wait_any` shares [`block`].
+pub(crate) struct Dyn<'a>(pub(crate) &'a dyn Waitable);
+
+impl Waitable for Dyn<'_> {
+    fn install_waiter(&self, waiter: &Arc<dyn Waiter>, token: usize) -> Option<Completion> {
+        self.0.install_waiter(waiter, token)
+    }
+    fn remove_waiter(&self, waiter: &Arc<dyn Waiter>) {
+        self.0.remove_waiter(waiter);
+    }
+    fn completion(&self) -> Option<Completion> {
+        self.0.completion()
+    }
+    fn id(&self) -> usize {
+        self.0.id()
+    }
+}
+
+/// Blocks on the `pending` futures until `return_when` is satisfied or
+/// `deadline` passes, with the waiter for `return_when`.
+fn block<W: Waitable>(pending: &[W], return_when: ReturnWhen, deadline: Option<Instant>) {
     let n = pending.len();
     match return_when {
-        ReturnWhen::AllCompleted => block_on(fs, &pending, AllCompleted::new(n), deadline),
-        ReturnWhen::FirstCompleted => block_on(fs, &pending, FirstCompleted, deadline),
-        ReturnWhen::FirstException => block_on(fs, &pending, FirstException::new(n), deadline),
+        ReturnWhen::AllCompleted => block_on(pending, AllCompleted::new(n), deadline),
+        ReturnWhen::FirstCompleted => block_on(pending, FirstCompleted, deadline),
+        ReturnWhen::FirstException => block_on(pending, FirstException::new(n), deadline),
     };
 }
 
-/// Installs a [`Signal`] with `rule` on the futures at `pending`, sleeps
-/// until it says stop or `deadline` passes, and removes it again. Returns
-/// whether the rule said stop.
-pub(crate) fn block_on<W: Waitable + ?Sized, R: StopRule>(
-    fs: &[&W],
-    pending: &[usize],
+/// Installs a [`Signal`] with `rule` on each of `pending` (its position as
+/// token), sleeps until the rule says stop or `deadline` passes, and removes
+/// it again. Returns whether the rule said stop.
+pub(crate) fn block_on<W: Waitable, R: StopRule>(
+    pending: &[W],
     rule: R,
     deadline: Option<Instant>,
 ) -> bool {
     let signal = Arc::new(Signal::new(rule));
     let waiter: Arc<dyn Waiter> = signal.clone();
     let mut installed = Installed {
-        fs,
         pending,
         count: 0,
         waiter: &waiter,
+        signal: &signal,
     };
-    for &i in pending {
-        let early = fs[i].install_waiter(&waiter, i);
+    for (token, f) in pending.iter().enumerate() {
+        // A completion may already have said stop (`FirstCompleted`,
+        // `FirstException`): then installing on the rest is wasted work.
+        // Looked at every 64 futures, to keep off the line `notify` writes.
+        if token % 64 == 63 && signal.stopped() {
+            return true;
+        }
+        let early = f.install_waiter(&waiter, token);
         installed.count += 1;
-        // Done since phase 1: nothing was installed, so record it here.
+        // Done since the first look: nothing was installed; record it here.
         if let Some(how) = early {
             if signal.record(how) {
                 return true; // `installed` removes what is installed so far
@@ -306,19 +356,24 @@ pub(crate) fn block_on<W: Waitable + ?Sized, R: StopRule>(
     signal.wait(deadline)
 }
 
-/// The waiter as installed on `fs[pending[..count]]`; dropping this removes
-/// it from each of those futures that is not done, on every return path.
-struct Installed<'a, W: Waitable + ?Sized> {
-    fs: &'a [&'a W],
-    pending: &'a [usize],
+/// The waiter as installed on `pending[..count]`; dropping this removes it
+/// from each of those futures that is not done, on every return path. When
+/// every one of them has been recorded, they have all notified the waiter
+/// and dropped it, and there is nothing to remove.
+struct Installed<'a, W: Waitable, R: StopRule> {
+    pending: &'a [W],
     count: usize,
     waiter: &'a Arc<dyn Waiter>,
+    signal: &'a Signal<R>,
 }
 
-impl<W: Waitable + ?Sized> Drop for Installed<'_, W> {
+impl<W: Waitable, R: StopRule> Drop for Installed<'_, W, R> {
     fn drop(&mut self) {
-        for &i in &self.pending[..self.count] {
-            waiter::uninstall(self.waiter, self.fs[i]);
+        if self.signal.all_recorded() {
+            return;
+        }
+        for f in &self.pending[..self.count] {
+            waiter::uninstall(self.waiter, f);
         }
     }
 }

@@ -21,13 +21,17 @@ use std::time::Instant;
 
 use concurrent_futures_core::{Completion, Waitable, Waiter};
 
-use crate::primitives::{self, Condvar, Mutex, Nap};
+use crate::primitives::{self, AtomicBool, Condvar, Mutex, Nap, Ordering};
 
 /// When a `wait` may return.
 pub(crate) trait StopRule: Send + 'static {
     /// Records one completion of a future the wait watches (each watched
     /// future is recorded once); returns whether the wait may return now.
     fn record(&mut self, how: Completion) -> bool;
+
+    /// Whether every watched future has been recorded (so each has notified
+    /// and dropped the waiter, and none needs it removed).
+    fn all_recorded(&self) -> bool;
 }
 
 /// `ALL_COMPLETED`: a countdown of the futures not done yet.
@@ -49,6 +53,10 @@ impl StopRule for AllCompleted {
         self.left -= 1;
         self.left == 0
     }
+
+    fn all_recorded(&self) -> bool {
+        self.left == 0
+    }
 }
 
 /// `FIRST_COMPLETED`: any completion stops the wait.
@@ -58,6 +66,10 @@ pub(crate) struct FirstCompleted;
 impl StopRule for FirstCompleted {
     fn record(&mut self, _: Completion) -> bool {
         true
+    }
+
+    fn all_recorded(&self) -> bool {
+        false
     }
 }
 
@@ -83,12 +95,20 @@ impl StopRule for FirstException {
         // Count down even on a failure, so the count stays exact.
         self.all.record(how) || how == Completion::Failed
     }
+
+    fn all_recorded(&self) -> bool {
+        self.all.all_recorded()
+    }
 }
 
 /// The waiter of one `wait` call.
 pub(crate) struct Signal<R> {
     state: Mutex<SignalState<R>>,
     cond: Condvar,
+    /// Mirrors `state.stop`, so the installing thread can notice a stop
+    /// without taking the lock: a `FIRST_COMPLETED` wait over many futures
+    /// stops installing as soon as one completes.
+    stopped: AtomicBool,
 }
 
 struct SignalState<R> {
@@ -109,7 +129,16 @@ impl<R: StopRule> Signal<R> {
                 sleeping: false,
             }),
             cond: Condvar::new(),
+            stopped: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the rule has said stop. A hint only (the lock is not taken):
+    /// `false` may be stale, `true` is final. Relaxed is enough because
+    /// nothing is read on the strength of it; `wait` reads `stop` under the
+    /// lock.
+    pub(crate) fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
     }
 
     /// Records a completion and returns whether the wait may stop. Called by
@@ -119,12 +148,18 @@ impl<R: StopRule> Signal<R> {
         let mut g = primitives::lock(&self.state);
         if !g.stop && g.rule.record(how) {
             g.stop = true;
+            self.stopped.store(true, Ordering::Relaxed);
             if g.sleeping {
                 g.sleeping = false;
                 self.cond.notify_one();
             }
         }
         g.stop
+    }
+
+    /// Whether the rule has recorded every watched future.
+    pub(crate) fn all_recorded(&self) -> bool {
+        primitives::lock(&self.state).rule.all_recorded()
     }
 
     /// Blocks until the rule says stop (`true`) or `deadline` passes
