@@ -10,7 +10,7 @@ for bench in benches/*.rs; do
   cargo bench --bench "$name" -- --warm-up-time 1 --measurement-time "$measure"
 done
 mkdir -p target/bench-python
-for script in benches/python/*.py; do
+for script in benches/python/[!_]*.py; do
   name=$(basename "$script" .py)
   python3 "$script" --json "target/bench-python/$name.json"
 done

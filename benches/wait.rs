@@ -18,7 +18,7 @@
 #![allow(missing_docs)]
 
 use concurrent_futures::{as_completed, wait, Future, ReturnWhen};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -47,6 +47,7 @@ fn timed<S>(iters: u64, setup: impl Fn() -> S, run: impl Fn(S) -> Duration) -> D
 fn fan_in(c: &mut Criterion) {
     let mut g = c.benchmark_group("fan_in_100k");
     g.sample_size(20);
+    g.throughput(Throughput::Elements(N as u64));
     g.bench_function("crossbeam_channel", |b| {
         b.iter_custom(|iters| {
             timed(
@@ -148,6 +149,7 @@ fn done_futures() -> Vec<Future<u64>> {
 fn already_done(c: &mut Criterion) {
     let mut g = c.benchmark_group("already_done_100k");
     g.sample_size(20);
+    g.throughput(Throughput::Elements(N as u64));
     g.bench_function("crossbeam_channel", |b| {
         b.iter_custom(|iters| {
             let setup = || {

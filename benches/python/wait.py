@@ -1,7 +1,7 @@
 """Python's concurrent.futures.wait and as_completed over 100,000 futures:
 the peers of benches/wait.rs, same cases, same sizes.
 
-Run by hand: python3 benches/python/wait.py
+Run by hand: python3 benches/python/wait.py [--json PATH] (benches/run.sh does)
 Prints the median of several runs per case, in milliseconds.
 """
 import statistics
@@ -84,7 +84,8 @@ CASES = [
 ]
 
 if __name__ == "__main__":
-    for name, case in CASES:
-        times = [case() for _ in range(RUNS)]
-        print(f"{name:42} median {statistics.median(times) * 1e3:9.2f} ms"
-              f"  ({N} futures, {RUNS} runs)")
+    import os, sys
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _emit import emit
+    emit([(name, statistics.median([case() for _ in range(RUNS)]), N, RUNS)
+          for name, case in CASES])
