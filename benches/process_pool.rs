@@ -1,7 +1,7 @@
 //! The process pool against its floor and its peers.
 //!
-//! * `process_round_trip`: one tiny task (`submit` + `result`) on a warm
-//!   one-worker pool, beside the raw round trip of the same bytes (same
+//! * `process_round_trip`: one tiny task (`submit` + `result`, and
+//!   `submit` + `into_result`) on a warm one-worker pool, beside the raw round trip of the same bytes (same
 //!   codec, same framing, a socket pair to a re-executed child that decodes,
 //!   calls, encodes): the floor.
 //! * `process_map_100k`: `map` over 100,000 small items with `chunksize(100)`,
@@ -32,7 +32,7 @@ fn tiny(x: u64) -> u64 {
 }
 
 fn is_prime(n: u64) -> bool {
-    n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
+    n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| !n.is_multiple_of(d))
 }
 
 fn count_primes((lo, hi): (u64, u64)) -> u64 {
@@ -120,7 +120,12 @@ fn round_trip(c: &mut Criterion) {
     let mut g = c.benchmark_group("process_round_trip");
     let ex = ProcessPoolExecutor::new(1).unwrap();
     ex.submit(tiny, 1).unwrap().into_result().unwrap();
+    // `result()` borrows the value; `into_result()` also waits until the
+    // pool has dropped its handle on the future (a second wake-up).
     g.bench_function("pool_submit_result", |b| {
+        b.iter(|| *ex.submit(tiny, black_box(7)).unwrap().result().unwrap())
+    });
+    g.bench_function("pool_submit_into_result", |b| {
         b.iter(|| {
             ex.submit(tiny, black_box(7))
                 .unwrap()
