@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use bincode::Options as _;
 use concurrent_futures::process::{self, ProcessPoolExecutor};
-use concurrent_futures_pool::{MapOptions, ThreadPoolExecutor};
+use concurrent_futures::{MapOptions, ThreadPoolExecutor};
 use criterion::{BenchmarkId, Criterion, Throughput};
 
 const ECHO_ENV: &str = "CF_BENCH_ECHO_CHILD";
@@ -189,15 +189,10 @@ fn cpu_primes(c: &mut Criterion) {
     let tid = BenchmarkId::new("thread_pool", format!("16x50k_on_{cores}_cores"));
     g.bench_with_input(tid, &ranges, |b, r| {
         b.iter(|| {
-            concurrent_futures_pool::Executor::map(
-                &tp,
-                count_primes,
-                r.clone(),
-                MapOptions::default(),
-            )
-            .unwrap()
-            .map(|x| x.unwrap())
-            .sum::<u64>()
+            concurrent_futures::Executor::map(&tp, count_primes, r.clone(), MapOptions::default())
+                .unwrap()
+                .map(|x| x.unwrap())
+                .sum::<u64>()
         })
     });
     g.bench_with_input(BenchmarkId::new("sequential", "16x50k"), &ranges, |b, r| {

@@ -9,8 +9,8 @@
 use std::time::{Duration, Instant};
 
 use concurrent_futures::process::{self, ProcessPoolExecutor};
+use concurrent_futures::MapOptions;
 use concurrent_futures::TaskError;
-use concurrent_futures_pool::MapOptions;
 
 fn is_prime(n: u64) -> bool {
     n >= 2

@@ -19,6 +19,10 @@ pub use concurrent_futures_core::{
     BoxError, Completion, ExitCause, Future, FutureError, FutureState, InvalidStateError,
     ResultFuture, SharedError, TaskError, TimeoutError, Waitable, Waiter,
 };
+pub use concurrent_futures_pool::{
+    BuildError, Executor, Map, MapOptions, PoolStats, Scope, SubmitError, ThreadPoolBuilder,
+    ThreadPoolExecutor,
+};
 
 /// The process pool: `process::init()` (first line of `main`),
 /// [`ProcessPoolExecutor`] and its errors.

@@ -47,3 +47,26 @@ fn process_reexports() {
     assert!(b.build().is_err());
     let _ = cf::process::SerdeStage::ResultDecode;
 }
+
+#[test]
+fn thread_pool_reexports() {
+    let ex: cf::ThreadPoolExecutor = cf::ThreadPoolBuilder::new().max_workers(1).build().unwrap();
+    let m: cf::Map<i32> = ex
+        .map_with(|x: i32| x, [1], cf::MapOptions::default())
+        .unwrap();
+    assert_eq!(m.into_result().unwrap(), [1]);
+    let n = [2];
+    assert_eq!(
+        ex.scope(|s: &cf::Scope<'_, '_>| s.submit(|| n[0]).unwrap().into_result().unwrap()),
+        2
+    );
+    let _: cf::PoolStats = ex.stats();
+    fn shut<E: cf::Executor>(e: &E) {
+        e.shutdown(true, false);
+    }
+    shut(&ex);
+    let e: cf::SubmitError = ex.submit(|| ()).unwrap_err();
+    assert!(e.is_shutdown());
+    let b: cf::BuildError = cf::ThreadPoolExecutor::new(0).unwrap_err();
+    assert!(b.is_zero_workers());
+}

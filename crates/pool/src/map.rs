@@ -111,8 +111,11 @@ impl MapOptions {
         self
     }
 
-    /// Items per process task (the thread pool runs each item as its own
-    /// task and ignores it, as Python does).
+    /// Items per task: `n` items run as one task, one after another, each
+    /// with its own result or error. Python uses it for the process pool
+    /// only; the thread pool honours it too, which cuts the per-item cost of
+    /// a big `map` (a future per chunk instead of per item). A chunk is
+    /// cancelled as a whole; `buffersize` counts chunks.
     ///
     /// # Panics
     ///
@@ -173,9 +176,8 @@ pub(crate) enum Slot<T> {
     /// One item's future.
     One(Future<T>),
     /// A chunk: each item's outcome, in order; `len` items, so that a chunk
-    /// that fails as a whole fails each of its places. Built by the process
-    /// pool (and the tests below).
-    #[allow(dead_code)]
+    /// that fails as a whole fails each of its places. Built by
+    /// `map_with(.., chunksize(n))` on either pool.
     Chunk {
         future: Future<Vec<Result<T, TaskError>>>,
         len: usize,

@@ -10,7 +10,6 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::mem;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -65,15 +64,15 @@ struct Scoped<I> {
 }
 
 impl<B: Body<T>, T: Send> Task for Scoped<WorkItem<B, T>> {
-    fn run(self: Box<Self>, returned: &dyn Fn()) -> Ran {
-        let Scoped { item, done } = *self;
+    fn run(self, returned: &dyn Fn()) -> Ran {
+        let Scoped { item, done } = self;
         let ran = item.run_now(returned);
         drop(done);
         ran
     }
 
-    fn abandon(self: Box<Self>, why: Abandon<'_>) {
-        let Scoped { item, done } = *self;
+    fn abandon(self, why: Abandon<'_>) {
+        let Scoped { item, done } = self;
         item.abandon_now(why);
         drop(done);
     }
@@ -130,10 +129,10 @@ impl<'scope> Scope<'scope, '_> {
     {
         let future = Future::new();
         *self.state.lock() += 1;
-        let job: Box<dyn Task + 'scope> = Box::new(Scoped {
+        let scoped = Scoped {
             item: WorkItem::new(Plain(f), future.clone()),
             done: Done(Arc::clone(&self.state)),
-        });
+        };
         // SAFETY: the job may borrow data of lifetime 'scope. `scope` does
         // not return (nor unwind) before `ScopeState::wait_all` saw every
         // `Done` token dropped, and a job's token is dropped only after the
@@ -141,10 +140,10 @@ impl<'scope> Scope<'scope, '_> {
         // after `run_now`/`abandon_now` consumed the item). Every job is run,
         // abandoned, or dropped at a refused submit (pool.rs: an accepted job
         // is always run or abandoned before the workers exit). So no access
-        // to 'scope data happens after 'scope ends; only the vtable's
-        // lifetime bound changes, the layout of the box is the same. This is
-        // the argument of `std::thread::scope` and rayon's `Scope::spawn`.
-        let job: Job = unsafe { mem::transmute::<Box<dyn Task + 'scope>, Job>(job) };
+        // to 'scope data happens after 'scope ends, which is `Job::erase`'s
+        // contract. This is the argument of `std::thread::scope` and
+        // rayon's `Scope::spawn`.
+        let job = unsafe { Job::erase(scoped) };
         self.pool.shared().push(job)?;
         Ok(future)
     }
