@@ -1,7 +1,7 @@
 //! The process pool against its floor and its peers.
 //!
-//! * `process_round_trip`: one tiny task (`submit` + `result`) on a warm
-//!   one-worker pool, beside the raw round trip of the same bytes (same
+//! * `process_round_trip`: one tiny task (`submit` + `result`, and
+//!   `submit` + `into_result`) on a warm one-worker pool, beside the raw round trip of the same bytes (same
 //!   codec, same framing, a socket pair to a re-executed child that decodes,
 //!   calls, encodes): the floor.
 //! * `process_map_100k`: `map` over 100,000 small items with `chunksize(100)`,
@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use bincode::Options as _;
 use concurrent_futures::process::{self, ProcessPoolExecutor};
-use concurrent_futures_pool::{MapOptions, ThreadPoolExecutor};
+use concurrent_futures::{MapOptions, ThreadPoolExecutor};
 use criterion::{BenchmarkId, Criterion, Throughput};
 
 const ECHO_ENV: &str = "CF_BENCH_ECHO_CHILD";
@@ -32,7 +32,10 @@ fn tiny(x: u64) -> u64 {
 }
 
 fn is_prime(n: u64) -> bool {
-    n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
+    n >= 2
+        && (2..)
+            .take_while(|d| d * d <= n)
+            .all(|d| !n.is_multiple_of(d))
 }
 
 fn count_primes((lo, hi): (u64, u64)) -> u64 {
@@ -120,7 +123,12 @@ fn round_trip(c: &mut Criterion) {
     let mut g = c.benchmark_group("process_round_trip");
     let ex = ProcessPoolExecutor::new(1).unwrap();
     ex.submit(tiny, 1).unwrap().into_result().unwrap();
+    // `result()` borrows the value; `into_result()` also waits until the
+    // pool has dropped its handle on the future (a second wake-up).
     g.bench_function("pool_submit_result", |b| {
+        b.iter(|| *ex.submit(tiny, black_box(7)).unwrap().result().unwrap())
+    });
+    g.bench_function("pool_submit_into_result", |b| {
         b.iter(|| {
             ex.submit(tiny, black_box(7))
                 .unwrap()
@@ -181,15 +189,10 @@ fn cpu_primes(c: &mut Criterion) {
     let tid = BenchmarkId::new("thread_pool", format!("16x50k_on_{cores}_cores"));
     g.bench_with_input(tid, &ranges, |b, r| {
         b.iter(|| {
-            concurrent_futures_pool::Executor::map(
-                &tp,
-                count_primes,
-                r.clone(),
-                MapOptions::default(),
-            )
-            .unwrap()
-            .map(|x| x.unwrap())
-            .sum::<u64>()
+            concurrent_futures::Executor::map(&tp, count_primes, r.clone(), MapOptions::default())
+                .unwrap()
+                .map(|x| x.unwrap())
+                .sum::<u64>()
         })
     });
     g.bench_with_input(BenchmarkId::new("sequential", "16x50k"), &ranges, |b, r| {

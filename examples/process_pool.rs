@@ -1,4 +1,4 @@
-//! CPU-bound work (counting primes) on a `ProcessPoolExecutor` beside a sequential run and a `ThreadPoolExecutor`, with the speedups measured as it runs.
+//! CPU-bound work (counting primes) on a `ProcessPoolExecutor` beside a sequential run and a `ThreadPoolExecutor`, with the speedups measured as it runs; a crash and a hang that fail only their own task.
 //!
 //! The seeds' point about the GIL: in CPython, threads do not speed up
 //! CPU-bound Python code (one thread runs bytecode at a time), so such work
@@ -6,14 +6,20 @@
 //! parallel, and the process pool is for isolation (a crash or a runaway
 //! task kills a worker process, not the program) at the cost of copying
 //! arguments and results between processes. This example measures all
-//! three on this machine.
+//! three on this machine, then shows the isolation: a worker that aborts
+//! and a task past its time limit fail only their own futures, and the pool
+//! goes on.
 //!
 //! `concurrent_futures::process::init()` must be the first line of `main`
 //! (Python's `if __name__ == "__main__":`): the workers are re-executions of
 //! this program, and in them `init()` serves tasks and never returns.
+//!
+//! ```sh
+//! cargo run --release --example process_pool
+//! ```
 
 use concurrent_futures::process::{self, ProcessPoolExecutor};
-use concurrent_futures::{as_completed, MapOptions, ThreadPoolExecutor};
+use concurrent_futures::{as_completed, MapOptions, TaskError, ThreadPoolExecutor};
 use std::time::{Duration, Instant};
 
 /// Counts the primes in `lo..hi` by trial division: pure CPU work.
@@ -42,6 +48,17 @@ fn quiet_panics() {
         let at = info.location().map(|l| l.to_string()).unwrap_or_default();
         eprintln!("  [worker {}] a task panicked at {at}", std::process::id());
     }));
+}
+
+/// A task that kills its worker process.
+fn crash(_: ()) -> u64 {
+    std::process::abort()
+}
+
+/// A task that never ends on its own.
+fn hang(_: ()) -> u64 {
+    std::thread::sleep(Duration::from_secs(3600));
+    0
 }
 
 /// A task that fails: its panic comes back as the future's exception.
@@ -132,6 +149,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let i = futures.iter().position(|g| *g == f).expect("one of ours");
         println!("  slice {i} {:?}: {} primes", ranges[i], f.result()?);
     }
+
+    // A crash and a hang fail only their own futures: the dead worker is
+    // replaced, the hung one is killed at its time limit and replaced.
+    let crashed = procs.submit(crash, ())?;
+    let hung = procs.submit_with_timeout(hang, (), Duration::from_millis(300))?;
+    let after = procs.submit(count_primes, ranges[0])?;
+    match crashed.into_result().map_err(|e| e.into_task_error()) {
+        Err(Some(TaskError::WorkerDied { pid, cause })) => {
+            println!("  crash: worker {pid} {cause}")
+        }
+        other => println!("  crash: unexpected {other:?}"),
+    }
+    match hung.into_result().map_err(|e| e.into_task_error()) {
+        Err(Some(e @ TaskError::TimeLimit { .. })) => println!("  hang: {e}"),
+        other => println!("  hang: unexpected {other:?}"),
+    }
+    println!(
+        "  the pool goes on: slice 0 again, {} primes",
+        after.result_timeout(Duration::from_secs(60))?
+    );
+
+    // map with chunks: 100 items per task, one future per chunk, each item
+    // its own outcome.
+    let opts = MapOptions::default().chunksize(100);
+    let squares: u64 = procs
+        .map_with(|x: u64| x * x, 0..100_000, opts)?
+        .into_result()?
+        .iter()
+        .sum();
+    println!("  sum of squares below 100,000, 100 items per task: {squares}");
 
     // A panic in a worker process is the task's exception; the pool goes on.
     let bad = procs.submit(checked_sqrt, -4)?;

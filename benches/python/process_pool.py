@@ -1,0 +1,71 @@
+"""Python's ProcessPoolExecutor on the workloads of benches/process_pool.rs.
+
+Run by hand:  python3 benches/python/process_pool.py
+Prints the median of several timed runs for each workload:
+  * tiny task round trip: submit(tiny, 7).result() on a warm 1-worker pool
+  * map over 100,000 small items with chunksize=100 (default max_workers)
+  * counting primes in 16 ranges of 50,000 on all cores, and sequentially
+"""
+
+import os
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+MASK = (1 << 64) - 1
+
+
+def tiny(x):
+    x = (x * 2654435761) & MASK
+    return ((x << 7) | (x >> 57)) & MASK
+
+
+def is_prime(n):
+    if n < 2:
+        return False
+    d = 2
+    while d * d <= n:
+        if n % d == 0:
+            return False
+        d += 1
+    return True
+
+
+def count_primes(r):
+    lo, hi = r
+    return sum(1 for n in range(lo, hi) if is_prime(n))
+
+
+def median_of(fn, runs):
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main():
+    cores = os.cpu_count()
+    with ProcessPoolExecutor(1) as ex:
+        ex.submit(tiny, 1).result()
+        n = 2000
+        per = median_of(lambda: [ex.submit(tiny, 7).result() for _ in range(n)], 5) / n
+        print(f"tiny task round trip: {per * 1e6:.1f} us")
+
+    with ProcessPoolExecutor() as ex:
+        list(ex.map(tiny, range(10_000), chunksize=100))
+        t = median_of(lambda: list(ex.map(tiny, range(100_000), chunksize=100)), 5)
+        print(f"map 100k chunksize 100: {t * 1e3:.1f} ms ({t / 100_000 * 1e6:.2f} us/item)")
+
+    ranges = [(i * 50_000, (i + 1) * 50_000) for i in range(16)]
+    with ProcessPoolExecutor(cores) as ex:
+        list(ex.map(count_primes, ranges))
+        t = median_of(lambda: sum(ex.map(count_primes, ranges)), 3)
+        print(f"primes 16x50k on {cores} cores: {t * 1e3:.1f} ms")
+    t = median_of(lambda: sum(map(count_primes, ranges)), 3)
+    print(f"primes 16x50k sequential: {t * 1e3:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
