@@ -38,7 +38,13 @@ fn run(name: &str, bound: Duration) -> Result<String, String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", path.display()))?;
+        .map_err(|e| {
+            format!(
+                "cannot start {}: {e} (examples are built by `cargo test --workspace`; \
+                 with `--test examples` alone, run `cargo build --examples` first)",
+                path.display()
+            )
+        })?;
     let start = Instant::now();
     loop {
         match child.try_wait().map_err(|e| e.to_string())? {
