@@ -28,7 +28,6 @@ use crate::future::Future;
 /// # });
 /// ```
 #[must_use = "futures do nothing unless polled"]
-#[derive(Debug)]
 pub struct ResultFuture<T> {
     future: Option<Future<T>>,
     /// The waker the done-callback wakes; replaced on every pending poll.
@@ -97,3 +96,13 @@ impl<T: Send + 'static> std::future::Future for ResultFuture<T> {
 }
 
 impl<T> Unpin for ResultFuture<T> {}
+
+impl<T> std::fmt::Debug for ResultFuture<T> {
+    /// Shows the awaited future (no `T: Debug` needed), or that it returned.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.future {
+            Some(future) => f.debug_tuple("ResultFuture").field(future).finish(),
+            None => f.write_str("ResultFuture(<returned>)"),
+        }
+    }
+}

@@ -356,3 +356,11 @@ fn tokio_completed_inside_the_runtime() {
     });
     assert_eq!(v.unwrap(), "from a task");
 }
+
+#[test]
+fn result_future_debug_needs_no_debug_value() {
+    struct Opaque;
+    let f = concurrent_futures_core::Future::<Opaque>::new();
+    let rf = std::future::IntoFuture::into_future(f);
+    assert!(format!("{rf:?}").starts_with("ResultFuture(<Future at"), "{rf:?}");
+}
