@@ -1,7 +1,10 @@
 //! `.await` on a [`Future`]: works from any async runtime.
 //!
-//! Awaiting registers a done-callback that wakes the task (once), and yields
-//! the value by ownership, as [`Future::into_result`] does. No thread blocks.
+//! Awaiting registers a done-callback that wakes the task (once); no thread
+//! blocks. `future.await` yields the value by ownership, as
+//! [`Future::into_result`] does; `(&future).await` borrows it, as
+//! [`Future::result`] does, so other handles (e.g. one kept to `cancel()` on a
+//! timeout) may stay alive.
 
 use std::future::IntoFuture;
 use std::pin::Pin;
@@ -11,8 +14,53 @@ use std::task::{Context, Poll, Waker};
 use crate::error::FutureError;
 use crate::future::Future;
 
-/// The `std::future::Future` behind `future.await`; made by
-/// [`IntoFuture`] for [`Future`].
+/// Wakes the awaiting task when the future is done: a waker slot that a
+/// done-callback (added on the first pending poll) takes and wakes.
+#[derive(Default)]
+struct DoneWaker {
+    waker: Arc<Mutex<Option<Waker>>>,
+    registered: bool,
+}
+
+impl DoneWaker {
+    /// Ready once `future` is done; otherwise arranges a wakeup.
+    fn poll_done<T>(&mut self, future: &Future<T>, cx: &Context<'_>) -> Poll<()> {
+        if future.done() {
+            return Poll::Ready(());
+        }
+        // Store the waker before looking again, so a completion between the
+        // two looks wakes the newest waker.
+        {
+            let mut slot = self.waker.lock().unwrap_or_else(PoisonError::into_inner);
+            match &*slot {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => *slot = Some(cx.waker().clone()),
+            }
+        }
+        if !self.registered {
+            self.registered = true;
+            let slot = self.waker.clone();
+            future.add_done_callback(move |_| {
+                let w = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+                if let Some(w) = w {
+                    w.wake();
+                }
+            });
+        }
+        if future.done() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// The `std::future::Future` behind `future.await`, which yields the value by
+/// ownership (made by [`IntoFuture`] for [`Future`]).
+///
+/// Like [`Future::into_result`], it is ready once the future is done and this
+/// is the last handle (the executor drops its own right after completing).
+/// To keep other handles, await a reference instead: [`RefResultFuture`].
 ///
 /// # Examples
 ///
@@ -30,9 +78,7 @@ use crate::future::Future;
 #[must_use = "futures do nothing unless polled"]
 pub struct ResultFuture<T> {
     future: Option<Future<T>>,
-    /// The waker the done-callback wakes; replaced on every pending poll.
-    waker: Arc<Mutex<Option<Waker>>>,
-    registered: bool,
+    done: DoneWaker,
 }
 
 impl<T: Send + 'static> IntoFuture for Future<T> {
@@ -42,17 +88,8 @@ impl<T: Send + 'static> IntoFuture for Future<T> {
     fn into_future(self) -> ResultFuture<T> {
         ResultFuture {
             future: Some(self),
-            waker: Arc::new(Mutex::new(None)),
-            registered: false,
+            done: DoneWaker::default(),
         }
-    }
-}
-
-fn set_waker(slot: &Mutex<Option<Waker>>, waker: &Waker) {
-    let mut g = slot.lock().unwrap_or_else(PoisonError::into_inner);
-    match &*g {
-        Some(w) if w.will_wake(waker) => {}
-        _ => *g = Some(waker.clone()),
     }
 }
 
@@ -65,23 +102,8 @@ impl<T: Send + 'static> std::future::Future for ResultFuture<T> {
             .future
             .as_ref()
             .expect("ResultFuture polled after it returned Ready");
-        if !future.done() {
-            // Store the waker before looking again, so a completion between
-            // the two looks wakes the newest waker.
-            set_waker(&this.waker, cx.waker());
-            if !this.registered {
-                this.registered = true;
-                let slot = this.waker.clone();
-                future.add_done_callback(move |_| {
-                    let w = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
-                    if let Some(w) = w {
-                        w.wake();
-                    }
-                });
-            }
-            if !future.done() {
-                return Poll::Pending;
-            }
+        if this.done.poll_done(future, cx).is_pending() {
+            return Poll::Pending;
         }
         if future.result_is_cancelled() {
             this.future = None;
@@ -104,5 +126,64 @@ impl<T> std::fmt::Debug for ResultFuture<T> {
             Some(future) => f.debug_tuple("ResultFuture").field(future).finish(),
             None => f.write_str("ResultFuture(<returned>)"),
         }
+    }
+}
+
+/// The `std::future::Future` behind `(&future).await`, which borrows the
+/// value as [`Future::result`] does: other handles may stay alive, e.g. one
+/// kept to cancel the task when a timeout fires.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::Future;
+/// use std::time::Duration;
+///
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+/// # rt.block_on(async {
+/// let f = Future::<u32>::new();
+/// // Nobody completes `f`: give up after 10 ms and cancel it.
+/// let waited = tokio::time::timeout(Duration::from_millis(10), &f).await;
+/// assert!(waited.is_err());
+/// assert!(f.cancel());
+/// assert!((&f).await.unwrap_err().is_cancelled());
+/// # });
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct RefResultFuture<'a, T> {
+    future: &'a Future<T>,
+    done: DoneWaker,
+}
+
+impl<'a, T: Send + Sync + 'static> IntoFuture for &'a Future<T> {
+    type Output = Result<&'a T, FutureError>;
+    type IntoFuture = RefResultFuture<'a, T>;
+
+    fn into_future(self) -> RefResultFuture<'a, T> {
+        RefResultFuture {
+            future: self,
+            done: DoneWaker::default(),
+        }
+    }
+}
+
+impl<'a, T: Send + Sync + 'static> std::future::Future for RefResultFuture<'a, T> {
+    type Output = Result<&'a T, FutureError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let future = this.future;
+        match this.done.poll_done(future, cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => Poll::Ready(future.result_now()),
+        }
+    }
+}
+
+impl<T> Unpin for RefResultFuture<'_, T> {}
+
+impl<T> std::fmt::Debug for RefResultFuture<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RefResultFuture").field(self.future).finish()
     }
 }

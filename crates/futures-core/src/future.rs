@@ -684,7 +684,7 @@ impl<T: Sync> Future<T> {
         self.result_now()
     }
 
-    fn result_now(&self) -> Result<&T, FutureError> {
+    pub(crate) fn result_now(&self) -> Result<&T, FutureError> {
         match self.outcome() {
             None => Err(FutureError::Cancelled),
             Some(Ok(v)) => Ok(v),

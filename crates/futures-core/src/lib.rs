@@ -49,7 +49,7 @@ pub mod sync;
 mod unwind;
 mod waiter;
 
-pub use awaiting::ResultFuture;
+pub use awaiting::{RefResultFuture, ResultFuture};
 pub use error::{
     BoxError, ExitCause, FutureError, InvalidStateError, SharedError, TaskError, TimeoutError,
 };

@@ -362,5 +362,36 @@ fn result_future_debug_needs_no_debug_value() {
     struct Opaque;
     let f = concurrent_futures_core::Future::<Opaque>::new();
     let rf = std::future::IntoFuture::into_future(f);
-    assert!(format!("{rf:?}").starts_with("ResultFuture(<Future at"), "{rf:?}");
+    assert!(
+        format!("{rf:?}").starts_with("ResultFuture(<Future at"),
+        "{rf:?}"
+    );
+}
+
+#[test]
+fn borrowed_await_keeps_other_handles_and_sees_cancel() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let f = concurrent_futures_core::Future::<String>::new();
+        let timed_out = tokio::time::timeout(Duration::from_millis(20), &f).await;
+        assert!(timed_out.is_err(), "nobody completed the future");
+        let g = f.clone();
+        let setter = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(10));
+            g.set_result("late".to_string()).unwrap();
+        });
+        let v = tokio::time::timeout(Duration::from_secs(10), &f)
+            .await
+            .expect("completed within 10 s")
+            .unwrap();
+        assert_eq!(v, "late");
+        setter.join().unwrap();
+        let c = concurrent_futures_core::Future::<u8>::new();
+        assert!(c.cancel());
+        assert!((&c).await.unwrap_err().is_cancelled());
+    });
 }
