@@ -27,7 +27,8 @@ fn every_reexport() {
     assert_eq!(e.state(), cf::FutureState::Finished);
     let _: fn(cf::Future<()>) -> cf::ResultFuture<()> = std::future::IntoFuture::into_future;
     let unit = cf::Future::<()>::new();
-    let _: cf::RefResultFuture<'_, ()> = std::future::IntoFuture::into_future(&unit);
+    let rf: cf::RefResultFuture<'_, ()> = std::future::IntoFuture::into_future(&unit);
+    assert!(format!("{rf:?}").starts_with("RefResultFuture"));
     struct W;
     impl cf::Waiter for W {
         fn notify(&self, _: usize, _: cf::Completion) {}
