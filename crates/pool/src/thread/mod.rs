@@ -396,12 +396,11 @@ impl Shared {
         if let Err(job) = queue::push_local(self.id, job) {
             self.queues.inject(job);
         }
-        // Once every thread started, the idle scan is skipped: the hot path
-        // is a fence and one load.
-        if !self.sleep.wake_one()
-            && self.started.load(Ordering::Relaxed) < self.max_workers
-            && !self.queues.any_idle()
-        {
+        // Python's rule: a submit takes an idle worker's token, or else
+        // starts a thread. Once every thread started, the idle scan is
+        // skipped: the hot path is a fence and one load.
+        self.sleep.wake_one();
+        if self.started.load(Ordering::Relaxed) < self.max_workers && !self.queues.claim_idle() {
             self.spawn_worker();
         }
         if self.gate.leave() == Left::Drained {

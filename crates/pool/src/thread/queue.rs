@@ -45,6 +45,10 @@ pub(crate) enum Activity {
     Starting = 1,
     /// Running a job.
     Running = 2,
+    /// Idle, but already promised to one submitted job: its token is taken,
+    /// so the next submit of a burst starts a thread instead of queueing
+    /// behind this worker.
+    Claimed = 3,
 }
 
 impl Default for Slot {
@@ -73,7 +77,7 @@ impl Slot {
     }
 
     /// Owner only; a plain store on the worker's own line. `Release`
-    /// pairs with `any_idle`'s `Acquire`.
+    /// pairs with `claim_idle`'s `Acquire`.
     pub(crate) fn set(&self, activity: Activity) {
         self.activity.store(activity as u8, Ordering::Release);
     }
@@ -169,13 +173,22 @@ impl Queues {
         }
     }
 
-    /// Whether a started worker is idle (Python's idle semaphore has a
-    /// token): then `submit` starts no thread.
-    pub(crate) fn any_idle(&self) -> bool {
+    /// Takes an idle worker's token (Python's `_idle_semaphore.acquire(0)`):
+    /// marks one `Idle` worker `Claimed` and returns whether there was one.
+    /// Then `submit` starts no thread. A burst of submits claims each idle
+    /// worker once, so it starts threads for the rest, as Python does.
+    pub(crate) fn claim_idle(&self) -> bool {
         let n = self.published.load(Ordering::Acquire);
-        self.slots[..n]
-            .iter()
-            .any(|s| s.activity.load(Ordering::Acquire) == Activity::Idle as u8)
+        self.slots[..n].iter().any(|s| {
+            s.activity
+                .compare_exchange(
+                    Activity::Idle as u8,
+                    Activity::Claimed as u8,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        })
     }
 
     /// Whether any queue holds a job (the sleep protocol's check).

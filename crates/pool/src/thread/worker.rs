@@ -52,11 +52,11 @@ fn next_job(shared: &Shared, index: usize, slot: &Slot) -> Option<Job> {
     // Idle: `submit` reuses this worker before starting a thread (Python's
     // idle semaphore). Already so after a task; not for a new thread.
     slot.set(Activity::Idle);
-    idle(shared, index)
+    idle(shared, index, slot)
 }
 
 /// Spins, then sleeps, until a job comes or the pool is done.
-fn idle(shared: &Shared, index: usize) -> Option<Job> {
+fn idle(shared: &Shared, index: usize, slot: &Slot) -> Option<Job> {
     let backoff = Backoff::new();
     loop {
         if let Some(j) = find(shared, index) {
@@ -71,6 +71,9 @@ fn idle(shared: &Shared, index: usize) -> Option<Job> {
         if shared.gate.drained() && !shared.queues.has_work() {
             return None;
         }
+        // A claim whose job another worker took has lapsed: give the token
+        // back before sleeping.
+        slot.set(Activity::Idle);
         shared
             .sleep
             .sleep(|| shared.queues.has_work() || shared.gate.drained());
