@@ -400,6 +400,20 @@ fn test_thread_names_assigned() {
 }
 
 #[test]
+fn test_thread_names_empty_prefix_is_the_default() {
+    let ex = ThreadPoolExecutor::builder()
+        .thread_name_prefix("")
+        .build()
+        .unwrap();
+    let name = ex
+        .submit(|| thread::current().name().unwrap().to_owned())
+        .unwrap()
+        .into_result()
+        .unwrap();
+    assert!(name.starts_with("ThreadPoolExecutor-"), "{name}");
+}
+
+#[test]
 fn test_thread_names_default() {
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let name = ex
