@@ -46,6 +46,34 @@ fn test_map() {
 }
 
 #[test]
+fn test_map_chunksize() {
+    let ex = ThreadPoolExecutor::new(2).unwrap();
+    let got = ex
+        .map_with(
+            |i: u64| i.pow(i as u32),
+            0..10,
+            MapOptions::default().chunksize(3),
+        )
+        .unwrap()
+        .into_result()
+        .unwrap();
+    assert_eq!(got, (0..10u64).map(|i| i.pow(i as u32)).collect::<Vec<_>>());
+}
+
+#[test]
+fn test_no_stale_references_to_the_task() {
+    // Issue #16284: the closure (and what it captured) is freed once the
+    // task ran, even though the future was discarded.
+    let ex = ThreadPoolExecutor::new(2).unwrap();
+    let my_object = Arc::new(());
+    let weak = Arc::downgrade(&my_object);
+    let _ = ex.submit(move || drop(my_object)).unwrap();
+    wait_until("the captured object to be freed", || {
+        weak.strong_count() == 0
+    });
+}
+
+#[test]
 fn test_map_exception() {
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let mut it = ex
@@ -146,6 +174,14 @@ fn test_map_task_timeout_error_is_not_the_map_deadline() {
     assert_eq!(out.len(), 2);
     assert!(out[0].as_ref().unwrap().is_err());
     assert_eq!(*out[1].as_ref().unwrap().as_ref().unwrap(), 1);
+}
+
+#[test]
+fn test_shutdown_race_issue12456_map() {
+    let ex = ThreadPoolExecutor::new(2).unwrap();
+    let m = ex.map(|x: i32| x.to_string(), [2; 3]).unwrap();
+    ex.shutdown(true, false);
+    assert_eq!(m.into_result().unwrap(), ["2", "2", "2"]);
 }
 
 #[test]
