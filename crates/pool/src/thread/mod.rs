@@ -163,7 +163,10 @@ impl ThreadPoolExecutor {
                 alive: AtomicUsize::new(0),
                 started: AtomicUsize::new(0),
                 max_workers,
-                prefix: prefix.unwrap_or_else(|| format!("ThreadPoolExecutor-{id}")),
+                // An empty prefix means the default, as Python's `prefix or ...`.
+                prefix: prefix
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or_else(|| format!("ThreadPoolExecutor-{id}")),
                 initializer,
                 threads: Mutex::new(Threads::default()),
                 join_lock: Mutex::new(()),
