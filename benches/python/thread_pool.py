@@ -4,11 +4,13 @@ Submit 100,000 no-op tasks to a ThreadPoolExecutor with two workers, then
 take every result; the same workload as `submit_result_100k` in
 benches/thread_pool.rs. Run by hand:
 
-    python3 benches/python/thread_pool.py
+    python3 benches/python/thread_pool.py [--json PATH]
 
-Prints the median of the rounds, per task.
+Prints the median of the rounds, per task; benches/run.sh passes --json so
+benches/report.py puts it beside the Rust peers.
 """
 
+import os
 import statistics
 import sys
 import time
@@ -38,8 +40,10 @@ def main():
         times = [one_round(executor) for _ in range(ROUNDS)]
     median = statistics.median(times)
     print(f"python {sys.version.split()[0]}: submit+result of {TASKS} no-op tasks, "
-          f"{WORKERS} workers: median {median * 1e3:.1f} ms "
-          f"({median / TASKS * 1e9:.0f} ns per task) over {ROUNDS} rounds")
+          f"{WORKERS} workers")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _emit import emit
+    emit([("submit_result_100k/threads", median, TASKS, ROUNDS)])
 
 
 if __name__ == "__main__":
