@@ -2,8 +2,12 @@
 //! one deque per worker for submits made by a task running on that worker,
 //! and stealing between them.
 //!
-//! A worker's own deque is FIFO (tasks start in submission order, as in
-//! Python); it lives in a thread-local of the worker thread, so a task that
+//! A worker's own deque is FIFO, and so is the injector, but a worker takes
+//! a *batch* from the injector into its deque (fewer contended steals), so
+//! across workers tasks start roughly, not strictly, in submission order:
+//! with two workers, the fourth task may start before the second. Python's
+//! single queue starts them in order; matching it would cost a contended
+//! steal per task. The deque lives in a thread-local of the worker thread, so a task that
 //! submits to its own pool pushes there without touching a shared cache
 //! line. Other workers (and `shutdown(cancel_futures = true)`) reach it
 //! through its [`Stealer`], published in the worker's [`Slot`] before the
