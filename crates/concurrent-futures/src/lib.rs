@@ -44,3 +44,8 @@ pub use concurrent_futures_pool::{ProcessPoolBuilder, ProcessPoolExecutor};
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The Python migration guide's examples, run as doctests so they match the code.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/python-migration.md")]
+pub struct MigrationGuideDoctests;
