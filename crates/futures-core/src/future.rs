@@ -330,11 +330,15 @@ impl<T> Future<T> {
                 eprintln!("concurrent-futures: a waiter panicked in notify: {msg}");
             }
         }
-        if g.sleepers > 0 {
-            self.inner.cond.notify_all();
-        }
+        let wake_sleepers = g.sleepers > 0;
         let callbacks = mem::take(&mut g.callbacks);
         drop(g);
+        // Signal after unlocking, so a woken reader does not block at once on
+        // the lock we still hold. Sleepers re-check the state under the lock,
+        // which was changed before it was released: nothing is missed.
+        if wake_sleepers {
+            self.inner.cond.notify_all();
+        }
         // Our reference may be a waiter's last: its `Drop` is user code and
         // must not run under the lock.
         drop(waiters);
@@ -719,11 +723,13 @@ impl<T> Drop for Future<T> {
             self.inner.owner_waiting.load(Ordering::Relaxed)
         } {
             let mut g = self.lock();
-            if g.sleepers > 0 {
-                self.inner.cond.notify_all();
-            }
+            let wake_sleepers = g.sleepers > 0;
             let waker = g.owner_waker.take();
             drop(g);
+            // After unlocking, as in `complete`; our `Arc` keeps `inner` alive.
+            if wake_sleepers {
+                self.inner.cond.notify_all();
+            }
             if let Some(w) = waker {
                 w.wake();
             }
