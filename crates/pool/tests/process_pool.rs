@@ -861,6 +861,60 @@ fn parent_sigkill_leaves_no_orphans() {
     });
 }
 
+/// Child mode `sigint`: a pool with a busy worker, then waits for Ctrl-C.
+fn child_sigint() {
+    let ex = ProcessPoolExecutor::new(2).unwrap();
+    let fs: Vec<_> = (0..2)
+        .map(|_| ex.submit(pid_after, 60_000).unwrap())
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !fs.iter().all(|f| f.running()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let kids: Vec<String> = support::children()
+        .iter()
+        .map(|(p, _)| p.to_string())
+        .collect();
+    println!("{}", kids.join(" "));
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+/// Ctrl-C to the whole process group: the parent (default action) dies;
+/// the workers ignore SIGINT themselves and go with their parent.
+fn ctrl_c_to_the_process_group() {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(exe)
+        .args(["--child-mode", "sigint"])
+        .stdout(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    {
+        use std::io::BufRead;
+        let mut r = std::io::BufReader::new(child.stdout.take().unwrap());
+        r.read_line(&mut line).unwrap();
+    }
+    let workers: Vec<u32> = line
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(workers.len(), 2, "two workers: {line:?}");
+    // SAFETY: signals the child's own process group (it is its leader).
+    unsafe {
+        libc::killpg(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    wait_until(secs(2.0), "the workers to exit with their parent", || {
+        workers
+            .iter()
+            .all(|&p| support::stat(p).map_or(true, |(s, _)| s == 'Z' || s == 'X'))
+    });
+}
+
 fn not_initialized_is_an_error() {
     let exe = std::env::current_exe().unwrap();
     let out = Command::new(exe)
@@ -976,6 +1030,7 @@ fn main() {
         match args.next().as_deref() {
             Some("print") => child_print(),
             Some("orphan") => child_orphan(),
+            Some("sigint") => child_sigint(),
             other => panic!("unknown child mode {other:?}"),
         }
         return;
@@ -1123,6 +1178,11 @@ fn main() {
         (
             "parent_sigkill_leaves_no_orphans",
             parent_sigkill_leaves_no_orphans,
+            60,
+        ),
+        (
+            "ctrl_c_to_the_process_group",
+            ctrl_c_to_the_process_group,
             60,
         ),
         (

@@ -95,6 +95,11 @@ pub(crate) fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
 }
 
+/// Threads of this process.
+pub(crate) fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
+}
+
 /// Waits until `cond` holds, or panics with `what` after `limit`.
 pub(crate) fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
@@ -178,6 +183,7 @@ pub(crate) fn run(tests: &[Test]) {
         print!("test {name} ... ");
         let _ = std::io::stdout().flush();
         let fds = fd_count();
+        let threads = thread_count();
         let start = Instant::now();
         let dog = watchdog(name, secs(bound as f64));
         let r = catch_unwind(AssertUnwindSafe(|| {
@@ -186,6 +192,10 @@ pub(crate) fn run(tests: &[Test]) {
             assert_no_children(secs(5.0));
             wait_until(secs(2.0), "the descriptor count to come back", || {
                 fd_count() <= fds
+            });
+            // The watchdog of this test may still be on its way out.
+            wait_until(secs(2.0), "the thread count to come back", || {
+                thread_count() <= threads + 1
             });
         }));
         drop(dog);
