@@ -749,6 +749,45 @@ fn read_initialized(_: ()) -> usize {
     INITIALIZED.load(Ordering::SeqCst)
 }
 
+fn set_initialized_to(v: usize) {
+    INITIALIZED.store(v, Ordering::SeqCst);
+}
+
+fn init_takes_fail_de(_: FailDe) {}
+
+/// Python's `initargs`: the argument reaches every worker; one that cannot
+/// be decoded there breaks the pool like a failing initializer.
+fn initializer_with_an_argument() {
+    let ex = pool(
+        ProcessPoolExecutor::builder()
+            .max_workers(2)
+            .initializer_with(set_initialized_to, 4242),
+    );
+    let futures: Vec<_> = (0..6)
+        .map(|_| ex.submit(read_initialized, ()).unwrap())
+        .collect();
+    for f in &futures {
+        assert_eq!(value(f, secs(10.0)), 4242);
+    }
+    let bad = pool(
+        ProcessPoolExecutor::builder()
+            .max_workers(1)
+            .initializer_with(init_takes_fail_de, FailDe),
+    );
+    if let Ok(f) = bad.submit(ident, 1) {
+        assert!(task_error(&f, secs(10.0)).is_broken());
+    }
+    let e = bad.submit(ident, 1).unwrap_err();
+    assert!(e.broken_reason().unwrap().contains("FailDe refuses"), "{e}");
+    let unencodable = ProcessPoolExecutor::builder()
+        .initializer_with(|_: FailSer| (), FailSer)
+        .build();
+    assert!(matches!(
+        unencodable,
+        Err(concurrent_futures_pool::BuildError::InvalidOption(_))
+    ));
+}
+
 fn initializer_runs_in_each_worker() {
     let ex = pool(
         ProcessPoolExecutor::builder()
@@ -1163,6 +1202,11 @@ fn main() {
         (
             "initializer_runs_in_each_worker",
             initializer_runs_in_each_worker,
+            30,
+        ),
+        (
+            "initializer_with_an_argument",
+            initializer_with_an_argument,
             30,
         ),
         (
