@@ -352,14 +352,37 @@ impl Pool {
     }
 }
 
+/// What a slot thread owns. Dropping it (also when the thread unwinds
+/// from a bug) closes and reaps the worker and unregisters the slot, so
+/// `shutdown` never waits for a slot that is gone.
+struct Slot<'a> {
+    pool: &'a Pool,
+    info: &'a Arc<SlotInfo>,
+    worker: Option<WorkerProcess>,
+    starting: bool,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if let Some(w) = self.worker.take() {
+            w.close(&self.info.cell);
+        }
+        self.pool.slot_exited(self.info, self.starting);
+    }
+}
+
 /// The life of one slot thread: see the module docs.
 fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
     SLOT_OF.with(|s| s.set(Arc::as_ptr(pool) as usize));
-    let mut worker: Option<WorkerProcess> = None;
+    let mut slot = Slot {
+        pool,
+        info,
+        worker: None,
+        starting: true,
+    };
     let mut carried: Option<Job> = None;
-    let mut starting = true;
     loop {
-        if worker.is_none() {
+        if slot.worker.is_none() {
             if !pool.wants_worker(carried.is_some()) {
                 if let Some(job) = carried.take() {
                     job.sink
@@ -370,7 +393,7 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
             match WorkerProcess::spawn(&pool.config.spawn, &info.cell) {
                 Ok(w) => {
                     pool.note_started();
-                    worker = Some(w);
+                    slot.worker = Some(w);
                 }
                 Err(e) => {
                     pool.break_pool(e.to_string(), carried.take());
@@ -380,30 +403,26 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
         }
         let job = match carried.take() {
             Some(job) => job,
-            None => match pool.next_job(&mut starting) {
+            None => match pool.next_job(&mut slot.starting) {
                 Some(job) => job,
                 None => break,
             },
         };
-        let Some(w) = worker.as_mut() else {
+        let Some(w) = slot.worker.as_mut() else {
             carried = Some(job);
             continue;
         };
         if !w.is_healthy() {
             // Died or spoke out of turn while idle: replace it; the job
             // never reached it.
-            if let Some(w) = worker.take() {
+            if let Some(w) = slot.worker.take() {
                 w.kill(&info.cell);
             }
             carried = Some(job);
             continue;
         }
-        run_jobs(pool, info, &mut worker, job);
+        run_jobs(pool, info, &mut slot.worker, job);
     }
-    if let Some(w) = worker.take() {
-        w.close(&info.cell);
-    }
-    pool.slot_exited(info, starting);
 }
 
 /// Runs `first` on the slot's worker, and the `map` jobs prefetched while
