@@ -173,11 +173,33 @@ fn watchdog(name: &'static str, bound: Duration) -> mpsc::Sender<()> {
 
 /// Runs the tests whose names contain the first non-flag argument (all if
 /// none), prints `N passed, N failed`, and exits non-zero on failure.
+///
+/// Speaks enough of libtest's command line for `cargo nextest`: `--list`
+/// (`--ignored` lists nothing) and `--exact NAME`.
 pub(crate) fn run(tests: &[Test]) {
-    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |f: &str| args.iter().any(|a| a == f);
+    if flag("--list") {
+        if !flag("--ignored") {
+            for (name, _, _) in tests {
+                println!("{name}: test");
+            }
+        }
+        return;
+    }
+    let exact = flag("--exact");
+    let filter: Option<&str> = args
+        .iter()
+        .find(|a| !a.starts_with('-'))
+        .map(String::as_str);
     let (mut passed, mut failed) = (0, 0);
     for &(name, f, bound) in tests {
-        if filter.as_deref().is_some_and(|flt| !name.contains(flt)) {
+        let selected = match filter {
+            None => true,
+            Some(flt) if exact => name == flt,
+            Some(flt) => name.contains(flt),
+        };
+        if !selected {
             continue;
         }
         print!("test {name} ... ");
