@@ -314,6 +314,9 @@ fn round_trip_idle(c: &mut Criterion) {
 
     let ex = ThreadPoolExecutor::new(WORKERS).unwrap();
     g.bench_function("concurrent_futures", |b| {
+        b.iter_custom(|n| idle_trips(n, || *ex.submit(|| 1u64).unwrap().result().unwrap()))
+    });
+    g.bench_function("concurrent_futures_into_result", |b| {
         b.iter_custom(|n| idle_trips(n, || ex.submit(|| 1u64).unwrap().into_result().unwrap()))
     });
     drop(ex);

@@ -545,6 +545,17 @@ mod tests {
     }
 
     #[test]
+    fn huge_timeout_means_no_deadline() {
+        let slots = vec![Ok(done(1)), Ok(done(2))];
+        let m = Map::submitted(
+            slots.into_iter(),
+            MapOptions::default().timeout(Duration::MAX),
+        )
+        .unwrap();
+        assert_eq!(m.into_result().unwrap(), [1, 2]);
+    }
+
+    #[test]
     fn timeout_cancels_the_rest() {
         let slow = Future::<i32>::new();
         let later = Future::<i32>::new();

@@ -90,7 +90,8 @@ impl ThreadPoolBuilder {
     }
 
     /// Threads are named `{prefix}_{i}` (default prefix
-    /// `ThreadPoolExecutor-{pool number}`).
+    /// `ThreadPoolExecutor-{pool number}`, also taken for an empty prefix,
+    /// as in Python).
     ///
     /// # Examples
     ///

@@ -163,7 +163,10 @@ impl ThreadPoolExecutor {
                 alive: AtomicUsize::new(0),
                 started: AtomicUsize::new(0),
                 max_workers,
-                prefix: prefix.unwrap_or_else(|| format!("ThreadPoolExecutor-{id}")),
+                // An empty prefix means the default, as Python's `prefix or ...`.
+                prefix: prefix
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or_else(|| format!("ThreadPoolExecutor-{id}")),
                 initializer,
                 threads: Mutex::new(Threads::default()),
                 join_lock: Mutex::new(()),
@@ -625,5 +628,79 @@ mod tests {
         assert_send_sync::<ThreadPoolExecutor>();
         fn assert_send<X: Send>() {}
         assert_send::<Map<i32>>();
+    }
+}
+
+/// Where a task's time goes: the pool's own machinery (submit, queue,
+/// worker) with no future, against a future per task and the bare channel
+/// floor, medians of 21 interleaved rounds of 100,000 tasks. A measurement,
+/// not a test (it asserts only the sums); run it by hand:
+/// `cargo test --release -p concurrent-futures-pool --lib cost_split -- --ignored --nocapture`
+#[cfg(all(test, not(loom)))]
+mod cost_split {
+    use super::*;
+    use crate::work_item::{Ran, Task};
+
+    /// A job that sends its number back on a channel, with no future.
+    struct SendBack(u64, crossbeam_channel::Sender<u64>);
+
+    impl Task for SendBack {
+        fn run(self, _: &dyn Fn()) -> Ran {
+            self.1.send(self.0).unwrap();
+            Ran::Completed
+        }
+        fn abandon(self, _: Abandon<'_>) {}
+    }
+
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    }
+
+    fn per_task(n: u64, f: impl FnOnce() -> u64) -> (f64, u64) {
+        let t = std::time::Instant::now();
+        let s = f();
+        (t.elapsed().as_nanos() as f64 / n as f64, s)
+    }
+
+    #[test]
+    #[ignore = "a measurement; run by hand with --release --nocapture"]
+    fn cost_split_pool_future_floor() {
+        let n = 100_000u64;
+        let ex = ThreadPoolExecutor::new(2).unwrap();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (to, from_main) = crossbeam_channel::unbounded::<u64>();
+        let (to_main, back) = crossbeam_channel::unbounded::<u64>();
+        for _ in 0..2 {
+            let (r, t) = (from_main.clone(), to_main.clone());
+            std::thread::spawn(move || r.into_iter().for_each(|v| t.send(v).unwrap()));
+        }
+        let (mut pool, mut fut, mut floor) = (vec![], vec![], vec![]);
+        for _ in 0..21 {
+            let (p, s1) = per_task(n, || {
+                for i in 0..n {
+                    ex.shared.push(Job::new(SendBack(i, tx.clone()))).unwrap();
+                }
+                (0..n).map(|_| rx.recv().unwrap()).sum()
+            });
+            let (f, s2) = per_task(n, || {
+                let fs: Vec<_> = (0..n).map(|i| ex.submit(move || i).unwrap()).collect();
+                fs.iter().map(|f| *f.result().unwrap()).sum()
+            });
+            let (c, s3) = per_task(n, || {
+                (0..n).for_each(|i| to.send(i).unwrap());
+                (0..n).map(|_| back.recv().unwrap()).sum()
+            });
+            assert!(s1 == s2 && s2 == s3);
+            pool.push(p);
+            fut.push(f);
+            floor.push(c);
+        }
+        println!(
+            "ns per task, medians: pool without futures {:.0}, pool with a future per task {:.0}, channel floor {:.0}",
+            median(pool),
+            median(fut),
+            median(floor)
+        );
     }
 }
