@@ -271,6 +271,15 @@ fn smoke() {
     assert_ne!(worker, std::process::id(), "tasks run in another process");
     let m = ex.map(ident, 0..100).unwrap().into_result().unwrap();
     assert_eq!(m, (0..100).collect::<Vec<_>>());
+    // Code written against the `Executor` trait runs on the process pool.
+    fn sum_doubled<E: concurrent_futures_pool::Executor>(ex: &E) -> u64 {
+        let one = concurrent_futures_pool::Executor::submit(ex, ident, 1).unwrap();
+        let rest =
+            concurrent_futures_pool::Executor::map(ex, ident, 2..5u64, MapOptions::default())
+                .unwrap();
+        one.into_result().unwrap() + rest.map(|r| r.unwrap()).sum::<u64>()
+    }
+    assert_eq!(sum_doubled(&*ex), 1 + 2 + 3 + 4);
     ex.shutdown(true, false);
     assert!(matches!(ex.submit(ident, 1), Err(SubmitError::Shutdown)));
 }
