@@ -909,6 +909,53 @@ fn parent_sigkill_leaves_no_orphans() {
     });
 }
 
+fn make_blob(len: usize) -> Blob {
+    blob_of(len, 9)
+}
+
+fn vm_hwm_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Child mode `bigresult`: a fresh process (so its peak memory says
+/// something) takes one 50 MB result and prints how much its peak grew.
+fn child_big_result() {
+    let ex = ProcessPoolExecutor::new(1).unwrap();
+    ex.submit(ident, 1).unwrap().into_result().unwrap();
+    let before = vm_hwm_kib();
+    let f = ex.submit(make_blob, 50 << 20).unwrap();
+    let blob = f.into_result().unwrap();
+    assert_eq!(blob.0.len(), 50 << 20);
+    let after = vm_hwm_kib();
+    println!("{}", after.saturating_sub(before));
+}
+
+/// A 50 MB result costs the parent about one to two times its size at
+/// peak (the frame, then the decoded value), not more.
+fn big_result_peak_memory() {
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(exe)
+        .args(["--child-mode", "bigresult"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let grew_kib: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let payload_kib = 50 * 1024;
+    assert!(
+        grew_kib <= payload_kib * 5 / 2,
+        "peak grew by {grew_kib} KiB for a {payload_kib} KiB result"
+    );
+    println!(
+        "(peak grew by {:.2}x the payload) ",
+        grew_kib as f64 / payload_kib as f64
+    );
+}
+
 /// Child mode `sigint`: a pool with a busy worker, then waits for Ctrl-C.
 fn child_sigint() {
     let ex = ProcessPoolExecutor::new(2).unwrap();
@@ -1079,6 +1126,7 @@ fn main() {
             Some("print") => child_print(),
             Some("orphan") => child_orphan(),
             Some("sigint") => child_sigint(),
+            Some("bigresult") => child_big_result(),
             other => panic!("unknown child mode {other:?}"),
         }
         return;
@@ -1233,6 +1281,7 @@ fn main() {
             parent_sigkill_leaves_no_orphans,
             60,
         ),
+        ("big_result_peak_memory", big_result_peak_memory, 120),
         (
             "ctrl_c_to_the_process_group",
             ctrl_c_to_the_process_group,
