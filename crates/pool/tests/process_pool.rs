@@ -950,7 +950,7 @@ fn big_result_peak_memory() {
         grew_kib <= payload_kib * 5 / 2,
         "peak grew by {grew_kib} KiB for a {payload_kib} KiB result"
     );
-    println!(
+    print!(
         "(peak grew by {:.2}x the payload) ",
         grew_kib as f64 / payload_kib as f64
     );
