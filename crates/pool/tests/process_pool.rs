@@ -271,6 +271,15 @@ fn smoke() {
     assert_ne!(worker, std::process::id(), "tasks run in another process");
     let m = ex.map(ident, 0..100).unwrap().into_result().unwrap();
     assert_eq!(m, (0..100).collect::<Vec<_>>());
+    // Code written against the `Executor` trait runs on the process pool.
+    fn sum_doubled<E: concurrent_futures_pool::Executor>(ex: &E) -> u64 {
+        let one = concurrent_futures_pool::Executor::submit(ex, ident, 1).unwrap();
+        let rest =
+            concurrent_futures_pool::Executor::map(ex, ident, 2..5u64, MapOptions::default())
+                .unwrap();
+        one.into_result().unwrap() + rest.map(|r| r.unwrap()).sum::<u64>()
+    }
+    assert_eq!(sum_doubled(&*ex), 1 + 2 + 3 + 4);
     ex.shutdown(true, false);
     assert!(matches!(ex.submit(ident, 1), Err(SubmitError::Shutdown)));
 }
@@ -749,6 +758,45 @@ fn read_initialized(_: ()) -> usize {
     INITIALIZED.load(Ordering::SeqCst)
 }
 
+fn set_initialized_to(v: usize) {
+    INITIALIZED.store(v, Ordering::SeqCst);
+}
+
+fn init_takes_fail_de(_: FailDe) {}
+
+/// Python's `initargs`: the argument reaches every worker; one that cannot
+/// be decoded there breaks the pool like a failing initializer.
+fn initializer_with_an_argument() {
+    let ex = pool(
+        ProcessPoolExecutor::builder()
+            .max_workers(2)
+            .initializer_with(set_initialized_to, 4242),
+    );
+    let futures: Vec<_> = (0..6)
+        .map(|_| ex.submit(read_initialized, ()).unwrap())
+        .collect();
+    for f in &futures {
+        assert_eq!(value(f, secs(10.0)), 4242);
+    }
+    let bad = pool(
+        ProcessPoolExecutor::builder()
+            .max_workers(1)
+            .initializer_with(init_takes_fail_de, FailDe),
+    );
+    if let Ok(f) = bad.submit(ident, 1) {
+        assert!(task_error(&f, secs(10.0)).is_broken());
+    }
+    let e = bad.submit(ident, 1).unwrap_err();
+    assert!(e.broken_reason().unwrap().contains("FailDe refuses"), "{e}");
+    let unencodable = ProcessPoolExecutor::builder()
+        .initializer_with(|_: FailSer| (), FailSer)
+        .build();
+    assert!(matches!(
+        unencodable,
+        Err(concurrent_futures_pool::BuildError::InvalidOption(_))
+    ));
+}
+
 fn initializer_runs_in_each_worker() {
     let ex = pool(
         ProcessPoolExecutor::builder()
@@ -855,6 +903,107 @@ fn parent_sigkill_leaves_no_orphans() {
     // Each worker gets SIGKILL from the parent-death signal: gone, or a
     // zombie waiting for its new parent to reap it.
     wait_until(secs(2.0), "the orphaned workers to exit", || {
+        workers
+            .iter()
+            .all(|&p| support::stat(p).map_or(true, |(s, _)| s == 'Z' || s == 'X'))
+    });
+}
+
+fn make_blob(len: usize) -> Blob {
+    blob_of(len, 9)
+}
+
+fn vm_hwm_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Child mode `bigresult`: a fresh process (so its peak memory says
+/// something) takes one 50 MB result and prints how much its peak grew.
+fn child_big_result() {
+    let ex = ProcessPoolExecutor::new(1).unwrap();
+    ex.submit(ident, 1).unwrap().into_result().unwrap();
+    let before = vm_hwm_kib();
+    let f = ex.submit(make_blob, 50 << 20).unwrap();
+    let blob = f.into_result().unwrap();
+    assert_eq!(blob.0.len(), 50 << 20);
+    let after = vm_hwm_kib();
+    println!("{}", after.saturating_sub(before));
+}
+
+/// A 50 MB result costs the parent about one to two times its size at
+/// peak (the frame, then the decoded value), not more.
+fn big_result_peak_memory() {
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(exe)
+        .args(["--child-mode", "bigresult"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let grew_kib: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let payload_kib = 50 * 1024;
+    assert!(
+        grew_kib <= payload_kib * 5 / 2,
+        "peak grew by {grew_kib} KiB for a {payload_kib} KiB result"
+    );
+    print!(
+        "(peak grew by {:.2}x the payload) ",
+        grew_kib as f64 / payload_kib as f64
+    );
+}
+
+/// Child mode `sigint`: a pool with a busy worker, then waits for Ctrl-C.
+fn child_sigint() {
+    let ex = ProcessPoolExecutor::new(2).unwrap();
+    let fs: Vec<_> = (0..2)
+        .map(|_| ex.submit(pid_after, 60_000).unwrap())
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !fs.iter().all(|f| f.running()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let kids: Vec<String> = support::children()
+        .iter()
+        .map(|(p, _)| p.to_string())
+        .collect();
+    println!("{}", kids.join(" "));
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+/// Ctrl-C to the whole process group: the parent (default action) dies;
+/// the workers ignore SIGINT themselves and go with their parent.
+fn ctrl_c_to_the_process_group() {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(exe)
+        .args(["--child-mode", "sigint"])
+        .stdout(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    {
+        use std::io::BufRead;
+        let mut r = std::io::BufReader::new(child.stdout.take().unwrap());
+        r.read_line(&mut line).unwrap();
+    }
+    let workers: Vec<u32> = line
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(workers.len(), 2, "two workers: {line:?}");
+    // SAFETY: signals the child's own process group (it is its leader).
+    unsafe {
+        libc::killpg(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    wait_until(secs(2.0), "the workers to exit with their parent", || {
         workers
             .iter()
             .all(|&p| support::stat(p).map_or(true, |(s, _)| s == 'Z' || s == 'X'))
@@ -976,6 +1125,8 @@ fn main() {
         match args.next().as_deref() {
             Some("print") => child_print(),
             Some("orphan") => child_orphan(),
+            Some("sigint") => child_sigint(),
+            Some("bigresult") => child_big_result(),
             other => panic!("unknown child mode {other:?}"),
         }
         return;
@@ -1111,6 +1262,11 @@ fn main() {
             30,
         ),
         (
+            "initializer_with_an_argument",
+            initializer_with_an_argument,
+            30,
+        ),
+        (
             "sigint_is_ignored_by_workers",
             sigint_is_ignored_by_workers,
             30,
@@ -1123,6 +1279,12 @@ fn main() {
         (
             "parent_sigkill_leaves_no_orphans",
             parent_sigkill_leaves_no_orphans,
+            60,
+        ),
+        ("big_result_peak_memory", big_result_peak_memory, 120),
+        (
+            "ctrl_c_to_the_process_group",
+            ctrl_c_to_the_process_group,
             60,
         ),
         (

@@ -1,10 +1,14 @@
 //! [`ProcessPoolBuilder`]: Python's `ProcessPoolExecutor(max_workers,
-//! initializer, max_tasks_per_child)` options, plus per-task time limits and
+//! initializer, initargs, max_tasks_per_child)` options, plus per-task time limits and
 //! the frame size limit.
 
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
 use super::code::{self, RemoteFn};
+use super::codec::{self, SerdeStage};
 use super::dispatcher::{Config, Pool};
 use super::worker::SpawnConfig;
 use super::ProcessPoolExecutor;
@@ -40,7 +44,9 @@ pub struct ProcessPoolBuilder {
     max_tasks_per_child: Option<usize>,
     task_timeout: Option<Duration>,
     max_frame_size: usize,
-    init: Option<(usize, code::InitTrampoline)>,
+    /// The initializer, its trampoline, and its encoded argument (or why it
+    /// could not be encoded).
+    init: Option<(usize, code::InitTrampoline, Result<Vec<u8>, String>)>,
 }
 
 impl Default for ProcessPoolBuilder {
@@ -131,7 +137,7 @@ impl ProcessPoolBuilder {
     /// # let _ = b;
     /// ```
     pub fn initializer(mut self, f: fn()) -> Self {
-        self.init = Some((f as usize, code::init_plain));
+        self.init = Some((f as usize, code::init_plain, Ok(Vec::new())));
         self
     }
 
@@ -148,7 +154,34 @@ impl ProcessPoolBuilder {
     /// # let _ = b;
     /// ```
     pub fn try_initializer(mut self, f: fn() -> Result<(), String>) -> Self {
-        self.init = Some((f as usize, code::init_fallible));
+        self.init = Some((f as usize, code::init_fallible, Ok(Vec::new())));
+        self
+    }
+
+    /// An initializer that takes an argument (Python's `initializer` with
+    /// `initargs`): `arg` is serialized now and decoded in each worker.
+    /// A panic breaks the pool, as with [`initializer`](Self::initializer).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// fn connect(url: String) {
+    ///     let _ = url;
+    /// }
+    /// let b = concurrent_futures_pool::process::ProcessPoolExecutor::builder()
+    ///     .initializer_with(connect, "db://localhost".to_owned());
+    /// # let _ = b;
+    /// ```
+    pub fn initializer_with<A>(mut self, f: fn(A), arg: A) -> Self
+    where
+        A: Serialize + DeserializeOwned + 'static,
+    {
+        let mut bytes = Vec::new();
+        let encoded = codec::encode_into(&arg, &mut bytes, SerdeStage::ArgumentEncode)
+            .map(|()| bytes)
+            .map_err(|e| e.to_string());
+        let t: code::InitTrampoline = code::init_with::<A>;
+        self.init = Some((f as usize, t, encoded));
         self
     }
 
@@ -160,8 +193,9 @@ impl ProcessPoolBuilder {
     /// (workers would not know they are workers);
     /// [`BuildError::ZeroWorkers`] for `max_workers(0)`;
     /// [`BuildError::InvalidOption`] for `max_tasks_per_child(0)`, a frame
-    /// limit of 0 or over `u32::MAX`, or an initializer outside the
-    /// executable's image.
+    /// limit of 0 or over `u32::MAX`, an initializer outside the
+    /// executable's image, or an initializer argument that failed to
+    /// serialize.
     ///
     /// # Examples
     ///
@@ -191,11 +225,19 @@ impl ProcessPoolBuilder {
                 "max_frame_size must be between 1 and u32::MAX".into(),
             ));
         }
-        let init: Option<RemoteFn> = match self.init {
-            None => None,
-            Some((f, t)) => Some(code::remote_init(f, t).ok_or_else(|| {
-                BuildError::InvalidOption("the initializer is not in the executable's image".into())
-            })?),
+        let (init, init_arg): (Option<RemoteFn>, Vec<u8>) = match self.init {
+            None => (None, Vec::new()),
+            Some((f, t, arg)) => {
+                let rf = code::remote_init(f, t).ok_or_else(|| {
+                    BuildError::InvalidOption(
+                        "the initializer is not in the executable's image".into(),
+                    )
+                })?;
+                let arg = arg.map_err(|e| {
+                    BuildError::InvalidOption(format!("the initializer's argument: {e}"))
+                })?;
+                (Some(rf), arg)
+            }
         };
         let config = Config {
             max_workers,
@@ -204,6 +246,7 @@ impl ProcessPoolBuilder {
             spawn: SpawnConfig {
                 max_frame: self.max_frame_size,
                 init,
+                init_arg: init_arg.into(),
             },
         };
         Ok(ProcessPoolExecutor {

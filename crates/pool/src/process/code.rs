@@ -33,8 +33,9 @@ pub(crate) enum RemoteFailure {
 pub(crate) type Trampoline =
     fn(f: usize, arg: &[u8], out: &mut Vec<u8>) -> Result<(), RemoteFailure>;
 
-/// An initializer trampoline: calls the initializer at `f`.
-pub(crate) type InitTrampoline = fn(f: usize) -> Result<(), String>;
+/// An initializer trampoline: decodes the initializer's argument (if it
+/// takes one) and calls the initializer at `f`.
+pub(crate) type InitTrampoline = fn(f: usize, arg: &[u8]) -> Result<(), String>;
 
 /// The anchor every offset is taken from. Its body is unique so that it is
 /// never merged with another function.
@@ -210,28 +211,47 @@ fn call_chunk<A: DeserializeOwned, R: Serialize>(
     codec::encode_into(&results, out, SerdeStage::ResultEncode).map_err(RemoteFailure::Serde)
 }
 
+fn init_outcome(r: std::thread::Result<Result<(), String>>) -> Result<(), String> {
+    r.unwrap_or_else(|p| {
+        Err(format!(
+            "initializer panicked: {}",
+            codec::panic_message(p.as_ref())
+        ))
+    })
+}
+
 /// Initializer trampoline for `fn()`.
-pub(crate) fn init_plain(f: usize) -> Result<(), String> {
+pub(crate) fn init_plain(f: usize, _: &[u8]) -> Result<(), String> {
     // SAFETY: the parent built this trampoline's offset together with `f`'s
     // from a `fn()` (`ProcessPoolBuilder::initializer`); same image, see `call`.
     let f: fn() = unsafe { std::mem::transmute::<usize, fn()>(f) };
-    catch_unwind(f)
-        .map_err(|p| format!("initializer panicked: {}", codec::panic_message(p.as_ref())))
+    init_outcome(catch_unwind(move || {
+        f();
+        Ok(())
+    }))
 }
 
 /// Initializer trampoline for `fn() -> Result<(), String>`.
-pub(crate) fn init_fallible(f: usize) -> Result<(), String> {
+pub(crate) fn init_fallible(f: usize, _: &[u8]) -> Result<(), String> {
     // SAFETY: the parent built this trampoline's offset together with `f`'s
     // from a `fn() -> Result<(), String>` (`ProcessPoolBuilder::try_initializer`).
     let f: fn() -> Result<(), String> =
         unsafe { std::mem::transmute::<usize, fn() -> Result<(), String>>(f) };
-    match catch_unwind(f) {
-        Ok(r) => r,
-        Err(p) => Err(format!(
-            "initializer panicked: {}",
-            codec::panic_message(p.as_ref())
-        )),
-    }
+    init_outcome(catch_unwind(f))
+}
+
+/// Initializer trampoline for `fn(A)` with an encoded `A` (Python's
+/// `initargs`).
+pub(crate) fn init_with<A: DeserializeOwned>(f: usize, arg: &[u8]) -> Result<(), String> {
+    let a: A = codec::decode(arg, SerdeStage::ArgumentDecode).map_err(|e| e.to_string())?;
+    // SAFETY: the parent built this trampoline's offset (`init_with::<A>`)
+    // together with `f`'s from a `fn(A)` in `ProcessPoolBuilder::initializer_with`;
+    // same image, see `call`.
+    let f: fn(A) = unsafe { std::mem::transmute::<usize, fn(A)>(f) };
+    init_outcome(catch_unwind(AssertUnwindSafe(move || {
+        f(a);
+        Ok(())
+    })))
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,7 @@ use super::job::Job;
 use super::protocol::ProtocolError;
 use super::worker::{PidCell, RunOutcome, SpawnConfig, WorkerProcess};
 use crate::error::SubmitError;
+use crate::primitives::{lock, wait, Condvar, Mutex, MutexGuard};
 
 /// The options a pool was built with.
 #[derive(Clone, Debug)]
@@ -98,7 +99,7 @@ impl Pool {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
     }
 
     /// A fresh task id (never 0).
@@ -197,7 +198,7 @@ impl Pool {
                 return None;
             }
             st.idle += 1;
-            st = self.work.wait(st).unwrap_or_else(PoisonError::into_inner);
+            st = wait(&self.work, st);
             st.idle -= 1;
         }
     }
@@ -305,7 +306,7 @@ impl Pool {
             if st.slots.len() <= usize::from(own) {
                 return;
             }
-            st = self.exited.wait(st).unwrap_or_else(PoisonError::into_inner);
+            st = wait(&self.exited, st);
         }
     }
 
@@ -352,14 +353,37 @@ impl Pool {
     }
 }
 
+/// What a slot thread owns. Dropping it (also when the thread unwinds
+/// from a bug) closes and reaps the worker and unregisters the slot, so
+/// `shutdown` never waits for a slot that is gone.
+struct Slot<'a> {
+    pool: &'a Pool,
+    info: &'a Arc<SlotInfo>,
+    worker: Option<WorkerProcess>,
+    starting: bool,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if let Some(w) = self.worker.take() {
+            w.close(&self.info.cell);
+        }
+        self.pool.slot_exited(self.info, self.starting);
+    }
+}
+
 /// The life of one slot thread: see the module docs.
 fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
     SLOT_OF.with(|s| s.set(Arc::as_ptr(pool) as usize));
-    let mut worker: Option<WorkerProcess> = None;
+    let mut slot = Slot {
+        pool,
+        info,
+        worker: None,
+        starting: true,
+    };
     let mut carried: Option<Job> = None;
-    let mut starting = true;
     loop {
-        if worker.is_none() {
+        if slot.worker.is_none() {
             if !pool.wants_worker(carried.is_some()) {
                 if let Some(job) = carried.take() {
                     job.sink
@@ -370,7 +394,7 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
             match WorkerProcess::spawn(&pool.config.spawn, &info.cell) {
                 Ok(w) => {
                     pool.note_started();
-                    worker = Some(w);
+                    slot.worker = Some(w);
                 }
                 Err(e) => {
                     pool.break_pool(e.to_string(), carried.take());
@@ -380,30 +404,26 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
         }
         let job = match carried.take() {
             Some(job) => job,
-            None => match pool.next_job(&mut starting) {
+            None => match pool.next_job(&mut slot.starting) {
                 Some(job) => job,
                 None => break,
             },
         };
-        let Some(w) = worker.as_mut() else {
+        let Some(w) = slot.worker.as_mut() else {
             carried = Some(job);
             continue;
         };
         if !w.is_healthy() {
             // Died or spoke out of turn while idle: replace it; the job
             // never reached it.
-            if let Some(w) = worker.take() {
+            if let Some(w) = slot.worker.take() {
                 w.kill(&info.cell);
             }
             carried = Some(job);
             continue;
         }
-        run_jobs(pool, info, &mut worker, job);
+        run_jobs(pool, info, &mut slot.worker, job);
     }
-    if let Some(w) = worker.take() {
-        w.close(&info.cell);
-    }
-    pool.slot_exited(info, starting);
 }
 
 /// Runs `first` on the slot's worker, and the `map` jobs prefetched while
@@ -474,5 +494,145 @@ fn run_jobs(pool: &Pool, info: &SlotInfo, worker: &mut Option<WorkerProcess>, mu
         head.sink.fail(error);
         pool.requeue_front(inflight.drain(..).collect());
         return;
+    }
+}
+
+/// Loom models of the queue protocol (no processes: `max_workers` is 0, so
+/// no slot thread starts, and the model's threads play the slot).
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use concurrent_futures_core::Future;
+
+    use crate::process::job::One;
+
+    fn pool() -> Arc<Pool> {
+        Pool::new(Config {
+            max_workers: 0,
+            max_tasks_per_child: None,
+            task_timeout: None,
+            spawn: SpawnConfig {
+                max_frame: 1024,
+                init: None,
+                init_arg: Arc::from(&[][..]),
+            },
+        })
+    }
+
+    fn job(pool: &Pool, f: &Future<u8>) -> Job {
+        Job {
+            id: pool.next_id(),
+            frame: Vec::new(),
+            time_limit: None,
+            sink: Box::new(One(f.clone())),
+            prefetch: false,
+            started: false,
+        }
+    }
+
+    /// submit ‖ an idle slot ‖ shutdown: a job that was accepted is taken
+    /// by the slot (no wake-up lost, nothing stranded); a refused one is not.
+    #[test]
+    fn loom_submit_idle_slot_shutdown() {
+        loom::model(|| {
+            let p = pool();
+            let p1 = p.clone();
+            let submitter = loom::thread::spawn(move || {
+                let f = Future::new();
+                let ok = p1.submit(job(&p1, &f)).is_ok();
+                (ok, f)
+            });
+            let p2 = p.clone();
+            let slot = loom::thread::spawn(move || {
+                let mut starting = false;
+                let mut got = 0;
+                while let Some(j) = p2.next_job(&mut starting) {
+                    got += 1;
+                    drop(j);
+                }
+                got
+            });
+            p.shutdown(false, false);
+            let (ok, _f) = submitter.join().unwrap();
+            let got = slot.join().unwrap();
+            assert_eq!(got, usize::from(ok));
+            assert!(p.lock().queue.is_empty());
+        });
+    }
+
+    /// submit ‖ a slot going idle: the slot's wait always ends with the job
+    /// (a lost wake-up would leave it waiting forever, which loom reports).
+    #[test]
+    fn loom_submit_wakes_an_idle_slot() {
+        loom::model(|| {
+            let p = pool();
+            let p2 = p.clone();
+            let slot = loom::thread::spawn(move || {
+                let mut starting = false;
+                p2.next_job(&mut starting).is_some()
+            });
+            let f = Future::new();
+            p.submit(job(&p, &f)).unwrap();
+            assert!(slot.join().unwrap());
+        });
+    }
+
+    /// submit ‖ shutdown(cancel_futures) ‖ a slot draining the queue: the
+    /// job is taken, cancelled, or refused, never left pending.
+    #[test]
+    fn loom_submit_cancel_shutdown() {
+        loom::model(|| {
+            let p = pool();
+            let p1 = p.clone();
+            let submitter = loom::thread::spawn(move || {
+                let f = Future::new();
+                let ok = p1.submit(job(&p1, &f)).is_ok();
+                (ok, f)
+            });
+            let p2 = p.clone();
+            let slot = loom::thread::spawn(move || {
+                let mut starting = false;
+                let mut got = 0;
+                while let Some(j) = p2.next_job(&mut starting) {
+                    got += 1;
+                    drop(j);
+                }
+                got
+            });
+            p.shutdown(false, true);
+            let (ok, f) = submitter.join().unwrap();
+            let got = slot.join().unwrap();
+            if ok {
+                assert!(got == 1 || f.cancelled(), "accepted job lost");
+            } else {
+                assert_eq!(got, 0);
+            }
+            assert!(p.lock().queue.is_empty());
+        });
+    }
+
+    /// submit ‖ the pool breaking: an accepted job is failed by the break,
+    /// a refused one says `Broken`; none is left pending.
+    #[test]
+    fn loom_submit_vs_break() {
+        loom::model(|| {
+            let p = pool();
+            let p1 = p.clone();
+            let submitter = loom::thread::spawn(move || {
+                let f = Future::new();
+                let r = p1.submit(job(&p1, &f));
+                (r, f)
+            });
+            p.break_pool("initializer failed".into(), None);
+            let (r, f) = submitter.join().unwrap();
+            match r {
+                Ok(()) => {
+                    assert!(f.done());
+                    assert!(f.exception().unwrap().unwrap().is_broken());
+                }
+                Err(e) => assert!(e.is_broken()),
+            }
+            assert!(p.lock().queue.is_empty());
+        });
     }
 }

@@ -48,8 +48,30 @@ impl<R: DeserializeOwned + Send + 'static> Sink for One<R> {
     }
 }
 
+/// A job dropped without an outcome (only if a slot thread unwinds from a
+/// bug) still ends its future, so no caller waits forever.
+fn fail_if_undone<T>(f: &Future<T>) {
+    if !f.done() {
+        let _ = f.set_exception(TaskError::broken(
+            "the process pool dropped the task without an outcome",
+        ));
+    }
+}
+
+impl<R> Drop for One<R> {
+    fn drop(&mut self) {
+        fail_if_undone(&self.0);
+    }
+}
+
 /// A chunk of `map` items run as one task.
 pub(crate) struct Chunk<R>(pub(crate) Future<Vec<Result<R, TaskError>>>);
+
+impl<R> Drop for Chunk<R> {
+    fn drop(&mut self) {
+        fail_if_undone(&self.0);
+    }
+}
 
 impl<R: DeserializeOwned + Send + 'static> Sink for Chunk<R> {
     fn start(&self) -> bool {

@@ -192,6 +192,27 @@ impl ProcessPoolExecutor {
     ///     assert_eq!(g.into_result().unwrap(), 4);
     /// }
     /// ```
+    ///
+    /// A closure that captures anything is not a plain function, and is
+    /// refused at compile time (its captures could not cross the process
+    /// boundary):
+    ///
+    /// ```compile_fail
+    /// use concurrent_futures_pool::process::ProcessPoolExecutor;
+    /// let ex = ProcessPoolExecutor::new(1).unwrap();
+    /// let offset = 3u32;
+    /// let f = ex.submit(move |x: u32| x + offset, 1);
+    /// ```
+    ///
+    /// And so is an argument type without serde:
+    ///
+    /// ```compile_fail
+    /// use concurrent_futures_pool::process::ProcessPoolExecutor;
+    /// struct Opaque;
+    /// fn take(_: Opaque) -> u8 { 0 }
+    /// let ex = ProcessPoolExecutor::new(1).unwrap();
+    /// let f = ex.submit(take, Opaque);
+    /// ```
     pub fn submit<A, R>(&self, f: fn(A) -> R, arg: A) -> Result<Future<R>, SubmitError>
     where
         A: Serialize + DeserializeOwned + 'static,

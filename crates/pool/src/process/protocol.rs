@@ -17,6 +17,7 @@
 //! | `INIT_FAILED` (3) | worker → parent | the initializer's error, UTF-8 |
 //! | `OK` (4) | worker → parent | the encoded result |
 //! | `FAILED` (5) | worker → parent | failure code (u8: 0 panic, 1 argument decode, 2 result encode), UTF-8 message |
+//! | `INIT` (6) | parent → worker | the initializer's encoded argument (empty for `fn()`), sent once before `READY` when there is an initializer |
 //!
 //! The parent ends a worker by closing its end (end-of-file): the worker
 //! exits with code 0.
@@ -35,6 +36,7 @@ pub(crate) enum FrameKind {
     InitFailed,
     Ok,
     Failed,
+    Init,
 }
 
 impl FrameKind {
@@ -45,6 +47,7 @@ impl FrameKind {
             FrameKind::InitFailed => 3,
             FrameKind::Ok => 4,
             FrameKind::Failed => 5,
+            FrameKind::Init => 6,
         }
     }
 
@@ -55,6 +58,7 @@ impl FrameKind {
             3 => FrameKind::InitFailed,
             4 => FrameKind::Ok,
             5 => FrameKind::Failed,
+            6 => FrameKind::Init,
             _ => return None,
         })
     }

@@ -14,7 +14,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use concurrent_futures_core::ExitCause;
@@ -58,10 +58,12 @@ impl PidCell {
 }
 
 /// What a worker needs to be started.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct SpawnConfig {
     pub(crate) max_frame: usize,
     pub(crate) init: Option<RemoteFn>,
+    /// The initializer's encoded argument (empty for `fn()`).
+    pub(crate) init_arg: Arc<[u8]>,
 }
 
 /// Why a worker could not be started.
@@ -268,6 +270,11 @@ impl WorkerProcess {
             writer,
             tasks_done: 0,
         };
+        if cfg.init.is_some()
+            && protocol::write_frame(&mut w.writer, FrameKind::Init, 0, &cfg.init_arg).is_err()
+        {
+            return Err(StartError::Died(w.reap_after_eof_in_place(cell)));
+        }
         w.handshake(&token, cell)?;
         Ok(w)
     }

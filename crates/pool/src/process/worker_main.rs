@@ -19,7 +19,8 @@
 //!    the same offset from the anchor as in the parent: a binary rebuilt on
 //!    disk never runs the parent's task offsets;
 //! 5. checks that the descriptor is a socket, marks it close-on-exec;
-//! 6. runs the initializer, then sends `READY` with the token.
+//! 6. runs the initializer (its argument comes in an `INIT` frame), then
+//!    sends `READY` with the token.
 //!
 //! Then it serves `TASK` frames one at a time until end-of-file (exit 0).
 
@@ -193,8 +194,13 @@ fn run(spec: &Spec) -> i32 {
     let Some(stream) = adopt_socket(spec.fd) else {
         return fail(EXIT_BAD_SPEC, "the connection descriptor is not a socket");
     };
+    let mut reader = BufReader::with_capacity(64 * 1024, &stream);
     if let Some(init) = spec.init {
-        if let Err(msg) = run_initializer(init) {
+        let arg = match protocol::read_frame(&mut reader, spec.max_frame) {
+            Ok(f) if f.kind == FrameKind::Init => f.payload,
+            Ok(_) | Err(_) => return fail(EXIT_PROTOCOL, "no INIT frame from the parent"),
+        };
+        if let Err(msg) = run_initializer(init, &arg) {
             let _ = protocol::write_frame(&mut &stream, FrameKind::InitFailed, 0, msg.as_bytes());
             return EXIT_INIT_FAILED;
         }
@@ -204,7 +210,7 @@ fn run(spec: &Spec) -> i32 {
     if protocol::write_frame(&mut &stream, FrameKind::Ready, 0, &ready).is_err() {
         return 0;
     }
-    serve(&stream, spec.max_frame)
+    serve(&stream, reader, spec.max_frame)
 }
 
 /// Steps 2 and 3 of the module docs.
@@ -244,17 +250,16 @@ fn adopt_socket(fd: RawFd) -> Option<UnixStream> {
     Some(unsafe { UnixStream::from_raw_fd(fd) })
 }
 
-fn run_initializer(init: RemoteFn) -> Result<(), String> {
+fn run_initializer(init: RemoteFn, arg: &[u8]) -> Result<(), String> {
     let t = code::addr_at(init.trampoline);
     // SAFETY: the parent built this offset from an `InitTrampoline`
-    // (`code::init_plain` or `code::init_fallible`) and the worker is checked
+    // (`code::init_plain`, `init_fallible` or `init_with`) and the worker is checked
     // to run the parent's image (`run`), so the address is that function.
     let t: InitTrampoline = unsafe { std::mem::transmute::<usize, InitTrampoline>(t) };
-    t(code::addr_at(init.f))
+    t(code::addr_at(init.f), arg)
 }
 
-fn serve(stream: &UnixStream, max_frame: usize) -> i32 {
-    let mut reader = BufReader::with_capacity(64 * 1024, stream);
+fn serve(stream: &UnixStream, mut reader: BufReader<&UnixStream>, max_frame: usize) -> i32 {
     loop {
         let frame = match protocol::read_frame(&mut reader, max_frame) {
             Ok(f) => f,

@@ -95,6 +95,11 @@ pub(crate) fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
 }
 
+/// Threads of this process.
+pub(crate) fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
+}
+
 /// Waits until `cond` holds, or panics with `what` after `limit`.
 pub(crate) fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
@@ -168,16 +173,39 @@ fn watchdog(name: &'static str, bound: Duration) -> mpsc::Sender<()> {
 
 /// Runs the tests whose names contain the first non-flag argument (all if
 /// none), prints `N passed, N failed`, and exits non-zero on failure.
+///
+/// Speaks enough of libtest's command line for `cargo nextest`: `--list`
+/// (`--ignored` lists nothing) and `--exact NAME`.
 pub(crate) fn run(tests: &[Test]) {
-    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |f: &str| args.iter().any(|a| a == f);
+    if flag("--list") {
+        if !flag("--ignored") {
+            for (name, _, _) in tests {
+                println!("{name}: test");
+            }
+        }
+        return;
+    }
+    let exact = flag("--exact");
+    let filter: Option<&str> = args
+        .iter()
+        .find(|a| !a.starts_with('-'))
+        .map(String::as_str);
     let (mut passed, mut failed) = (0, 0);
     for &(name, f, bound) in tests {
-        if filter.as_deref().is_some_and(|flt| !name.contains(flt)) {
+        let selected = match filter {
+            None => true,
+            Some(flt) if exact => name == flt,
+            Some(flt) => name.contains(flt),
+        };
+        if !selected {
             continue;
         }
         print!("test {name} ... ");
         let _ = std::io::stdout().flush();
         let fds = fd_count();
+        let threads = thread_count();
         let start = Instant::now();
         let dog = watchdog(name, secs(bound as f64));
         let r = catch_unwind(AssertUnwindSafe(|| {
@@ -186,6 +214,10 @@ pub(crate) fn run(tests: &[Test]) {
             assert_no_children(secs(5.0));
             wait_until(secs(2.0), "the descriptor count to come back", || {
                 fd_count() <= fds
+            });
+            // The watchdog of this test may still be on its way out.
+            wait_until(secs(2.0), "the thread count to come back", || {
+                thread_count() <= threads + 1
             });
         }));
         drop(dog);
