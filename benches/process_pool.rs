@@ -177,7 +177,7 @@ fn cpu_primes(c: &mut Criterion) {
     let pp = ProcessPoolExecutor::new(cores).unwrap();
     let tp = ThreadPoolExecutor::new(cores).unwrap();
     let _ = pp.map(count_primes, ranges.clone()).unwrap().count();
-    let id = BenchmarkId::from_parameter(format!("16x50k_on_{cores}_cores"));
+    let id = BenchmarkId::new("process_pool", format!("16x50k_on_{cores}_cores"));
     g.bench_with_input(id.clone(), &ranges, |b, r| {
         b.iter(|| {
             pp.map(count_primes, r.clone())

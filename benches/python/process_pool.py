@@ -1,6 +1,6 @@
 """Python's ProcessPoolExecutor on the workloads of benches/process_pool.rs.
 
-Run by hand:  python3 benches/python/process_pool.py
+Run by hand:  python3 benches/python/process_pool.py [--json PATH] (benches/run.sh does)
 Prints the median of several timed runs for each workload:
   * tiny task round trip: submit(tiny, 7).result() on a warm 1-worker pool
   * map over 100,000 small items with chunksize=100 (default max_workers)
@@ -8,6 +8,7 @@ Prints the median of several timed runs for each workload:
 """
 
 import os
+import sys
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -47,24 +48,26 @@ def median_of(fn, runs):
 
 def main():
     cores = os.cpu_count()
+    rows = []
     with ProcessPoolExecutor(1) as ex:
         ex.submit(tiny, 1).result()
         n = 2000
         per = median_of(lambda: [ex.submit(tiny, 7).result() for _ in range(n)], 5) / n
-        print(f"tiny task round trip: {per * 1e6:.1f} us")
-
+        rows.append(("process_round_trip/processes", per, None, 5))
     with ProcessPoolExecutor() as ex:
         list(ex.map(tiny, range(10_000), chunksize=100))
         t = median_of(lambda: list(ex.map(tiny, range(100_000), chunksize=100)), 5)
-        print(f"map 100k chunksize 100: {t * 1e3:.1f} ms ({t / 100_000 * 1e6:.2f} us/item)")
-
+        rows.append(("process_map_100k/processes_chunksize_100", t, 100_000, 5))
     ranges = [(i * 50_000, (i + 1) * 50_000) for i in range(16)]
     with ProcessPoolExecutor(cores) as ex:
         list(ex.map(count_primes, ranges))
         t = median_of(lambda: sum(ex.map(count_primes, ranges)), 3)
-        print(f"primes 16x50k on {cores} cores: {t * 1e3:.1f} ms")
+        rows.append((f"cpu_primes/processes_16x50k_on_{cores}_cores", t, None, 3))
     t = median_of(lambda: sum(map(count_primes, ranges)), 3)
-    print(f"primes 16x50k sequential: {t * 1e3:.1f} ms")
+    rows.append(("cpu_primes/sequential_16x50k", t, None, 3))
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _emit import emit
+    emit(rows)
 
 
 if __name__ == "__main__":
