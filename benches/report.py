@@ -12,6 +12,7 @@ Run through benches/run.sh, which runs the benchmarks first.
 import datetime
 import html
 import json
+import math
 import os
 import platform
 import sys
@@ -25,7 +26,7 @@ PLOTS = os.path.join(DOCS, "benchmarks")
 # Words that mark a group's reference row (the floor), and peers' rows.
 REFERENCE_WORDS = ("floor", "channel", "pipe")
 PEER_WORDS = REFERENCE_WORDS + (
-    "rayon", "threadpool", "tokio", "python", "crossbeam", "mpsc", "sequential",
+    "rayon", "threadpool", "tokio", "python", "crossbeam", "mpsc", "sequential", "std",
 )
 
 
@@ -109,6 +110,18 @@ def svg_bars(title, subtitle, rows, path):
     width, left, right, bar, gap, top = 860, 300, 120, 22, 8, 62
     height = top + len(rows) * (bar + gap) + 20
     vmax = max(v for _, v in rows) or 1.0
+    vmin = min(v for _, v in rows) or 1.0
+    log = vmax / vmin > 50
+    if log:
+        subtitle += "; log scale"
+
+    def length(v):
+        span = width - left - right
+        if not log:
+            return span * v / vmax
+        # The smallest bar keeps a tenth of the span, so it stays visible.
+        return span * (0.1 + 0.9 * math.log(v / vmin) / math.log(vmax / vmin))
+
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'font-family="sans-serif" font-size="13">',
@@ -118,7 +131,7 @@ def svg_bars(title, subtitle, rows, path):
     ]
     for i, (label, v) in enumerate(rows):
         y = top + i * (bar + gap)
-        w = max(1.0, (width - left - right) * v / vmax)
+        w = max(1.0, length(v))
         color = "#a0aec0" if is_peer(label) else "#2b6cb0"
         out.append(f'<text x="{left - 8}" y="{y + 16}" text-anchor="end">{html.escape(label)}</text>')
         out.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar}" fill="{color}"/>')
@@ -147,6 +160,36 @@ by the number of tasks or items in it.
 """
 
 
+def summary(groups):
+    """One line per group: our best case against the best Rust peer and Python's."""
+    out = [
+        "## Summary\n",
+        "Our fastest case in each group beside the fastest Rust peer or floor and Python "
+        "(ratios below 1 mean we are faster).\n",
+        "| group | ours | best Rust peer or floor | ours ÷ peer | Python | Python ÷ ours |",
+        "|---|---|---|---|---|---|",
+    ]
+    for group in sorted(groups):
+        rows = groups[group]
+        per_item = all(r[2] for r in rows)
+        vals = [(n, ns / e if per_item else ns) for n, ns, e, _ in rows]
+        ours = [v for v in vals if not is_peer(v[0])]
+        peers = [v for v in vals if is_peer(v[0]) and "python" not in v[0].lower()]
+        python = [v for v in vals if "python" in v[0].lower()]
+        if not ours or not peers:
+            continue
+        o = min(ours, key=lambda v: v[1])
+        p = min(peers, key=lambda v: v[1])
+        py = min(python, key=lambda v: v[1]) if python else None
+        py_cells = f"{fmt_ns(py[1])} | {py[1] / o[1]:.0f}×" if py else "— | —"
+        out.append(
+            f"| {group} | `{o[0]}` {fmt_ns(o[1])} | `{p[0]}` {fmt_ns(p[1])} | "
+            f"{o[1] / p[1]:.2f} | {py_cells} |"
+        )
+    out.append("")
+    return out
+
+
 def main():
     os.makedirs(PLOTS, exist_ok=True)
     crit = criterion_results()
@@ -158,6 +201,7 @@ def main():
     when = datetime.date.today().isoformat()
     where = machine()
     lines = [INTRO, f"Machine: {where}. Date of the run: {when}.\n"]
+    lines += summary(crit)
     for group in sorted(crit):
         rows = sorted(crit[group], key=lambda r: r[1])
         per_item = all(r[2] for r in rows)
@@ -172,7 +216,7 @@ def main():
         for name, v in values:
             lines.append(f"| `{name}` | {fmt_ns(v)} | {v / ref_ns:.2f} |")
         lines.append("")
-        subtitle = f"median {unit}, {samples} samples; {where}; {when}"
+        subtitle = f"median {unit} of up to {samples} samples; {where}; {when}"
         svg_bars(group, subtitle, values, os.path.join(PLOTS, f"{group}.svg"))
     with open(os.path.join(DOCS, "benchmarks.md"), "w") as f:
         f.write("\n".join(lines) + "\n")

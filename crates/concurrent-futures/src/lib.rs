@@ -16,8 +16,9 @@
 //! ```
 
 pub use concurrent_futures_core::{
-    BoxError, Completion, ExitCause, Future, FutureError, FutureState, InvalidStateError,
-    RefResultFuture, ResultFuture, SharedError, TaskError, TimeoutError, Waitable, Waiter,
+    panic_message, BoxError, Completion, ExitCause, Future, FutureError, FutureState,
+    InvalidStateError, RefResultFuture, ResultFuture, SharedError, TaskError, TimeoutError,
+    Waitable, Waiter,
 };
 pub use concurrent_futures_wait::{
     as_completed, as_completed_any, wait, wait_any, AsCompleted, AsCompletedAny, DoneAndNotDone,

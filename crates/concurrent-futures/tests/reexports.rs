@@ -104,3 +104,9 @@ fn thread_pool_reexports() {
     let z: cf::BuildError = cf::ThreadPoolExecutor::new(0).unwrap_err();
     assert!(z.is_zero_workers());
 }
+
+#[test]
+fn panic_message_reexport() {
+    let payload = std::panic::catch_unwind(|| panic!("boom")).unwrap_err();
+    assert_eq!(cf::panic_message(payload.as_ref()), "boom");
+}

@@ -267,7 +267,7 @@ impl TaskError {
     /// A panic, from the payload `catch_unwind` returned.
     #[must_use]
     pub fn from_panic(payload: Box<dyn std::any::Any + Send>) -> Self {
-        TaskError::panic(crate::unwind::payload_message(payload.as_ref()))
+        TaskError::panic(crate::unwind::panic_message(payload.as_ref()))
     }
 
     /// An error value returned by the task.

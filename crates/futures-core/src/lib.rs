@@ -55,4 +55,5 @@ pub use error::{
 };
 pub use future::Future;
 pub use state::FutureState;
+pub use unwind::panic_message;
 pub use waiter::{Completion, Waitable, Waiter};

@@ -4,8 +4,18 @@
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// The message of a panic payload, as `std`'s default hook prints it.
-pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> String {
+/// The message of a panic payload (what `catch_unwind` returns), as `std`'s
+/// default hook prints it: the `&str` or `String` the panic carried, or
+/// `"<non-string panic payload>"`. For executors that catch panics
+/// themselves (the process pool's workers do).
+///
+/// # Examples
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("bad input {}", 7)).unwrap_err();
+/// assert_eq!(concurrent_futures_core::panic_message(payload.as_ref()), "bad input 7");
+/// ```
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -17,7 +27,7 @@ pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> String {
 
 /// Runs `f`, turning a panic into its message.
 pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|p| payload_message(p.as_ref()))
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(p.as_ref()))
 }
 
 #[cfg(test)]

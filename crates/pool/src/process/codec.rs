@@ -100,16 +100,7 @@ impl fmt::Display for SerdeError {
 
 impl std::error::Error for SerdeError {}
 
-/// The message of a panic payload.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string panic payload>".to_owned()
-    }
-}
+pub(crate) use concurrent_futures_core::panic_message;
 
 fn options() -> impl bincode::Options {
     use bincode::Options as _;
