@@ -60,11 +60,19 @@ fn cancel_futures(wait: bool) {
         .collect();
     wait_until("five running tasks", || ex.stats().running == 5);
     // Open the latch from another thread once shutdown has cancelled the
-    // queue, so that a waiting shutdown can finish.
+    // queue (all 45 queued futures), so that a waiting shutdown can finish.
+    // Waiting for the cancellations, not for a delay, keeps a slow machine
+    // from letting the running five finish and more tasks start first.
     let opener = {
         let r = release.clone();
+        let all = fs.clone();
         thread::spawn(move || {
-            thread::sleep(Duration::from_millis(50));
+            let deadline = std::time::Instant::now() + T;
+            while all.iter().filter(|f| f.cancelled()).count() < 45
+                && std::time::Instant::now() < deadline
+            {
+                thread::sleep(Duration::from_millis(1));
+            }
             r.open();
         })
     };
