@@ -131,7 +131,9 @@ fn set_and_clear() {
         })
     };
     bunch.wait_for_started();
-    thread::sleep(Duration::from_millis(200));
+    // A head start for the waiters to block; the in-crate unit test checks the
+    // same case without timing.
+    thread::sleep(Duration::from_millis(500));
     e.set();
     e.clear();
     bunch.wait_for_finished();
