@@ -409,5 +409,51 @@ fn map_1m(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, submit_result, work_10us, round_trip_idle, map_1m);
+/// The same 10 µs tasks on 1, 2 and 4 workers, ours beside rayon with as many
+/// threads: how per-task time falls as workers are added (2 cores here, so 4
+/// workers show oversubscription, not more speed).
+fn scaling_workers(c: &mut Criterion) {
+    let iters = calibrate(Duration::from_micros(10));
+    let mut g = c.benchmark_group("scaling_workers");
+    g.throughput(Throughput::Elements(WORK_TASKS));
+    g.sample_size(10);
+    for workers in [1usize, 2, 4] {
+        let ex = ThreadPoolExecutor::new(workers).unwrap();
+        let id = BenchmarkId::new("concurrent_futures_map", format!("{workers}_workers"));
+        g.bench_function(id, |b| {
+            b.iter(|| {
+                ex.map(move |_: u64| spin_work(iters), 0..WORK_TASKS)
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .fold(0, u64::wrapping_add)
+            })
+        });
+        drop(ex);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(workers)
+            .build()
+            .unwrap();
+        let id = BenchmarkId::new("rayon_par_iter", format!("{workers}_workers"));
+        g.bench_function(id, |b| {
+            b.iter(|| {
+                pool.install(|| {
+                    (0..WORK_TASKS)
+                        .into_par_iter()
+                        .map(|_| spin_work(iters))
+                        .reduce(|| 0, u64::wrapping_add)
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    submit_result,
+    work_10us,
+    round_trip_idle,
+    map_1m,
+    scaling_workers
+);
 criterion_main!(benches);
