@@ -6,14 +6,90 @@
 //!
 //! # A tour
 //!
-//! ```
-//! use concurrent_futures::Future;
+//! Submit work to a pool and take results, in submission order or as they
+//! complete, exactly as with Python's module:
 //!
-//! let fut = Future::new();
-//! let worker = fut.clone();
-//! std::thread::spawn(move || worker.run(|| "hello from a worker".len()));
-//! assert_eq!(fut.into_result().unwrap(), 19);
 //! ```
+//! use concurrent_futures::{as_completed, wait, Future, ReturnWhen, ThreadPoolExecutor};
+//! use std::collections::HashMap;
+//! use std::time::Duration;
+//!
+//! let ex = ThreadPoolExecutor::new(4)?; // ThreadPoolExecutor(max_workers=4)
+//!
+//! // submit + result: a `Future<T>` borrows (`result`) or takes (`into_result`).
+//! let f = ex.submit(|| (1..=10u64).product::<u64>())?;
+//! assert_eq!(*f.result_timeout(Duration::from_secs(10))?, 3_628_800);
+//!
+//! // map: results in input order; a failed item fails only its own place.
+//! let halves: Vec<_> = ex.map(|x: u32| 100 / x, [1, 0, 4])?.collect();
+//! assert_eq!(*halves[0].as_ref().unwrap(), 100);
+//! assert!(halves[1].as_ref().unwrap_err().task_error().unwrap().is_panic());
+//!
+//! // as_completed over a map from futures to inputs (the spider pattern).
+//! let jobs: HashMap<Future<usize>, &str> = ["a", "bb", "ccc"]
+//!     .into_iter()
+//!     .map(|w| Ok((ex.submit(move || w.len())?, w)))
+//!     .collect::<Result<_, concurrent_futures::SubmitError>>()?;
+//! for f in as_completed(jobs.keys(), Some(Duration::from_secs(10))) {
+//!     let f = f?;
+//!     assert_eq!(*f.result()?, jobs[&f].len());
+//! }
+//!
+//! // wait: stop at the first failure, cancel what has not started.
+//! let fs: Vec<_> = (0..8)
+//!     .map(|i| ex.submit_fallible(move || if i == 2 { Err("bad") } else { Ok(i) }))
+//!     .collect::<Result<_, _>>()?;
+//! let r = wait(&fs, Some(Duration::from_secs(10)), ReturnWhen::FirstException);
+//! assert!(r.done.iter().any(|f| f.exception().unwrap().is_some()));
+//! r.not_done.iter().for_each(|f| { f.cancel(); });
+//!
+//! ex.shutdown(true, false); // also what dropping the executor does
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! `.await` works from any async runtime, and [`sync`] has Python's
+//! `Event`, `Semaphore`, `BoundedSemaphore`, `Barrier` and `Timer`:
+//!
+//! ```
+//! use concurrent_futures::{sync::Event, ThreadPoolExecutor};
+//! use std::sync::Arc;
+//!
+//! let ex = ThreadPoolExecutor::new(2)?;
+//! let go = Arc::new(Event::new());
+//! let g = Arc::clone(&go);
+//! let f = ex.submit(move || g.wait_timeout(std::time::Duration::from_secs(10)))?;
+//! go.set();
+//! # let rt = tokio::runtime::Builder::new_current_thread().build()?;
+//! # rt.block_on(async {
+//! assert!(f.await.unwrap()); // `.await` the pool's future
+//! # });
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! CPU-bound work runs in worker processes that re-execute the program
+//! (Linux); `process::init()` must be the first line of `main`:
+//!
+//! ```no_run
+//! use concurrent_futures::{process, MapOptions, ProcessPoolExecutor};
+//!
+//! fn count_primes((lo, hi): (u64, u64)) -> usize {
+//!     (lo..hi).filter(|&n| n > 1 && (2..n).take_while(|d| d * d <= n).all(|d| n % d != 0)).count()
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     process::init(); // in a worker process this serves tasks and never returns
+//!     let ex = ProcessPoolExecutor::new(4)?;
+//!     let ranges: Vec<(u64, u64)> = (0..100).map(|i| (i * 10_000, (i + 1) * 10_000)).collect();
+//!     let total: usize = ex
+//!         .map_with(count_primes, ranges, MapOptions::default().chunksize(10))?
+//!         .sum::<Result<usize, _>>()?;
+//!     println!("{total} primes below 1,000,000");
+//!     Ok(())
+//! }
+//! ```
+//!
+//! `docs/python-migration.md` in the repository maps every Python name to
+//! ours; `docs/architecture.md` explains how it works.
 
 pub use concurrent_futures_core::{
     panic_message, BoxError, Completion, ExitCause, Future, FutureError, FutureState,
