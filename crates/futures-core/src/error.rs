@@ -51,30 +51,64 @@ pub enum FutureError {
 
 impl FutureError {
     /// A timeout waiting on one future.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(concurrent_futures_core::FutureError::timeout().is_timeout());
+    /// ```
     #[must_use]
     pub fn timeout() -> Self {
         FutureError::Timeout(TimeoutError::new(1, 1))
     }
 
     /// Whether this is [`FutureError::Cancelled`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(concurrent_futures_core::FutureError::Cancelled.is_cancelled());
+    /// ```
     #[must_use]
     pub fn is_cancelled(&self) -> bool {
         matches!(self, FutureError::Cancelled)
     }
 
     /// Whether this is [`FutureError::Timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!concurrent_futures_core::FutureError::Cancelled.is_timeout());
+    /// ```
     #[must_use]
     pub fn is_timeout(&self) -> bool {
         matches!(self, FutureError::Timeout(_))
     }
 
     /// Whether the task failed ([`FutureError::Failed`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::{FutureError, TaskError};
+    /// assert!(FutureError::from(TaskError::panic("p")).is_failed());
+    /// ```
     #[must_use]
     pub fn is_failed(&self) -> bool {
         matches!(self, FutureError::Failed(_))
     }
 
     /// The task's error, if the task failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::{FutureError, TaskError};
+    /// let e = FutureError::from(TaskError::broken("gone"));
+    /// assert!(e.task_error().unwrap().is_broken());
+    /// assert!(FutureError::Cancelled.task_error().is_none());
+    /// ```
     #[must_use]
     pub fn task_error(&self) -> Option<&TaskError> {
         match self {
@@ -84,6 +118,14 @@ impl FutureError {
     }
 
     /// The task's error by value, if the task failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::{FutureError, TaskError};
+    /// let e = FutureError::from(TaskError::panic("p")).into_task_error().unwrap();
+    /// assert_eq!(e.panic_message(), Some("p"));
+    /// ```
     #[must_use]
     pub fn into_task_error(self) -> Option<TaskError> {
         match self {
@@ -118,18 +160,37 @@ pub struct TimeoutError {
 
 impl TimeoutError {
     /// `unfinished` of `total` futures were not done when time ran out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = concurrent_futures_core::TimeoutError::new(2, 4);
+    /// assert_eq!((t.unfinished(), t.total()), (2, 4));
+    /// ```
     #[must_use]
     pub fn new(unfinished: usize, total: usize) -> Self {
         TimeoutError { unfinished, total }
     }
 
     /// How many futures were unfinished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(concurrent_futures_core::TimeoutError::new(1, 3).unfinished(), 1);
+    /// ```
     #[must_use]
     pub fn unfinished(&self) -> usize {
         self.unfinished
     }
 
     /// How many futures were waited on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(concurrent_futures_core::TimeoutError::new(1, 3).total(), 3);
+    /// ```
     #[must_use]
     pub fn total(&self) -> usize {
         self.total
@@ -257,6 +318,13 @@ pub enum TaskError {
 
 impl TaskError {
     /// A panic with this message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = concurrent_futures_core::TaskError::panic("index out of range");
+    /// assert_eq!(e.to_string(), "task panicked: index out of range");
+    /// ```
     #[must_use]
     pub fn panic(message: impl Into<String>) -> Self {
         TaskError::Panicked {
@@ -265,18 +333,41 @@ impl TaskError {
     }
 
     /// A panic, from the payload `catch_unwind` returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let payload = std::panic::catch_unwind(|| panic!("boom")).unwrap_err();
+    /// let e = concurrent_futures_core::TaskError::from_panic(payload);
+    /// assert_eq!(e.panic_message(), Some("boom"));
+    /// ```
     #[must_use]
     pub fn from_panic(payload: Box<dyn std::any::Any + Send>) -> Self {
         TaskError::panic(crate::unwind::panic_message(payload.as_ref()))
     }
 
     /// An error value returned by the task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = concurrent_futures_core::TaskError::error("not a number");
+    /// assert!(e.is_error());
+    /// assert_eq!(e.to_string(), "task failed: not a number");
+    /// ```
     #[must_use]
     pub fn error(e: impl Into<BoxError>) -> Self {
         TaskError::Error(Arc::from(e.into()))
     }
 
     /// The executor is broken for this reason.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = concurrent_futures_core::TaskError::broken("initializer failed: no database");
+    /// assert!(e.is_broken() && e.to_string().contains("no database"));
+    /// ```
     #[must_use]
     pub fn broken(reason: impl Into<String>) -> Self {
         TaskError::Broken {
@@ -285,12 +376,26 @@ impl TaskError {
     }
 
     /// Whether the task panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(concurrent_futures_core::TaskError::panic("p").is_panic());
+    /// ```
     #[must_use]
     pub fn is_panic(&self) -> bool {
         matches!(self, TaskError::Panicked { .. })
     }
 
     /// The panic's message, if the task panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::TaskError;
+    /// assert_eq!(TaskError::panic("p").panic_message(), Some("p"));
+    /// assert_eq!(TaskError::broken("b").panic_message(), None);
+    /// ```
     #[must_use]
     pub fn panic_message(&self) -> Option<&str> {
         match self {
@@ -300,12 +405,27 @@ impl TaskError {
     }
 
     /// Whether the task returned an error value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(concurrent_futures_core::TaskError::error("e").is_error());
+    /// ```
     #[must_use]
     pub fn is_error(&self) -> bool {
         matches!(self, TaskError::Error(_))
     }
 
     /// The task's error value as `E`, if it returned one of that type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::TaskError;
+    /// let e = TaskError::error("x".parse::<u32>().unwrap_err());
+    /// assert!(e.downcast_ref::<std::num::ParseIntError>().is_some());
+    /// assert!(e.downcast_ref::<std::io::Error>().is_none());
+    /// ```
     #[must_use]
     pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
         match self {
@@ -315,12 +435,27 @@ impl TaskError {
     }
 
     /// Whether the executor was broken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(concurrent_futures_core::TaskError::broken("b").is_broken());
+    /// ```
     #[must_use]
     pub fn is_broken(&self) -> bool {
         matches!(self, TaskError::Broken { .. })
     }
 
     /// Whether the worker process died.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::{ExitCause, TaskError};
+    /// let e = TaskError::WorkerDied { pid: 42, cause: ExitCause::Signal(9) };
+    /// assert!(e.is_worker_died());
+    /// assert_eq!(e.to_string(), "worker process 42 killed by signal 9 (SIGKILL) while running the task");
+    /// ```
     #[must_use]
     pub fn is_worker_died(&self) -> bool {
         matches!(self, TaskError::WorkerDied { .. })
@@ -329,6 +464,12 @@ impl TaskError {
     /// A short name of the kind of failure, used by `Future`'s `Debug`
     /// (`"panic"`, `"error"`, `"broken executor"`, `"worker died"`,
     /// `"time limit"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(concurrent_futures_core::TaskError::panic("p").kind(), "panic");
+    /// ```
     #[must_use]
     pub fn kind(&self) -> &'static str {
         match self {
@@ -341,6 +482,15 @@ impl TaskError {
     }
 
     /// Whether the task ran past its time limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::TaskError;
+    /// use std::time::Duration;
+    /// let e = TaskError::TimeLimit { limit: Duration::from_secs(1), pid: 7 };
+    /// assert!(e.is_time_limit());
+    /// ```
     #[must_use]
     pub fn is_time_limit(&self) -> bool {
         matches!(self, TaskError::TimeLimit { .. })
@@ -378,12 +528,29 @@ impl InvalidStateError {
     }
 
     /// The state the future was in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::{Future, FutureState};
+    /// let f = Future::<()>::new();
+    /// f.cancel();
+    /// assert_eq!(f.set_result(()).unwrap_err().state(), FutureState::Cancelled);
+    /// ```
     #[must_use]
     pub fn state(&self) -> FutureState {
         self.state
     }
 
     /// The operation that was refused (`"set_result"`, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let f = concurrent_futures_core::Future::<()>::new();
+    /// f.set_result(()).unwrap();
+    /// assert_eq!(f.set_exception(concurrent_futures_core::TaskError::panic("p")).unwrap_err().operation(), "set_exception");
+    /// ```
     #[must_use]
     pub fn operation(&self) -> &'static str {
         self.operation
