@@ -98,6 +98,20 @@ pub trait Waiter: Send + Sync {
 /// A future of any result type, seen by waiters: install and remove a
 /// waiter, and read the completion. Object-safe, so futures of different
 /// types can be waited on together as `&dyn Waitable`.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::{Completion, Future, TaskError, Waitable};
+///
+/// let text = Future::<String>::new();
+/// let number = Future::<u64>::new();
+/// number.set_exception(TaskError::panic("overflow")).unwrap();
+/// let mixed: [&dyn Waitable; 2] = [&text, &number];
+/// let done: Vec<_> = mixed.iter().map(|f| f.completion()).collect();
+/// assert_eq!(done, [None, Some(Completion::Failed)]);
+/// assert_ne!(mixed[0].id(), mixed[1].id());
+/// ```
 pub trait Waitable: Send + Sync {
     /// Installs `waiter` with `token`, unless the future is already done, in
     /// which case nothing is installed and its completion is returned.
