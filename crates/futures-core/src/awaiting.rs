@@ -105,7 +105,7 @@ impl<T: Send + 'static> std::future::Future for ResultFuture<T> {
         if this.done.poll_done(future, cx).is_pending() {
             return Poll::Pending;
         }
-        if future.result_is_cancelled() {
+        if future.cancelled_now() {
             this.future = None;
             return Poll::Ready(Err(FutureError::Cancelled));
         }

@@ -539,48 +539,45 @@ impl<T> Future<T> {
         if self.cancelled_now() {
             return Ok(Err(FutureError::Cancelled));
         }
-        if self.inner.handles.load(Ordering::Acquire) != 1 {
+        if !self.is_last_handle() {
             return Err(self);
         }
         Ok(self.take())
     }
 
-    fn cancelled_now(&self) -> bool {
+    /// Whether a done future was cancelled.
+    pub(crate) fn cancelled_now(&self) -> bool {
         self.outcome().is_none()
     }
 
-    /// Whether a done future was cancelled (for `.await`).
-    pub(crate) fn result_is_cancelled(&self) -> bool {
-        self.cancelled_now()
+    /// Whether this is the only handle. `Acquire` pairs with the `Release`
+    /// decrement of every dropped handle (module docs, "Layout").
+    fn is_last_handle(&self) -> bool {
+        self.inner.handles.load(Ordering::Acquire) == 1
     }
 
-    /// Blocks until this is the only handle.
+    /// Blocks until this is the only handle. The executor drops its handle
+    /// right after completing the future, so a brief backoff usually saves
+    /// the owner a second sleep and wakeup.
     fn wait_unique(&self) {
-        if self.spin_until_unique() {
+        if primitives::backoff(|| self.is_last_handle()) {
             return;
         }
         let mut g = self.lock();
         self.inner.owner_waiting.store(true, Ordering::Relaxed);
         // Pairs with the fence in `Drop` (module docs, "Owning the value").
         fence(Ordering::SeqCst);
-        while self.inner.handles.load(Ordering::Acquire) != 1 {
+        while !self.is_last_handle() {
             g.sleepers += 1;
             g = primitives::wait(&self.inner.cond, g);
             g.sleepers -= 1;
         }
     }
 
-    /// Backs off briefly until this is the only handle; returns whether it
-    /// became so. The executor drops its handle right after completing the
-    /// future, so this usually saves the owner a second sleep and wakeup.
-    fn spin_until_unique(&self) -> bool {
-        primitives::backoff(|| self.inner.handles.load(Ordering::Acquire) == 1)
-    }
-
     /// Registers `waker` to be woken when this becomes the only handle;
     /// returns whether it already is.
     pub(crate) fn poll_unique(&self, waker: &Waker) -> bool {
-        if self.inner.handles.load(Ordering::Acquire) == 1 {
+        if self.is_last_handle() {
             return true;
         }
         let waker = waker.clone();
@@ -589,7 +586,7 @@ impl<T> Future<T> {
         self.inner.owner_waiting.store(true, Ordering::Relaxed);
         // Pairs with the fence in `Drop` (module docs, "Owning the value").
         fence(Ordering::SeqCst);
-        let unique = self.inner.handles.load(Ordering::Acquire) == 1;
+        let unique = self.is_last_handle();
         drop(g);
         // A waker's `Drop` is runtime code: never under the lock.
         drop(old);
@@ -598,7 +595,7 @@ impl<T> Future<T> {
 
     /// Takes the outcome out. Only for the last handle of a finished future.
     pub(crate) fn take(self) -> Result<T, FutureError> {
-        debug_assert_eq!(self.inner.handles.load(Ordering::Acquire), 1);
+        debug_assert!(self.is_last_handle());
         // SAFETY: this is the only handle (checked with `Acquire`, pairing
         // with the `Release` decrement of every dropped handle, so all their
         // reads happened before), and it is consumed here, so no borrow of the
