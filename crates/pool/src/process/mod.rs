@@ -72,7 +72,7 @@ use crate::executor::Executor;
 use crate::map::{Map, MapOptions, Slot, Source};
 use code::RemoteFn;
 use dispatcher::Pool;
-use job::{Chunk, Job, One};
+use job::{Chunk, Job, One, Sink};
 use protocol::{FrameBuf, FrameKind};
 
 static INIT_CALLED: AtomicBool = AtomicBool::new(false);
@@ -446,6 +446,35 @@ fn not_in_image() -> SubmitError {
     )
 }
 
+/// Encodes `arg` for the function `rf` and queues it as one task whose reply
+/// completes a fresh future through the sink `sink` makes of it.
+fn queue_task<Arg, T>(
+    pool: &Arc<Pool>,
+    rf: Option<RemoteFn>,
+    arg: &Arg,
+    limit: Option<Duration>,
+    prefetch: bool,
+    sink: impl FnOnce(Future<T>) -> Box<dyn Sink>,
+) -> Result<Future<T>, SubmitError>
+where
+    Arg: Serialize + ?Sized,
+{
+    pool.check_open()?;
+    let rf = rf.ok_or_else(not_in_image)?;
+    let id = pool.next_id();
+    let frame = encode_task(rf, id, arg, pool.config.spawn.max_frame)?;
+    let future = Future::new();
+    pool.submit(Job {
+        id,
+        frame,
+        time_limit: limit,
+        sink: sink(future.clone()),
+        prefetch,
+        started: false,
+    })?;
+    Ok(future)
+}
+
 fn submit_one<A, R>(
     pool: &Arc<Pool>,
     f: fn(A) -> R,
@@ -457,20 +486,8 @@ where
     A: Serialize + DeserializeOwned + 'static,
     R: Serialize + DeserializeOwned + Send + 'static,
 {
-    pool.check_open()?;
-    let rf = code::remote_fn(f).ok_or_else(not_in_image)?;
-    let id = pool.next_id();
-    let frame = encode_task(rf, id, arg, pool.config.spawn.max_frame)?;
-    let future = Future::new();
-    pool.submit(Job {
-        id,
-        frame,
-        time_limit: limit,
-        sink: Box::new(One(future.clone())),
-        prefetch,
-        started: false,
-    })?;
-    Ok(future)
+    let rf = code::remote_fn(f);
+    queue_task(pool, rf, arg, limit, prefetch, |fut| Box::new(One(fut)))
 }
 
 type ChunkFuture<R> = Future<Vec<Result<R, concurrent_futures_core::TaskError>>>;
@@ -485,20 +502,8 @@ where
     A: Serialize + DeserializeOwned + 'static,
     R: Serialize + DeserializeOwned + Send + 'static,
 {
-    pool.check_open()?;
-    let rf = code::remote_chunk_fn(f).ok_or_else(not_in_image)?;
-    let id = pool.next_id();
-    let frame = encode_task(rf, id, items, pool.config.spawn.max_frame)?;
-    let future = Future::new();
-    pool.submit(Job {
-        id,
-        frame,
-        time_limit: limit,
-        sink: Box::new(Chunk(future.clone())),
-        prefetch: true,
-        started: false,
-    })?;
-    Ok(future)
+    let rf = code::remote_chunk_fn(f);
+    queue_task(pool, rf, items, limit, true, |fut| Box::new(Chunk(fut)))
 }
 
 impl Drop for ProcessPoolExecutor {
