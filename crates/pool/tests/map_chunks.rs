@@ -11,6 +11,7 @@ use concurrent_futures_pool::{MapOptions, ThreadPoolExecutor};
 
 #[test]
 fn smoke() {
+    let _watchdog = common::watchdog("smoke");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let m = ex
         .map_with(|x: u32| x + 1, 0..10, MapOptions::default().chunksize(3))
@@ -20,6 +21,7 @@ fn smoke() {
 
 #[test]
 fn chunks_are_tasks_and_keep_order() {
+    let _watchdog = common::watchdog("chunks_are_tasks_and_keep_order");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let opts = MapOptions::default().chunksize(1000).timeout(T);
     let out = ex.map_with(|x: u64| x * 2, 0..100_000, opts).unwrap();
@@ -33,6 +35,7 @@ fn chunks_are_tasks_and_keep_order() {
 
 #[test]
 fn a_panicking_item_fails_only_its_place() {
+    let _watchdog = common::watchdog("a_panicking_item_fails_only_its_place");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let out: Vec<_> = ex
         .map_with(
@@ -55,6 +58,7 @@ fn a_panicking_item_fails_only_its_place() {
 
 #[test]
 fn buffersize_counts_chunks_on_an_endless_input() {
+    let _watchdog = common::watchdog("buffersize_counts_chunks_on_an_endless_input");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let read = Arc::new(AtomicUsize::new(0));
     let r = read.clone();
@@ -78,6 +82,7 @@ fn buffersize_counts_chunks_on_an_endless_input() {
 
 #[test]
 fn dropping_a_chunked_map_cancels_chunks_not_started() {
+    let _watchdog = common::watchdog("dropping_a_chunked_map_cancels_chunks_not_started");
     let ex = ThreadPoolExecutor::new(1).unwrap();
     let release = Latch::new();
     let r = release.clone();

@@ -22,12 +22,14 @@ use concurrent_futures_pool::{MapOptions, SubmitError, ThreadPoolExecutor};
 
 #[test]
 fn smoke() {
+    let _watchdog = common::watchdog("smoke");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     assert_eq!(*ex.submit(|| 1).unwrap().result_timeout(T).unwrap(), 1);
 }
 
 #[test]
 fn test_submit() {
+    let _watchdog = common::watchdog("test_submit");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let f = ex.submit(|| 2u32.pow(8)).unwrap();
     assert_eq!(*f.result_timeout(T).unwrap(), 256);
@@ -35,6 +37,7 @@ fn test_submit() {
 
 #[test]
 fn test_map() {
+    let _watchdog = common::watchdog("test_map");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let got: Vec<u64> = ex
         .map(|i: u64| i.pow(i as u32), 0..10)
@@ -47,6 +50,7 @@ fn test_map() {
 
 #[test]
 fn test_map_chunksize() {
+    let _watchdog = common::watchdog("test_map_chunksize");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let got = ex
         .map_with(
@@ -62,6 +66,7 @@ fn test_map_chunksize() {
 
 #[test]
 fn test_no_stale_references_to_the_task() {
+    let _watchdog = common::watchdog("test_no_stale_references_to_the_task");
     // Issue #16284: the closure (and what it captured) is freed once the
     // task ran, even though the future was discarded.
     let ex = ThreadPoolExecutor::new(2).unwrap();
@@ -75,6 +80,7 @@ fn test_no_stale_references_to_the_task() {
 
 #[test]
 fn test_map_exception() {
+    let _watchdog = common::watchdog("test_map_exception");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let mut it = ex
         .map(
@@ -99,6 +105,7 @@ fn test_map_exception() {
 
 #[test]
 fn test_map_timeout() {
+    let _watchdog = common::watchdog("test_map_timeout");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let release = Latch::new();
     let r = release.clone();
@@ -133,6 +140,7 @@ fn test_map_timeout() {
 
 #[test]
 fn test_map_timeout_counts_from_the_call() {
+    let _watchdog = common::watchdog("test_map_timeout_counts_from_the_call");
     // The deadline is set when map is called, not at the first next().
     let ex = ThreadPoolExecutor::new(1).unwrap();
     let release = Latch::new();
@@ -154,6 +162,7 @@ fn test_map_timeout_counts_from_the_call() {
 
 #[test]
 fn test_map_task_timeout_error_is_not_the_map_deadline() {
+    let _watchdog = common::watchdog("test_map_task_timeout_error_is_not_the_map_deadline");
     // gh-155852: a task's own error that looks like a timeout stays the
     // task's error at its place; the map goes on.
     let ex = ThreadPoolExecutor::new(2).unwrap();
@@ -178,6 +187,7 @@ fn test_map_task_timeout_error_is_not_the_map_deadline() {
 
 #[test]
 fn test_shutdown_race_issue12456_map() {
+    let _watchdog = common::watchdog("test_shutdown_race_issue12456_map");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let m = ex.map(|x: i32| x.to_string(), [2; 3]).unwrap();
     ex.shutdown(true, false);
@@ -186,6 +196,7 @@ fn test_shutdown_race_issue12456_map() {
 
 #[test]
 fn test_shutdown_race_issue12456() {
+    let _watchdog = common::watchdog("test_shutdown_race_issue12456");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let f = ex.submit(|| 2u32.pow(8)).unwrap();
     ex.shutdown(true, false);
@@ -194,6 +205,7 @@ fn test_shutdown_race_issue12456() {
 
 #[test]
 fn test_no_stale_references() {
+    let _watchdog = common::watchdog("test_no_stale_references");
     // The future's value is freed once the future and its result are gone:
     // neither the pool nor the work item keeps a reference.
     let ex = ThreadPoolExecutor::new(2).unwrap();
@@ -207,6 +219,7 @@ fn test_no_stale_references() {
 
 #[test]
 fn test_max_workers_zero() {
+    let _watchdog = common::watchdog("test_max_workers_zero");
     assert!(ThreadPoolExecutor::new(0).unwrap_err().is_zero_workers());
     let e = ThreadPoolExecutor::builder()
         .max_workers(0)
@@ -217,6 +230,7 @@ fn test_max_workers_zero() {
 
 #[test]
 fn test_free_reference() {
+    let _watchdog = common::watchdog("test_free_reference");
     // Each result handed out by map is the map's no longer.
     let ex = ThreadPoolExecutor::new(2).unwrap();
     for obj in ex.map(|_: i32| Arc::new(()), 0..10).unwrap() {
@@ -229,6 +243,7 @@ fn test_free_reference() {
 
 #[test]
 fn test_map_buffersize_on_infinite_iterable() {
+    let _watchdog = common::watchdog("test_map_buffersize_on_infinite_iterable");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let mut m = ex
         .map_with(
@@ -244,6 +259,7 @@ fn test_map_buffersize_on_infinite_iterable() {
 
 #[test]
 fn test_map_buffersize_on_empty_iterable() {
+    let _watchdog = common::watchdog("test_map_buffersize_on_empty_iterable");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let mut m = ex
         .map_with(
@@ -264,6 +280,7 @@ fn counted(n: u64, read: Arc<AtomicUsize>) -> impl Iterator<Item = u64> + Send +
 
 #[test]
 fn test_map_buffersize_without_iteration() {
+    let _watchdog = common::watchdog("test_map_buffersize_without_iteration");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let read = Arc::new(AtomicUsize::new(0));
     let _m = ex
@@ -278,6 +295,7 @@ fn test_map_buffersize_without_iteration() {
 
 #[test]
 fn test_map_buffersize_when_buffer_is_full() {
+    let _watchdog = common::watchdog("test_map_buffersize_when_buffer_is_full");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let read = Arc::new(AtomicUsize::new(0));
     let mut m = ex
@@ -297,11 +315,13 @@ fn test_map_buffersize_when_buffer_is_full() {
 #[test]
 #[should_panic(expected = "buffersize must be greater than 0")]
 fn test_map_buffersize_value() {
+    let _watchdog = common::watchdog("test_map_buffersize_value");
     let _ = MapOptions::default().buffersize(0);
 }
 
 #[test]
 fn test_map_drop_cancels_what_has_not_started() {
+    let _watchdog = common::watchdog("test_map_drop_cancels_what_has_not_started");
     let ex = ThreadPoolExecutor::new(1).unwrap();
     let release = Latch::new();
     let r = release.clone();
@@ -326,6 +346,7 @@ fn test_map_drop_cancels_what_has_not_started() {
 
 #[test]
 fn test_submit_after_shutdown() {
+    let _watchdog = common::watchdog("test_submit_after_shutdown");
     let ex = ThreadPoolExecutor::new(1).unwrap();
     ex.shutdown(true, false);
     assert_eq!(ex.submit(|| ()).unwrap_err(), SubmitError::Shutdown);
@@ -336,6 +357,7 @@ fn test_submit_after_shutdown() {
 
 #[test]
 fn test_map_submits_without_iteration() {
+    let _watchdog = common::watchdog("test_map_submits_without_iteration");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let finished = Arc::new(Mutex::new(Vec::new()));
     let f2 = finished.clone();
@@ -350,6 +372,7 @@ fn test_map_submits_without_iteration() {
 
 #[test]
 fn test_default_workers() {
+    let _watchdog = common::watchdog("test_default_workers");
     let ex = ThreadPoolExecutor::default();
     let cpus = thread::available_parallelism().map_or(1, |n| n.get());
     let want = 32.min(cpus + 4);
@@ -364,6 +387,7 @@ fn test_default_workers() {
 
 #[test]
 fn test_saturation() {
+    let _watchdog = common::watchdog("test_saturation");
     let ex = ThreadPoolExecutor::new(4).unwrap();
     let release = Latch::new();
     let fs: Vec<_> = (0..15 * 4)
@@ -383,6 +407,7 @@ fn test_saturation() {
 
 #[test]
 fn test_idle_thread_reuse() {
+    let _watchdog = common::watchdog("test_idle_thread_reuse");
     let ex = ThreadPoolExecutor::new(8).unwrap();
     let mut ids = HashSet::new();
     for i in 0..20u64 {
@@ -404,6 +429,7 @@ fn test_idle_thread_reuse() {
 
 #[test]
 fn test_executor_map_current_future_cancel() {
+    let _watchdog = common::watchdog("test_executor_map_current_future_cancel");
     let stop = Latch::new();
     let log = Arc::new(Mutex::new(Vec::new()));
     let log_n_wait = {
@@ -436,6 +462,7 @@ fn test_executor_map_current_future_cancel() {
 
 #[test]
 fn test_thread_names_assigned() {
+    let _watchdog = common::watchdog("test_thread_names_assigned");
     let ex = ThreadPoolExecutor::builder()
         .max_workers(5)
         .thread_name_prefix("SpecialPool")
@@ -470,6 +497,7 @@ fn test_thread_names_assigned() {
 
 #[test]
 fn test_thread_names_empty_prefix_is_the_default() {
+    let _watchdog = common::watchdog("test_thread_names_empty_prefix_is_the_default");
     let ex = ThreadPoolExecutor::builder()
         .thread_name_prefix("")
         .build()
@@ -484,6 +512,7 @@ fn test_thread_names_empty_prefix_is_the_default() {
 
 #[test]
 fn test_thread_names_default() {
+    let _watchdog = common::watchdog("test_thread_names_default");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let name = ex
         .submit(|| thread::current().name().unwrap().to_owned())
@@ -498,6 +527,7 @@ fn test_thread_names_default() {
 
 #[test]
 fn test_panic_fails_only_its_future_and_the_worker_goes_on() {
+    let _watchdog = common::watchdog("test_panic_fails_only_its_future_and_the_worker_goes_on");
     let ex = ThreadPoolExecutor::new(1).unwrap();
     let p = ex.submit(|| -> u8 { panic!("task blew up") }).unwrap();
     let ok = ex.submit(|| thread::current().id()).unwrap();
@@ -509,6 +539,7 @@ fn test_panic_fails_only_its_future_and_the_worker_goes_on() {
 
 #[test]
 fn test_cancelled_task_never_runs() {
+    let _watchdog = common::watchdog("test_cancelled_task_never_runs");
     let ex = ThreadPoolExecutor::new(1).unwrap();
     let release = Latch::new();
     let r = release.clone();
@@ -530,6 +561,7 @@ fn test_cancelled_task_never_runs() {
 
 #[test]
 fn test_submit_fallible_error_is_the_exception() {
+    let _watchdog = common::watchdog("test_submit_fallible_error_is_the_exception");
     #[derive(Debug)]
     struct Mine;
     impl std::fmt::Display for Mine {

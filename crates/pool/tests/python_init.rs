@@ -20,6 +20,7 @@ thread_local!(static STATUS: Cell<&'static str> = const { Cell::new("uninitializ
 
 #[test]
 fn smoke() {
+    let _watchdog = common::watchdog("smoke");
     let ex = ThreadPoolExecutor::builder()
         .initializer(|| STATUS.set("initialized"))
         .build()
@@ -32,6 +33,7 @@ fn smoke() {
 
 #[test]
 fn test_initializer() {
+    let _watchdog = common::watchdog("test_initializer");
     let runs = Arc::new(AtomicUsize::new(0));
     let r = runs.clone();
     let ex = ThreadPoolExecutor::builder()
@@ -82,6 +84,7 @@ fn check_broken(ex: &ThreadPoolExecutor, what: &str) {
 
 #[test]
 fn test_failing_initializer_panic() {
+    let _watchdog = common::watchdog("test_failing_initializer_panic");
     let ex = ThreadPoolExecutor::builder()
         .max_workers(5)
         .initializer(|| panic!("error in initializer"))
@@ -94,6 +97,7 @@ fn test_failing_initializer_panic() {
 
 #[test]
 fn test_failing_initializer_error() {
+    let _watchdog = common::watchdog("test_failing_initializer_error");
     let ex = ThreadPoolExecutor::builder()
         .try_initializer(|| Err::<(), _>(std::io::Error::other("no database")))
         .build()
@@ -103,6 +107,7 @@ fn test_failing_initializer_error() {
 
 #[test]
 fn test_pending_calls_race() {
+    let _watchdog = common::watchdog("test_pending_calls_race");
     // Futures queued while the initializer fails all end broken (or were
     // refused); none hangs.
     let ex = ThreadPoolExecutor::builder()

@@ -20,6 +20,7 @@ use concurrent_futures_pool::{SubmitError, ThreadPoolExecutor};
 
 #[test]
 fn smoke() {
+    let _watchdog = common::watchdog("smoke");
     let ex = ThreadPoolExecutor::new(1).unwrap();
     ex.shutdown(true, false);
     assert_eq!(ex.stats().workers, 0);
@@ -27,6 +28,7 @@ fn smoke() {
 
 #[test]
 fn test_run_after_shutdown() {
+    let _watchdog = common::watchdog("test_run_after_shutdown");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     ex.shutdown(true, false);
     let e = ex.submit(|| 2u32.pow(3)).unwrap_err();
@@ -36,6 +38,7 @@ fn test_run_after_shutdown() {
 
 #[test]
 fn test_hang_issue12364() {
+    let _watchdog = common::watchdog("test_hang_issue12364");
     let ex = ThreadPoolExecutor::new(5).unwrap();
     let fs: Vec<_> = (0..50)
         .map(|_| {
@@ -95,16 +98,19 @@ fn cancel_futures(wait: bool) {
 
 #[test]
 fn test_cancel_futures() {
+    let _watchdog = common::watchdog("test_cancel_futures");
     cancel_futures(true);
 }
 
 #[test]
 fn test_cancel_futures_wait_false() {
+    let _watchdog = common::watchdog("test_cancel_futures_wait_false");
     cancel_futures(false);
 }
 
 #[test]
 fn test_shutdown_keeps_accepted_tasks() {
+    let _watchdog = common::watchdog("test_shutdown_keeps_accepted_tasks");
     // cancel_futures=false: every queued task still runs.
     let ex = ThreadPoolExecutor::new(1).unwrap();
     let ran = Arc::new(AtomicUsize::new(0));
@@ -123,6 +129,7 @@ fn test_shutdown_keeps_accepted_tasks() {
 
 #[test]
 fn test_threads_terminate() {
+    let _watchdog = common::watchdog("test_threads_terminate");
     let ex = ThreadPoolExecutor::new(3).unwrap();
     let release = Latch::new();
     for _ in 0..3 {
@@ -138,6 +145,7 @@ fn test_threads_terminate() {
 
 #[test]
 fn test_context_manager_shutdown() {
+    let _watchdog = common::watchdog("test_context_manager_shutdown");
     // `with ThreadPoolExecutor(5) as e:` is a scope ending in drop.
     let (tx, rx) = mpsc::channel();
     {
@@ -163,6 +171,7 @@ fn test_context_manager_shutdown() {
 
 #[test]
 fn test_del_shutdown() {
+    let _watchdog = common::watchdog("test_del_shutdown");
     let ex = ThreadPoolExecutor::new(5).unwrap();
     let m = ex.map(|x: i32| x.abs(), -5..5).unwrap();
     let counter = Arc::new(AtomicUsize::new(0));
@@ -180,6 +189,7 @@ fn test_del_shutdown() {
 
 #[test]
 fn test_shutdown_no_wait() {
+    let _watchdog = common::watchdog("test_shutdown_no_wait");
     let ex = ThreadPoolExecutor::new(5).unwrap();
     let fs: Vec<_> = (0..10).map(|i| ex.submit(move || i * 2).unwrap()).collect();
     ex.shutdown(false, false);
@@ -191,6 +201,7 @@ fn test_shutdown_no_wait() {
 
 #[test]
 fn test_shutdown_is_idempotent() {
+    let _watchdog = common::watchdog("test_shutdown_is_idempotent");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let _ = ex.submit(|| ()).unwrap();
     ex.shutdown(false, false);
@@ -201,6 +212,7 @@ fn test_shutdown_is_idempotent() {
 
 #[test]
 fn test_shutdown_from_inside_a_task() {
+    let _watchdog = common::watchdog("test_shutdown_from_inside_a_task");
     let ex = Arc::new(ThreadPoolExecutor::new(2).unwrap());
     let inner = ex.clone();
     let f = ex
@@ -216,6 +228,7 @@ fn test_shutdown_from_inside_a_task() {
 
 #[test]
 fn test_last_handle_dropped_inside_a_task() {
+    let _watchdog = common::watchdog("test_last_handle_dropped_inside_a_task");
     // Drop runs shutdown(true, false) on a worker thread: it must not join
     // itself.
     let ex = Arc::new(ThreadPoolExecutor::new(1).unwrap());
@@ -237,6 +250,7 @@ fn test_last_handle_dropped_inside_a_task() {
 
 #[test]
 fn test_concurrent_shutdowns_all_wait() {
+    let _watchdog = common::watchdog("test_concurrent_shutdowns_all_wait");
     let ex = Arc::new(ThreadPoolExecutor::new(2).unwrap());
     let done = Arc::new(AtomicUsize::new(0));
     for _ in 0..4 {
@@ -265,6 +279,7 @@ fn test_concurrent_shutdowns_all_wait() {
 
 #[test]
 fn test_submit_racing_shutdown_loses_nothing() {
+    let _watchdog = common::watchdog("test_submit_racing_shutdown_loses_nothing");
     for _ in 0..50 {
         let ex = Arc::new(ThreadPoolExecutor::new(2).unwrap());
         let submitters: Vec<_> = (0..2)

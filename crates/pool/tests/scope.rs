@@ -13,6 +13,7 @@ use concurrent_futures_pool::ThreadPoolExecutor;
 
 #[test]
 fn smoke() {
+    let _watchdog = common::watchdog("smoke");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let v = [1, 2, 3];
     let n = ex.scope(|s| s.submit(|| v.len()).unwrap().into_result().unwrap());
@@ -21,6 +22,7 @@ fn smoke() {
 
 #[test]
 fn tasks_mutate_borrowed_data() {
+    let _watchdog = common::watchdog("tasks_mutate_borrowed_data");
     let ex = ThreadPoolExecutor::new(4).unwrap();
     let mut chunks = vec![vec![1u64; 1000]; 8];
     ex.scope(|s| {
@@ -35,6 +37,7 @@ fn tasks_mutate_borrowed_data() {
 
 #[test]
 fn every_task_done_when_scope_returns() {
+    let _watchdog = common::watchdog("every_task_done_when_scope_returns");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let done = AtomicUsize::new(0);
     ex.scope(|s| {
@@ -52,6 +55,7 @@ fn every_task_done_when_scope_returns() {
 
 #[test]
 fn closure_panic_waits_for_tasks_then_propagates() {
+    let _watchdog = common::watchdog("closure_panic_waits_for_tasks_then_propagates");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let done = AtomicUsize::new(0);
     let r = catch_unwind(AssertUnwindSafe(|| {
@@ -71,6 +75,7 @@ fn closure_panic_waits_for_tasks_then_propagates() {
 
 #[test]
 fn task_panic_stays_in_its_future() {
+    let _watchdog = common::watchdog("task_panic_stays_in_its_future");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let msg = ex.scope(|s| {
         let f = s.submit(|| -> u8 { panic!("inner") }).unwrap();
@@ -86,6 +91,7 @@ fn task_panic_stays_in_its_future() {
 
 #[test]
 fn cancelled_scoped_tasks_count_as_done() {
+    let _watchdog = common::watchdog("cancelled_scoped_tasks_count_as_done");
     let ex = ThreadPoolExecutor::new(1).unwrap();
     let release = Latch::new();
     let ran = AtomicUsize::new(0);
@@ -105,6 +111,7 @@ fn cancelled_scoped_tasks_count_as_done() {
 
 #[test]
 fn scope_on_a_shut_down_pool_refuses() {
+    let _watchdog = common::watchdog("scope_on_a_shut_down_pool_refuses");
     let ex = ThreadPoolExecutor::new(1).unwrap();
     ex.shutdown(true, false);
     let v = [1];

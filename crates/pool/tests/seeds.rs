@@ -21,6 +21,7 @@ use rand::Rng;
 
 #[test]
 fn smoke() {
+    let _watchdog = common::watchdog("smoke");
     let ex = ThreadPoolExecutor::new(5).unwrap();
     let f = ex.submit(|| "crawler task finished").unwrap();
     assert_eq!(*f.result_timeout(T).unwrap(), "crawler task finished");
@@ -36,6 +37,7 @@ fn spider(url: &'static str) -> String {
 // A future hashes by identity, which never changes; clippy cannot know.
 #[allow(clippy::mutable_key_type)]
 fn spider_with_a_map_from_futures_to_urls() {
+    let _watchdog = common::watchdog("spider_with_a_map_from_futures_to_urls");
     // tasks = {executor.submit(get_html, url): url for url in url_list}
     // for task in as_completed(tasks): print(tasks[task], task.result())
     let urls = [
@@ -72,6 +74,7 @@ fn spider_with_a_map_from_futures_to_urls() {
 
 #[test]
 fn done_and_cancel_on_one_worker() {
+    let _watchdog = common::watchdog("done_and_cancel_on_one_worker");
     // with ThreadPoolExecutor(1): future1 runs, future2 waits and is cancelled.
     let ex = ThreadPoolExecutor::new(1).unwrap();
     let started = Latch::new();
@@ -97,6 +100,7 @@ fn done_and_cancel_on_one_worker() {
 
 #[test]
 fn callbacks_read_exception_or_result() {
+    let _watchdog = common::watchdog("callbacks_read_exception_or_result");
     let out = Arc::new(Mutex::new(Vec::new()));
     {
         let ex = ThreadPoolExecutor::default();
@@ -124,6 +128,7 @@ fn callbacks_read_exception_or_result() {
 
 #[test]
 fn pools_created_inside_pool_tasks() {
+    let _watchdog = common::watchdog("pools_created_inside_pool_tasks");
     let outer = ThreadPoolExecutor::new(3).unwrap();
     let fs: Vec<_> = (0..3u64)
         .map(|i| {
@@ -149,6 +154,7 @@ fn pools_created_inside_pool_tasks() {
 
 #[test]
 fn tasks_submitting_to_their_own_pool() {
+    let _watchdog = common::watchdog("tasks_submitting_to_their_own_pool");
     // A task submits to its own pool (onto its worker's deque) and waits:
     // another worker steals the inner task.
     let ex = Arc::new(ThreadPoolExecutor::new(2).unwrap());
@@ -164,6 +170,7 @@ fn tasks_submitting_to_their_own_pool() {
 
 #[test]
 fn threads_started_inside_tasks() {
+    let _watchdog = common::watchdog("threads_started_inside_tasks");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let f = ex
         .submit(|| {

@@ -8,12 +8,14 @@ use concurrent_futures_pool::{PoolStats, ThreadPoolExecutor};
 
 #[test]
 fn smoke() {
+    let _watchdog = common::watchdog("smoke");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     assert_eq!(ex.stats(), PoolStats::default());
 }
 
 #[test]
 fn a_live_pool_and_a_shut_down_one() {
+    let _watchdog = common::watchdog("a_live_pool_and_a_shut_down_one");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let release = Latch::new();
     let fs: Vec<_> = (0..5)

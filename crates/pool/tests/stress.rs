@@ -32,6 +32,7 @@ fn tasks() -> usize {
 
 #[test]
 fn smoke() {
+    let _watchdog = common::watchdog("smoke");
     let ex = ThreadPoolExecutor::new(2).unwrap();
     let fs: Vec<_> = (0..1000).map(|i| ex.submit(move || i).unwrap()).collect();
     ex.shutdown(true, false);
@@ -130,6 +131,7 @@ fn run(wait: bool, cancel_futures: bool) {
 
 #[test]
 fn million_tiny_tasks_with_cancels_and_shutdown_cancel_futures() {
+    let _watchdog = common::watchdog("million_tiny_tasks_with_cancels_and_shutdown_cancel_futures");
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     run(true, true);

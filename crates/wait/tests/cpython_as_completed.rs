@@ -43,6 +43,7 @@ fn drain<T: Send>(
 
 #[test]
 fn smoke() {
+    let _watchdog = common::watchdog("smoke");
     let f = submit(|| 1);
     let (got, err) = drain(as_completed([&f], Some(LONG)));
     assert!(err.is_none() && got.len() == 1);
@@ -50,6 +51,7 @@ fn smoke() {
 
 #[test]
 fn test_no_timeout() {
+    let _watchdog = common::watchdog("test_no_timeout");
     let future1 = submit(|| 2 * 21);
     let future2 = submit(|| 7 * 6);
     let all = [&cancelled(), &failed(), &successful(0), &future1, &future2].map(Clone::clone);
@@ -60,6 +62,7 @@ fn test_no_timeout() {
 
 #[test]
 fn test_future_times_out() {
+    let _watchdog = common::watchdog("test_future_times_out");
     let already_completed: HashSet<Future<()>> = [cancelled(), failed(), successful(())]
         .into_iter()
         .collect();
@@ -83,6 +86,7 @@ fn test_future_times_out() {
 
 #[test]
 fn test_duplicate_futures() {
+    let _watchdog = common::watchdog("test_duplicate_futures");
     // Issue 20367. Duplicate futures should not raise exceptions or give
     // duplicate responses. Issue #31641: accept arbitrary iterables.
     let (event, released) = gate();
@@ -120,6 +124,7 @@ fn assert_freed(list: &mut Vec<Entry>, f: Future<Arc<()>>) {
 
 #[test]
 fn test_free_reference_yielded_future() {
+    let _watchdog = common::watchdog("test_free_reference_yielded_future");
     // Issue #14406: the iterator should not keep references to the futures
     // it has yielded. Each future is paired with the value it will hold.
     let mut list: Vec<Entry> = (0..8)
@@ -162,6 +167,7 @@ fn test_free_reference_yielded_future() {
 
 #[test]
 fn test_correct_timeout_exception_msg() {
+    let _watchdog = common::watchdog("test_correct_timeout_exception_msg");
     let fs = [cancelled(), Future::<()>::new(), running(), successful(())];
     let (done, err) = drain(as_completed(&fs, Some(Duration::ZERO)));
     assert_eq!(done.len(), 2);
@@ -174,6 +180,7 @@ fn test_correct_timeout_exception_msg() {
 
 #[test]
 fn timeout_counts_from_the_call() {
+    let _watchdog = common::watchdog("timeout_counts_from_the_call");
     let (event, released) = gate();
     let slow = submit(move || released.wait());
     // A wide margin: the first `next` must not wait another second.
@@ -194,6 +201,7 @@ fn timeout_counts_from_the_call() {
 
 #[test]
 fn ends_after_the_timeout_error() {
+    let _watchdog = common::watchdog("ends_after_the_timeout_error");
     let p = Future::<u8>::new();
     let mut it = as_completed([&p], Some(Duration::ZERO));
     assert!(it.next().unwrap().unwrap_err().is_timeout());
@@ -205,6 +213,7 @@ fn ends_after_the_timeout_error() {
 
 #[test]
 fn finished_first_then_in_completion_order() {
+    let _watchdog = common::watchdog("finished_first_then_in_completion_order");
     let done = successful(0usize);
     let pending: Vec<Future<usize>> = (0..5).map(|_| Future::new()).collect();
     let mut input = pending.clone();
@@ -220,6 +229,7 @@ fn finished_first_then_in_completion_order() {
 
 #[test]
 fn cancel_while_iterating_yields_at_once() {
+    let _watchdog = common::watchdog("cancel_while_iterating_yields_at_once");
     let f = Future::<()>::new();
     let g = f.clone();
     let t = std::thread::spawn(move || {
@@ -237,6 +247,7 @@ fn cancel_while_iterating_yields_at_once() {
 
 #[test]
 fn empty_input_ends_at_once() {
+    let _watchdog = common::watchdog("empty_input_ends_at_once");
     let mut it = as_completed(&Vec::<Future<u8>>::new(), None);
     assert_eq!(it.size_hint(), (0, Some(0)));
     assert!(it.next().is_none());
@@ -244,6 +255,7 @@ fn empty_input_ends_at_once() {
 
 #[test]
 fn size_hint_is_exact_without_a_timeout() {
+    let _watchdog = common::watchdog("size_hint_is_exact_without_a_timeout");
     let fs = [successful(1), successful(2)];
     let mut it = as_completed(&fs, None);
     assert_eq!(it.size_hint(), (2, Some(2)));

@@ -32,6 +32,7 @@ fn set<T>(fs: &[&Future<T>]) -> HashSet<Future<T>> {
 
 #[test]
 fn smoke() {
+    let _watchdog = common::watchdog("smoke");
     let f = submit(|| 6 * 7);
     let r = wait([&f], Some(LONG), ReturnWhen::AllCompleted);
     assert!(r.done.contains(&f) && r.not_done.is_empty());
@@ -39,6 +40,7 @@ fn smoke() {
 
 #[test]
 fn test_20369_duplicates_collapse() {
+    let _watchdog = common::watchdog("test_20369_duplicates_collapse");
     let future = submit(|| 2);
     let r = wait(
         &[future.clone(), future.clone()],
@@ -51,6 +53,7 @@ fn test_20369_duplicates_collapse() {
 
 #[test]
 fn test_first_completed() {
+    let _watchdog = common::watchdog("test_first_completed");
     let (event, released) = gate();
     let future1 = submit(|| 21 * 2);
     let future2 = submit(move || {
@@ -77,6 +80,7 @@ fn test_first_completed() {
 
 #[test]
 fn test_first_completed_some_already_completed() {
+    let _watchdog = common::watchdog("test_first_completed_some_already_completed");
     let (event, released) = gate();
     let future1 = submit(move || released.wait());
     let c = cancelled();
@@ -94,6 +98,7 @@ fn test_first_completed_some_already_completed() {
 
 #[test]
 fn test_first_exception() {
+    let _watchdog = common::watchdog("test_first_exception");
     let (event1, released1) = gate();
     let (event2, released2) = gate();
     let future1 = submit(|| 2 * 21);
@@ -125,6 +130,7 @@ fn test_first_exception() {
 
 #[test]
 fn test_first_exception_some_already_complete() {
+    let _watchdog = common::watchdog("test_first_exception_some_already_complete");
     let (event, released) = gate();
     let future1 = submit_fallible(|| 21i32.checked_div(0).ok_or("division by zero"));
     let future2 = submit(move || {
@@ -154,6 +160,7 @@ fn test_first_exception_some_already_complete() {
 
 #[test]
 fn test_first_exception_one_already_failed() {
+    let _watchdog = common::watchdog("test_first_exception_one_already_failed");
     let (event, released) = gate();
     let future1 = submit(move || {
         released.wait();
@@ -173,6 +180,7 @@ fn test_first_exception_one_already_failed() {
 
 #[test]
 fn test_all_completed() {
+    let _watchdog = common::watchdog("test_all_completed");
     let future1 = submit_fallible(|| 2i32.checked_div(0).ok_or("division by zero"));
     let future2 = submit(|| 2 * 21);
     let (s, c, e) = (successful(0), cancelled(), failed());
@@ -184,6 +192,7 @@ fn test_all_completed() {
 
 #[test]
 fn test_timeout() {
+    let _watchdog = common::watchdog("test_timeout");
     let short_timeout = Duration::from_millis(50);
     let (event, released) = gate();
     let future = submit(move || {
@@ -206,6 +215,7 @@ fn test_timeout() {
 
 #[test]
 fn test_pending_calls_race() {
+    let _watchdog = common::watchdog("test_pending_calls_race");
     // bpo-14406: many futures completing together while `wait` installs.
     for _ in 0..20 {
         let event = common::Event::default();
@@ -226,6 +236,7 @@ fn test_pending_calls_race() {
 
 #[test]
 fn empty_input_returns_at_once() {
+    let _watchdog = common::watchdog("empty_input_returns_at_once");
     for rw in [
         ReturnWhen::AllCompleted,
         ReturnWhen::FirstCompleted,
@@ -238,6 +249,7 @@ fn empty_input_returns_at_once() {
 
 #[test]
 fn zero_timeout_only_looks() {
+    let _watchdog = common::watchdog("zero_timeout_only_looks");
     let (p, s) = (Future::<u8>::new(), successful(1));
     for rw in [
         ReturnWhen::AllCompleted,
@@ -254,6 +266,7 @@ fn zero_timeout_only_looks() {
 
 #[test]
 fn huge_timeout_is_no_timeout() {
+    let _watchdog = common::watchdog("huge_timeout_is_no_timeout");
     let f = submit(|| 1);
     let r = wait([&f], Some(Duration::MAX), ReturnWhen::AllCompleted);
     assert_eq!(r.done, set(&[&f]));
@@ -261,6 +274,7 @@ fn huge_timeout_is_no_timeout() {
 
 #[test]
 fn first_exception_without_failures_is_all_completed() {
+    let _watchdog = common::watchdog("first_exception_without_failures_is_all_completed");
     let fs: Vec<Future<u64>> = (0..8)
         .map(|i| {
             submit(move || {
@@ -283,6 +297,7 @@ fn first_exception_without_failures_is_all_completed() {
 
 #[test]
 fn first_exception_counts_panics_errors_and_broken_executors() {
+    let _watchdog = common::watchdog("first_exception_counts_panics_errors_and_broken_executors");
     use concurrent_futures_core::TaskError;
     let broken = Future::<i32>::new();
     let b = broken.clone();
@@ -308,6 +323,7 @@ fn first_exception_counts_panics_errors_and_broken_executors() {
 
 #[test]
 fn cancel_wakes_a_waiting_wait() {
+    let _watchdog = common::watchdog("cancel_wakes_a_waiting_wait");
     // CPython: a future cancelled while `wait` sleeps stays undone until an
     // executor sees it (gh-92001). Here the cancel itself wakes the wait.
     let f = Future::<()>::new();
@@ -327,6 +343,7 @@ fn cancel_wakes_a_waiting_wait() {
 
 #[test]
 fn accepts_map_keys_and_sets() {
+    let _watchdog = common::watchdog("accepts_map_keys_and_sets");
     let a = successful(1);
     let b = successful(2);
     let map: std::collections::HashMap<Future<i32>, &str> =

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 #[test]
 fn smoke() {
+    let _watchdog = common::watchdog("smoke");
     let (a, b) = (successful(1u8), successful("b"));
     let r = wait_any(&[&a, &b], None, ReturnWhen::AllCompleted);
     assert_eq!((r.done, r.not_done), (vec![0, 1], vec![]));
@@ -17,6 +18,7 @@ fn smoke() {
 
 #[test]
 fn wait_any_over_three_types() {
+    let _watchdog = common::watchdog("wait_any_over_three_types");
     let n = submit(|| 42u64);
     let s = submit(|| String::from("text"));
     let v = Future::<Vec<u8>>::new();
@@ -36,6 +38,7 @@ fn wait_any_over_three_types() {
 
 #[test]
 fn wait_any_first_exception_and_first_completed() {
+    let _watchdog = common::watchdog("wait_any_first_exception_and_first_completed");
     let ok = successful(1i32);
     let bad = failed::<String>();
     let pending = Future::<()>::new();
@@ -59,6 +62,7 @@ fn wait_any_first_exception_and_first_completed() {
 
 #[test]
 fn wait_any_reports_both_positions_of_a_duplicate() {
+    let _watchdog = common::watchdog("wait_any_reports_both_positions_of_a_duplicate");
     let a = submit(|| 'a');
     let b = Future::<u32>::new();
     let r = wait_any(
@@ -71,6 +75,7 @@ fn wait_any_reports_both_positions_of_a_duplicate() {
 
 #[test]
 fn as_completed_any_yields_positions_once() {
+    let _watchdog = common::watchdog("as_completed_any_yields_positions_once");
     let a = Future::<i32>::new();
     let b = successful(String::from("b"));
     let c = Future::<Vec<u8>>::new();
@@ -92,6 +97,7 @@ fn as_completed_any_yields_positions_once() {
 
 #[test]
 fn as_completed_any_timeout_message() {
+    let _watchdog = common::watchdog("as_completed_any_timeout_message");
     let (a, b, c) = (
         successful(1u8),
         Future::<String>::new(),

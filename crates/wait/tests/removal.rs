@@ -78,6 +78,7 @@ fn assert_released(spies: &[Spy], when: &str) {
 
 #[test]
 fn smoke() {
+    let _watchdog = common::watchdog("smoke");
     let s = spies(2);
     let _ = wait_any(
         &refs(&s),
@@ -90,6 +91,7 @@ fn smoke() {
 
 #[test]
 fn wait_removes_after_timeout_and_after_stop() {
+    let _watchdog = common::watchdog("wait_removes_after_timeout_and_after_stop");
     for rw in [
         ReturnWhen::AllCompleted,
         ReturnWhen::FirstCompleted,
@@ -123,6 +125,7 @@ fn wait_removes_after_timeout_and_after_stop() {
 
 #[test]
 fn zero_timeout_installs_nothing() {
+    let _watchdog = common::watchdog("zero_timeout_installs_nothing");
     let s = spies(3);
     let _ = wait_any(&refs(&s), Some(Duration::ZERO), ReturnWhen::AllCompleted);
     let _ = as_completed_any(&refs(&s), Some(Duration::ZERO)).count();
@@ -131,6 +134,7 @@ fn zero_timeout_installs_nothing() {
 
 #[test]
 fn already_satisfied_installs_nothing() {
+    let _watchdog = common::watchdog("already_satisfied_installs_nothing");
     let mut s = spies(3);
     s.push(Spy::new(successful(1)));
     let _ = wait_any(&refs(&s), None, ReturnWhen::FirstCompleted);
@@ -139,6 +143,7 @@ fn already_satisfied_installs_nothing() {
 
 #[test]
 fn as_completed_removes_on_timeout_before_drop() {
+    let _watchdog = common::watchdog("as_completed_removes_on_timeout_before_drop");
     let s = spies(3);
     s[1].future.set_result(1).unwrap();
     let r = refs(&s);
@@ -161,6 +166,7 @@ fn as_completed_removes_on_timeout_before_drop() {
 
 #[test]
 fn as_completed_removes_when_dropped_early() {
+    let _watchdog = common::watchdog("as_completed_removes_when_dropped_early");
     let s = spies(5);
     s[3].future.set_result(3).unwrap();
     let r = refs(&s);
@@ -173,6 +179,7 @@ fn as_completed_removes_when_dropped_early() {
 
 #[test]
 fn as_completed_removes_when_the_loop_panics() {
+    let _watchdog = common::watchdog("as_completed_removes_when_the_loop_panics");
     let s = spies(4);
     s[0].future.set_result(0).unwrap();
     let r = refs(&s);
@@ -187,6 +194,7 @@ fn as_completed_removes_when_the_loop_panics() {
 
 #[test]
 fn wait_removes_when_install_panics() {
+    let _watchdog = common::watchdog("wait_removes_when_install_panics");
     let mut s = spies(4);
     s[2].panics = true;
     let r = refs(&s);
@@ -203,6 +211,7 @@ fn wait_removes_when_install_panics() {
 
 #[test]
 fn completed_futures_drop_the_waiter_themselves() {
+    let _watchdog = common::watchdog("completed_futures_drop_the_waiter_themselves");
     let s = spies(3);
     let futures: Vec<_> = s.iter().map(|s| s.future.clone()).collect();
     let t = std::thread::spawn(move || {

@@ -39,12 +39,14 @@ fn submit_all(urls: &[&str]) -> HashMap<Future<String>, Url> {
 
 #[test]
 fn smoke() {
+    let _watchdog = common::watchdog("smoke");
     let tasks = submit_all(&["abc.com"]);
     assert_eq!(as_completed(tasks.keys(), Some(LONG)).count(), 1);
 }
 
 #[test]
 fn spider_reports_each_url_once() {
+    let _watchdog = common::watchdog("spider_reports_each_url_once");
     let names = [
         "abc.com", "efg.com", "sdf.com", "sdfs.com", "hij.com", "bad.com", "klm.com", "nop.com",
     ];

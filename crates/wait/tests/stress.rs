@@ -162,6 +162,7 @@ fn stream_all(fs: &[Future<usize>], rng: &mut StdRng) -> usize {
 
 #[test]
 fn smoke() {
+    let _watchdog = common::watchdog("smoke");
     let fs: Vec<Future<usize>> = (0..10).map(|_| Future::new()).collect();
     let completers = start_completers(&fs, 1);
     let mut rng = StdRng::seed_from_u64(1);
@@ -173,6 +174,7 @@ fn smoke() {
 
 #[test]
 fn completions_race_wait_and_as_completed() {
+    let _watchdog = common::watchdog("completions_race_wait_and_as_completed");
     let mut timeouts = 0;
     for seed in 0..ROUNDS {
         let mut rng = StdRng::seed_from_u64(seed);

@@ -103,3 +103,25 @@ impl Event {
         assert!(*g, "event not set within {LONG:?}");
     }
 }
+
+/// How long one test may run before its [`watchdog`] aborts the binary.
+pub(crate) const WATCHDOG: Duration = Duration::from_secs(180);
+
+/// A guard for one test: if the test is still running after [`WATCHDOG`],
+/// prints which test hung and aborts the whole binary, so a wait without its
+/// own bound (a bare `result()` on a pool's future, say) fails fast and says
+/// where instead of hanging CI. Dropping the guard at the end of the test
+/// stops it.
+pub(crate) fn watchdog(test: &'static str) -> Watchdog {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(WATCHDOG) {
+            eprintln!("test {test} still running after {WATCHDOG:?}: aborting (something it waited for never came)");
+            std::process::abort();
+        }
+    });
+    Watchdog(tx)
+}
+
+/// Stops its watchdog when dropped (see [`watchdog`]).
+pub(crate) struct Watchdog(#[allow(dead_code)] std::sync::mpsc::Sender<()>);
