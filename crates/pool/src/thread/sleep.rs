@@ -42,6 +42,9 @@ impl Sleep {
         }
         self.sleepers.fetch_sub(1, Ordering::SeqCst);
         *tokens += 1;
+        drop(tokens);
+        // Signal after unlocking, so the woken worker does not block at once
+        // on `tokens`; it re-checks `tokens` under the lock before leaving.
         self.cond.notify_one();
         true
     }
