@@ -141,10 +141,13 @@ impl Pool {
             st.slots.push(info.clone());
             new_slot = Some(info);
         }
-        if st.idle > 0 {
+        let wake_idle = st.idle > 0;
+        drop(st);
+        // Signal after unlocking, so the woken slot does not block at once on
+        // the pool's lock; it re-checks the queue under the lock.
+        if wake_idle {
             self.work.notify_one();
         }
-        drop(st);
         if let Some(info) = new_slot {
             self.start_slot(info);
         }
