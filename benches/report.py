@@ -162,6 +162,13 @@ time per task and 4 cannot do better than 2.
 """
 
 
+def per_item_values(rows):
+    """(name, median) rows, divided per item when every row knows its items;
+    and whether they were."""
+    per_item = all(r[2] for r in rows)
+    return [(n, ns / e if per_item else ns) for n, ns, e, _ in rows], per_item
+
+
 def summary(groups):
     """One line per group: our best case against the best Rust peer and Python's."""
     out = [
@@ -173,8 +180,7 @@ def summary(groups):
     ]
     for group in sorted(groups):
         rows = groups[group]
-        per_item = all(r[2] for r in rows)
-        vals = [(n, ns / e if per_item else ns) for n, ns, e, _ in rows]
+        vals, _ = per_item_values(rows)
         ours = [v for v in vals if not is_peer(v[0])]
         peers = [v for v in vals if is_peer(v[0]) and "python" not in v[0].lower()]
         python = [v for v in vals if "python" in v[0].lower()]
@@ -206,8 +212,7 @@ def main():
     lines += summary(crit)
     for group in sorted(crit):
         rows = sorted(crit[group], key=lambda r: r[1])
-        per_item = all(r[2] for r in rows)
-        values = [(n, ns / e if per_item else ns) for n, ns, e, _ in rows]
+        values, per_item = per_item_values(rows)
         ref_name, ref_ns = reference([(n, v) for n, v in values])
         samples = max(r[3] for r in rows)
         unit = "per item" if per_item else "per iteration"
