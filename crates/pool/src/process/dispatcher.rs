@@ -533,28 +533,38 @@ mod loom_models {
         }
     }
 
+    /// A thread that submits one job: whether it was accepted, and its future.
+    fn spawn_submitter(p: &Arc<Pool>) -> loom::thread::JoinHandle<(bool, Future<u8>)> {
+        let p = p.clone();
+        loom::thread::spawn(move || {
+            let f = Future::new();
+            let ok = p.submit(job(&p, &f)).is_ok();
+            (ok, f)
+        })
+    }
+
+    /// A slot that takes jobs until the pool says stop: how many it took.
+    fn spawn_draining_slot(p: &Arc<Pool>) -> loom::thread::JoinHandle<usize> {
+        let p = p.clone();
+        loom::thread::spawn(move || {
+            let mut starting = false;
+            let mut got = 0;
+            while let Some(j) = p.next_job(&mut starting) {
+                got += 1;
+                drop(j);
+            }
+            got
+        })
+    }
+
     /// submit ‖ an idle slot ‖ shutdown: a job that was accepted is taken
     /// by the slot (no wake-up lost, nothing stranded); a refused one is not.
     #[test]
     fn loom_submit_idle_slot_shutdown() {
         loom::model(|| {
             let p = pool();
-            let p1 = p.clone();
-            let submitter = loom::thread::spawn(move || {
-                let f = Future::new();
-                let ok = p1.submit(job(&p1, &f)).is_ok();
-                (ok, f)
-            });
-            let p2 = p.clone();
-            let slot = loom::thread::spawn(move || {
-                let mut starting = false;
-                let mut got = 0;
-                while let Some(j) = p2.next_job(&mut starting) {
-                    got += 1;
-                    drop(j);
-                }
-                got
-            });
+            let submitter = spawn_submitter(&p);
+            let slot = spawn_draining_slot(&p);
             p.shutdown(false, false);
             let (ok, _f) = submitter.join().unwrap();
             let got = slot.join().unwrap();
@@ -586,22 +596,8 @@ mod loom_models {
     fn loom_submit_cancel_shutdown() {
         loom::model(|| {
             let p = pool();
-            let p1 = p.clone();
-            let submitter = loom::thread::spawn(move || {
-                let f = Future::new();
-                let ok = p1.submit(job(&p1, &f)).is_ok();
-                (ok, f)
-            });
-            let p2 = p.clone();
-            let slot = loom::thread::spawn(move || {
-                let mut starting = false;
-                let mut got = 0;
-                while let Some(j) = p2.next_job(&mut starting) {
-                    got += 1;
-                    drop(j);
-                }
-                got
-            });
+            let submitter = spawn_submitter(&p);
+            let slot = spawn_draining_slot(&p);
             p.shutdown(false, true);
             let (ok, f) = submitter.join().unwrap();
             let got = slot.join().unwrap();
