@@ -861,9 +861,9 @@ fn printing_megabytes_corrupts_nothing() {
     assert!(out.ends_with(b"DONE\n"));
 }
 
-/// Child mode `orphan`: starts two busy workers, prints their pids, waits
-/// to be killed.
-fn child_orphan() {
+/// Child modes `orphan` and `sigint`: starts two busy workers, prints their
+/// pids, waits to be killed (by SIGKILL, or by Ctrl-C to its process group).
+fn child_busy_pool() {
     let ex = ProcessPoolExecutor::new(2).unwrap();
     let fs: Vec<_> = (0..2)
         .map(|_| ex.submit(pid_after, 60_000).unwrap())
@@ -954,24 +954,6 @@ fn big_result_peak_memory() {
         "(peak grew by {:.2}x the payload) ",
         grew_kib as f64 / payload_kib as f64
     );
-}
-
-/// Child mode `sigint`: a pool with a busy worker, then waits for Ctrl-C.
-fn child_sigint() {
-    let ex = ProcessPoolExecutor::new(2).unwrap();
-    let fs: Vec<_> = (0..2)
-        .map(|_| ex.submit(pid_after, 60_000).unwrap())
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !fs.iter().all(|f| f.running()) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let kids: Vec<String> = support::children()
-        .iter()
-        .map(|(p, _)| p.to_string())
-        .collect();
-    println!("{}", kids.join(" "));
-    std::thread::sleep(Duration::from_secs(60));
 }
 
 /// Ctrl-C to the whole process group: the parent (default action) dies;
@@ -1124,8 +1106,7 @@ fn main() {
     if args.next().as_deref() == Some("--child-mode") {
         match args.next().as_deref() {
             Some("print") => child_print(),
-            Some("orphan") => child_orphan(),
-            Some("sigint") => child_sigint(),
+            Some("orphan" | "sigint") => child_busy_pool(),
             Some("bigresult") => child_big_result(),
             other => panic!("unknown child mode {other:?}"),
         }
