@@ -21,6 +21,15 @@ use concurrent_futures_pool::process::{ProcessPoolBuilder, ProcessPoolExecutor};
 /// A named test, its bound (seconds, before scaling).
 pub(crate) type Test = (&'static str, fn(), u64);
 
+/// One entry of a test table: the function, named by itself, and its bound
+/// in seconds: `case!(panic_same_pid, 30)`.
+macro_rules! case {
+    ($test:ident, $secs:expr) => {
+        (stringify!($test), $test as fn(), $secs)
+    };
+}
+pub(crate) use case;
+
 /// Delays and bounds are multiplied by `CF_TEST_SCALE` (default 1).
 pub(crate) fn scale() -> f64 {
     std::env::var("CF_TEST_SCALE")
