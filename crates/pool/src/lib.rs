@@ -59,7 +59,7 @@ pub mod process;
 mod thread;
 mod work_item;
 
-pub use error::{BuildError, SubmitError};
+pub use error::{BuildError, ShutdownTimeout, SubmitError};
 pub use executor::Executor;
 pub use map::{Map, MapOptions};
 #[cfg(target_os = "linux")]

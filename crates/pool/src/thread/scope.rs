@@ -16,7 +16,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use concurrent_futures_core::Future;
 
 use crate::error::SubmitError;
-use crate::thread::ThreadPoolExecutor;
+use crate::lifecycle::bound::Wait;
+use crate::thread::{Route, ThreadPoolExecutor};
 use crate::work_item::{Abandon, Body, Job, Plain, Ran, Task, WorkItem};
 
 /// A scope's count of jobs alive.
@@ -144,7 +145,13 @@ impl<'scope> Scope<'scope, '_> {
         // contract. This is the argument of `std::thread::scope` and
         // rayon's `Scope::spawn`.
         let job = unsafe { Job::erase(scoped) };
-        self.pool.shared().push(job)?;
+        self.pool.shared().push(
+            job,
+            Route {
+                wait: Wait::Forever,
+                local: true,
+            },
+        )?;
         Ok(future)
     }
 }
