@@ -11,7 +11,7 @@
 //!   and check before running anything that they are that image (see
 //!   `docs/process-pool.md`).
 //! * Tasks are plain functions `fn(A) -> R` with serde argument and result;
-//!   they cross the boundary as code offsets, the values as bincode bytes,
+//!   they cross the boundary as code offsets, the values as MessagePack bytes,
 //!   on a private socket (a task may print freely: its stdout and stderr are
 //!   the parent's).
 //! * A worker holds one task at a time; queued tasks stay `Pending` and
