@@ -53,7 +53,8 @@ mod error;
 mod executor;
 mod lifecycle;
 mod map;
-mod primitives;
+/// The workspace's std/loom switch and poison-free lock (futures-core's).
+use concurrent_futures_core::__private::primitives;
 #[cfg(target_os = "linux")]
 pub mod process;
 mod thread;

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use crossbeam_utils::CachePadded;
 
-use crate::primitives::{self, AtomicUsize, Condvar, Mutex, Ordering};
+use crate::primitives::{AtomicUsize, Condvar, Mutex, Ordering};
 
 /// How long a submitter may wait for room.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,7 +93,7 @@ impl Bound {
             if wait == Wait::No {
                 return Err(NoRoom::Full);
             }
-            let mut g = primitives::lock(&self.lock);
+            let mut g = self.lock.lock();
             self.waiters.fetch_add(1, Ordering::SeqCst);
             // Pairs with `release`: its decrement, then its load of
             // `waiters` (all SeqCst): either we see the room here, or it
@@ -111,9 +111,9 @@ impl Bound {
                         if now >= d {
                             break Some(Err(NoRoom::Timeout));
                         }
-                        g = primitives::wait_timeout(&self.room, g, d - now);
+                        g = self.room.wait_timeout(g, d - now);
                     }
-                    _ => g = primitives::wait(&self.room, g),
+                    _ => g = self.room.wait(g),
                 }
             };
             self.waiters.fetch_sub(1, Ordering::SeqCst);
@@ -128,14 +128,14 @@ impl Bound {
     pub(crate) fn release(&self) {
         self.queued.fetch_sub(1, Ordering::SeqCst);
         if self.waiters.load(Ordering::SeqCst) > 0 {
-            let _g = primitives::lock(&self.lock);
+            let _g = self.lock.lock();
             self.room.notify_all();
         }
     }
 
     /// Wakes every blocked submitter (shutdown, a break).
     pub(crate) fn wake_all(&self) {
-        let _g = primitives::lock(&self.lock);
+        let _g = self.lock.lock();
         self.room.notify_all();
     }
 }

@@ -130,7 +130,7 @@ impl Gate {
     /// user code and hold no lock a waiter holds, so this is short.
     pub(crate) fn wait_drained(&self) {
         while !self.drained() {
-            crate::primitives::yield_now();
+            crate::primitives::thread::yield_now();
         }
     }
 }

@@ -47,8 +47,6 @@
 pub(crate) mod bound;
 pub(crate) mod gate;
 
-use std::any::Any;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 use crossbeam_utils::CachePadded;
@@ -210,23 +208,8 @@ impl Lifecycle {
     }
 }
 
-/// Runs pool code that calls user code (a job's `run`, `abandon` or drop):
-/// a panic becomes its message, and the payload is dropped inside a catch
-/// too (a payload whose own `Drop` panics is leaked, not propagated), so
-/// nothing unwinds into the worker loop.
-pub(crate) fn contain<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
-        let msg = concurrent_futures_core::panic_message(p.as_ref());
-        drop_payload(p);
-        msg
-    })
-}
-
-/// Drops a panic payload; if its `Drop` panics, that second payload is
-/// leaked (rayon-core's `unwind.rs` aborts there; leaking loses nothing a
-/// future needs).
-pub(crate) fn drop_payload(p: Box<dyn Any + Send>) {
-    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(p))) {
-        std::mem::forget(again);
-    }
-}
+/// Runs pool code that calls user code (a job's `run`, `abandon` or drop,
+/// an initializer): a panic becomes its message, and the payload is dropped
+/// inside a catch too (futures-core's `unwind::catch`), so nothing unwinds
+/// into the worker loop.
+pub(crate) use concurrent_futures_core::__private::unwind::catch as contain;

@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use concurrent_futures_core::__private::unwind;
 use concurrent_futures_core::{BoxError, Future, TaskError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -45,7 +46,7 @@ use crate::executor::Executor;
 use crate::lifecycle::bound::{Bound, NoRoom, Wait};
 use crate::lifecycle::{self, Lifecycle, Queued};
 use crate::map::{Map, MapOptions, Slot};
-use crate::primitives::{self, Condvar, Mutex};
+use crate::primitives::{Condvar, Mutex};
 use crate::work_item::{Abandon, Fallible, Job, Plain, WorkItem};
 
 pub use builder::ThreadPoolBuilder;
@@ -631,7 +632,7 @@ impl Shared {
     /// with `replacing`, a thread with that index in place of a worker that
     /// died (it still counts as alive). Returns whether a thread started.
     fn spawn_worker(self: &Arc<Self>, replacing: Option<usize>) -> bool {
-        let mut threads = primitives::lock(&self.threads);
+        let mut threads = self.threads.lock();
         let index = match replacing {
             Some(index) => index,
             None => {
@@ -687,8 +688,7 @@ impl Shared {
             b.spawn(main)
         }));
         spawned.unwrap_or_else(|p| {
-            let msg = concurrent_futures_core::panic_message(p.as_ref());
-            lifecycle::drop_payload(p);
+            let msg = unwind::payload_message(p);
             Err(io::Error::other(format!(
                 "spawning the thread panicked: {msg}"
             )))
@@ -723,7 +723,7 @@ impl Shared {
 
     /// Called by an exiting worker (its `alive` count already dropped).
     fn notify_exit(&self) {
-        let _threads = primitives::lock(&self.threads);
+        let _threads = self.threads.lock();
         self.exited.notify_all();
     }
 
@@ -732,20 +732,20 @@ impl Shared {
     /// itself: it waits for the others until the deadline.
     fn join_workers(&self, deadline: Option<Instant>) -> Result<(), ShutdownTimeout> {
         let me = usize::from(self.on_worker_thread());
-        let _serial = primitives::lock(&self.join_lock);
-        let mut threads = primitives::lock(&self.threads);
+        let _serial = self.join_lock.lock();
+        let mut threads = self.threads.lock();
         loop {
             if self.alive.load(Ordering::Relaxed) <= me && (me == 0 || deadline.is_none()) {
                 break;
             }
             match deadline {
-                None => threads = primitives::wait(&self.exited, threads),
+                None => threads = self.exited.wait(threads),
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
                         return Err(self.still_running(&threads));
                     }
-                    threads = primitives::wait_timeout(&self.exited, threads, d - now);
+                    threads = self.exited.wait_timeout(threads, d - now);
                 }
             }
         }

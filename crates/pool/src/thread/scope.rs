@@ -11,7 +11,9 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
+
+use crate::primitives::{Condvar, Mutex, MutexGuard};
 
 use concurrent_futures_core::Future;
 
@@ -27,19 +29,14 @@ struct ScopeState {
 }
 
 impl ScopeState {
-    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
-        self.alive
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, usize> {
+        self.alive.lock()
     }
 
     fn wait_all(&self) {
         let mut alive = self.lock();
         while *alive > 0 {
-            alive = self
-                .all_done
-                .wait(alive)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            alive = self.all_done.wait(alive);
         }
     }
 }

@@ -3,31 +3,39 @@
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Fault injection points (tests only).
-#[derive(Default)]
 pub(crate) struct Faults {
     /// Called before each thread spawn; an `Err` is the spawn's error, a
     /// panic a panic inside `thread::Builder::spawn`.
-    pub(crate) spawn: Mutex<Option<Box<dyn FnMut() -> io::Result<()> + Send>>>,
+    pub(crate) spawn: crate::primitives::Mutex<Option<Box<dyn FnMut() -> io::Result<()> + Send>>>,
     /// Called by a submitter right after it entered the gate.
-    pub(crate) admitted: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
+    pub(crate) admitted: crate::primitives::Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
     /// Workers that panic (outside the containment) after their next job.
     pub(crate) kill: AtomicUsize,
 }
 
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            spawn: crate::primitives::Mutex::new(None),
+            admitted: crate::primitives::Mutex::new(None),
+            kill: AtomicUsize::new(0),
+        }
+    }
+}
+
 impl Faults {
     pub(crate) fn before_spawn(&self) -> io::Result<()> {
-        let mut hook = self.spawn.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let mut hook = self.spawn.lock().take();
         let r = hook.as_mut().map_or(Ok(()), |f| f());
-        *self.spawn.lock().unwrap_or_else(|e| e.into_inner()) = hook;
+        *self.spawn.lock() = hook;
         r
     }
 
     pub(crate) fn after_admit(&self) {
-        let hook = self.admitted.lock().unwrap_or_else(|e| e.into_inner());
+        let hook = self.admitted.lock();
         if let Some(f) = hook.as_ref() {
             f();
         }
@@ -102,7 +110,7 @@ mod cases {
     #[test]
     fn a_panic_while_spawning_releases_the_gate() {
         let ex = ThreadPoolExecutor::new(2).unwrap();
-        *ex.shared.faults.spawn.lock().unwrap() =
+        *ex.shared.faults.spawn.lock() =
             Some(Box::new(|| panic!("thread name contains a NUL byte")));
         let f = ex.submit(|| 1).unwrap();
         let e = f.exception_timeout(T).unwrap().unwrap();
@@ -121,7 +129,7 @@ mod cases {
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let busy = ex.submit(move || rx.recv_timeout(T).is_ok()).unwrap();
         wait_until("the first task to start", || busy.running());
-        *ex.shared.faults.spawn.lock().unwrap() =
+        *ex.shared.faults.spawn.lock() =
             Some(Box::new(|| Err(io::Error::other("EAGAIN (injected)"))));
         let queued = ex.submit(|| 7).unwrap();
         tx.send(()).unwrap();
@@ -136,12 +144,12 @@ mod cases {
     fn spawn_failure_with_a_second_submitter_in_the_gate() {
         let ex = Arc::new(ThreadPoolExecutor::new(1).unwrap());
         let shared = Arc::clone(&ex.shared);
-        *ex.shared.faults.spawn.lock().unwrap() = Some(Box::new(move || {
+        *ex.shared.faults.spawn.lock() = Some(Box::new(move || {
             wait_until("the second submitter to enter", || shared.lc.inside() == 2);
             Err(io::Error::other("EAGAIN (injected)"))
         }));
         let shared = Arc::clone(&ex.shared);
-        *ex.shared.faults.admitted.lock().unwrap() = Some(Box::new(move || {
+        *ex.shared.faults.admitted.lock() = Some(Box::new(move || {
             if std::thread::current().name() == Some("second") {
                 wait_until("the pool to break", || shared.lc.broken());
             }
@@ -162,7 +170,7 @@ mod cases {
             let e = f.exception_timeout(T).expect("the future ended").unwrap();
             assert!(e.is_broken(), "{e}");
         }
-        *ex.shared.faults.admitted.lock().unwrap() = None;
+        *ex.shared.faults.admitted.lock() = None;
         let s = ex.stats();
         assert_eq!((s.failed, s.queued, s.workers), (2, 0, 0), "{s:?}");
         assert_eq!(second.state(), FutureState::Finished);
