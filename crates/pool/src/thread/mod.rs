@@ -27,9 +27,7 @@ mod worker;
 use std::fmt;
 use std::io;
 use std::mem;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -46,7 +44,8 @@ use crate::executor::Executor;
 use crate::lifecycle::bound::{Bound, NoRoom, Wait};
 use crate::lifecycle::{self, Lifecycle, Queued};
 use crate::map::{Map, MapOptions, Slot};
-use crate::primitives::{Condvar, Mutex};
+use crate::primitives::thread::{self, JoinHandle};
+use crate::primitives::{AtomicUsize, Condvar, Mutex, Ordering};
 use crate::work_item::{Abandon, Fallible, Job, Plain, WorkItem};
 
 pub use builder::ThreadPoolBuilder;
@@ -55,7 +54,7 @@ pub use scope::Scope;
 pub use stats::PoolStats;
 
 /// Numbers pools for their default thread names, as Python's class counter.
-static POOL_COUNTER: AtomicUsize = AtomicUsize::new(0);
+static POOL_COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// A pool of threads running submitted closures: Python's
 /// `concurrent.futures.ThreadPoolExecutor`.
@@ -190,7 +189,7 @@ impl ThreadPoolExecutor {
     }
 
     pub(crate) fn from_config(c: Config) -> Self {
-        let id = POOL_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let id = POOL_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         ThreadPoolExecutor {
             shared: Arc::new(Shared {
                 id,
@@ -575,6 +574,9 @@ impl Shared {
                 if let Some(bound) = &self.bound {
                     bound.release();
                 }
+                // The closure is dropped here, on the caller's thread: a
+                // panicking capture is reported, not thrown out of `submit`.
+                unwind::drop_reporting("the drop of a refused task", job);
                 return Err(e);
             }
         };
@@ -768,7 +770,7 @@ impl Shared {
             threads: threads
                 .handles
                 .iter()
-                .filter(|h| !h.is_finished())
+                .filter(|h| cfg!(loom) || !is_finished(h))
                 .map(|h| h.thread().name().unwrap_or("<unnamed>").to_owned())
                 .collect(),
         }
@@ -815,6 +817,16 @@ impl Queued for Shared {
             bound.wake_all();
         }
     }
+}
+
+#[cfg(not(loom))]
+fn is_finished(h: &JoinHandle<()>) -> bool {
+    h.is_finished()
+}
+
+#[cfg(loom)]
+fn is_finished(_: &JoinHandle<()>) -> bool {
+    false
 }
 
 /// Up to `n` more items of `iter`; `None` at its end.

@@ -23,12 +23,12 @@
 //! size, so `max_workers(usize::MAX)` costs nothing until threads start.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::CachePadded;
 
+use crate::primitives::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::work_item::{Job, Ran};
 
 /// One worker's published parts: its stealer and its counters. Padded so
@@ -45,12 +45,12 @@ pub(crate) struct Slot {
     /// closure returned (before the future is completed, so that a
     /// submitter that saw the result sees the worker idle) or once it found
     /// no work, and `Running` while it runs a job.
-    activity: AtomicU8,
+    activity: AtomicU32,
 }
 
 /// What a worker is doing, as its slot shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
+#[repr(u32)]
 pub(crate) enum Activity {
     /// Free for a job: Python's idle semaphore holds a token for it.
     Idle = 0,
@@ -71,7 +71,7 @@ impl Default for Slot {
             completed: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
-            activity: AtomicU8::new(Activity::Starting as u8),
+            activity: AtomicU32::new(Activity::Starting as u32),
         }
     }
 }
@@ -92,7 +92,7 @@ impl Slot {
     /// Owner only; a plain store on the worker's own line. `Release`
     /// pairs with `claim_idle`'s `Acquire`.
     pub(crate) fn set(&self, activity: Activity) {
-        self.activity.store(activity as u8, Ordering::Release);
+        self.activity.store(activity as u32, Ordering::Release);
     }
 }
 
@@ -241,8 +241,8 @@ impl Queues {
         self.slots().any(|s| {
             s.activity
                 .compare_exchange(
-                    Activity::Idle as u8,
-                    Activity::Claimed as u8,
+                    Activity::Idle as u32,
+                    Activity::Claimed as u32,
                     Ordering::AcqRel,
                     Ordering::Relaxed,
                 )
@@ -303,7 +303,8 @@ impl Queues {
             t.completed += s.completed.load(Ordering::Relaxed);
             t.failed += s.failed.load(Ordering::Relaxed);
             t.cancelled += s.cancelled.load(Ordering::Relaxed);
-            t.running += usize::from(s.activity.load(Ordering::Relaxed) == Activity::Running as u8);
+            t.running +=
+                usize::from(s.activity.load(Ordering::Relaxed) == Activity::Running as u32);
         }
         t
     }
@@ -317,8 +318,16 @@ struct Local {
     deque: Worker<Job>,
 }
 
+#[cfg(not(loom))]
 thread_local! {
     static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
+}
+
+// Loom runs its threads as coroutines on one OS thread: a `std`
+// thread-local would be shared by all of them.
+#[cfg(loom)]
+loom::thread_local! {
+    static LOCAL: RefCell<Option<Local>> = RefCell::new(None);
 }
 
 /// Installs `deque` as this thread's own deque for pool `pool`.

@@ -11,7 +11,6 @@
 //! injector and a thread with its index replaces it.
 
 use std::sync::Arc;
-use std::thread;
 
 use crossbeam_deque::Worker;
 use crossbeam_utils::Backoff;
@@ -54,7 +53,7 @@ struct Exit<'a> {
 impl Drop for Exit<'_> {
     fn drop(&mut self) {
         let local = queue::take_local();
-        if thread::panicking() {
+        if std::thread::panicking() {
             if let Some(deque) = &local {
                 self.shared.queues.rescue(deque);
             }
@@ -74,7 +73,7 @@ impl Drop for Exit<'_> {
         }
         self.shared
             .alive
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            .fetch_sub(1, crate::primitives::Ordering::Relaxed);
         self.shared.notify_exit();
     }
 }
