@@ -3,7 +3,6 @@
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 /// Fault injection points (tests only).
 pub(crate) struct Faults {
@@ -60,6 +59,7 @@ mod cases {
     use crate::thread::{Map, ThreadPoolExecutor};
     use concurrent_futures_core::FutureState;
     use std::sync::Arc;
+    use std::time::{Duration, Instant};
 
     const T: Duration = Duration::from_secs(20);
 
