@@ -130,8 +130,8 @@ pub use concurrent_futures_wait::{
 };
 
 pub use concurrent_futures_pool::{
-    BuildError, Executor, Map, MapOptions, PoolStats, Scope, SubmitError, ThreadPoolBuilder,
-    ThreadPoolExecutor,
+    BuildError, Executor, Map, MapOptions, PoolStats, Scope, ShutdownTimeout, SubmitError,
+    ThreadPoolBuilder, ThreadPoolExecutor,
 };
 
 /// Python's `threading` primitives `std` lacks: `Event`, `Semaphore`,
