@@ -131,11 +131,11 @@ impl<T> Future<T> {
 
     /// The state word, loaded with `Acquire` (pairs with the `Release` of
     /// every completion, so a done word makes the outcome readable).
-    fn word(&self) -> Word {
+    pub(crate) fn word(&self) -> Word {
         Word(self.inner().header.state.load(Ordering::Acquire))
     }
 
-    fn lock(&self) -> MutexGuard<'_, Listeners<T>> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Listeners<T>> {
         self.inner().listeners.lock()
     }
 
