@@ -42,7 +42,7 @@ use crate::error::SubmitError;
 use crate::executor::Executor;
 use crate::lifecycle::gate::{Gate, Left, Refused};
 use crate::map::{Map, MapOptions, Slot};
-use crate::work_item::{Abandon, Fallible, Job, Plain, WorkItem};
+use crate::work_item::{Abandon, Job, WorkItem};
 
 pub(crate) use builder::Initializer;
 pub use builder::ThreadPoolBuilder;
@@ -216,9 +216,8 @@ impl ThreadPoolExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let future = Future::new();
-        self.shared
-            .push(Job::new(WorkItem::new(Plain(f), future.clone())))?;
+        let (item, future) = WorkItem::new(f);
+        self.shared.push(Job::new(item))?;
         Ok(future)
     }
 
@@ -247,10 +246,8 @@ impl ThreadPoolExecutor {
         T: Send + 'static,
         E: Into<BoxError> + 'static,
     {
-        let future = Future::new();
-        let body = Fallible(f, std::marker::PhantomData);
-        self.shared
-            .push(Job::new(WorkItem::new(body, future.clone())))?;
+        let (item, future) = WorkItem::fallible(f);
+        self.shared.push(Job::new(item))?;
         Ok(future)
     }
 
@@ -546,8 +543,8 @@ where
     let f = Arc::clone(f);
     if items.len() == 1 {
         let a = items.pop().expect("one item");
-        let future = Future::new();
-        shared.push(Job::new(WorkItem::new(Plain(move || f(a)), future.clone())))?;
+        let (item, future) = WorkItem::new(move || f(a));
+        shared.push(Job::new(item))?;
         return Ok(Slot::One(future));
     }
     let len = items.len();
@@ -557,8 +554,8 @@ where
             .map(|a| catch_unwind(AssertUnwindSafe(|| f(a))).map_err(TaskError::from_panic))
             .collect::<Vec<_>>()
     };
-    let future = Future::new();
-    shared.push(Job::new(WorkItem::new(Plain(run_chunk), future.clone())))?;
+    let (item, future) = WorkItem::new(run_chunk);
+    shared.push(Job::new(item))?;
     Ok(Slot::Chunk { future, len })
 }
 
