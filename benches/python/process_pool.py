@@ -46,7 +46,19 @@ def median_of(fn, runs):
     return statistics.median(times)
 
 
+def round_trip_only():
+    """Prints the median round trip in ns (for benches/process_pool.rs)."""
+    with ProcessPoolExecutor(1) as ex:
+        ex.submit(tiny, 1).result()
+        n = 2000
+        per = median_of(lambda: [ex.submit(tiny, 7).result() for _ in range(n)], 3) / n
+    print(f"{per * 1e9:.1f}")
+
+
 def main():
+    if "--round-trip" in sys.argv:
+        round_trip_only()
+        return
     cores = os.cpu_count()
     rows = []
     with ProcessPoolExecutor(1) as ex:
