@@ -1,15 +1,14 @@
 //! The process pool against its floor and its peers.
 //!
-//! * `process_round_trip_interleaved` (first, not criterion): the pool's
-//!   `submit` + `result`, the raw socket floor and Python's
-//!   `ProcessPoolExecutor(1)` measured in one run, in alternating rounds,
-//!   medians per trip; written to `target/bench-python/process_round_trip.json`,
-//!   the one source of the round-trip rows of `docs/benchmarks.md` and
-//!   `docs/process-pool.md` (`benches/report.py`).
-//! * `process_round_trip`: one tiny task (`submit` + `result`, and
-//!   `submit` + `into_result`) on a warm one-worker pool, beside the raw round trip of the same bytes (same
-//!   codec, same framing, a socket pair to a re-executed child that decodes,
-//!   calls, encodes): the floor.
+//! * `process_round_trip` (first, timed by hand, not criterion): one tiny
+//!   task (`submit` + `result()`) on a warm one-worker pool, the raw round
+//!   trip of the same bytes (same codec, same framing, a socket pair to a
+//!   re-executed child that decodes, calls, encodes: the floor), and
+//!   Python's `ProcessPoolExecutor(1)`, measured in one run in alternating
+//!   rounds, medians per trip. Written to
+//!   `target/bench-python/process_round_trip.json`: the one source of the
+//!   round-trip rows of `docs/benchmarks.md` and `docs/process-pool.md`
+//!   (`benches/report.py`). `CF_BENCH_INTERLEAVED_ONLY=1` runs only this.
 //! * `process_map_100k`: `map` over 100,000 small items with `chunksize(100)`,
 //!   beside a sequential loop.
 //! * `cpu_primes`: counting primes in 16 ranges on all cores: process pool,
@@ -120,30 +119,6 @@ impl Drop for Floor {
     }
 }
 
-fn round_trip(c: &mut Criterion) {
-    let mut g = c.benchmark_group("process_round_trip");
-    let ex = ProcessPoolExecutor::new(1).unwrap();
-    ex.submit(tiny, 1).unwrap().into_result().unwrap();
-    // `result()` borrows the value; `into_result()` also waits until the
-    // pool has dropped its handle on the future (a second wake-up).
-    g.bench_function("pool_submit_result", |b| {
-        b.iter(|| *ex.submit(tiny, black_box(7)).unwrap().result().unwrap())
-    });
-    g.bench_function("pool_submit_into_result", |b| {
-        b.iter(|| {
-            ex.submit(tiny, black_box(7))
-                .unwrap()
-                .into_result()
-                .unwrap()
-        })
-    });
-    let mut floor = Floor::start();
-    g.bench_function("raw_socket_floor", |b| {
-        b.iter(|| floor.round_trip(black_box(7)))
-    });
-    g.finish();
-}
-
 /// Per-trip times of `trips` calls of `f`, in nanoseconds.
 fn per_trip(trips: u32, mut f: impl FnMut()) -> f64 {
     let t = std::time::Instant::now();
@@ -161,7 +136,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Python's round trip (`benches/python/process_pool.py --round-trip`),
 /// in nanoseconds, if python3 is there.
 fn python_round_trip() -> Option<f64> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python/process_pool.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/python/process_pool.py"
+    );
     let out = Command::new("python3")
         .args([script, "--round-trip"])
         .stderr(Stdio::inherit())
@@ -208,7 +186,7 @@ fn round_trip_interleaved() {
         rows.push(("python_processes", py, runs));
     }
     println!(
-        "process_round_trip_interleaved: pool {:.2} us, floor {:.2} us ({:.2}x the floor){}",
+        "process_round_trip: pool {:.2} us, floor {:.2} us ({:.2}x the floor){}",
         pool / 1e3,
         floor / 1e3,
         pool / floor,
@@ -222,7 +200,7 @@ fn round_trip_interleaved() {
         .iter()
         .map(|(name, ns, runs)| {
             format!(
-                "{{\"group\": \"process_round_trip_interleaved\", \"name\": \"{name}\", \"ns_per_iter\": {ns:.1}, \"elements\": null, \"runs\": {runs}}}"
+                "{{\"group\": \"process_round_trip\", \"name\": \"{name}\", \"ns_per_iter\": {ns:.1}, \"elements\": null, \"runs\": {runs}}}"
             )
         })
         .collect();
@@ -302,13 +280,10 @@ fn main() {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
-    if std::env::var_os("CF_BENCH_SKIP_INTERLEAVED").is_none() {
-        round_trip_interleaved();
-    }
+    round_trip_interleaved();
     if std::env::var_os("CF_BENCH_INTERLEAVED_ONLY").is_some() {
         return;
     }
-    round_trip(&mut c);
     map_100k(&mut c);
     cpu_primes(&mut c);
     c.final_summary();

@@ -1217,7 +1217,11 @@ fn kill_workers_during_a_two_worker_map() {
     let pids: Vec<u32> = support::children().iter().map(|c| c.0).collect();
     let t = Instant::now();
     ex.kill_workers();
-    assert!(t.elapsed() < secs(2.0), "kill_workers took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < secs(2.0),
+        "kill_workers took {:?}",
+        t.elapsed()
+    );
     let mut died_pids = Vec::new();
     let mut cancelled = 0;
     for r in m {
@@ -1279,11 +1283,7 @@ fn parent_pid(_: u64) -> u32 {
 /// this worker's pid, and the parent pids its workers report.
 fn nested_pool(n: u64) -> (u64, u32, Vec<u32>) {
     let inner = ProcessPoolExecutor::new(2).expect("a pool inside a worker");
-    let sum = inner
-        .map(ident, 0..n)
-        .unwrap()
-        .map(|r| r.unwrap())
-        .sum();
+    let sum = inner.map(ident, 0..n).unwrap().map(|r| r.unwrap()).sum();
     let parents = inner
         .map(parent_pid, 0..4u64)
         .unwrap()

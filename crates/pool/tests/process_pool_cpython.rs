@@ -129,7 +129,10 @@ fn test_idle_process_reuse_one() {
         let pids: Vec<u32> = (0..3)
             .map(|_| value(&ex.submit(getpid, ()).unwrap(), secs(10.0)))
             .collect();
-        assert!(pids.iter().all(|&p| p == pids[0]), "round {round}: {pids:?}");
+        assert!(
+            pids.iter().all(|&p| p == pids[0]),
+            "round {round}: {pids:?}"
+        );
         assert_eq!(ex.stats().workers, 1, "round {round}");
         assert_eq!(support::children().len(), 1, "round {round}");
     }

@@ -21,7 +21,4 @@ fn workers_are_other_processes() {
     assert_ne!(pid.into_result().unwrap(), std::process::id());
 }
 
-concurrent_futures_pool::process_test_main!(
-    squares_in_a_worker,
-    workers_are_other_processes,
-);
+concurrent_futures_pool::process_test_main!(squares_in_a_worker, workers_are_other_processes,);
