@@ -98,9 +98,9 @@ pub(crate) struct Pool {
     cancelled: AtomicU64,
 }
 
-/// How long a slot whose worker is idle spins on the queue before it sleeps
-/// on the condvar: sequential `submit` + `result` calls come back within
-/// microseconds.
+/// How long a slot whose worker is idle spins on the queue (yielding the
+/// CPU, see `worker.rs`'s `REPLY_SPIN`) before it sleeps on the condvar:
+/// sequential `submit` + `result` calls come back within microseconds.
 const IDLE_SPIN: Duration = Duration::from_micros(50);
 
 /// How long `terminate_workers` waits after `SIGTERM` before it sends
@@ -269,7 +269,7 @@ impl Pool {
                 drop(st);
                 let until = Instant::now() + IDLE_SPIN;
                 while self.queued.load(Ordering::Relaxed) == 0 && Instant::now() < until {
-                    std::hint::spin_loop();
+                    std::thread::yield_now();
                 }
                 st = self.lock();
                 st.ready -= 1;
