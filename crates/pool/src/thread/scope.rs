@@ -11,12 +11,15 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
+
+use crate::primitives::{Condvar, Mutex, MutexGuard};
 
 use concurrent_futures_core::Future;
 
 use crate::error::SubmitError;
-use crate::thread::ThreadPoolExecutor;
+use crate::lifecycle::bound::Wait;
+use crate::thread::{Route, ThreadPoolExecutor};
 use crate::work_item::{Abandon, Job, Ran, Task, WorkItem};
 
 /// A scope's count of jobs alive.
@@ -26,19 +29,14 @@ struct ScopeState {
 }
 
 impl ScopeState {
-    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
-        self.alive
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, usize> {
+        self.alive.lock()
     }
 
     fn wait_all(&self) {
         let mut alive = self.lock();
         while *alive > 0 {
-            alive = self
-                .all_done
-                .wait(alive)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            alive = self.all_done.wait(alive);
         }
     }
 }
@@ -147,7 +145,13 @@ impl<'scope> Scope<'scope, '_> {
         // contract. This is the argument of `std::thread::scope` and
         // rayon's `Scope::spawn`.
         let job = unsafe { Job::erase(scoped) };
-        self.pool.shared().push(job)?;
+        self.pool.shared().push(
+            job,
+            Route {
+                wait: Wait::Forever,
+                local: true,
+            },
+        )?;
         Ok(future)
     }
 }
