@@ -49,11 +49,11 @@ pub fn submit<T: Send + 'static>(task: impl FnOnce() -> T + Send + 'static) -> F
 }
 
 /// Runs a fallible `task` on a thread of its own (`submit_fallible`).
-pub fn submit_fallible<T: Send + 'static, E: 'static>(
+pub fn submit_fallible<T: Send + 'static, E>(
     task: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Future<T>
 where
-    E: Into<concurrent_futures_core::BoxError>,
+    E: Into<concurrent_futures_core::BoxError> + 'static,
 {
     let (task, f) = concurrent_futures_core::Task::new_fallible(task);
     thread::spawn(move || task.run());
