@@ -215,7 +215,7 @@ impl Conn {
                     libc::c_int::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
                 }
             };
-            if self.pidfd.is_none() && (timeout < 0 || timeout > EXIT_CHECK_INTERVAL_MS) {
+            if self.pidfd.is_none() && !(0..=EXIT_CHECK_INTERVAL_MS).contains(&timeout) {
                 timeout = EXIT_CHECK_INTERVAL_MS;
             }
             let mut fds = [
