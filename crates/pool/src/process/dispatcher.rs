@@ -39,8 +39,8 @@ use super::job::Job;
 use super::protocol::ProtocolError;
 use super::worker::{PidCell, RunOutcome, SpawnConfig, WorkerProcess};
 use crate::error::SubmitError;
-use crate::primitives::{lock, wait, Condvar, Mutex, MutexGuard};
-use crate::stats::PoolStats;
+use crate::primitives::{Condvar, Mutex, MutexGuard};
+use crate::PoolStats;
 
 /// The options a pool was built with.
 #[derive(Clone, Debug)]
@@ -139,7 +139,7 @@ impl Pool {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        lock(&self.state)
+        self.state.lock()
     }
 
     /// A fresh task id (never 0).
@@ -276,7 +276,7 @@ impl Pool {
                 continue;
             }
             st.idle += 1;
-            st = wait(&self.work, st);
+            st = self.work.wait(st);
             st.idle -= 1;
         }
     }
@@ -409,16 +409,13 @@ impl Pool {
                 return true;
             }
             st = match deadline {
-                None => wait(&self.exited, st),
+                None => self.exited.wait(st),
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return false;
                     }
-                    match self.exited.wait_timeout(st, left) {
-                        Ok((g, _)) => g,
-                        Err(poisoned) => poisoned.into_inner().0,
-                    }
+                    self.exited.wait_timeout(st, left)
                 }
             };
         }
