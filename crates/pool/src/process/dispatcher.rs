@@ -40,8 +40,8 @@ use super::protocol::ProtocolError;
 use super::worker::{PidCell, RunOutcome, SpawnConfig, WorkerProcess};
 use crate::error::SubmitError;
 use crate::lifecycle::{Lifecycle, Queued};
-use crate::work_item::Abandon;
 use crate::primitives::{Condvar, Mutex, MutexGuard};
+use crate::work_item::Abandon;
 use crate::PoolStats;
 
 /// The options a pool was built with.
@@ -715,7 +715,7 @@ fn run_jobs(
 #[cfg(all(test, loom))]
 mod loom_models {
     use super::*;
-    use concurrent_futures_core::Future;
+    use concurrent_futures_core::{Completer, Future};
 
     use crate::process::job::One;
 
@@ -732,23 +732,25 @@ mod loom_models {
         })
     }
 
-    fn job(pool: &Pool, f: &Future<u8>) -> Job {
-        Job {
+    fn job(pool: &Pool) -> (Job, Future<u8>) {
+        let (completer, f) = Completer::new();
+        let job = Job {
             id: pool.next_id(),
             frame: Vec::new(),
             time_limit: None,
-            sink: Box::new(One(f.clone())),
+            sink: Box::new(One(completer)),
             prefetch: false,
             started: false,
-        }
+        };
+        (job, f)
     }
 
     /// A thread that submits one job: whether it was accepted, and its future.
     fn spawn_submitter(p: &Arc<Pool>) -> loom::thread::JoinHandle<(bool, Future<u8>)> {
         let p = p.clone();
         loom::thread::spawn(move || {
-            let f = Future::new();
-            let ok = p.submit(job(&p, &f)).is_ok();
+            let (j, f) = job(&p);
+            let ok = p.submit(j).is_ok();
             (ok, f)
         })
     }
@@ -800,8 +802,8 @@ mod loom_models {
                 };
                 p2.next_job(&mut marks).is_some()
             });
-            let f = Future::new();
-            p.submit(job(&p, &f)).unwrap();
+            let (j, _f) = job(&p);
+            p.submit(j).unwrap();
             assert!(slot.join().unwrap());
         });
     }
@@ -834,8 +836,8 @@ mod loom_models {
             let p = pool();
             let p1 = p.clone();
             let submitter = loom::thread::spawn(move || {
-                let f = Future::new();
-                let r = p1.submit(job(&p1, &f));
+                let (j, f) = job(&p1);
+                let r = p1.submit(j);
                 (r, f)
             });
             p.break_pool("initializer failed".into(), None);
