@@ -45,6 +45,7 @@
 mod awaiting;
 mod callbacks;
 mod cell;
+mod completer;
 mod error;
 mod future;
 #[cfg(all(test, loom))]
@@ -57,6 +58,7 @@ mod unwind;
 mod waiter;
 
 pub use awaiting::{RefResultFuture, ResultFuture};
+pub use completer::Completer;
 pub use error::{
     BoxError, ExitCause, FutureError, InvalidStateError, NotUniqueError, SharedError, TaskError,
     TimeoutError,
