@@ -51,7 +51,8 @@ mod waiter;
 
 pub use awaiting::{RefResultFuture, ResultFuture};
 pub use error::{
-    BoxError, ExitCause, FutureError, InvalidStateError, SharedError, TaskError, TimeoutError,
+    BoxError, ClusterJobError, ExitCause, FutureError, InvalidStateError, SharedError, TaskError,
+    TimeoutError,
 };
 pub use future::Future;
 pub use state::FutureState;
