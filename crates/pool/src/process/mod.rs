@@ -50,6 +50,7 @@ mod code;
 mod codec;
 mod dispatcher;
 mod job;
+pub mod launcher;
 mod protocol;
 mod worker;
 mod worker_main;
@@ -93,6 +94,7 @@ static INIT_CALLED: AtomicBool = AtomicBool::new(false);
 /// }
 /// ```
 pub fn init() {
+    launcher::run_entry_if_requested();
     worker_main::serve_if_worker();
     // Release pairs with the Acquire in `init_was_called`; only a flag.
     INIT_CALLED.store(true, Ordering::Release);
@@ -100,6 +102,21 @@ pub fn init() {
 
 pub(crate) fn init_was_called() -> bool {
     INIT_CALLED.load(Ordering::Acquire)
+}
+
+/// Whether [`init()`] was called in this process (and returned: this is not
+/// a worker). Executors outside this crate that run this binary elsewhere
+/// check it, as [`ProcessPoolExecutor`] does.
+///
+/// # Examples
+///
+/// ```
+/// // This doctest did not call `process::init()`:
+/// assert!(!concurrent_futures_pool::process::initialized());
+/// ```
+#[must_use]
+pub fn initialized() -> bool {
+    init_was_called()
 }
 
 /// A pool of worker processes (Python's `ProcessPoolExecutor`).

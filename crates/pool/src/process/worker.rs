@@ -12,7 +12,7 @@ use std::ffi::OsString;
 use std::io::{self, BufReader, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use concurrent_futures_core::ExitCause;
 
 use super::code::RemoteFn;
+use super::launcher::Launcher;
 use super::protocol::{self, Frame, FrameError, FrameKind};
 use super::worker_main::{self, ExeIdentity, Spec, ENV};
 
@@ -64,6 +65,8 @@ pub(crate) struct SpawnConfig {
     pub(crate) init: Option<RemoteFn>,
     /// The initializer's encoded argument (empty for `fn()`).
     pub(crate) init_arg: Arc<[u8]>,
+    /// How workers are started.
+    pub(crate) launcher: Launcher,
 }
 
 /// Why a worker could not be started.
@@ -155,6 +158,8 @@ pub(crate) struct WorkerProcess {
     writer: UnixStream,
     /// Tasks this process ran (for `max_tasks_per_child`).
     pub(crate) tasks_done: usize,
+    /// How it was started (how to read its exit status).
+    launcher: Launcher,
 }
 
 fn exe_identity() -> io::Result<ExeIdentity> {
@@ -200,20 +205,14 @@ fn is_disconnect(e: &FrameError) -> bool {
     }
 }
 
-fn cause_of(status: std::process::ExitStatus) -> ExitCause {
-    match (status.code(), status.signal()) {
-        (Some(c), _) => ExitCause::Code(c),
-        (None, Some(s)) => ExitCause::Signal(s),
-        _ => ExitCause::Unknown,
-    }
-}
-
 impl WorkerProcess {
     /// Starts a worker and waits for its `READY`. The pid is published in
     /// `cell` as soon as it exists, so the worker can be killed while it
     /// starts.
     pub(crate) fn spawn(cfg: &SpawnConfig, cell: &PidCell) -> Result<Self, StartError> {
         let (parent_end, child_end) = UnixStream::pair().map_err(StartError::Spawn)?;
+        // Local workers inherit the descriptor number; srun gets the socket
+        // as its stdin and stdout (launcher.rs).
         let token = random_token().map_err(StartError::Spawn)?;
         let fd = child_end.as_raw_fd();
         let spec = Spec {
@@ -225,25 +224,29 @@ impl WorkerProcess {
             max_frame: cfg.max_frame,
             init: cfg.init,
         };
-        let mut cmd = Command::new("/proc/self/exe");
-        if let Some(a0) = argv0() {
-            cmd.arg0(a0);
-        }
-        cmd.env(ENV, spec.encode()).stdin(Stdio::null());
-        // SAFETY: the closure runs in the forked child before exec and only
-        // calls fcntl(2), which is async-signal-safe; it clears close-on-exec
-        // on the worker's end in the child only (descriptor flags are per
-        // process), so no other child of ours ever inherits it.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
-                    return Err(io::Error::last_os_error());
+        let child = match cfg.launcher.spawn_srun(&spec, child_end) {
+            Some(srun) => srun.map_err(StartError::Spawn)?,
+            None => {
+                let mut cmd = Command::new("/proc/self/exe");
+                if let Some(a0) = argv0() {
+                    cmd.arg0(a0);
                 }
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().map_err(StartError::Spawn)?;
-        drop(child_end);
+                cmd.env(ENV, spec.encode()).stdin(Stdio::null());
+                // SAFETY: the closure runs in the forked child before exec and only
+                // calls fcntl(2), which is async-signal-safe; it clears close-on-exec
+                // on the worker's end in the child only (descriptor flags are per
+                // process), so no other child of ours ever inherits it.
+                unsafe {
+                    cmd.pre_exec(move || {
+                        if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                            return Err(io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
+                }
+                cmd.spawn().map_err(StartError::Spawn)?
+            }
+        };
         let pid = child.id();
         cell.set(Some(pid));
         let writer = match parent_end.try_clone() {
@@ -269,6 +272,7 @@ impl WorkerProcess {
             ),
             writer,
             tasks_done: 0,
+            launcher: cfg.launcher.clone(),
         };
         if cfg.init.is_some()
             && protocol::write_frame(&mut w.writer, FrameKind::Init, 0, &cfg.init_arg).is_err()
@@ -282,7 +286,9 @@ impl WorkerProcess {
     fn handshake(&mut self, token: &[u8; 16], cell: &PidCell) -> Result<(), StartError> {
         match protocol::read_frame(&mut self.reader, 64 * 1024) {
             Ok(f) if f.kind == FrameKind::Ready => {
-                let pid_ok = f.payload.get(16..20) == Some(&self.pid.to_le_bytes()[..]);
+                // Behind srun the worker's pid is on the node, not srun's.
+                let pid_ok = self.launcher.is_srun()
+                    || f.payload.get(16..20) == Some(&self.pid.to_le_bytes()[..]);
                 if f.payload.len() == 20 && &f.payload[..16] == token && pid_ok {
                     return Ok(());
                 }
@@ -446,7 +452,7 @@ impl WorkerProcess {
 
     fn wait(&mut self) -> ExitCause {
         match self.child.wait() {
-            Ok(status) => cause_of(status),
+            Ok(status) => self.launcher.exit_cause(status),
             Err(_) => ExitCause::Unknown,
         }
     }
