@@ -1440,7 +1440,7 @@ fn poll_round(s: &Shared, tasks: &[Arc<Task>]) -> bool {
         for a in actions {
             match a {
                 Action::Finish(t, r) => {
-                    t.seen().node = Some(r.node.clone());
+                    t.seen().node.get_or_insert_with(|| r.node.clone());
                     t.future.finish(r.outcome, &t.job_id);
                     let _ = fs::remove_file(worker::task_path(&s.dir, t.index));
                 }

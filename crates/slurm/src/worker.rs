@@ -53,7 +53,9 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}-{n}.tmp", std::process::id()));
     let mut f = fs::File::create(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
@@ -117,7 +119,8 @@ pub(crate) fn batch_main() {
         Some(limit) => run_with_limit(task, limit),
     };
     let result = ResultFile {
-        node: hostname(),
+        // Slurm's name of the node (what squeue and scontrol print).
+        node: std::env::var("SLURMD_NODENAME").unwrap_or_else(|_| hostname()),
         pid: std::process::id(),
         outcome,
     };
