@@ -508,6 +508,9 @@ struct Inner {
     next_index: u64,
     /// `squeue` calls so far (for tests and `Debug`).
     polls: u64,
+    /// Callers cancelling many futures at once: the poller leaves the
+    /// cancel queue alone until they are done, so one `scancel` takes all.
+    batching: usize,
 }
 
 struct Shared {
@@ -1120,9 +1123,16 @@ impl SlurmExecutor {
             }
         };
         // Outside the lock: each cancel runs the future's callback, which
-        // queues the job's scancel.
-        for t in pending {
-            t.future.cancel();
+        // queues the job's scancel; `batching` keeps them for one call.
+        if !pending.is_empty() {
+            s.lock().batching += 1;
+            for t in &pending {
+                t.future.cancel();
+            }
+            let mut g = s.lock();
+            g.batching -= 1;
+            g.kick = true;
+            s.cond.notify_all();
         }
         if wait {
             let mut g = s.lock();
@@ -1311,7 +1321,11 @@ fn poll_loop(s: &Shared) {
                 };
             }
             g.kick = false;
-            let cancels = std::mem::take(&mut g.cancels);
+            let cancels = if g.batching == 0 {
+                std::mem::take(&mut g.cancels)
+            } else {
+                Vec::new()
+            };
             let tasks: Vec<Arc<Task>> = g.live.values().cloned().collect();
             if !tasks.is_empty() {
                 g.polls += 1;
