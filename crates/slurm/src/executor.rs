@@ -1455,8 +1455,8 @@ fn poll_round(s: &Shared, tasks: &[Arc<Task>]) -> bool {
             match a {
                 Action::Finish(t, r) => {
                     t.seen().node.get_or_insert_with(|| r.node.clone());
-                    t.future.finish(r.outcome, &t.job_id);
                     let _ = fs::remove_file(worker::task_path(&s.dir, t.index));
+                    t.future.finish(r.outcome, &t.job_id);
                 }
                 Action::Fail(t, e) => {
                     t.future.fail(e);
