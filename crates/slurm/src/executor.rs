@@ -1107,11 +1107,26 @@ impl SlurmExecutor {
     /// ```
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
         let s = &self.shared;
+        self.close(cancel_futures, false);
+        if wait {
+            let mut g = s.lock();
+            while !(g.live.is_empty() && g.submitting == 0 && g.cancels.is_empty()) {
+                g = s.cond.wait(g).unwrap_or_else(PoisonError::into_inner);
+            }
+        }
+    }
+
+    /// Refuses new tasks; with `cancel_futures` cancels every future whose
+    /// job has not started. The cancels' job ids are queued for one
+    /// `scancel`, or dropped with `drop_cancels` (the caller cancels by name).
+    fn close(&self, cancel_futures: bool, drop_cancels: bool) {
+        let s = &self.shared;
         let pending: Vec<Arc<Task>> = {
             let mut g = s.lock();
             g.closed = true;
             g.kick = true;
-            s.cond.notify_all();
+            // While `batching`, the poller leaves the queue alone.
+            g.batching += 1;
             if cancel_futures {
                 g.live
                     .values()
@@ -1123,23 +1138,17 @@ impl SlurmExecutor {
             }
         };
         // Outside the lock: each cancel runs the future's callback, which
-        // queues the job's scancel; `batching` keeps them for one call.
-        if !pending.is_empty() {
-            s.lock().batching += 1;
-            for t in &pending {
-                t.future.cancel();
-            }
-            let mut g = s.lock();
-            g.batching -= 1;
-            g.kick = true;
-            s.cond.notify_all();
+        // queues the job's scancel.
+        for t in &pending {
+            t.future.cancel();
         }
-        if wait {
-            let mut g = s.lock();
-            while !(g.live.is_empty() && g.submitting == 0 && g.cancels.is_empty()) {
-                g = s.cond.wait(g).unwrap_or_else(PoisonError::into_inner);
-            }
+        let mut g = s.lock();
+        g.batching -= 1;
+        if drop_cancels {
+            g.cancels.clear();
         }
+        g.kick = true;
+        s.cond.notify_all();
     }
 
     /// Python 3.14's `kill_workers()`: shuts down cancelling the tasks that
@@ -1159,9 +1168,8 @@ impl SlurmExecutor {
     /// ```
     pub fn kill_workers(&self) {
         let s = &self.shared;
-        self.shutdown(false, true);
-        // The name covers the queued cancels too: one call.
-        s.lock().cancels.clear();
+        // The name covers the pending jobs too: one call.
+        self.close(true, true);
         let _ = s.run(
             "scancel",
             &["--quiet".into(), format!("--name={}", s.name)],
