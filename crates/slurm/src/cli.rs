@@ -51,7 +51,8 @@ pub trait SlurmCli: Send + Sync + fmt::Debug {
     /// # Errors
     ///
     /// The program could not be run at all.
-    fn run(&self, program: &str, args: &[String], stdin: Option<&str>) -> io::Result<CommandOutput>;
+    fn run(&self, program: &str, args: &[String], stdin: Option<&str>)
+        -> io::Result<CommandOutput>;
 }
 
 /// Runs the real Slurm programs from `PATH` (with the process's own
@@ -68,7 +69,12 @@ pub trait SlurmCli: Send + Sync + fmt::Debug {
 pub struct SystemCli;
 
 impl SlurmCli for SystemCli {
-    fn run(&self, program: &str, args: &[String], stdin: Option<&str>) -> io::Result<CommandOutput> {
+    fn run(
+        &self,
+        program: &str,
+        args: &[String],
+        stdin: Option<&str>,
+    ) -> io::Result<CommandOutput> {
         let mut cmd = Command::new(program);
         cmd.args(args)
             .stdin(if stdin.is_some() {
@@ -108,7 +114,11 @@ pub fn cluster_available() -> bool {
         || std::path::Path::new("/etc/slurm/slurm.conf").exists();
     configured
         && SystemCli
-            .run("sinfo", &["-h".to_owned(), "-o".to_owned(), "%T".to_owned()], None)
+            .run(
+                "sinfo",
+                &["-h".to_owned(), "-o".to_owned(), "%T".to_owned()],
+                None,
+            )
             .is_ok_and(|o| o.success)
 }
 

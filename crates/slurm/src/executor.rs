@@ -279,7 +279,9 @@ impl SlurmBuilder {
                 "array_parallelism must be >= 1".into(),
             ));
         }
-        let spawn = |what: &str, e: io::Error| BuildError::Spawn(io::Error::new(e.kind(), format!("{what}: {e}")));
+        let spawn = |what: &str, e: io::Error| {
+            BuildError::Spawn(io::Error::new(e.kind(), format!("{what}: {e}")))
+        };
         let name = self.job_name.clone().unwrap_or_else(unique_name);
         let folder = if self.folder.is_absolute() {
             self.folder.clone()
@@ -296,7 +298,9 @@ impl SlurmBuilder {
         let (exe, sha) = copy_executable(&folder.join("bin"))
             .map_err(|e| spawn("cannot copy the executable to the shared folder", e))?;
         let entry = entry_env_value(worker::batch_main).ok_or_else(|| {
-            BuildError::Spawn(io::Error::other("the job entry is not in the executable's image"))
+            BuildError::Spawn(io::Error::other(
+                "the job entry is not in the executable's image",
+            ))
         })?;
         let shared = Arc::new(Shared {
             cli: self.cli.clone(),
@@ -531,7 +535,12 @@ impl Shared {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn run(&self, program: &str, args: &[String], stdin: Option<&str>) -> io::Result<cli::CommandOutput> {
+    fn run(
+        &self,
+        program: &str,
+        args: &[String],
+        stdin: Option<&str>,
+    ) -> io::Result<cli::CommandOutput> {
         self.cli.run(program, args, stdin)
     }
 
@@ -875,7 +884,8 @@ impl SlurmExecutor {
         A: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
-        self.submit_one(f, &arg, Some(limit)).map(SlurmJob::into_future)
+        self.submit_one(f, &arg, Some(limit))
+            .map(SlurmJob::into_future)
     }
 
     /// [`submit`](Self::submit), returning the job with its future (for its
@@ -1286,7 +1296,12 @@ impl Executor for SlurmExecutor {
         SlurmExecutor::submit(self, f, arg)
     }
 
-    fn map<A, R, I>(&self, f: fn(A) -> R, iter: I, options: MapOptions) -> Result<Map<R>, SubmitError>
+    fn map<A, R, I>(
+        &self,
+        f: fn(A) -> R,
+        iter: I,
+        options: MapOptions,
+    ) -> Result<Map<R>, SubmitError>
     where
         A: Serialize + DeserializeOwned + Send + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
@@ -1496,9 +1511,10 @@ fn ended_without_result(s: &Shared, t: &Arc<Task>, row: Option<&QueueRow>) -> Ac
     if let Some(x) = d.exit {
         e = e.with_exit(x);
     }
-    let reason = d
-        .reason
-        .or_else(|| row.map(|r| r.reason.clone()).filter(|r| !r.is_empty() && r != "None"));
+    let reason = d.reason.or_else(|| {
+        row.map(|r| r.reason.clone())
+            .filter(|r| !r.is_empty() && r != "None")
+    });
     if let Some(r) = reason {
         e = e.with_reason(r);
     } else if state == SlurmState::Unknown {
@@ -1518,7 +1534,11 @@ fn ended_without_result(s: &Shared, t: &Arc<Task>, row: Option<&QueueRow>) -> Ac
 
 fn job_details(s: &Shared, job_id: &str) -> Option<JobDetails> {
     let from_scontrol = s
-        .run("scontrol", &["show".into(), "job".into(), "-o".into(), job_id.into()], None)
+        .run(
+            "scontrol",
+            &["show".into(), "job".into(), "-o".into(), job_id.into()],
+            None,
+        )
         .ok()
         .filter(|o| o.success)
         .and_then(|o| cli::parse_scontrol(&o.stdout));

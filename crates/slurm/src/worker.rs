@@ -49,10 +49,7 @@ pub(crate) fn result_path(dir: &Path, index: u64) -> PathBuf {
 /// file or none.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("file");
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = dir.join(format!(".{name}.{}-{n}.tmp", std::process::id()));
@@ -173,7 +170,10 @@ mod tests {
         write_atomically(&p, b"abc").unwrap();
         write_atomically(&p, b"de").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"de");
-        let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, [std::ffi::OsString::from("1.result")]);
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -25,18 +25,25 @@ const JOB: Duration = Duration::from_secs(60);
 fn folder() -> PathBuf {
     std::env::var_os("CF_SLURM_TEST_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("cf-slurm-tests-{}", std::process::id())))
+        .unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("cf-slurm-tests-{}", std::process::id()))
+        })
 }
 
 fn executor() -> SlurmExecutor {
-    SlurmExecutor::builder(folder()).build().expect("a Slurm executor")
+    SlurmExecutor::builder(folder())
+        .build()
+        .expect("a Slurm executor")
 }
 
 fn outcome<T>(f: &Future<T>, what: &str, within: Duration) -> Result<Option<TaskError>, String> {
     match f.exception_timeout(within) {
         Ok(e) => Ok(e.cloned()),
         Err(FutureError::Cancelled) => Err(format!("{what}: cancelled")),
-        Err(e) => Err(format!("{what}: not done after {within:?} ({e}); state {:?}", f.state())),
+        Err(e) => Err(format!(
+            "{what}: not done after {within:?} ({e}); state {:?}",
+            f.state()
+        )),
     }
 }
 
@@ -74,11 +81,29 @@ struct Blocker(String);
 impl Blocker {
     fn new() -> Blocker {
         let out = Command::new("sbatch")
-            .args(["--parsable", "--job-name=cf-test-blocker", "-o", "/dev/null", "--wrap", "sleep 300"])
+            .args([
+                "--parsable",
+                "--job-name=cf-test-blocker",
+                "-o",
+                "/dev/null",
+                "--wrap",
+                "sleep 300",
+            ])
             .output()
             .expect("sbatch runs");
-        assert!(out.status.success(), "sbatch of the blocker: {}", String::from_utf8_lossy(&out.stderr));
-        Blocker(String::from_utf8_lossy(&out.stdout).trim().split(';').next().unwrap().to_owned())
+        assert!(
+            out.status.success(),
+            "sbatch of the blocker: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Blocker(
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned(),
+        )
     }
 }
 
@@ -95,7 +120,10 @@ fn square(x: u64) -> u64 {
 }
 
 fn where_am_i(_: ()) -> (String, u32) {
-    (std::env::var("SLURM_JOB_ID").unwrap_or_default(), std::process::id())
+    (
+        std::env::var("SLURM_JOB_ID").unwrap_or_default(),
+        std::process::id(),
+    )
 }
 
 fn panics(msg: String) -> u8 {
@@ -130,17 +158,31 @@ fn odd_panics(x: u32) -> u32 {
 fn batch_submit_and_result() -> TestResult {
     let ex = executor();
     let job = ex.submit_job(square, 12).map_err(|e| e.to_string())?;
-    check(outcome(job.future(), "square(12)", JOB)?.is_none(), || "square failed".into())?;
-    check(*job.future().result().unwrap() == 144, || "wrong square".into())?;
-    check(job.node().as_deref() == Some("localhost"), || format!("node {:?}", job.node()))?;
+    check(outcome(job.future(), "square(12)", JOB)?.is_none(), || {
+        "square failed".into()
+    })?;
+    check(*job.future().result().unwrap() == 144, || {
+        "wrong square".into()
+    })?;
+    check(job.node().as_deref() == Some("localhost"), || {
+        format!("node {:?}", job.node())
+    })?;
     let w = ex.submit_job(where_am_i, ()).map_err(|e| e.to_string())?;
-    let (jid, _) = w.future().result_timeout(JOB).map_err(|e| e.to_string())?.clone();
-    check(jid == w.job_id(), || format!("ran as job {jid}, submitted as {}", w.job_id()))
+    let (jid, _) = w
+        .future()
+        .result_timeout(JOB)
+        .map_err(|e| e.to_string())?
+        .clone();
+    check(jid == w.job_id(), || {
+        format!("ran as job {jid}, submitted as {}", w.job_id())
+    })
 }
 
 fn batch_panic() -> TestResult {
     let ex = executor();
-    let f = ex.submit(panics, "boom at 3".to_owned()).map_err(|e| e.to_string())?;
+    let f = ex
+        .submit(panics, "boom at 3".to_owned())
+        .map_err(|e| e.to_string())?;
     let e = outcome(&f, "panicking task", JOB)?.ok_or("a panic gave a value")?;
     check(e.panic_message() == Some("boom at 3"), || format!("{e}"))
 }
@@ -149,19 +191,30 @@ fn batch_exit_code() -> TestResult {
     let ex = executor();
     let f = ex.submit(exits, 3).map_err(|e| e.to_string())?;
     let e = outcome(&f, "exit(3)", JOB)?.ok_or("exit(3) gave a value")?;
-    let j = e.cluster_job().ok_or_else(|| format!("not a cluster job error: {e}"))?;
-    check(j.exit() == Some(ExitCause::Code(3)) && j.state() == "FAILED", || format!("{e}"))?;
-    check(j.stderr_tail().contains("about to exit with 3"), || format!("stderr tail: {e}"))
+    let j = e
+        .cluster_job()
+        .ok_or_else(|| format!("not a cluster job error: {e}"))?;
+    check(
+        j.exit() == Some(ExitCause::Code(3)) && j.state() == "FAILED",
+        || format!("{e}"),
+    )?;
+    check(j.stderr_tail().contains("about to exit with 3"), || {
+        format!("stderr tail: {e}")
+    })
 }
 
 fn batch_segfault() -> TestResult {
     let ex = executor();
     let f = ex.submit(segfaults, ()).map_err(|e| e.to_string())?;
     let e = outcome(&f, "segfault", JOB)?.ok_or("a segfault gave a value")?;
-    let j = e.cluster_job().ok_or_else(|| format!("not a cluster job error: {e}"))?;
+    let j = e
+        .cluster_job()
+        .ok_or_else(|| format!("not a cluster job error: {e}"))?;
     check(j.exit() == Some(ExitCause::Signal(11)), || format!("{e}"))?;
     check(j.node() == Some("localhost"), || format!("{e}"))?;
-    check(j.stderr_tail().contains("about to segfault"), || format!("{e}"))
+    check(j.stderr_tail().contains("about to segfault"), || {
+        format!("{e}")
+    })
 }
 
 fn batch_time_limit() -> TestResult {
@@ -172,7 +225,9 @@ fn batch_time_limit() -> TestResult {
         .map_err(|e| e.to_string())?;
     let e = outcome(&f, "sleep past its limit", JOB)?.ok_or("no time limit")?;
     check(e.is_time_limit(), || format!("{e}"))?;
-    check(t0.elapsed() < Duration::from_secs(30), || format!("took {:?}", t0.elapsed()))
+    check(t0.elapsed() < Duration::from_secs(30), || {
+        format!("took {:?}", t0.elapsed())
+    })
 }
 
 fn batch_cancel_pending() -> TestResult {
@@ -186,7 +241,9 @@ fn batch_cancel_pending() -> TestResult {
         jobs.iter().all(|j| squeue_state(j.job_id()) == "PENDING")
     })?;
     for j in &jobs {
-        check(j.future().cancel(), || "cancel() of a pending job refused".into())?;
+        check(j.future().cancel(), || {
+            "cancel() of a pending job refused".into()
+        })?;
     }
     wait_until("the cancelled jobs CANCELLED in squeue", JOB, || {
         jobs.iter().all(|j| squeue_state(j.job_id()) == "CANCELLED")
@@ -202,9 +259,13 @@ fn batch_kill_workers() -> TestResult {
     let t0 = Instant::now();
     ex.kill_workers();
     let e = outcome(&running, "the killed sleeper", JOB)?.ok_or("a killed job gave a value")?;
-    let j = e.cluster_job().ok_or_else(|| format!("not a cluster job error: {e}"))?;
+    let j = e
+        .cluster_job()
+        .ok_or_else(|| format!("not a cluster job error: {e}"))?;
     check(j.state() == "CANCELLED", || format!("{e}"))?;
-    check(ex.submit(square, 1).unwrap_err().is_shutdown(), || "submit after kill_workers".into())?;
+    check(ex.submit(square, 1).unwrap_err().is_shutdown(), || {
+        "submit after kill_workers".into()
+    })?;
     println!("     kill_workers to a failed future: {:?}", t0.elapsed());
     Ok(())
 }
@@ -213,7 +274,13 @@ fn batch_map_1000() -> TestResult {
     let ex = executor();
     let t0 = Instant::now();
     let m = ex
-        .map_with(odd_panics, 0..1000u32, MapOptions::default().chunksize(50).timeout(Duration::from_secs(120)))
+        .map_with(
+            odd_panics,
+            0..1000u32,
+            MapOptions::default()
+                .chunksize(50)
+                .timeout(Duration::from_secs(120)),
+        )
         .map_err(|e| e.to_string())?;
     let got: Vec<Result<u32, FutureError>> = m.collect();
     check(got.len() == 1000, || format!("{} results", got.len()))?;
@@ -221,7 +288,8 @@ fn batch_map_1000() -> TestResult {
         match r {
             Ok(v) => check(*v == i as u32 + 1 && i != 777, || format!("item {i}: {v}"))?,
             Err(e) => check(
-                i == 777 && e.task_error().and_then(TaskError::panic_message) == Some("777 is unlucky"),
+                i == 777
+                    && e.task_error().and_then(TaskError::panic_message) == Some("777 is unlucky"),
                 || format!("item {i}: {e}"),
             )?,
         }
@@ -238,13 +306,18 @@ fn batch_map_1000() -> TestResult {
 }
 
 fn batch_split_past_max_array_size() -> TestResult {
-    let ex = SlurmExecutor::builder(folder()).max_array_size(4).build().map_err(|e| e.to_string())?;
+    let ex = SlurmExecutor::builder(folder())
+        .max_array_size(4)
+        .build()
+        .map_err(|e| e.to_string())?;
     let v = ex
         .map_with(square, 0..10u64, MapOptions::default().chunksize(1))
         .map_err(|e| e.to_string())?
         .into_result()
         .map_err(|e| e.to_string())?;
-    check(v == (0..10u64).map(|x| x * x).collect::<Vec<_>>(), || format!("{v:?}"))
+    check(v == (0..10u64).map(|x| x * x).collect::<Vec<_>>(), || {
+        format!("{v:?}")
+    })
 }
 
 fn batch_mixed_with_threads() -> TestResult {
@@ -255,8 +328,14 @@ fn batch_mixed_with_threads() -> TestResult {
         futures.push(ex.submit(square, i).map_err(|e| e.to_string())?);
         futures.push(threads.submit(move || i * i).map_err(|e| e.to_string())?);
     }
-    let done = concurrent_futures_wait::wait(&futures, Some(JOB), concurrent_futures_wait::ReturnWhen::AllCompleted);
-    check(done.not_done.is_empty(), || format!("{} not done", done.not_done.len()))?;
+    let done = concurrent_futures_wait::wait(
+        &futures,
+        Some(JOB),
+        concurrent_futures_wait::ReturnWhen::AllCompleted,
+    );
+    check(done.not_done.is_empty(), || {
+        format!("{} not done", done.not_done.len())
+    })?;
     let mut n = 0;
     for f in concurrent_futures_wait::as_completed(&futures, Some(JOB)) {
         let f = f.map_err(|e| e.to_string())?;
@@ -268,15 +347,22 @@ fn batch_mixed_with_threads() -> TestResult {
 
 fn batch_tampered_copy_refused() -> TestResult {
     let dir = folder().join("tamper");
-    let ex = SlurmExecutor::builder(&dir).build().map_err(|e| e.to_string())?;
+    let ex = SlurmExecutor::builder(&dir)
+        .build()
+        .map_err(|e| e.to_string())?;
     {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().append(true).open(ex.executable()).map_err(|e| e.to_string())?;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(ex.executable())
+            .map_err(|e| e.to_string())?;
         f.write_all(b"tampered").map_err(|e| e.to_string())?;
     }
     let f = ex.submit(square, 3).map_err(|e| e.to_string())?;
     let e = outcome(&f, "task of a tampered copy", JOB)?.ok_or("a tampered copy ran the task")?;
-    let j = e.cluster_job().ok_or_else(|| format!("not a cluster job error: {e}"))?;
+    let j = e
+        .cluster_job()
+        .ok_or_else(|| format!("not a cluster job error: {e}"))?;
     check(j.exit() == Some(ExitCause::Code(123)), || format!("{e}"))?;
     check(j.stderr_tail().contains("SHA-256"), || format!("{e}"))?;
     drop(ex);
@@ -293,25 +379,39 @@ fn batch_shutdown_cancel_futures() -> TestResult {
     let jobs: Vec<_> = (0..4).map(|i| ex.submit_job(square, i).unwrap()).collect();
     let t0 = Instant::now();
     ex.shutdown(true, true);
-    check(t0.elapsed() < JOB, || format!("shutdown took {:?}", t0.elapsed()))?;
+    check(t0.elapsed() < JOB, || {
+        format!("shutdown took {:?}", t0.elapsed())
+    })?;
     for j in &jobs {
-        check(j.future().state() == FutureState::Cancelled, || format!("{:?}", j.future().state()))?;
+        check(j.future().state() == FutureState::Cancelled, || {
+            format!("{:?}", j.future().state())
+        })?;
     }
     wait_until("the jobs CANCELLED in squeue", JOB, || {
         jobs.iter().all(|j| squeue_state(j.job_id()) == "CANCELLED")
     })?;
-    check(ex.submit(square, 1).unwrap_err().is_shutdown(), || "submit after shutdown".into())
+    check(ex.submit(square, 1).unwrap_err().is_shutdown(), || {
+        "submit after shutdown".into()
+    })
 }
 
 fn batch_cancelled_from_outside() -> TestResult {
     let ex = executor();
     let job = ex.submit_job(sleeps, 300_000).map_err(|e| e.to_string())?;
     wait_until("the sleeper RUNNING", JOB, || job.future().running())?;
-    let st = Command::new("scancel").arg(job.job_id()).status().map_err(|e| e.to_string())?;
+    let st = Command::new("scancel")
+        .arg(job.job_id())
+        .status()
+        .map_err(|e| e.to_string())?;
     check(st.success(), || "scancel failed".into())?;
     let e = outcome(job.future(), "the job cancelled from outside", JOB)?.ok_or("gave a value")?;
-    let j = e.cluster_job().ok_or_else(|| format!("not a cluster job error: {e}"))?;
-    check(j.state() == "CANCELLED" && j.job_id() == job.job_id(), || format!("{e}"))
+    let j = e
+        .cluster_job()
+        .ok_or_else(|| format!("not a cluster job error: {e}"))?;
+    check(
+        j.state() == "CANCELLED" && j.job_id() == job.job_id(),
+        || format!("{e}"),
+    )
 }
 
 // ---- Part 1: process-pool workers started with srun ----
@@ -328,34 +428,76 @@ fn srun_submit_and_result() -> TestResult {
     let ex = srun_pool(2);
     let f = ex.submit(where_am_i, ()).map_err(|e| e.to_string())?;
     let (job, pid) = f.result_timeout(JOB).map_err(|e| e.to_string())?.clone();
-    check(!job.is_empty() && pid != std::process::id(), || format!("job {job:?} pid {pid}"))?;
-    let v = ex.map_with(square, 0..200u64, MapOptions::default().chunksize(10)).map_err(|e| e.to_string())?;
-    check(v.into_result().map_err(|e| e.to_string())?.iter().sum::<u64>() == 2_646_700, || "sum".into())
+    check(!job.is_empty() && pid != std::process::id(), || {
+        format!("job {job:?} pid {pid}")
+    })?;
+    let v = ex
+        .map_with(square, 0..200u64, MapOptions::default().chunksize(10))
+        .map_err(|e| e.to_string())?;
+    check(
+        v.into_result()
+            .map_err(|e| e.to_string())?
+            .iter()
+            .sum::<u64>()
+            == 2_646_700,
+        || "sum".into(),
+    )
 }
 
 fn srun_crash_isolation() -> TestResult {
     let ex = srun_pool(1);
     let f = ex.submit(segfaults, ()).map_err(|e| e.to_string())?;
     let e = outcome(&f, "segfault via srun", JOB)?.ok_or("a segfault gave a value")?;
-    check(matches!(e, TaskError::WorkerDied { cause: ExitCause::Signal(11), .. }), || format!("{e}"))?;
+    check(
+        matches!(
+            e,
+            TaskError::WorkerDied {
+                cause: ExitCause::Signal(11),
+                ..
+            }
+        ),
+        || format!("{e}"),
+    )?;
     let f = ex.submit(exits, 3).map_err(|e| e.to_string())?;
     let e = outcome(&f, "exit(3) via srun", JOB)?.ok_or("exit(3) gave a value")?;
-    check(matches!(e, TaskError::WorkerDied { cause: ExitCause::Code(3), .. }), || format!("{e}"))?;
-    let f = ex.submit(panics, "p".to_owned()).map_err(|e| e.to_string())?;
-    check(outcome(&f, "panic via srun", JOB)?.is_some_and(|e| e.is_panic()), || "panic".into())?;
+    check(
+        matches!(
+            e,
+            TaskError::WorkerDied {
+                cause: ExitCause::Code(3),
+                ..
+            }
+        ),
+        || format!("{e}"),
+    )?;
+    let f = ex
+        .submit(panics, "p".to_owned())
+        .map_err(|e| e.to_string())?;
+    check(
+        outcome(&f, "panic via srun", JOB)?.is_some_and(|e| e.is_panic()),
+        || "panic".into(),
+    )?;
     let f = ex.submit(square, 9).map_err(|e| e.to_string())?;
-    check(f.result_timeout(JOB).ok() == Some(&81), || "the pool did not recover".into())
+    check(f.result_timeout(JOB).ok() == Some(&81), || {
+        "the pool did not recover".into()
+    })
 }
 
 fn srun_time_limit_and_cancel() -> TestResult {
     let ex = srun_pool(1);
-    let slow = ex.submit_with_timeout(sleeps, 120_000, Duration::from_millis(800)).map_err(|e| e.to_string())?;
+    let slow = ex
+        .submit_with_timeout(sleeps, 120_000, Duration::from_millis(800))
+        .map_err(|e| e.to_string())?;
     let queued = ex.submit(square, 5).map_err(|e| e.to_string())?;
     let queued2 = ex.submit(square, 6).map_err(|e| e.to_string())?;
-    check(queued2.cancel(), || "cancel of a queued task refused".into())?;
+    check(queued2.cancel(), || {
+        "cancel of a queued task refused".into()
+    })?;
     let e = outcome(&slow, "task past its limit via srun", JOB)?.ok_or("no time limit")?;
     check(e.is_time_limit(), || format!("{e}"))?;
-    check(queued.result_timeout(JOB).ok() == Some(&25), || "the queued task did not run".into())?;
+    check(queued.result_timeout(JOB).ok() == Some(&25), || {
+        "the queued task did not run".into()
+    })?;
     check(queued2.cancelled(), || "the cancelled task ran".into())
 }
 
@@ -370,7 +512,9 @@ fn srun_max_tasks_per_child() -> TestResult {
     let b = ex.submit(where_am_i, ()).map_err(|e| e.to_string())?;
     let a = a.result_timeout(JOB).map_err(|e| e.to_string())?.clone();
     let b = b.result_timeout(JOB).map_err(|e| e.to_string())?.clone();
-    check(a.0 != b.0 && a.1 != b.1, || format!("one worker ran both: {a:?} {b:?}"))
+    check(a.0 != b.0 && a.1 != b.1, || {
+        format!("one worker ran both: {a:?} {b:?}")
+    })
 }
 
 fn srun_kill_workers_no_orphans() -> TestResult {
@@ -380,20 +524,35 @@ fn srun_kill_workers_no_orphans() -> TestResult {
         .launcher(Launcher::srun().job_name(name.clone()))
         .build()
         .map_err(|e| e.to_string())?;
-    let fs: Vec<_> = (0..2).map(|_| ex.submit(sleeps, 300_000).unwrap()).collect();
-    wait_until("both sleepers running", JOB, || fs.iter().all(Future::running))?;
+    let fs: Vec<_> = (0..2)
+        .map(|_| ex.submit(sleeps, 300_000).unwrap())
+        .collect();
+    wait_until("both sleepers running", JOB, || {
+        fs.iter().all(Future::running)
+    })?;
     ex.kill_workers();
     for f in &fs {
         let e = outcome(f, "a killed srun worker", JOB)?.ok_or("gave a value")?;
         check(e.is_worker_died(), || format!("{e}"))?;
     }
-    wait_until("no job step of the pool left in squeue", Duration::from_secs(30), || {
-        let out = Command::new("squeue")
-            .args(["-h", &format!("--name={name}"), "-t", "PENDING,RUNNING,COMPLETING", "-o", "%i"])
-            .output()
-            .expect("squeue runs");
-        out.stdout.is_empty()
-    })
+    wait_until(
+        "no job step of the pool left in squeue",
+        Duration::from_secs(30),
+        || {
+            let out = Command::new("squeue")
+                .args([
+                    "-h",
+                    &format!("--name={name}"),
+                    "-t",
+                    "PENDING,RUNNING,COMPLETING",
+                    "-o",
+                    "%i",
+                ])
+                .output()
+                .expect("squeue runs");
+            out.stdout.is_empty()
+        },
+    )
 }
 
 fn main() {
@@ -417,10 +576,16 @@ fn main() {
         ("batch_cancel_pending", batch_cancel_pending),
         ("batch_kill_workers", batch_kill_workers),
         ("batch_map_1000", batch_map_1000),
-        ("batch_split_past_max_array_size", batch_split_past_max_array_size),
+        (
+            "batch_split_past_max_array_size",
+            batch_split_past_max_array_size,
+        ),
         ("batch_mixed_with_threads", batch_mixed_with_threads),
         ("batch_tampered_copy_refused", batch_tampered_copy_refused),
-        ("batch_shutdown_cancel_futures", batch_shutdown_cancel_futures),
+        (
+            "batch_shutdown_cancel_futures",
+            batch_shutdown_cancel_futures,
+        ),
         ("batch_cancelled_from_outside", batch_cancelled_from_outside),
         ("srun_submit_and_result", srun_submit_and_result),
         ("srun_crash_isolation", srun_crash_isolation),
@@ -442,13 +607,19 @@ fn main() {
                 s.spawn(move || {
                     let start = Instant::now();
                     let r = std::panic::catch_unwind(f).unwrap_or_else(|p| {
-                        Err(format!("panicked: {}", concurrent_futures_core::panic_message(p.as_ref())))
+                        Err(format!(
+                            "panicked: {}",
+                            concurrent_futures_core::panic_message(p.as_ref())
+                        ))
                     });
                     (name, start.elapsed(), r)
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("joined")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("joined"))
+            .collect()
     });
     let mut failed = 0;
     for (name, took, r) in &results {

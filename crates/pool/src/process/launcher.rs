@@ -71,8 +71,13 @@ const EXIT_BAD_ENTRY: i32 = 123;
 #[must_use]
 pub fn entry_env_value(f: fn()) -> Option<String> {
     let addr = f as usize;
-    code::in_image(addr)
-        .then(|| format!("v1:{}:{}", code::offset_of(addr), worker_main::probe_offset()))
+    code::in_image(addr).then(|| {
+        format!(
+            "v1:{}:{}",
+            code::offset_of(addr),
+            worker_main::probe_offset()
+        )
+    })
 }
 
 fn decode_entry(value: &str) -> Option<usize> {
@@ -327,8 +332,14 @@ fn spawn_srun(s: &Srun, spec: &Spec, child_end: UnixStream) -> io::Result<Child>
         init
     );
     let mut cmd = Command::new(&s.program);
-    cmd.args(["-n1", "-N1", "--unbuffered", "--quiet", "--kill-on-bad-exit=1"])
-        .arg(format!("--job-name={}", s.job_name));
+    cmd.args([
+        "-n1",
+        "-N1",
+        "--unbuffered",
+        "--quiet",
+        "--kill-on-bad-exit=1",
+    ])
+    .arg(format!("--job-name={}", s.job_name));
     if let Some(p) = &s.partition {
         cmd.arg(format!("--partition={p}"));
     }
@@ -461,10 +472,10 @@ fn bridge() -> Result<ExitStatus, String> {
     // The copy srun --bcast made is ours alone: unlinked now, it is still
     // /proc/self/exe for the worker's exec.
     if let Ok(path) = std::fs::read_link("/proc/self/exe") {
-        if path.file_name().is_some_and(|n| {
-            n.to_str()
-                .is_some_and(|n| n.starts_with("slurm_bcast_"))
-        }) {
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_str().is_some_and(|n| n.starts_with("slurm_bcast_")))
+        {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -585,6 +596,9 @@ mod tests {
         assert_eq!(srun.exit_cause(code(137)), ExitCause::Signal(9));
         assert_eq!(srun.exit_cause(code(3)), ExitCause::Code(3));
         assert_eq!(local.exit_cause(code(139)), ExitCause::Code(139));
-        assert_eq!(local.exit_cause(ExitStatus::from_raw(9)), ExitCause::Signal(9));
+        assert_eq!(
+            local.exit_cause(ExitStatus::from_raw(9)),
+            ExitCause::Signal(9)
+        );
     }
 }

@@ -2,8 +2,8 @@
 //! The tests play the jobs' part by writing result files themselves.
 
 use super::*;
-use crate::code::{encode, Outcome, ResultFile};
 use crate::cli::CommandOutput;
+use crate::code::{encode, Outcome, ResultFile};
 use concurrent_futures_core::{ExitCause, FutureError};
 
 /// One fake job (or array element).
@@ -45,14 +45,24 @@ impl Fake {
 
     fn set(&self, id: &str, state: &str, node: &str) {
         let mut g = self.state();
-        let j = &mut g.jobs.iter_mut().find(|(i, _)| i == id).expect("a fake job").1;
+        let j = &mut g
+            .jobs
+            .iter_mut()
+            .find(|(i, _)| i == id)
+            .expect("a fake job")
+            .1;
         j.state = state.into();
         j.node = node.into();
     }
 
     fn with_job(&self, id: &str, f: impl FnOnce(&mut FakeJob)) {
         let mut g = self.state();
-        f(&mut g.jobs.iter_mut().find(|(i, _)| i == id).expect("a fake job").1);
+        f(&mut g
+            .jobs
+            .iter_mut()
+            .find(|(i, _)| i == id)
+            .expect("a fake job")
+            .1);
     }
 
     fn calls(&self, program: &str) -> Vec<(Vec<String>, Option<String>)> {
@@ -82,7 +92,12 @@ fn failed(stderr: &str) -> io::Result<CommandOutput> {
 }
 
 impl SlurmCli for Fake {
-    fn run(&self, program: &str, args: &[String], stdin: Option<&str>) -> io::Result<CommandOutput> {
+    fn run(
+        &self,
+        program: &str,
+        args: &[String],
+        stdin: Option<&str>,
+    ) -> io::Result<CommandOutput> {
         let mut g = self.state();
         g.calls
             .push((program.to_owned(), args.to_vec(), stdin.map(str::to_owned)));
@@ -136,7 +151,12 @@ impl SlurmCli for Fake {
                     return ok(format!("MaxArraySize            = {}\n", g.max_array));
                 }
                 let id = args.last().unwrap();
-                match g.jobs.iter().find(|(i, _)| i == id).and_then(|(_, j)| j.scontrol.clone()) {
+                match g
+                    .jobs
+                    .iter()
+                    .find(|(i, _)| i == id)
+                    .and_then(|(_, j)| j.scontrol.clone())
+                {
                     Some(text) => ok(text),
                     None => failed("slurm_load_jobs error: Invalid job id specified"),
                 }
@@ -157,7 +177,11 @@ fn executor(fake: &Fake, test: &str) -> SlurmExecutor {
     executor_with(fake, test, |b| b)
 }
 
-fn executor_with(fake: &Fake, test: &str, f: impl FnOnce(SlurmBuilder) -> SlurmBuilder) -> SlurmExecutor {
+fn executor_with(
+    fake: &Fake,
+    test: &str,
+    f: impl FnOnce(SlurmBuilder) -> SlurmBuilder,
+) -> SlurmExecutor {
     let b = SlurmExecutor::builder(folder(test))
         .cli(fake.clone())
         .poll_interval(Duration::from_millis(5), Duration::from_millis(20))
@@ -186,7 +210,10 @@ fn value<T: Serialize>(v: &T) -> Outcome {
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
-        assert!(start.elapsed() < Duration::from_secs(10), "waited 10 s for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "waited 10 s for {what}"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
 }
@@ -219,23 +246,34 @@ fn sbatch_gets_the_options_and_the_script() {
         "--mem=512M",
         "--qos=short",
     ] {
-        assert!(args.iter().any(|a| a == want), "{want} missing from {args:?}");
+        assert!(
+            args.iter().any(|a| a == want),
+            "{want} missing from {args:?}"
+        );
     }
     let script = script.as_deref().unwrap();
     assert!(script.starts_with("#!/bin/sh\n"), "{script}");
     assert!(script.contains("CF_SLURM_TASK=0\n"), "{script}");
-    assert!(script.contains(&format!("CF_SLURM_SHA256='{}'", ex.shared.sha)), "{script}");
+    assert!(
+        script.contains(&format!("CF_SLURM_SHA256='{}'", ex.shared.sha)),
+        "{script}"
+    );
     assert!(
         script.ends_with(&format!("exec '{}'\n", ex.executable().display())),
         "the job must exec the copy: {script}"
     );
     // The task file is there for the job; the copy is named by its hash.
     assert!(worker::task_path(ex.folder(), 0).exists());
-    assert!(ex.executable().ends_with(format!("bin/{}.exe", ex.shared.sha)));
+    assert!(ex
+        .executable()
+        .ends_with(format!("bin/{}.exe", ex.shared.sha)));
     write_result(&ex, 0, value(&49u64));
     fake.set("100", "COMPLETED", "n1");
     assert_eq!(f.result_timeout(Duration::from_secs(10)).unwrap(), &49);
-    assert!(!worker::task_path(ex.folder(), 0).exists(), "task file left behind");
+    assert!(
+        !worker::task_path(ex.folder(), 0).exists(),
+        "task file left behind"
+    );
 }
 
 #[test]
@@ -267,7 +305,10 @@ fn the_state_table_drives_the_future() {
     write_result(&ex, 0, value(&9u64));
     fake.set("100", "NODE_FAIL", "n1");
     assert_eq!(f.result_timeout(Duration::from_secs(10)).unwrap(), &9);
-    assert!(fake.calls("scontrol").is_empty(), "scontrol asked for a job with a result");
+    assert!(
+        fake.calls("scontrol").is_empty(),
+        "scontrol asked for a job with a result"
+    );
 }
 
 #[test]
@@ -276,7 +317,11 @@ fn a_job_ended_without_a_result_fails_with_its_details() {
     let ex = executor(&fake, "failed");
     let ok = ex.submit(square, 2).unwrap();
     let bad = ex.submit(square, 3).unwrap();
-    fs::write(ex.folder().join("logs/101.err"), "line 1\nSegmentation fault\n").unwrap();
+    fs::write(
+        ex.folder().join("logs/101.err"),
+        "line 1\nSegmentation fault\n",
+    )
+    .unwrap();
     fake.with_job("101", |j| {
         j.state = "FAILED".into();
         j.reason = "JobLaunchFailure".into();
@@ -288,7 +333,10 @@ fn a_job_ended_without_a_result_fails_with_its_details() {
     write_result(&ex, 0, value(&4u64));
     fake.set("100", "COMPLETED", "n7");
     assert_eq!(ok.result_timeout(Duration::from_secs(10)).unwrap(), &4);
-    let e = bad.exception_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    let e = bad
+        .exception_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
     let j = e.cluster_job().unwrap_or_else(|| panic!("{e}"));
     assert_eq!(j.job_id(), "101");
     assert_eq!(j.state(), "FAILED");
@@ -296,7 +344,11 @@ fn a_job_ended_without_a_result_fails_with_its_details() {
     assert_eq!(j.reason(), Some("JobLaunchFailure"));
     assert_eq!(j.node(), Some("n7"));
     assert_eq!(j.stderr_tail(), "line 1\nSegmentation fault");
-    let asked: Vec<String> = fake.calls("scontrol").into_iter().map(|c| c.0.last().unwrap().clone()).collect();
+    let asked: Vec<String> = fake
+        .calls("scontrol")
+        .into_iter()
+        .map(|c| c.0.last().unwrap().clone())
+        .collect();
     assert_eq!(asked, ["101"], "scontrol only for the job without a result");
 }
 
@@ -304,8 +356,19 @@ fn a_job_ended_without_a_result_fails_with_its_details() {
 fn each_ended_state_without_a_result_fails() {
     let fake = Fake::new();
     let ex = executor(&fake, "ended");
-    let states = ["COMPLETED", "FAILED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"];
-    let futures: Vec<_> = states.iter().map(|_| ex.submit(square, 1).unwrap()).collect();
+    let states = [
+        "COMPLETED",
+        "FAILED",
+        "TIMEOUT",
+        "NODE_FAIL",
+        "OUT_OF_MEMORY",
+        "BOOT_FAIL",
+        "DEADLINE",
+    ];
+    let futures: Vec<_> = states
+        .iter()
+        .map(|_| ex.submit(square, 1).unwrap())
+        .collect();
     for (i, s) in states.iter().enumerate() {
         fake.set(&(100 + i).to_string(), "RUNNING", "n1");
         let _ = s;
@@ -315,7 +378,10 @@ fn each_ended_state_without_a_result_fails() {
         fake.set(&(100 + i).to_string(), s, "n1");
     }
     for (f, s) in futures.iter().zip(states) {
-        let e = f.exception_timeout(Duration::from_secs(10)).unwrap().unwrap();
+        let e = f
+            .exception_timeout(Duration::from_secs(10))
+            .unwrap()
+            .unwrap();
         assert_eq!(e.cluster_job().map(ClusterJobError::state), Some(s), "{e}");
     }
 }
@@ -361,7 +427,9 @@ fn map_splits_arrays_past_max_array_size() {
     let fake = Fake::new();
     fake.state().max_array = 4;
     let ex = executor(&fake, "arrays");
-    let m = ex.map_with(square, 0..10u64, MapOptions::default().chunksize(1)).unwrap();
+    let m = ex
+        .map_with(square, 0..10u64, MapOptions::default().chunksize(1))
+        .unwrap();
     let calls = fake.calls("sbatch");
     assert_eq!(calls.len(), 3, "{calls:?}");
     let arrays: Vec<&String> = calls
@@ -370,7 +438,11 @@ fn map_splits_arrays_past_max_array_size() {
         .collect();
     assert_eq!(arrays, ["--array=0-3", "--array=0-3", "--array=0-1"]);
     for (c, base) in calls.iter().zip([0, 4, 8]) {
-        assert!(c.1.as_deref().unwrap().contains(&format!("CF_SLURM_BASE={base}\n")));
+        assert!(c
+            .1
+            .as_deref()
+            .unwrap()
+            .contains(&format!("CF_SLURM_BASE={base}\n")));
     }
     // The jobs' part: chunks of one item each.
     for i in 0..10u64 {
@@ -391,10 +463,16 @@ fn map_splits_arrays_past_max_array_size() {
 fn map_chunks_keep_item_panics_and_fail_whole_chunks() {
     let fake = Fake::new();
     let ex = executor_with(&fake, "chunks", |b| b.array_parallelism(3));
-    let m = ex.map_with(square, 0..6u64, MapOptions::default().chunksize(2)).unwrap();
+    let m = ex
+        .map_with(square, 0..6u64, MapOptions::default().chunksize(2))
+        .unwrap();
     let calls = fake.calls("sbatch");
     assert_eq!(calls.len(), 1);
-    assert!(calls[0].0.iter().any(|a| a == "--array=0-2%3"), "{:?}", calls[0].0);
+    assert!(
+        calls[0].0.iter().any(|a| a == "--array=0-2%3"),
+        "{:?}",
+        calls[0].0
+    );
     let chunk0: Vec<Result<u64, String>> = vec![Ok(0), Err("boom".into())];
     write_result(&ex, 0, value(&chunk0));
     let chunk2: Vec<Result<u64, String>> = vec![Ok(16), Ok(25)];
@@ -407,7 +485,15 @@ fn map_chunks_keep_item_panics_and_fail_whole_chunks() {
     let got: Vec<Result<u64, FutureError>> = m.collect();
     assert_eq!(got.len(), 6);
     assert_eq!(got[0].as_ref().unwrap(), &0);
-    assert_eq!(got[1].as_ref().unwrap_err().task_error().unwrap().panic_message(), Some("boom"));
+    assert_eq!(
+        got[1]
+            .as_ref()
+            .unwrap_err()
+            .task_error()
+            .unwrap()
+            .panic_message(),
+        Some("boom")
+    );
     for r in &got[2..4] {
         let e = r.as_ref().unwrap_err().task_error().unwrap();
         assert_eq!(e.cluster_job().unwrap().state(), "TIMEOUT");
@@ -424,8 +510,14 @@ fn one_squeue_per_round_for_all_jobs() {
     let squeues = fake.calls("squeue");
     assert!(squeues.len() as u64 >= ex.squeue_calls() - 1);
     for (args, _) in &squeues {
-        assert!(args.contains(&format!("--name={}", ex.job_name())), "{args:?}");
-        assert!(args.iter().any(|a| a == "-r"), "array elements one per line: {args:?}");
+        assert!(
+            args.contains(&format!("--name={}", ex.job_name())),
+            "{args:?}"
+        );
+        assert!(
+            args.iter().any(|a| a == "-r"),
+            "array elements one per line: {args:?}"
+        );
     }
     // Nothing changes: the poller backs off (20 ms at most here, so well
     // under one call per millisecond).
@@ -450,11 +542,17 @@ fn kill_workers_is_one_scancel_by_name() {
     wait_for("Running", || running.running());
     ex.kill_workers();
     assert!(pending.cancelled());
-    let e = running.exception_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    let e = running
+        .exception_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
     assert_eq!(e.cluster_job().unwrap().state(), "CANCELLED");
     let calls = fake.calls("scancel");
     assert_eq!(calls.len(), 1, "{calls:?}");
-    assert_eq!(calls[0].0, ["--quiet".to_owned(), format!("--name={}", ex.job_name())]);
+    assert_eq!(
+        calls[0].0,
+        ["--quiet".to_owned(), format!("--name={}", ex.job_name())]
+    );
     assert!(ex.submit(square, 3).unwrap_err().is_shutdown());
 }
 
@@ -468,7 +566,10 @@ fn cancelled_from_outside() {
     wait_for("Running", || started.running());
     fake.set("100", "CANCELLED", "");
     fake.set("101", "CANCELLED", "n1");
-    let e = started.exception_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    let e = started
+        .exception_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
     assert_eq!(e.cluster_job().unwrap().state(), "CANCELLED");
     assert!(matches!(
         pending.exception_timeout(Duration::from_secs(10)),
@@ -484,7 +585,10 @@ fn a_vanished_job_fails_as_unknown() {
     fake.set("100", "RUNNING", "n1");
     wait_for("Running", || f.running());
     fake.with_job("100", |j| j.listed = false);
-    let e = f.exception_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    let e = f
+        .exception_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
     let j = e.cluster_job().unwrap();
     assert_eq!(j.state(), "UNKNOWN");
     assert_eq!(j.node(), Some("n1"));
@@ -499,16 +603,34 @@ fn task_failures_come_back_typed() {
     let b = ex.submit(square, 2).unwrap();
     let c = ex.submit(square, 3).unwrap();
     write_result(&ex, 0, Outcome::Panicked("bad".into()));
-    write_result(&ex, 1, Outcome::TimedOut { limit_ms: 1500, pid: 77 });
+    write_result(
+        &ex,
+        1,
+        Outcome::TimedOut {
+            limit_ms: 1500,
+            pid: 77,
+        },
+    );
     write_result(&ex, 2, Outcome::Ok(vec![1, 2]));
     for id in ["100", "101", "102"] {
         fake.set(id, "COMPLETED", "n1");
     }
-    let ea = a.exception_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    let ea = a
+        .exception_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
     assert_eq!(ea.panic_message(), Some("bad"));
-    let eb = b.exception_timeout(Duration::from_secs(10)).unwrap().unwrap();
-    assert!(matches!(eb, TaskError::TimeLimit { limit, pid: 77 } if *limit == Duration::from_millis(1500)));
-    let ec = c.exception_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    let eb = b
+        .exception_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(eb, TaskError::TimeLimit { limit, pid: 77 } if *limit == Duration::from_millis(1500))
+    );
+    let ec = c
+        .exception_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
     assert!(ec.is_error() && ec.to_string().contains("decode"), "{ec}");
 }
 
@@ -518,8 +640,14 @@ fn sbatch_errors_are_submit_errors() {
     fake.state().sbatch_error = Some("sbatch: error: invalid partition specified: nope".into());
     let ex = executor(&fake, "sbatch-error");
     let e = ex.submit(square, 1).unwrap_err();
-    assert!(e.broken_reason().unwrap().contains("invalid partition"), "{e}");
-    assert!(!worker::task_path(ex.folder(), 0).exists(), "task file left behind");
+    assert!(
+        e.broken_reason().unwrap().contains("invalid partition"),
+        "{e}"
+    );
+    assert!(
+        !worker::task_path(ex.folder(), 0).exists(),
+        "task file left behind"
+    );
     // The executor is still usable, and Drop does not wait for the refused task.
     fake.state().sbatch_error = None;
     let f = ex.submit(square, 2).unwrap();
