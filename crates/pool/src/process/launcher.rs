@@ -309,14 +309,14 @@ impl Launcher {
     pub(crate) fn spawn_srun(
         &self,
         spec: &Spec,
-        child_end: UnixStream,
+        child_end: &UnixStream,
     ) -> Option<io::Result<Child>> {
         let s = self.srun.as_ref()?;
         Some(spawn_srun(s, spec, child_end))
     }
 }
 
-fn spawn_srun(s: &Srun, spec: &Spec, child_end: UnixStream) -> io::Result<Child> {
+fn spawn_srun(s: &Srun, spec: &Spec, child_end: &UnixStream) -> io::Result<Child> {
     let exe = exe_copy()?;
     let entry = entry_env_value(bridge_main)
         .ok_or_else(|| io::Error::other("the bridge is not in the executable's image"))?;
@@ -350,7 +350,7 @@ fn spawn_srun(s: &Srun, spec: &Spec, child_end: UnixStream) -> io::Result<Child>
     }
     cmd.args(&s.extra).arg(&exe.path);
     let out: OwnedFd = child_end.try_clone()?.into();
-    let inp: OwnedFd = child_end.into();
+    let inp: OwnedFd = child_end.try_clone()?.into();
     cmd.env(ENTRY_ENV, entry)
         .env(BRIDGE_ENV, bridge)
         .env_remove(ENV)

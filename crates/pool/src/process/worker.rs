@@ -224,7 +224,7 @@ impl WorkerProcess {
             max_frame: cfg.max_frame,
             init: cfg.init,
         };
-        let child = match cfg.launcher.spawn_srun(&spec, child_end) {
+        let child = match cfg.launcher.spawn_srun(&spec, &child_end) {
             Some(srun) => srun.map_err(StartError::Spawn)?,
             None => {
                 let mut cmd = Command::new("/proc/self/exe");
@@ -247,6 +247,7 @@ impl WorkerProcess {
                 cmd.spawn().map_err(StartError::Spawn)?
             }
         };
+        drop(child_end);
         let pid = child.id();
         cell.set(Some(pid));
         let writer = match parent_end.try_clone() {
