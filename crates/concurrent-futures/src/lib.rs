@@ -88,8 +88,36 @@
 //! }
 //! ```
 //!
-//! `docs/python-migration.md` in the repository maps every Python name to
-//! ours; `docs/architecture.md` explains how it works.
+//! # `Future` beside `std::future::Future`
+//!
+//! [`Future`] shares its name with the trait in Rust's prelude. In code that
+//! also uses async Rust, import the crate under a short name and write
+//! `cf::Future<T>`, so `dyn Future<Output = T>` keeps meaning std's trait:
+//!
+//! ```
+//! use concurrent_futures as cf;
+//!
+//! fn first_done(fs: &[cf::Future<u32>]) -> Option<u32> {
+//!     fs.iter().find(|f| f.done()).and_then(|f| f.result().ok().copied())
+//! }
+//!
+//! let ex = cf::ThreadPoolExecutor::new(2)?;
+//! let f = ex.submit(|| 5)?;
+//! f.result()?;
+//! assert_eq!(first_done(&[f]), Some(5));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A `HashMap<cf::Future<T>, _>` trips clippy's `mutable_key_type` lint: a
+//! future has interior mutability, but it hashes by identity, which never
+//! changes. Allow the lint (`#![allow(clippy::mutable_key_type)]`) or list
+//! `concurrent_futures_core::future::Future` under
+//! `ignore-interior-mutability` in `clippy.toml`.
+//!
+//! The [migration guide](https://github.com/concurrent-futures/concurrent-futures/blob/main/docs/python-migration.md)
+//! maps every Python name to ours; the
+//! [architecture page](https://github.com/concurrent-futures/concurrent-futures/blob/main/docs/architecture.md)
+//! explains how it works.
 
 pub use concurrent_futures_core::{
     panic_message, BoxError, ClusterJobError, Completion, ExitCause, Future, FutureError,
@@ -123,12 +151,9 @@ pub use concurrent_futures_pool::{ProcessPoolBuilder, ProcessPoolExecutor};
 #[cfg(target_os = "linux")]
 pub use concurrent_futures_slurm as slurm;
 
-/// The README's examples, run as doctests so they cannot rot.
+/// The crate README's examples (its crates.io page), run as doctests so they
+/// cannot rot. The repository's README and migration guide are doc-tested by
+/// the workspace's root package, so this crate's tarball builds on its own.
 #[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
+#[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
-
-/// The Python migration guide's examples, run as doctests so they match the code.
-#[cfg(doctest)]
-#[doc = include_str!("../../../docs/python-migration.md")]
-pub struct MigrationGuideDoctests;

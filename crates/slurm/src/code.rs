@@ -13,10 +13,18 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// Encodes a value for a task or result file.
+/// The magic first bytes of a task file and of a result file (format 1).
+const TASK_MAGIC: &[u8; 8] = b"cfslrmT1";
+const RESULT_MAGIC: &[u8; 8] = b"cfslrmR1";
+
+/// Encodes a value (an argument or a result) as the process pool does:
+/// MessagePack with named fields.
 pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, String> {
-    match catch_unwind(AssertUnwindSafe(|| bincode::serialize(value))) {
-        Ok(Ok(bytes)) => Ok(bytes),
+    let mut out = Vec::new();
+    match catch_unwind(AssertUnwindSafe(|| {
+        rmp_serde::encode::write_named(&mut out, value)
+    })) {
+        Ok(Ok(())) => Ok(out),
         Ok(Err(e)) => Err(e.to_string()),
         Err(p) => Err(format!(
             "Serialize panicked: {}",
@@ -25,9 +33,26 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, String
     }
 }
 
-/// Decodes a value of a task or result file.
+/// The deepest nesting a decoded value may have (as the process pool's).
+const MAX_DEPTH: usize = 128;
+
+/// Decodes a value from exactly `bytes` (trailing bytes are an error).
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    match catch_unwind(AssertUnwindSafe(|| bincode::deserialize(bytes))) {
+    match catch_unwind(AssertUnwindSafe(|| {
+        let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+        de.set_max_depth(MAX_DEPTH);
+        let v = T::deserialize(&mut de)?;
+        match serde::de::IgnoredAny::deserialize(&mut de) {
+            Err(rmp_serde::decode::Error::InvalidMarkerRead(e))
+                if e.kind() == std::io::ErrorKind::UnexpectedEof =>
+            {
+                Ok(v)
+            }
+            _ => Err(rmp_serde::decode::Error::Syntax(
+                "trailing bytes after the value".into(),
+            )),
+        }
+    })) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(e.to_string()),
         Err(p) => Err(format!(
@@ -78,7 +103,7 @@ fn in_image(addr: usize) -> bool {
 }
 
 /// A function ready to be stored: its offset and its trampoline's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RemoteFn {
     pub(crate) f: i64,
     pub(crate) trampoline: i64,
@@ -111,7 +136,7 @@ where
 }
 
 /// How a task ran, as the job reports it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// The encoded result (for a chunk: a `Vec<Result<R, String>>`, each
     /// `Err` an item's panic message).
@@ -176,7 +201,7 @@ fn call_chunk<A: DeserializeOwned, R: Serialize>(f: usize, arg: &[u8]) -> Outcom
 }
 
 /// What a job reads: the function, the time limit, the encoded argument.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct TaskFile {
     pub(crate) func: RemoteFn,
     pub(crate) limit_ms: Option<u64>,
@@ -184,11 +209,128 @@ pub(crate) struct TaskFile {
 }
 
 /// What a job writes: where it ran and how the task went.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ResultFile {
     pub(crate) node: String,
     pub(crate) pid: u32,
     pub(crate) outcome: Outcome,
+}
+
+/// A little-endian reader over a file's bytes.
+struct Bytes<'a>(&'a [u8]);
+
+impl<'a> Bytes<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn i64(&mut self) -> Option<i64> {
+        Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn string(&mut self) -> Option<String> {
+        let n = self.u32()? as usize;
+        Some(String::from_utf8_lossy(self.take(n)?).into_owned())
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    let n = u32::try_from(s.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&n.to_le_bytes());
+    out.extend_from_slice(&s.as_bytes()[..n as usize]);
+}
+
+impl TaskFile {
+    /// The file: magic, function and trampoline offsets, the limit in ms
+    /// (`u64::MAX`: none), then the encoded argument to the end.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32 + self.arg.len());
+        out.extend_from_slice(TASK_MAGIC);
+        out.extend_from_slice(&self.func.f.to_le_bytes());
+        out.extend_from_slice(&self.func.trampoline.to_le_bytes());
+        out.extend_from_slice(&self.limit_ms.unwrap_or(u64::MAX).to_le_bytes());
+        out.extend_from_slice(&self.arg);
+        out
+    }
+
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Option<TaskFile> {
+        let mut b = Bytes(bytes);
+        if b.take(8)? != TASK_MAGIC {
+            return None;
+        }
+        let func = RemoteFn {
+            f: b.i64()?,
+            trampoline: b.i64()?,
+        };
+        let limit = b.u64()?;
+        Some(TaskFile {
+            func,
+            limit_ms: (limit != u64::MAX).then_some(limit),
+            arg: b.0.to_vec(),
+        })
+    }
+}
+
+impl ResultFile {
+    /// The file: magic, pid, node, the outcome's tag and its payload.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(RESULT_MAGIC);
+        out.extend_from_slice(&self.pid.to_le_bytes());
+        put_str(&mut out, &self.node);
+        match &self.outcome {
+            Outcome::Ok(bytes) => {
+                out.push(0);
+                out.extend_from_slice(bytes);
+            }
+            Outcome::Panicked(m) => {
+                out.push(1);
+                put_str(&mut out, m);
+            }
+            Outcome::Serde(m) => {
+                out.push(2);
+                put_str(&mut out, m);
+            }
+            Outcome::TimedOut { limit_ms, pid } => {
+                out.push(3);
+                out.extend_from_slice(&limit_ms.to_le_bytes());
+                out.extend_from_slice(&pid.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Option<ResultFile> {
+        let mut b = Bytes(bytes);
+        if b.take(8)? != RESULT_MAGIC {
+            return None;
+        }
+        let pid = b.u32()?;
+        let node = b.string()?;
+        let outcome = match b.u8()? {
+            0 => Outcome::Ok(b.0.to_vec()),
+            1 => Outcome::Panicked(b.string()?),
+            2 => Outcome::Serde(b.string()?),
+            3 => Outcome::TimedOut {
+                limit_ms: b.u64()?,
+                pid: b.u32()?,
+            },
+            _ => return None,
+        };
+        Some(ResultFile { node, pid, outcome })
+    }
 }
 
 #[cfg(test)]
@@ -217,6 +359,29 @@ mod tests {
         // SAFETY: as above.
         let out = unsafe { run(rf, b"") };
         assert!(matches!(out, Outcome::Serde(_)));
+    }
+
+    #[test]
+    fn files_round_trip() {
+        let t = TaskFile {
+            func: RemoteFn { f: -12, trampoline: 34 },
+            limit_ms: Some(1500),
+            arg: vec![1, 2, 3],
+        };
+        assert_eq!(TaskFile::from_bytes(&t.to_bytes()), Some(t.clone()));
+        let none = TaskFile { limit_ms: None, ..t };
+        assert_eq!(TaskFile::from_bytes(&none.to_bytes()), Some(none));
+        for outcome in [
+            Outcome::Ok(vec![9, 8]),
+            Outcome::Panicked("p".into()),
+            Outcome::Serde("s".into()),
+            Outcome::TimedOut { limit_ms: 7, pid: 8 },
+        ] {
+            let r = ResultFile { node: "n1".into(), pid: 5, outcome };
+            assert_eq!(ResultFile::from_bytes(&r.to_bytes()), Some(r));
+        }
+        assert_eq!(ResultFile::from_bytes(b"cfslrmR1\0"), None);
+        assert_eq!(TaskFile::from_bytes(b"garbage"), None);
     }
 
     #[test]

@@ -651,8 +651,7 @@ impl Shared {
     }
 
     fn write_task(&self, index: u64, task: &TaskFile) -> Result<(), SubmitError> {
-        let bytes = code::encode(task).map_err(SubmitError::Serialize)?;
-        worker::write_atomically(&worker::task_path(&self.dir, index), &bytes)
+        worker::write_atomically(&worker::task_path(&self.dir, index), &task.to_bytes())
             .map_err(|e| SubmitError::broken(format!("cannot write the task file: {e}")))
     }
 }
@@ -1588,7 +1587,7 @@ fn list_results(dir: &Path) -> HashSet<u64> {
 
 fn read_result(dir: &Path, index: u64) -> Option<ResultFile> {
     let bytes = fs::read(worker::result_path(dir, index)).ok()?;
-    code::decode(&bytes).ok()
+    ResultFile::from_bytes(&bytes)
 }
 
 #[cfg(test)]

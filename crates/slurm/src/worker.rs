@@ -101,8 +101,8 @@ pub(crate) fn batch_main() {
     }
     let index = task_index().unwrap_or_else(|| refuse(EXIT_NO_TASK, "no task index"));
     let task: TaskFile = match fs::read(task_path(&dir, index)) {
-        Ok(bytes) => code::decode(&bytes)
-            .unwrap_or_else(|e| refuse(EXIT_NO_TASK, &format!("bad task file {index}: {e}"))),
+        Ok(bytes) => TaskFile::from_bytes(&bytes)
+            .unwrap_or_else(|| refuse(EXIT_NO_TASK, &format!("malformed task file {index}"))),
         Err(e) => refuse(EXIT_NO_TASK, &format!("cannot read task file {index}: {e}")),
     };
     let limit = task.limit_ms.map(Duration::from_millis);
@@ -121,7 +121,7 @@ pub(crate) fn batch_main() {
         pid: std::process::id(),
         outcome,
     };
-    let bytes = code::encode(&result).expect("a result file always encodes");
+    let bytes = result.to_bytes();
     if let Err(e) = write_atomically(&result_path(&dir, index), &bytes) {
         refuse(EXIT_NO_TASK, &format!("cannot write result {index}: {e}"));
     }

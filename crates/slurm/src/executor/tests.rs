@@ -198,7 +198,7 @@ fn write_result(ex: &SlurmExecutor, index: u64, outcome: Outcome) {
     };
     worker::write_atomically(
         &worker::result_path(ex.folder(), index),
-        &encode(&r).unwrap(),
+        &r.to_bytes(),
     )
     .unwrap();
 }
