@@ -26,7 +26,7 @@ fn collatz_steps(n: u64) -> (String, String, u32, u64) {
     let mut x = n;
     let mut steps = 0;
     while x != 1 {
-        x = if x % 2 == 0 { x / 2 } else { 3 * x + 1 };
+        x = if x & 1 == 0 { x / 2 } else { 3 * x + 1 };
         steps += 1;
     }
     (

@@ -364,20 +364,33 @@ mod tests {
     #[test]
     fn files_round_trip() {
         let t = TaskFile {
-            func: RemoteFn { f: -12, trampoline: 34 },
+            func: RemoteFn {
+                f: -12,
+                trampoline: 34,
+            },
             limit_ms: Some(1500),
             arg: vec![1, 2, 3],
         };
         assert_eq!(TaskFile::from_bytes(&t.to_bytes()), Some(t.clone()));
-        let none = TaskFile { limit_ms: None, ..t };
+        let none = TaskFile {
+            limit_ms: None,
+            ..t
+        };
         assert_eq!(TaskFile::from_bytes(&none.to_bytes()), Some(none));
         for outcome in [
             Outcome::Ok(vec![9, 8]),
             Outcome::Panicked("p".into()),
             Outcome::Serde("s".into()),
-            Outcome::TimedOut { limit_ms: 7, pid: 8 },
+            Outcome::TimedOut {
+                limit_ms: 7,
+                pid: 8,
+            },
         ] {
-            let r = ResultFile { node: "n1".into(), pid: 5, outcome };
+            let r = ResultFile {
+                node: "n1".into(),
+                pid: 5,
+                outcome,
+            };
             assert_eq!(ResultFile::from_bytes(&r.to_bytes()), Some(r));
         }
         assert_eq!(ResultFile::from_bytes(b"cfslrmR1\0"), None);

@@ -432,6 +432,9 @@ impl<R: DeserializeOwned + Send + 'static> Completer for One<R> {
 
 type ChunkResults<R> = Vec<Result<R, TaskError>>;
 
+/// A submitted chunk's future and its number of items.
+type ChunkSlot<R> = (Future<ChunkResults<R>>, usize);
+
 struct Chunk<R>(Future<ChunkResults<R>>);
 
 impl<R: DeserializeOwned + Send + 'static> Completer for Chunk<R> {
@@ -999,7 +1002,7 @@ impl SlurmExecutor {
         let s = &self.shared;
         let limit = s.config.time_limit;
         let max = s.max_array_size();
-        let mut out: Vec<(Future<ChunkResults<R>>, usize)> = Vec::with_capacity(encoded.len());
+        let mut out: Vec<ChunkSlot<R>> = Vec::with_capacity(encoded.len());
         let mut groups = Vec::new();
         let mut rest = encoded;
         while !rest.is_empty() {
@@ -1049,7 +1052,7 @@ impl SlurmExecutor {
         func: RemoteFn,
         limit: Option<Duration>,
         chunks: Vec<(Vec<u8>, usize)>,
-    ) -> Result<Vec<(Future<ChunkResults<R>>, usize)>, SubmitError>
+    ) -> Result<Vec<ChunkSlot<R>>, SubmitError>
     where
         R: Serialize + DeserializeOwned + Send + 'static,
     {

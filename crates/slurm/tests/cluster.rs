@@ -18,6 +18,7 @@ use concurrent_futures_pool::{Executor, MapOptions, ThreadPoolExecutor};
 use concurrent_futures_slurm::{cluster_available, SlurmExecutor};
 
 type TestResult = Result<(), String>;
+type Test = (&'static str, fn() -> TestResult);
 
 /// Generous bounds for one batch job (the node schedules on a 1 s tick).
 const JOB: Duration = Duration::from_secs(60);
@@ -567,7 +568,7 @@ fn main() {
         return;
     }
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let tests: Vec<(&str, fn() -> TestResult)> = vec![
+    let tests: Vec<Test> = vec![
         ("batch_submit_and_result", batch_submit_and_result),
         ("batch_panic", batch_panic),
         ("batch_exit_code", batch_exit_code),
@@ -595,7 +596,7 @@ fn main() {
     ];
     let selected: Vec<_> = tests
         .into_iter()
-        .filter(|(n, _)| filter.as_deref().is_none_or(|f| n.contains(f)))
+        .filter(|(n, _)| filter.as_deref().map_or(true, |f| n.contains(f)))
         .collect();
     // The tests run in parallel (the cluster oversubscribes its cores), each
     // on its own thread; each reports how long it took.

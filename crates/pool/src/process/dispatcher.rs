@@ -39,8 +39,8 @@ use super::job::Job;
 use super::protocol::ProtocolError;
 use super::worker::{PidCell, RunOutcome, SpawnConfig, WorkerProcess};
 use crate::error::SubmitError;
-use crate::PoolStats;
 use crate::primitives::{lock, wait, Condvar, Mutex, MutexGuard};
+use crate::PoolStats;
 
 /// The options a pool was built with.
 #[derive(Clone, Debug)]

@@ -522,8 +522,7 @@ impl FrameBuf {
     /// [`finish`](Self::finish) for frames this module built to a known
     /// bound (handshakes, messages cut to [`MAX_MESSAGE`], test frames).
     fn finish_unchecked(self) -> Vec<u8> {
-        self.finish(u32::MAX as usize)
-            .expect("a frame under 4 GiB")
+        self.finish(u32::MAX as usize).expect("a frame under 4 GiB")
     }
 }
 

@@ -150,7 +150,10 @@ const EXIT_CHECK_INTERVAL_MS: libc::c_int = 50;
 /// (its pidfd is readable) and the socket has nothing more: the socket may
 /// never see end-of-file, when a process the task forked holds its end.
 fn exited() -> io::Error {
-    io::Error::new(io::ErrorKind::ConnectionAborted, "the worker process exited")
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "the worker process exited",
+    )
 }
 
 /// The parent's end of a worker's socket (non-blocking), read and written
@@ -212,7 +215,7 @@ impl Conn {
                     libc::c_int::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
                 }
             };
-            if self.pidfd.is_none() && (timeout < 0 || timeout > EXIT_CHECK_INTERVAL_MS) {
+            if self.pidfd.is_none() && !(0..=EXIT_CHECK_INTERVAL_MS).contains(&timeout) {
                 timeout = EXIT_CHECK_INTERVAL_MS;
             }
             let mut fds = [
@@ -421,9 +424,7 @@ impl WorkerProcess {
             return Err(StartError::Killed);
         }
         if cfg.init.is_some() {
-            let init = protocol::encode_to_worker(&ToWorker::Init {
-                arg: &cfg.init_arg,
-            });
+            let init = protocol::encode_to_worker(&ToWorker::Init { arg: &cfg.init_arg });
             if w.conn().write_all(&init).is_err() {
                 return Err(StartError::Died(w.reap_after_eof_in_place(cell)));
             }

@@ -26,10 +26,10 @@
 
 use std::io::{self, BufReader, Write};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
-use std::time::{Duration, Instant};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
 
 use super::code::{self, InitTrampoline, RemoteFailure, RemoteFn, Trampoline};
 use super::codec::SerdeStage;
@@ -214,7 +214,10 @@ fn run(spec: &Spec) -> i32 {
         token: spec.token,
         pid: std::process::id(),
     };
-    if (&stream).write_all(&protocol::encode_from_worker(&ready)).is_err() {
+    if (&stream)
+        .write_all(&protocol::encode_from_worker(&ready))
+        .is_err()
+    {
         return 0;
     }
     serve(&stream, reader, spec.max_frame)

@@ -196,11 +196,7 @@ fn write_result(ex: &SlurmExecutor, index: u64, outcome: Outcome) {
         pid: 4242,
         outcome,
     };
-    worker::write_atomically(
-        &worker::result_path(ex.folder(), index),
-        &r.to_bytes(),
-    )
-    .unwrap();
+    worker::write_atomically(&worker::result_path(ex.folder(), index), &r.to_bytes()).unwrap();
 }
 
 fn value<T: Serialize>(v: &T) -> Outcome {
