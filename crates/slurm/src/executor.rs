@@ -550,10 +550,14 @@ impl Shared {
     /// A future was cancelled by its owner: forget it, queue its scancel.
     fn queue_cancel(&self, job_id: &str) {
         let mut g = self.lock();
-        if g.live.remove(job_id).is_some() {
+        if let Some(t) = g.live.remove(job_id) {
             g.cancels.push(job_id.to_owned());
             g.kick = true;
             self.cond.notify_all();
+            drop(g);
+            // A job that starts before its scancel lands finds no task and
+            // runs nothing.
+            let _ = fs::remove_file(worker::task_path(&self.dir, t.index));
         }
     }
 
@@ -1274,6 +1278,13 @@ impl Drop for SlurmExecutor {
         if let Some(h) = handle {
             let _ = h.join();
         }
+        // The executor's folder goes if nothing is left in it (the logs of
+        // failed jobs, task files of jobs that never ran, stay).
+        let dir = &self.shared.dir;
+        for sub in ["tasks", "results", "logs"] {
+            let _ = fs::remove_dir(dir.join(sub));
+        }
+        let _ = fs::remove_dir(dir);
     }
 }
 
@@ -1480,7 +1491,17 @@ fn poll_round(s: &Shared, tasks: &[Arc<Task>]) -> bool {
             match a {
                 Action::Finish(t, r) => {
                     t.seen().node.get_or_insert_with(|| r.node.clone());
+                    // The value is in the future now: the job's files go
+                    // (a failed job's logs stay, for its owner to read).
                     let _ = fs::remove_file(worker::task_path(&s.dir, t.index));
+                    let _ = fs::remove_file(worker::result_path(&s.dir, t.index));
+                    if matches!(r.outcome, Outcome::Ok(_)) {
+                        for ext in ["out", "err"] {
+                            let _ = fs::remove_file(
+                                s.dir.join("logs").join(format!("{}.{ext}", t.job_id)),
+                            );
+                        }
+                    }
                     t.future.finish(r.outcome, &t.job_id);
                 }
                 Action::Fail(t, e) => {

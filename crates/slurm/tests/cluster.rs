@@ -10,12 +10,14 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use concurrent_futures_core::{ExitCause, Future, FutureError, FutureState, TaskError};
 use concurrent_futures_pool::process::{self, launcher::Launcher, ProcessPoolExecutor};
 use concurrent_futures_pool::{Executor, MapOptions, ThreadPoolExecutor};
-use concurrent_futures_slurm::{cluster_available, SlurmExecutor};
+use concurrent_futures_slurm::{cluster_available, CommandOutput, SlurmCli, SlurmExecutor};
 
 type TestResult = Result<(), String>;
 type Test = (&'static str, fn() -> TestResult);
@@ -415,6 +417,280 @@ fn batch_cancelled_from_outside() -> TestResult {
     )
 }
 
+// ---- Worker mode without Slurm: a local stand-in for the commands ----
+
+/// Runs each "job" as a local `sh -c SCRIPT` process, as sbatch would run
+/// the batch script: the jobs are this binary entering through
+/// `process::init()`, with the hash check and the result files, but no
+/// Slurm. squeue reports each process's state; scancel kills; scontrol
+/// reports exit codes as Slurm does (`CODE:SIGNAL`).
+#[derive(Debug, Default)]
+struct LocalSlurm {
+    jobs: Mutex<Vec<LocalJob>>,
+}
+
+#[derive(Debug)]
+struct LocalJob {
+    id: String,
+    child: std::process::Child,
+    status: Option<std::process::ExitStatus>,
+    cancelled: bool,
+}
+
+impl LocalJob {
+    fn state(&mut self) -> (&'static str, String) {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().ok().flatten();
+        }
+        match self.status {
+            None => ("RUNNING", "0:0".into()),
+            Some(_) if self.cancelled => ("CANCELLED", "0:15".into()),
+            Some(st) => {
+                use std::os::unix::process::ExitStatusExt;
+                let (code, sig) = (st.code().unwrap_or(0), st.signal().unwrap_or(0));
+                let state = if code == 0 && sig == 0 {
+                    "COMPLETED"
+                } else {
+                    "FAILED"
+                };
+                (state, format!("{code}:{sig}"))
+            }
+        }
+    }
+}
+
+fn done(stdout: String) -> std::io::Result<CommandOutput> {
+    Ok(CommandOutput {
+        success: true,
+        stdout,
+        stderr: String::new(),
+    })
+}
+
+impl SlurmCli for LocalSlurm {
+    fn run(
+        &self,
+        program: &str,
+        args: &[String],
+        stdin: Option<&str>,
+    ) -> std::io::Result<CommandOutput> {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let mut jobs = self.jobs.lock().unwrap();
+        match program {
+            "sbatch" => {
+                let id = NEXT.fetch_add(1, Ordering::Relaxed).to_string();
+                let script = stdin.unwrap_or_default();
+                let err = args
+                    .iter()
+                    .find_map(|a| a.strip_prefix("--error="))
+                    .unwrap_or("/dev/null");
+                let array = args.iter().find_map(|a| a.strip_prefix("--array=0-"));
+                let indices: Vec<Option<u64>> = match array {
+                    Some(spec) => (0..=spec.split('%').next().unwrap().parse::<u64>().unwrap())
+                        .map(Some)
+                        .collect(),
+                    None => vec![None],
+                };
+                for i in indices {
+                    let (jid, errf) = match i {
+                        Some(i) => (
+                            format!("{id}_{i}"),
+                            err.replace("%A", &id).replace("%a", &i.to_string()),
+                        ),
+                        None => (id.clone(), err.replace("%j", &id)),
+                    };
+                    let mut cmd = Command::new("sh");
+                    cmd.arg("-c")
+                        .arg(script)
+                        .env("SLURM_JOB_ID", &jid)
+                        .env("SLURMD_NODENAME", "local-node");
+                    if let Some(i) = i {
+                        cmd.env("SLURM_ARRAY_TASK_ID", i.to_string());
+                    }
+                    cmd.stdin(std::process::Stdio::null())
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::fs::File::create(errf)?);
+                    jobs.push(LocalJob {
+                        id: jid,
+                        child: cmd.spawn()?,
+                        status: None,
+                        cancelled: false,
+                    });
+                }
+                done(format!("{id}\n"))
+            }
+            "squeue" => {
+                let mut out = String::new();
+                for j in jobs.iter_mut() {
+                    let (state, _) = j.state();
+                    out.push_str(&format!("{}|{state}|None|local-node\n", j.id));
+                }
+                done(out)
+            }
+            "scancel" => {
+                for j in jobs.iter_mut() {
+                    let by_name = args.iter().any(|a| a.starts_with("--name="));
+                    if (by_name || args.contains(&j.id)) && j.state().0 == "RUNNING" {
+                        j.cancelled = true;
+                        let _ = j.child.kill();
+                        let _ = j.child.wait();
+                    }
+                }
+                done(String::new())
+            }
+            "scontrol" => {
+                let id = args.last().cloned().unwrap_or_default();
+                match jobs.iter_mut().find(|j| j.id == id) {
+                    Some(j) => {
+                        let (state, exit) = j.state();
+                        done(format!("JobId={id} JobState={state} Reason=None ExitCode={exit} NodeList=local-node\n"))
+                    }
+                    None => Ok(CommandOutput {
+                        success: false,
+                        ..Default::default()
+                    }),
+                }
+            }
+            _ => Ok(CommandOutput {
+                success: false,
+                ..Default::default()
+            }),
+        }
+    }
+}
+
+fn local_executor(dir: &std::path::Path) -> SlurmExecutor {
+    SlurmExecutor::builder(dir)
+        .cli(LocalSlurm::default())
+        .poll_interval(Duration::from_millis(10), Duration::from_millis(100))
+        .build()
+        .expect("a local Slurm stand-in executor")
+}
+
+fn local_batch_worker_mode() -> TestResult {
+    let dir = folder().join("local");
+    let ex = local_executor(&dir);
+    let job = ex.submit_job(square, 11).map_err(|e| e.to_string())?;
+    check(job.future().result_timeout(JOB).ok() == Some(&121), || {
+        format!("{:?}", job.future())
+    })?;
+    check(job.node().as_deref() == Some("local-node"), || {
+        format!("{:?}", job.node())
+    })?;
+    let p = ex
+        .submit(panics, "local boom".to_owned())
+        .map_err(|e| e.to_string())?;
+    let e = outcome(&p, "local panic", JOB)?.ok_or("a panic gave a value")?;
+    check(e.panic_message() == Some("local boom"), || format!("{e}"))?;
+    let s = ex.submit(segfaults, ()).map_err(|e| e.to_string())?;
+    let e = outcome(&s, "local segfault", JOB)?.ok_or("a segfault gave a value")?;
+    let j = e
+        .cluster_job()
+        .ok_or_else(|| format!("not a cluster job error: {e}"))?;
+    check(j.exit() == Some(ExitCause::Signal(11)), || format!("{e}"))?;
+    check(j.stderr_tail().contains("about to segfault"), || {
+        format!("{e}")
+    })?;
+    let t = ex
+        .submit_with_timeout(sleeps, 60_000, Duration::from_millis(300))
+        .map_err(|e| e.to_string())?;
+    check(
+        outcome(&t, "local time limit", JOB)?.is_some_and(|e| e.is_time_limit()),
+        || "no time limit".into(),
+    )?;
+    let m = ex
+        .map_with(odd_panics, 770..780u32, MapOptions::default().chunksize(3))
+        .map_err(|e| e.to_string())?;
+    let got: Vec<_> = m.collect();
+    check(
+        got.len() == 10 && got[7].is_err() && got[8].as_ref().ok() == Some(&779),
+        || format!("{got:?}"),
+    )?;
+    drop(ex);
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(())
+}
+
+fn local_batch_tampered_copy_refused() -> TestResult {
+    let dir = folder().join("local-tamper");
+    let ex = local_executor(&dir);
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(ex.executable())
+            .map_err(|e| e.to_string())?;
+        f.write_all(b"tampered").map_err(|e| e.to_string())?;
+    }
+    let f = ex.submit(square, 3).map_err(|e| e.to_string())?;
+    let e = outcome(&f, "task of a tampered copy", JOB)?.ok_or("a tampered copy ran the task")?;
+    let j = e
+        .cluster_job()
+        .ok_or_else(|| format!("not a cluster job error: {e}"))?;
+    check(
+        j.exit() == Some(ExitCause::Code(123)) && j.stderr_tail().contains("SHA-256"),
+        || format!("{e}"),
+    )?;
+    drop(ex);
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(())
+}
+
+/// The srun launcher's bridge, run by a stand-in `srun` that drops the
+/// options and execs the executable: the hash check, the relay and the exit
+/// status mapping, without Slurm.
+fn local_srun_bridge() -> TestResult {
+    let script = folder().join("fake-srun");
+    std::fs::create_dir_all(folder()).map_err(|e| e.to_string())?;
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nwhile [ \"${1#-}\" != \"$1\" ]; do shift; done\nexec \"$@\"\n",
+    )
+    .map_err(|e| e.to_string())?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| e.to_string())?;
+    }
+    let ex = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .launcher(Launcher::srun().program(&script))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let f = ex.submit(square, 12).map_err(|e| e.to_string())?;
+    check(f.result_timeout(JOB).ok() == Some(&144), || {
+        format!("{f:?}")
+    })?;
+    let f = ex.submit(segfaults, ()).map_err(|e| e.to_string())?;
+    let e = outcome(&f, "segfault behind the bridge", JOB)?.ok_or("gave a value")?;
+    check(
+        matches!(
+            e,
+            TaskError::WorkerDied {
+                cause: ExitCause::Signal(11),
+                ..
+            }
+        ),
+        || format!("{e}"),
+    )?;
+    let f = ex.submit(exits, 3).map_err(|e| e.to_string())?;
+    let e = outcome(&f, "exit(3) behind the bridge", JOB)?.ok_or("gave a value")?;
+    check(
+        matches!(
+            e,
+            TaskError::WorkerDied {
+                cause: ExitCause::Code(3),
+                ..
+            }
+        ),
+        || format!("{e}"),
+    )?;
+    let f = ex.submit(square, 5).map_err(|e| e.to_string())?;
+    check(f.result_timeout(JOB).ok() == Some(&25), || {
+        "no recovery".into()
+    })
+}
+
 // ---- Part 1: process-pool workers started with srun ----
 
 fn srun_pool(workers: usize) -> ProcessPoolExecutor {
@@ -559,41 +835,52 @@ fn srun_kill_workers_no_orphans() -> TestResult {
 fn main() {
     process::init();
     let required = std::env::var("CF_SLURM_REQUIRED").is_ok_and(|v| v == "1");
-    if !cluster_available() {
-        if required {
-            eprintln!("cluster tests: CF_SLURM_REQUIRED=1 but no Slurm cluster answers (SLURM_CONF unset or sinfo fails)");
-            std::process::exit(1);
-        }
-        println!("cluster tests: skipped, no Slurm cluster here (start one: bash ci/slurm.sh start DIR; eval \"$(bash ci/slurm.sh env DIR)\")");
-        return;
-    }
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let tests: Vec<Test> = vec![
-        ("batch_submit_and_result", batch_submit_and_result),
-        ("batch_panic", batch_panic),
-        ("batch_exit_code", batch_exit_code),
-        ("batch_segfault", batch_segfault),
-        ("batch_time_limit", batch_time_limit),
-        ("batch_cancel_pending", batch_cancel_pending),
-        ("batch_kill_workers", batch_kill_workers),
-        ("batch_map_1000", batch_map_1000),
+    // Worker mode without Slurm: runs everywhere.
+    let mut tests: Vec<Test> = vec![
+        ("local_batch_worker_mode", local_batch_worker_mode),
         (
-            "batch_split_past_max_array_size",
-            batch_split_past_max_array_size,
+            "local_batch_tampered_copy_refused",
+            local_batch_tampered_copy_refused,
         ),
-        ("batch_mixed_with_threads", batch_mixed_with_threads),
-        ("batch_tampered_copy_refused", batch_tampered_copy_refused),
-        (
-            "batch_shutdown_cancel_futures",
-            batch_shutdown_cancel_futures,
-        ),
-        ("batch_cancelled_from_outside", batch_cancelled_from_outside),
-        ("srun_submit_and_result", srun_submit_and_result),
-        ("srun_crash_isolation", srun_crash_isolation),
-        ("srun_time_limit_and_cancel", srun_time_limit_and_cancel),
-        ("srun_max_tasks_per_child", srun_max_tasks_per_child),
-        ("srun_kill_workers_no_orphans", srun_kill_workers_no_orphans),
+        ("local_srun_bridge", local_srun_bridge),
     ];
+    if cluster_available() {
+        tests.extend([
+            (
+                "batch_submit_and_result",
+                batch_submit_and_result as fn() -> TestResult,
+            ),
+            ("batch_panic", batch_panic),
+            ("batch_exit_code", batch_exit_code),
+            ("batch_segfault", batch_segfault),
+            ("batch_time_limit", batch_time_limit),
+            ("batch_cancel_pending", batch_cancel_pending),
+            ("batch_kill_workers", batch_kill_workers),
+            ("batch_map_1000", batch_map_1000),
+            (
+                "batch_split_past_max_array_size",
+                batch_split_past_max_array_size,
+            ),
+            ("batch_mixed_with_threads", batch_mixed_with_threads),
+            ("batch_tampered_copy_refused", batch_tampered_copy_refused),
+            (
+                "batch_shutdown_cancel_futures",
+                batch_shutdown_cancel_futures,
+            ),
+            ("batch_cancelled_from_outside", batch_cancelled_from_outside),
+            ("srun_submit_and_result", srun_submit_and_result),
+            ("srun_crash_isolation", srun_crash_isolation),
+            ("srun_time_limit_and_cancel", srun_time_limit_and_cancel),
+            ("srun_max_tasks_per_child", srun_max_tasks_per_child),
+            ("srun_kill_workers_no_orphans", srun_kill_workers_no_orphans),
+        ]);
+    } else if required {
+        eprintln!("cluster tests: CF_SLURM_REQUIRED=1 but no Slurm cluster answers (SLURM_CONF unset or sinfo fails)");
+        std::process::exit(1);
+    } else {
+        println!("cluster tests: the 18 cluster tests skipped, no Slurm cluster here (start one: bash ci/slurm.sh start DIR; eval \"$(bash ci/slurm.sh env DIR)\")");
+    }
     let selected: Vec<_> = tests
         .into_iter()
         .filter(|(n, _)| filter.as_deref().map_or(true, |f| n.contains(f)))

@@ -16,8 +16,9 @@
 //! # The srun launcher
 //!
 //! Each worker is one Slurm job step, `srun -n1 --unbuffered --bcast=/tmp/
-//! EXE`: the pool's socket is srun's standard input and output, srun relays
-//! them to the step. On the node a *bridge* (this executable, through the
+//! /proc/PID/exe` (the image this process runs, whatever happened to its
+//! file since; srun copies it to the node): the pool's socket is srun's
+//! standard input and output, srun relays them to the step. On the node a *bridge* (this executable, through the
 //! entry hook) checks that its SHA-256 is the parent's, then starts the
 //! ordinary local worker on a socket pair and relays bytes between the
 //! step's stdin/stdout and that socket. So the wire protocol and the
@@ -34,7 +35,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, OnceLock};
 
@@ -317,7 +318,7 @@ impl Launcher {
 }
 
 fn spawn_srun(s: &Srun, spec: &Spec, child_end: &UnixStream) -> io::Result<Child> {
-    let exe = exe_copy()?;
+    let exe = exe_copy(s.bcast.is_some())?;
     let entry = entry_env_value(bridge_main)
         .ok_or_else(|| io::Error::other("the bridge is not in the executable's image"))?;
     let init = match spec.init {
@@ -394,51 +395,33 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&sha2::Sha256::digest(bytes))
 }
 
-/// This executable, copied once under its hash (so that a rebuild on disk
-/// never changes what the workers run), and the hash.
+/// What srun starts: this executable (its path, and its SHA-256 for the
+/// bridge's check).
 struct ExeCopy {
     path: PathBuf,
     hash: String,
 }
 
-fn exe_copy() -> io::Result<&'static ExeCopy> {
-    static COPY: OnceLock<Result<ExeCopy, String>> = OnceLock::new();
-    COPY.get_or_init(|| make_exe_copy().map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| io::Error::other(format!("cannot copy the executable for srun: {e}")))
-}
-
-fn make_exe_copy() -> io::Result<ExeCopy> {
-    let bytes = std::fs::read("/proc/self/exe")?;
-    let hash = sha256_hex(&bytes);
-    let dir = std::env::var_os("CONCURRENT_FUTURES_EXE_DIR")
-        .map_or_else(std::env::temp_dir, PathBuf::from);
-    let path = dir.join(format!("cf-exe-{hash}"));
-    if !same_hash(&path, &hash) {
-        write_executable(&path, &bytes)?;
-    }
+/// With `--bcast`, srun reads the executable through `/proc/PID/exe`, which
+/// is the image this process runs even if the file was rebuilt or deleted
+/// since; without it (nodes share the file system) the path itself, and the
+/// bridge's hash check refuses a file rebuilt since this process started.
+fn exe_copy(bcast: bool) -> io::Result<ExeCopy> {
+    static HASH: OnceLock<Result<String, String>> = OnceLock::new();
+    let hash = HASH
+        .get_or_init(|| {
+            std::fs::read("/proc/self/exe")
+                .map(|b| sha256_hex(&b))
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(|e| io::Error::other(format!("cannot hash the executable: {e}")))?;
+    let path = if bcast {
+        PathBuf::from(format!("/proc/{}/exe", std::process::id()))
+    } else {
+        std::env::current_exe()?
+    };
     Ok(ExeCopy { path, hash })
-}
-
-fn same_hash(path: &Path, hash: &str) -> bool {
-    std::fs::read(path).is_ok_and(|b| sha256_hex(&b) == hash)
-}
-
-/// Writes `bytes` to `path` as an executable, atomically (a temporary file
-/// in the same directory, fsync, rename).
-pub(crate) fn write_executable(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o755)
-        .open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)
 }
 
 /// The bridge on the node (see the module docs): runs through the entry

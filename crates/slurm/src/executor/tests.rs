@@ -173,20 +173,40 @@ fn folder(test: &str) -> PathBuf {
     d
 }
 
-fn executor(fake: &Fake, test: &str) -> SlurmExecutor {
+/// An executor whose folder is removed after it is dropped.
+struct Ex {
+    ex: Option<SlurmExecutor>,
+    dir: PathBuf,
+}
+
+impl std::ops::Deref for Ex {
+    type Target = SlurmExecutor;
+    fn deref(&self) -> &SlurmExecutor {
+        self.ex.as_ref().expect("alive")
+    }
+}
+
+impl Drop for Ex {
+    fn drop(&mut self) {
+        drop(self.ex.take());
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn executor(fake: &Fake, test: &str) -> Ex {
     executor_with(fake, test, |b| b)
 }
 
-fn executor_with(
-    fake: &Fake,
-    test: &str,
-    f: impl FnOnce(SlurmBuilder) -> SlurmBuilder,
-) -> SlurmExecutor {
-    let b = SlurmExecutor::builder(folder(test))
+fn executor_with(fake: &Fake, test: &str, f: impl FnOnce(SlurmBuilder) -> SlurmBuilder) -> Ex {
+    let dir = folder(test);
+    let b = SlurmExecutor::builder(&dir)
         .cli(fake.clone())
         .poll_interval(Duration::from_millis(5), Duration::from_millis(20))
         .result_grace(Duration::from_millis(50));
-    f(b).build_unchecked().expect("a fake executor")
+    Ex {
+        ex: Some(f(b).build_unchecked().expect("a fake executor")),
+        dir,
+    }
 }
 
 /// Plays the job of task `index`: writes its result file.
@@ -395,6 +415,7 @@ fn cancel_of_pending_futures_is_one_scancel() {
     ids.retain(|a| !a.starts_with('-'));
     ids.sort();
     assert_eq!(ids, ["100", "101", "102", "103", "104"]);
+    drop(ex);
     // One more cancel of one pending future: its own scancel.
     let fake = Fake::new();
     let ex = executor(&fake, "cancel1");
