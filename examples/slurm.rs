@@ -137,6 +137,13 @@ fn main() {
         .collect();
     lat.sort();
     let batch_latency = lat[lat.len() / 2];
+    // Throughput: 50 separate jobs at once, submit to the last result.
+    let t5 = Instant::now();
+    let many: Vec<_> = (0..50).map(|i| batch.submit(nothing, i).unwrap()).collect();
+    let many_ok = many
+        .into_iter()
+        .all(|f| f.result_timeout(Duration::from_secs(120)).is_ok());
+    let batch_50 = t5.elapsed();
     drop(batch);
 
     // Part 1: process-pool workers as srun job steps.
@@ -208,11 +215,17 @@ fn main() {
         local_rt.as_secs_f64() * 1000.0
     );
     println!(
+        "  batch throughput: 50 separate jobs at once in {:.2} s ({:.1} jobs/s{})",
+        batch_50.as_secs_f64(),
+        50.0 / batch_50.as_secs_f64(),
+        if many_ok { "" } else { ", SOME FAILED" }
+    );
+    println!(
         "  worker start to first result: srun {:.0} ms, local {:.1} ms",
         srun_start.as_secs_f64() * 1000.0,
         local_start.as_secs_f64() * 1000.0
     );
-    if batch_failed + srun_failed > 0 || !map_ok {
+    if batch_failed + srun_failed > 0 || !map_ok || !many_ok {
         std::process::exit(1);
     }
 }
