@@ -53,13 +53,14 @@ mod error;
 mod executor;
 mod lifecycle;
 mod map;
-mod primitives;
+/// The workspace's std/loom switch and poison-free lock (futures-core's).
+use concurrent_futures_core::__private::primitives;
 #[cfg(target_os = "linux")]
 pub mod process;
 mod thread;
 mod work_item;
 
-pub use error::{BuildError, SubmitError};
+pub use error::{BuildError, ShutdownTimeout, SubmitError};
 pub use executor::Executor;
 pub use map::{Map, MapOptions};
 #[cfg(target_os = "linux")]
