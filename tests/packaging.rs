@@ -16,7 +16,9 @@ fn read(path: &Path) -> String {
 /// The first fenced ```rust block of a Markdown page.
 fn first_rust_block(page: &str) -> &str {
     let start = page.find("```rust\n").expect("a ```rust block") + "```rust\n".len();
-    let len = page[start..].find("```").expect("the block's closing fence");
+    let len = page[start..]
+        .find("```")
+        .expect("the block's closing fence");
     &page[start..start + len]
 }
 
@@ -31,7 +33,11 @@ fn every_crate_ships_both_licenses_verbatim() {
         let original = read(&root().join(name));
         for krate in CRATES {
             let copy = root().join("crates").join(krate).join(name);
-            assert!(read(&copy) == original, "{} differs from ./{name}", copy.display());
+            assert!(
+                read(&copy) == original,
+                "{} differs from ./{name}",
+                copy.display()
+            );
         }
     }
 }
@@ -40,7 +46,10 @@ fn every_crate_ships_both_licenses_verbatim() {
 fn every_crate_has_a_readme() {
     for krate in CRATES {
         let readme = read(&root().join("crates").join(krate).join("README.md"));
-        assert!(readme.contains("LICENSE-MIT"), "crates/{krate}/README.md: no license section");
+        assert!(
+            readme.contains("LICENSE-MIT"),
+            "crates/{krate}/README.md: no license section"
+        );
     }
 }
 

@@ -1,8 +1,9 @@
 //! Done-callbacks: taken out of the future under its lock, run after the lock
 //! is released, in the order they were added, each exactly once. A callback
-//! that panics is reported on stderr and the others still run (CPython's
+//! that panics is reported (`diagnostics`) and the others still run (CPython's
 //! `_invoke_callbacks` logs and goes on the same way).
 
+use crate::diagnostics::{diagnose, DiagnosticKind};
 use crate::future::Future;
 use crate::unwind;
 
@@ -20,6 +21,9 @@ pub(crate) fn run_all<T>(future: &Future<T>, callbacks: Vec<Callback<T>>) {
 /// Runs one callback, reporting a panic instead of unwinding.
 pub(crate) fn run_one<T>(future: &Future<T>, callback: Callback<T>) {
     if let Err(message) = unwind::catch(|| callback(future)) {
-        eprintln!("concurrent-futures: a done-callback of {future:?} panicked: {message}");
+        diagnose(
+            DiagnosticKind::CallbackPanicked,
+            format_args!("a done-callback of {future:?} panicked: {message}"),
+        );
     }
 }

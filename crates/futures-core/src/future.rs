@@ -37,6 +37,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crate::callbacks::{self, Callback};
+use crate::diagnostics::{diagnose, DiagnosticKind};
 use crate::error::{BoxError, FutureError, InvalidStateError, TaskError};
 use crate::primitives::{
     self, fence, Arc, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, UnsafeCell,
@@ -327,7 +328,10 @@ impl<T> Future<T> {
         let waiters = mem::take(&mut g.waiters);
         for (w, token) in &waiters {
             if let Err(msg) = unwind::catch(|| w.notify(*token, how)) {
-                eprintln!("concurrent-futures: a waiter panicked in notify: {msg}");
+                diagnose(
+                    DiagnosticKind::WaiterPanicked,
+                    format_args!("a waiter panicked in notify: {msg}"),
+                );
             }
         }
         let wake_sleepers = g.sleepers > 0;

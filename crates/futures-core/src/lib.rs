@@ -35,10 +35,13 @@
 //! * `waiter.rs` — [`Waiter`] and [`Waitable`], the hook for `wait`;
 //! * `awaiting.rs` — `.await` support ([`ResultFuture`]);
 //! * `error.rs` — [`FutureError`], [`TaskError`], [`InvalidStateError`];
-//! * `sync/` — `Event`, `Semaphore`, `BoundedSemaphore`, `Barrier`, `Timer`.
+//! * `sync/` — `Event`, `Semaphore`, `BoundedSemaphore`, `Barrier`, `Timer`;
+//! * `diagnostics.rs` — [`diagnostics`]: panics no caller receives, to a hook, `tracing` or stderr;
+//! * `trace.rs` — [`trace`]: the executors' `tracing` events (feature `tracing`).
 
 mod awaiting;
 mod callbacks;
+pub mod diagnostics;
 mod error;
 mod future;
 #[cfg(all(test, loom))]
@@ -46,6 +49,7 @@ mod loom_tests;
 mod primitives;
 mod state;
 pub mod sync;
+pub mod trace;
 mod unwind;
 mod waiter;
 
