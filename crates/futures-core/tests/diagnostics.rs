@@ -123,9 +123,12 @@ mod with_tracing {
     use tracing::span::{Attributes, Id, Record};
     use tracing::{Event, Level, Metadata, Subscriber};
 
-    /// Records (level, target, message, kind field) of every event.
+    /// (level, target, message, `kind` field) of one event.
+    type Recorded = (Level, String, String, String);
+
+    /// Records every event.
     #[derive(Default, Clone)]
-    struct Recorder(Arc<Mutex<Vec<(Level, String, String, String)>>>);
+    struct Recorder(Arc<Mutex<Vec<Recorded>>>);
 
     struct Fields(String, String);
 
