@@ -43,6 +43,7 @@ use crate::primitives::{
     self, fence, Arc, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, UnsafeCell,
 };
 use crate::state::{self, Cancel, FutureState, Start};
+use crate::trace;
 use crate::unwind;
 use crate::waiter::{self, Completion, Waitable, Waiter};
 
@@ -256,13 +257,18 @@ impl<T> Future<T> {
     /// ```
     pub fn set_running_or_notify_cancel(&self) -> Result<bool, InvalidStateError> {
         let mut g = self.lock();
-        match state::start(g.state)? {
+        let run = match state::start(g.state)? {
             Start::Run => {
                 g.state = FutureState::Running;
-                Ok(true)
+                true
             }
-            Start::Skip => Ok(false),
+            Start::Skip => false,
+        };
+        drop(g); // a subscriber is user code: never under our lock
+        if run {
+            trace::started(self.id());
         }
+        Ok(run)
     }
 
     /// Completes the future with a value.
@@ -337,6 +343,11 @@ impl<T> Future<T> {
         let wake_sleepers = g.sleepers > 0;
         let callbacks = mem::take(&mut g.callbacks);
         drop(g);
+        match how {
+            Completion::Finished => trace::finished(self.id(), "returned"),
+            Completion::Failed => trace::finished(self.id(), "failed"),
+            Completion::Cancelled => trace::cancelled(self.id()),
+        }
         // Signal after unlocking, so a woken reader does not block at once on
         // the lock we still hold. Sleepers re-check the state under the lock,
         // which was changed before it was released: nothing is missed.

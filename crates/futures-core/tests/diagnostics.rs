@@ -188,13 +188,18 @@ mod with_tracing {
     }
 
     #[test]
-    fn trace_functions_emit_events_of_the_crate_target() {
+    fn futures_and_executors_emit_events_of_the_crate_target() {
         let _turn = exclusive();
         let rec = Recorder::default();
         tracing::subscriber::with_default(rec.clone(), || {
             concurrent_futures_core::trace::worker_spawned("test", 3);
             concurrent_futures_core::trace::worker_died("test", 3, &"killed by signal 9");
             let _span = concurrent_futures_core::trace::task_span("test", 0x10);
+            let ran = Future::new();
+            assert!(ran.run(|| 1));
+            let failed = Future::<u8>::new();
+            failed.run(|| panic!("deliberate: a failing task"));
+            Future::<u8>::new().cancel();
         });
         let events = rec.0.lock().unwrap();
         let seen: Vec<_> = events.iter().map(|e| (e.0, e.2.as_str())).collect();
@@ -203,6 +208,10 @@ mod with_tracing {
             "{events:?}"
         );
         assert!(seen.contains(&(Level::WARN, "worker died")), "{events:?}");
+        let count = |m: &str| seen.iter().filter(|e| e.1 == m).count();
+        assert_eq!(count("task started"), 2, "{events:?}");
+        assert_eq!(count("task finished"), 2, "{events:?}");
+        assert_eq!(count("future cancelled"), 1, "{events:?}");
         assert!(
             events.iter().all(|e| e.1 == "concurrent_futures"),
             "{events:?}"
