@@ -134,6 +134,8 @@ pub use concurrent_futures_pool::{
     ThreadPoolExecutor,
 };
 
+pub use concurrent_futures_core::diagnostics;
+
 /// Python's `threading` primitives `std` lacks: `Event`, `Semaphore`,
 /// `BoundedSemaphore`, `Barrier`, `Timer`.
 pub use concurrent_futures_core::sync;
