@@ -1,6 +1,6 @@
 //! `done()`, `cancel()`, `cancelled()`, `running()`: a queued task can be cancelled and never runs, a running one cannot; `shutdown(cancel_futures)` cancels the queue.
 //!
-//! The seeds' example: a pool of one worker, two tasks; the second is still
+//! Python's classic example: a pool of one worker, two tasks; the second is still
 //! queued when it is cancelled.
 
 use concurrent_futures::{FutureError, FutureState, ThreadPoolExecutor};

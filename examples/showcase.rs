@@ -51,7 +51,7 @@ fn progress(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// The seeds' spider: a `HashMap` from futures to URLs, results taken as they complete.
+/// The spider: a `HashMap` from futures to URLs, results taken as they complete.
 fn crawl(pages: usize) -> Res<()> {
     println!("1. crawling a {pages}-page site on loopback with 8 threads and as_completed");
     let site = site::Site::start(pages)?;

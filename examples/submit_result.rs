@@ -1,6 +1,6 @@
 //! Submit a task to a `ThreadPoolExecutor` and wait for its result, as Python's `executor.submit(fn, *args).result()`.
 //!
-//! The seeds' first example: `test(name, age)` sleeps, then returns; the
+//! Python's classic first example: `test(name, age)` sleeps, then returns; the
 //! future prints like Python's repr, `running` while the task runs and
 //! `finished returned ...` after.
 
@@ -8,7 +8,7 @@ use concurrent_futures::{FutureError, ThreadPoolExecutor};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// The seeds' `test(name, age)`: prints its arguments, works, returns.
+/// Python's `test(name, age)`: prints its arguments, works, returns.
 fn test(name: &str, age: u32, work: Duration) -> String {
     println!("  [task] {name} {age}");
     thread::sleep(work);
