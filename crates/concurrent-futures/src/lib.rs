@@ -130,8 +130,8 @@ pub use concurrent_futures_wait::{
 };
 
 pub use concurrent_futures_pool::{
-    BuildError, Executor, Map, MapOptions, PoolStats, Scope, SubmitError, ThreadPoolBuilder,
-    ThreadPoolExecutor,
+    BuildError, Executor, Map, MapOptions, PoolStats, Scope, ShutdownOptions, SubmitError,
+    ThreadPoolBuilder, ThreadPoolExecutor,
 };
 
 pub use concurrent_futures_core::diagnostics;

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::error::SubmitError;
 use crate::map::{Map, MapOptions};
+use crate::shutdown_options::ShutdownOptions;
 
 /// What every pool offers: submit a plain function with an argument, map a
 /// plain function over an input, shut down.
@@ -103,4 +104,19 @@ pub trait Executor {
     /// Executor::shutdown(&ex, true, false);
     /// ```
     fn shutdown(&self, wait: bool, cancel_futures: bool);
+
+    /// [`shutdown`](Executor::shutdown) with named options.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_pool::{Executor, ShutdownOptions, ThreadPoolExecutor};
+    /// fn stop_now<E: Executor>(ex: &E) {
+    ///     ex.shutdown_with(ShutdownOptions::default().cancel_futures(true));
+    /// }
+    /// stop_now(&ThreadPoolExecutor::new(1).unwrap());
+    /// ```
+    fn shutdown_with(&self, options: ShutdownOptions) {
+        self.shutdown(options.get_wait(), options.get_cancel_futures());
+    }
 }

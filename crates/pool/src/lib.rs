@@ -57,6 +57,7 @@ mod primitives;
 pub mod process;
 mod scope;
 mod shutdown;
+mod shutdown_options;
 mod stats;
 mod thread;
 mod work_item;
@@ -70,5 +71,6 @@ pub use map::{Map, MapOptions};
 #[cfg(target_os = "linux")]
 pub use process::{ProcessPoolBuilder, ProcessPoolExecutor};
 pub use scope::Scope;
+pub use shutdown_options::ShutdownOptions;
 pub use stats::PoolStats;
 pub use thread::{ThreadPoolBuilder, ThreadPoolExecutor};
