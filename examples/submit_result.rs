@@ -4,7 +4,7 @@
 //! future prints like Python's repr, `running` while the task runs and
 //! `finished returned ...` after.
 
-use concurrent_futures::{FutureError, ThreadPoolExecutor};
+use concurrent_futures::{FutureError, ShutdownOptions, ThreadPoolExecutor};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -74,7 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Python: leaving `with` calls shutdown(wait=True); here, explicitly.
-    executor.shutdown(true, false);
+    executor.shutdown_with(ShutdownOptions::default());
     match executor.submit(|| ()) {
         Err(e) => println!("submit after shutdown: {e}"),
         Ok(_) => println!("submit after shutdown was accepted?"),

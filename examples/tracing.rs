@@ -8,7 +8,9 @@
 //! `concurrent_futures`; here a `Targets` filter shows them down to `TRACE`.
 
 use concurrent_futures::sync::Event;
-use concurrent_futures::{process, Future, ProcessPoolExecutor, ThreadPoolExecutor};
+use concurrent_futures::{
+    process, Future, ProcessPoolExecutor, ShutdownOptions, ThreadPoolExecutor,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -53,7 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     gate.set();
     busy.result_timeout(Duration::from_secs(30))?;
     let _ = failing.exception_timeout(Duration::from_secs(30))?;
-    ex.shutdown(true, false);
+    ex.shutdown_with(ShutdownOptions::default());
 
     println!("a process pool of 1: a worker that dies is replaced");
     let procs = ProcessPoolExecutor::new(1)?;
@@ -67,6 +69,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "  the next task, on the replacement: {}",
         after.result_timeout(Duration::from_secs(30))?
     );
-    procs.shutdown(true, false);
+    procs.shutdown_with(ShutdownOptions::default());
     Ok(())
 }

@@ -10,7 +10,7 @@
 //! complete, exactly as with Python's module:
 //!
 //! ```
-//! use concurrent_futures::{as_completed, wait, Future, ReturnWhen, ThreadPoolExecutor};
+//! use concurrent_futures::{as_completed, wait, Future, ReturnWhen, ShutdownOptions, ThreadPoolExecutor};
 //! use std::collections::HashMap;
 //! use std::time::Duration;
 //!
@@ -43,7 +43,7 @@
 //! assert!(r.done.iter().any(|f| f.exception().unwrap().is_some()));
 //! r.not_done.iter().for_each(|f| { f.cancel(); });
 //!
-//! ex.shutdown(true, false); // also what dropping the executor does
+//! ex.shutdown_with(ShutdownOptions::default()); // wait, cancel nothing: what dropping it does
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
