@@ -20,7 +20,6 @@ use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use bincode::Options as _;
 use concurrent_futures::process::{self, ProcessPoolExecutor};
 use concurrent_futures::{MapOptions, ThreadPoolExecutor};
 use criterion::{BenchmarkId, Criterion, Throughput};
@@ -42,15 +41,11 @@ fn count_primes((lo, hi): (u64, u64)) -> u64 {
     (lo..hi).filter(|&n| is_prime(n)).count() as u64
 }
 
-fn codec() -> impl bincode::Options {
-    bincode::DefaultOptions::new().reject_trailing_bytes()
-}
-
 /// A frame as the pool sends it: u32 length, kind, u64 id, payload.
 fn write_frame(w: &mut impl Write, buf: &mut Vec<u8>, id: u64, value: u64) {
     buf.clear();
     buf.extend_from_slice(&[0; 13]);
-    codec().serialize_into(&mut *buf, &value).unwrap();
+    rmp_serde::encode::write_named(&mut *buf, &value).unwrap();
     let len = (buf.len() - 13) as u32;
     buf[0..4].copy_from_slice(&len.to_le_bytes());
     buf[4] = 1;
@@ -65,7 +60,7 @@ fn read_frame(r: &mut impl Read, buf: &mut Vec<u8>) -> Option<(u64, u64)> {
     buf.resize(len, 0);
     r.read_exact(buf).ok()?;
     let id = u64::from_le_bytes(h[5..13].try_into().unwrap());
-    Some((id, codec().deserialize(buf).unwrap()))
+    Some((id, rmp_serde::from_slice(buf).unwrap()))
 }
 
 /// The floor's child: decode, call, encode, on the socket it got as stdin.

@@ -144,7 +144,7 @@ impl<T> Future<T> {
     }
 
     fn lock(&self) -> MutexGuard<'_, Shared<T>> {
-        primitives::lock(&self.inner.shared)
+        self.inner.shared.lock()
     }
 
     /// The current state.
@@ -429,8 +429,8 @@ impl<T> Future<T> {
             };
             g.sleepers += 1;
             g = match left {
-                None => primitives::wait(&self.inner.cond, g),
-                Some(left) => primitives::wait_timeout(&self.inner.cond, g, left),
+                None => self.inner.cond.wait(g),
+                Some(left) => self.inner.cond.wait_timeout(g, left),
             };
             g.sleepers -= 1;
         }
@@ -584,7 +584,7 @@ impl<T> Future<T> {
         fence(Ordering::SeqCst);
         while !self.is_last_handle() {
             g.sleepers += 1;
-            g = primitives::wait(&self.inner.cond, g);
+            g = self.inner.cond.wait(g);
             g.sleepers -= 1;
         }
     }

@@ -61,3 +61,18 @@ pub use future::Future;
 pub use state::FutureState;
 pub use unwind::panic_message;
 pub use waiter::{Completion, Waitable, Waiter};
+
+/// Not public API: the std/loom switch, the poison-free lock and the panic
+/// containment helpers, shared with the workspace's other crates so there is
+/// one copy of each. May change in any release.
+#[doc(hidden)]
+pub mod __private {
+    /// The std/loom switch and the poison-free `Mutex`/`Condvar`.
+    pub mod primitives {
+        pub use crate::primitives::*;
+    }
+    /// Catching panics, containing panicking drops, aborting on unwind.
+    pub mod unwind {
+        pub use crate::unwind::*;
+    }
+}

@@ -42,35 +42,28 @@
 //! * `executor.rs` — the [`Executor`] trait;
 //! * `map.rs` — [`MapOptions`] and the [`Map`] iterator;
 //! * `work_item.rs` — a queued task: closure + future, one allocation;
-//! * `shutdown.rs` — the gate that orders submits against shutdown;
+//! * `lifecycle/` — what both pools share: admission (the gate that orders
+//!   submits against shutdown), `cancel_futures`, breaking;
 //! * `thread/` — [`ThreadPoolExecutor`], its queues, workers, sleep protocol
-//!   (`thread/README.md`) and [`ThreadPoolBuilder`];
-//! * `scope.rs` — [`Scope`];
-//! * `stats.rs` — [`PoolStats`];
+//!   (`thread/README.md`), [`ThreadPoolBuilder`], [`Scope`] and
+//!   [`PoolStats`];
 //! * [`process`] — [`ProcessPoolExecutor`] and `process::init()` (Linux).
 
 mod error;
 mod executor;
+mod lifecycle;
 mod map;
 mod primitives;
 #[cfg(target_os = "linux")]
 pub mod process;
-mod scope;
-mod shutdown;
 mod shutdown_options;
-mod stats;
 mod thread;
 mod work_item;
-
-#[cfg(all(test, loom))]
-mod loom_models;
 
 pub use error::{BuildError, SubmitError};
 pub use executor::Executor;
 pub use map::{Map, MapOptions};
 #[cfg(target_os = "linux")]
 pub use process::{ProcessPoolBuilder, ProcessPoolExecutor};
-pub use scope::Scope;
 pub use shutdown_options::ShutdownOptions;
-pub use stats::PoolStats;
-pub use thread::{ThreadPoolBuilder, ThreadPoolExecutor};
+pub use thread::{PoolStats, Scope, ThreadPoolBuilder, ThreadPoolExecutor};

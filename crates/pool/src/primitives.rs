@@ -1,5 +1,5 @@
 //! The std/loom switch: the locks, condvars and atomics of the protocols
-//! (`shutdown.rs`'s gate, `thread/sleep.rs`) come from here, so the same code
+//! (`lifecycle/gate.rs`'s gate, `thread/sleep.rs`) come from here, so the same code
 //! is model-checked under `--cfg loom`.
 //!
 //! Locks ignore poisoning: no user code runs while one of our locks is held,

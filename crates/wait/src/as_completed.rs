@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use concurrent_futures_core::{Future, FutureError, TimeoutError, Waitable, Waiter};
 
-use crate::primitives;
 use crate::waiter::{self, Queue};
+use concurrent_futures_core::__private::primitives;
 
 /// An iterator over futures as they complete; made by [`as_completed`].
 ///
@@ -88,7 +88,7 @@ where
     T: Send + 'a,
     I: IntoIterator<Item = &'a Future<T>>,
 {
-    let deadline = primitives::deadline(timeout);
+    let deadline = timeout.and_then(primitives::deadline);
     let futures: Vec<&Future<T>> = futures.into_iter().collect();
     let mut seen = Seen::for_ids(futures.iter().map(|f| Waitable::id(*f)));
     let mut it = AsCompleted {
@@ -211,7 +211,7 @@ pub fn as_completed_any<'a>(
     futures: &[&'a dyn Waitable],
     timeout: Option<Duration>,
 ) -> AsCompletedAny<'a> {
-    let deadline = primitives::deadline(timeout);
+    let deadline = timeout.and_then(primitives::deadline);
     let mut seen = Seen::for_ids(futures.iter().map(|f| f.id()));
     let mut it = AsCompletedAny {
         slots: Vec::with_capacity(futures.len()),

@@ -57,7 +57,6 @@
 //!   `as_completed`;
 //! * `wait.rs` — [`wait`], [`wait_any`], [`ReturnWhen`], [`DoneAndNotDone`];
 //! * `as_completed.rs` — [`as_completed`], [`as_completed_any`];
-//! * `primitives.rs` — the std/loom switch for the waiters' lock and condvar.
 //!
 //! There is no `lock_order.rs`: no code here ever holds two futures' locks
 //! at once (see the README), so there is no order among futures to keep.
@@ -65,7 +64,6 @@
 #![forbid(unsafe_code)]
 
 mod as_completed;
-mod primitives;
 mod wait;
 mod waiter;
 

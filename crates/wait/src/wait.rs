@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use concurrent_futures_core::{Completion, Future, Waitable, Waiter};
 
-use crate::primitives;
 use crate::waiter::{self, AllCompleted, FirstCompleted, FirstException, Signal, StopRule};
+use concurrent_futures_core::__private::primitives;
 
 /// When [`wait`] returns: Python's `return_when` constants.
 ///
@@ -153,7 +153,7 @@ where
     T: Send + 'a,
     I: IntoIterator<Item = &'a Future<T>>,
 {
-    let deadline = primitives::deadline(timeout);
+    let deadline = timeout.and_then(primitives::deadline);
     let futures = futures.into_iter();
     // One pass over the futures: each is touched once while its memory is
     // at hand; the done ones go straight to the result.
@@ -242,7 +242,7 @@ pub fn wait_any(
     timeout: Option<Duration>,
     return_when: ReturnWhen,
 ) -> DoneAndNotDoneIndices {
-    let deadline = primitives::deadline(timeout);
+    let deadline = timeout.and_then(primitives::deadline);
     let mut pending = Vec::new();
     let mut look = Look::default();
     for f in futures {

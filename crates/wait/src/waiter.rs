@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use concurrent_futures_core::{Completion, Waitable, Waiter};
 
-use crate::primitives::{self, AtomicBool, Condvar, Mutex, Nap, Ordering};
+use concurrent_futures_core::__private::primitives::{AtomicBool, Condvar, Mutex, Nap, Ordering};
 
 /// When a `wait` may return.
 pub(crate) trait StopRule: Send + 'static {
@@ -145,7 +145,7 @@ impl<R: StopRule> Signal<R> {
     /// `notify`, and by the waiting thread itself for a future that turned
     /// out to be done when it tried to install the waiter on it.
     pub(crate) fn record(&self, how: Completion) -> bool {
-        let mut g = primitives::lock(&self.state);
+        let mut g = self.state.lock();
         if !g.stop && g.rule.record(how) {
             g.stop = true;
             self.stopped.store(true, Ordering::Relaxed);
@@ -159,7 +159,7 @@ impl<R: StopRule> Signal<R> {
 
     /// Whether the rule has recorded every watched future.
     pub(crate) fn all_recorded(&self) -> bool {
-        primitives::lock(&self.state).rule.all_recorded()
+        self.state.lock().rule.all_recorded()
     }
 
     /// Blocks until the rule says stop (`true`) or `deadline` passes
@@ -167,7 +167,7 @@ impl<R: StopRule> Signal<R> {
     /// `record` takes, so a stop cannot slip in unseen between the check and
     /// the sleep.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> bool {
-        let mut g = primitives::lock(&self.state);
+        let mut g = self.state.lock();
         loop {
             if g.stop {
                 return true;
@@ -176,7 +176,7 @@ impl<R: StopRule> Signal<R> {
                 return false;
             };
             g.sleeping = true;
-            g = primitives::sleep(&self.cond, g, nap);
+            g = self.cond.nap(g, nap);
             g.sleeping = false;
         }
     }
@@ -220,7 +220,7 @@ impl Queue {
     /// lock per batch, whatever the batch's size, and no allocation.
     pub(crate) fn take(&self, into: &mut Vec<usize>, deadline: Option<Instant>) -> bool {
         debug_assert!(into.is_empty());
-        let mut g = primitives::lock(&self.state);
+        let mut g = self.state.lock();
         loop {
             if !g.done.is_empty() {
                 mem::swap(&mut g.done, into);
@@ -230,7 +230,7 @@ impl Queue {
                 return false;
             };
             g.sleeping = true;
-            g = primitives::sleep(&self.cond, g, nap);
+            g = self.cond.nap(g, nap);
             g.sleeping = false;
         }
     }
@@ -238,7 +238,7 @@ impl Queue {
 
 impl Waiter for Queue {
     fn notify(&self, token: usize, _how: Completion) {
-        let mut g = primitives::lock(&self.state);
+        let mut g = self.state.lock();
         g.done.push(token);
         if g.sleeping {
             // One wake per sleep: the next pushes find `sleeping` false.

@@ -60,7 +60,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use super::{deadline, sleep_on, Sleep};
-use crate::primitives::{lock, wait, Condvar, Mutex, MutexGuard};
+use crate::primitives::{Condvar, Mutex, MutexGuard};
 
 /// The action run by the last party to arrive, before the others are released.
 type Action = Box<dyn Fn() + Send + Sync + 'static>;
@@ -304,9 +304,9 @@ impl Barrier {
 
     /// Waits out an action or a reset in progress; fails if broken.
     fn enter(&self) -> Result<MutexGuard<'_, State>, BrokenBarrierError> {
-        let mut state = lock(&self.state);
+        let mut state = self.state.lock();
         while matches!(state.phase, Phase::Tripping | Phase::Resetting) {
-            state = wait(&self.cond, state);
+            state = self.cond.wait(state);
         }
         if state.phase == Phase::Broken {
             return Err(BrokenBarrierError::new());
@@ -325,7 +325,7 @@ impl Barrier {
             state.phase = Phase::Tripping;
             drop(state);
             let ran = panic::catch_unwind(AssertUnwindSafe(action));
-            state = lock(&self.state);
+            state = self.state.lock();
             if let Err(payload) = ran {
                 self.break_locked(&mut state);
                 return (state, Pass::ActionPanicked(payload));
@@ -399,7 +399,7 @@ impl Barrier {
     /// assert!(b.wait().is_err());
     /// ```
     pub fn abort(&self) {
-        let mut state = lock(&self.state);
+        let mut state = self.state.lock();
         self.break_locked(&mut state);
     }
 
@@ -418,7 +418,7 @@ impl Barrier {
     /// assert_eq!(b.wait(), Ok(0));
     /// ```
     pub fn reset(&self) {
-        let mut state = lock(&self.state);
+        let mut state = self.state.lock();
         // With parties of the current round inside, they must leave (with
         // an error) before a new round may fill.
         state.phase = if state.arrived == 0 {
@@ -439,7 +439,7 @@ impl Barrier {
     /// ```
     #[must_use]
     pub fn broken(&self) -> bool {
-        lock(&self.state).phase == Phase::Broken
+        self.state.lock().phase == Phase::Broken
     }
 
     /// How many threads are waiting in the current round (Python's
@@ -453,7 +453,7 @@ impl Barrier {
     /// ```
     #[must_use]
     pub fn n_waiting(&self) -> usize {
-        let state = lock(&self.state);
+        let state = self.state.lock();
         if state.phase == Phase::Filling {
             state.arrived
         } else {
@@ -568,7 +568,7 @@ impl fmt::Debug for BarrierBuilder {
 
 impl fmt::Debug for Barrier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = lock(&self.state);
+        let state = self.state.lock();
         let action = if self.action.is_some() {
             " action=<closure>"
         } else {
@@ -628,6 +628,6 @@ mod tests {
         let b = Barrier::new(2);
         b.abort();
         b.reset();
-        assert_eq!(lock(&b.state).phase, Phase::Filling);
+        assert_eq!(b.state.lock().phase, Phase::Filling);
     }
 }

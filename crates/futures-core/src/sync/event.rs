@@ -15,7 +15,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::{deadline, sleep_on, Sleep};
-use crate::primitives::{lock, Condvar, Mutex};
+use crate::primitives::{Condvar, Mutex};
 
 /// A flag that threads can wait for: Python's `threading.Event`.
 ///
@@ -83,7 +83,7 @@ impl Event {
     /// ```
     #[must_use]
     pub fn is_set(&self) -> bool {
-        lock(&self.state).flag
+        self.state.lock().flag
     }
 
     /// Raises the flag and wakes every thread waiting for it. Threads that
@@ -99,7 +99,7 @@ impl Event {
     /// assert!(e.wait_timeout(std::time::Duration::ZERO));
     /// ```
     pub fn set(&self) {
-        let mut state = lock(&self.state);
+        let mut state = self.state.lock();
         if state.flag {
             return;
         }
@@ -127,7 +127,7 @@ impl Event {
     /// assert!(!e.is_set());
     /// ```
     pub fn clear(&self) {
-        lock(&self.state).flag = false;
+        self.state.lock().flag = false;
     }
 
     /// Blocks until the flag is raised; returns at once if it already is.
@@ -172,7 +172,7 @@ impl Event {
     }
 
     fn wait_until(&self, deadline: Option<std::time::Instant>) -> bool {
-        let mut state = lock(&self.state);
+        let mut state = self.state.lock();
         if state.flag {
             return true;
         }
@@ -232,7 +232,7 @@ mod tests {
             })
             .collect();
         let give_up = Instant::now() + Duration::from_secs(30);
-        while lock(&e.state).sleepers < 4 {
+        while e.state.lock().sleepers < 4 {
             assert!(Instant::now() < give_up, "waiters never fell asleep");
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -249,9 +249,9 @@ mod tests {
         let e = Event::default();
         e.set();
         e.set();
-        assert_eq!(lock(&e.state).generation, 1);
+        assert_eq!(e.state.lock().generation, 1);
         e.clear();
         e.set();
-        assert_eq!(lock(&e.state).generation, 2);
+        assert_eq!(e.state.lock().generation, 2);
     }
 }

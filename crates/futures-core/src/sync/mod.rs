@@ -97,8 +97,8 @@ fn sleep_on<'a, T>(
     sleep: Sleep,
 ) -> crate::primitives::MutexGuard<'a, T> {
     match sleep {
-        Sleep::For(left) => crate::primitives::wait_timeout(cond, guard, left),
-        Sleep::Forever | Sleep::TimedOut => crate::primitives::wait(cond, guard),
+        Sleep::For(left) => cond.wait_timeout(guard, left),
+        Sleep::Forever | Sleep::TimedOut => cond.wait(guard),
     }
 }
 

@@ -17,7 +17,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::{deadline, sleep_on, Sleep};
-use crate::primitives::{lock, Condvar, Mutex};
+use crate::primitives::{Condvar, Mutex};
 
 /// The shared core: a counter under a mutex, sleepers on a condvar.
 struct Core {
@@ -44,17 +44,17 @@ impl Core {
     }
 
     fn value(&self) -> usize {
-        lock(&self.state).value
+        self.state.lock().value
     }
 
     fn try_acquire(&self) -> bool {
-        let mut counter = lock(&self.state);
+        let mut counter = self.state.lock();
         take(&mut counter)
     }
 
     /// Takes one unit, sleeping until one is released or `deadline` passes.
     fn acquire_until(&self, deadline: Option<Instant>) -> bool {
-        let mut counter = lock(&self.state);
+        let mut counter = self.state.lock();
         loop {
             if take(&mut counter) {
                 return true;
@@ -72,7 +72,7 @@ impl Core {
     /// Adds `n` units and wakes up to `n` sleepers; refuses, changing
     /// nothing, past the bound.
     fn release_n(&self, n: usize) -> Result<(), ReleaseError> {
-        let mut counter = lock(&self.state);
+        let mut counter = self.state.lock();
         let value = counter.value;
         let new = value
             .checked_add(n)
@@ -667,7 +667,7 @@ mod tests {
     fn release_wakes_no_more_than_sleepers() {
         let s = Semaphore::new(0);
         s.release_n(5);
-        assert_eq!(lock(&s.core.state).sleepers, 0);
+        assert_eq!(s.core.state.lock().sleepers, 0);
         assert_eq!(s.value(), 5);
     }
 

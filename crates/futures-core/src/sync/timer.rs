@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use super::{deadline, sleep_on, Sleep};
 use crate::diagnostics::{diagnose, DiagnosticKind};
 use crate::error::TaskError;
-use crate::primitives::{lock, wait, Arc, Condvar, Mutex};
+use crate::primitives::{Arc, Condvar, Mutex};
 use crate::unwind;
 
 /// A function that runs once on its own thread after an interval, unless
@@ -152,7 +152,7 @@ impl Timer {
     /// assert!(!t.cancel());
     /// ```
     pub fn cancel(&self) -> bool {
-        let mut phase = lock(&self.shared.phase);
+        let mut phase = self.shared.phase.lock();
         if !matches!(*phase, Phase::Waiting) {
             return false;
         }
@@ -178,7 +178,7 @@ impl Timer {
     /// ```
     #[must_use]
     pub fn is_finished(&self) -> bool {
-        matches!(*lock(&self.shared.phase), Phase::Done(_))
+        matches!(*self.shared.phase.lock(), Phase::Done(_))
     }
 
     /// Blocks until the timer is done (see
@@ -200,12 +200,12 @@ impl Timer {
     /// assert_eq!(t.join().unwrap_err().panic_message(), Some("boom"));
     /// ```
     pub fn join(&self) -> Result<bool, TaskError> {
-        let mut phase = lock(&self.shared.phase);
+        let mut phase = self.shared.phase.lock();
         loop {
             if let Phase::Done(outcome) = &*phase {
                 return outcome.clone();
             }
-            phase = wait(&self.shared.cond, phase);
+            phase = self.shared.cond.wait(phase);
         }
     }
 
@@ -229,7 +229,7 @@ impl Timer {
     }
 
     fn join_until(&self, deadline: Option<Instant>) -> Option<Result<bool, TaskError>> {
-        let mut phase = lock(&self.shared.phase);
+        let mut phase = self.shared.phase.lock();
         loop {
             if let Phase::Done(outcome) = &*phase {
                 return Some(outcome.clone());
@@ -273,17 +273,17 @@ impl Shared {
             }
             ran.map(|()| true).map_err(TaskError::panic)
         } else {
-            drop(f);
+            unwind::drop_reporting("the function of a cancelled Timer", f);
             Ok(false)
         };
-        *lock(&self.phase) = Phase::Done(outcome);
+        *self.phase.lock() = Phase::Done(outcome);
         self.cond.notify_all();
     }
 
     /// Sleeps until `at` or a cancel; returns whether it claimed the run
     /// (`Waiting → Running`).
     fn sleep_then_claim(&self, at: Option<Instant>) -> bool {
-        let mut phase = lock(&self.phase);
+        let mut phase = self.phase.lock();
         loop {
             if !matches!(*phase, Phase::Waiting) {
                 return false;
@@ -300,7 +300,7 @@ impl Shared {
 
 impl fmt::Debug for Timer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let phase = match &*lock(&self.shared.phase) {
+        let phase = match &*self.shared.phase.lock() {
             Phase::Waiting => "waiting",
             Phase::Running => "running",
             Phase::Cancelled | Phase::Done(Ok(false)) => "cancelled",

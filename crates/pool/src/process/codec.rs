@@ -1,8 +1,15 @@
-//! The one module that knows the wire codec (bincode 1, varint integers,
-//! little-endian, trailing bytes rejected): task arguments and results cross
-//! the process boundary through [`encode_into`] and [`decode`]. Bincode keeps
-//! the message of a custom serde error, so a user's `Error::custom("...")`
-//! reaches the future.
+//! The one module that knows the wire codec: MessagePack (`rmp-serde`) with
+//! named struct fields, trailing bytes rejected. Task arguments and results
+//! cross the process boundary through [`encode_into`] and [`decode`].
+//!
+//! Why MessagePack with named fields: the format is self-describing, so the
+//! serde shapes that need `deserialize_any` cross intact
+//! (`serde_json::Value`, `#[serde(untagged)]` enums, `#[serde(flatten)]`
+//! fields), which bincode and postcard cannot carry; a user's
+//! `Error::custom("...")` message reaches the future (postcard drops it);
+//! the crate is maintained (bincode 1.3 is RUSTSEC-2025-0141, unmaintained);
+//! and its decoder bounds nesting (depth 1024), so a hostile frame cannot
+//! overflow the stack. `docs/process-pool.md` has the measurements.
 //!
 //! Every failure, including a `Serialize`/`Deserialize` impl that panics,
 //! becomes a [`SerdeError`] naming the stage it happened at.
@@ -10,7 +17,7 @@
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use serde::de::DeserializeOwned;
+use serde::de::{Deserialize, DeserializeOwned};
 use serde::Serialize;
 
 /// Where a value failed to cross the process boundary.
@@ -102,11 +109,6 @@ impl std::error::Error for SerdeError {}
 
 pub(crate) use concurrent_futures_core::panic_message;
 
-fn options() -> impl bincode::Options {
-    use bincode::Options as _;
-    bincode::DefaultOptions::new().reject_trailing_bytes()
-}
-
 /// Appends the encoding of `value` to `out` (which may already hold a frame
 /// header). On failure the contents of `out` are unspecified: callers drop it.
 pub(crate) fn encode_into<T: Serialize + ?Sized>(
@@ -114,9 +116,8 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
     out: &mut Vec<u8>,
     stage: SerdeStage,
 ) -> Result<(), SerdeError> {
-    use bincode::Options as _;
     match catch_unwind(AssertUnwindSafe(|| {
-        options().serialize_into(&mut *out, value)
+        rmp_serde::encode::write_named(&mut *out, value)
     })) {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(SerdeError::new(stage, e.to_string())),
@@ -127,13 +128,32 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
     }
 }
 
+/// The deepest nesting a decoded value may have (serde_json's own limit):
+/// deeper input is an error, never a stack overflow of the thread that
+/// decodes (a parent's slot thread has a 2 MiB stack).
+const MAX_DEPTH: usize = 128;
+
 /// Decodes a `T` from exactly `bytes` (trailing bytes are an error).
 pub(crate) fn decode<T: DeserializeOwned>(
     bytes: &[u8],
     stage: SerdeStage,
 ) -> Result<T, SerdeError> {
-    use bincode::Options as _;
-    match catch_unwind(AssertUnwindSafe(|| options().deserialize::<T>(bytes))) {
+    match catch_unwind(AssertUnwindSafe(|| {
+        let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+        de.set_max_depth(MAX_DEPTH);
+        let v = T::deserialize(&mut de)?;
+        // Anything after the value is an error: try to read one more.
+        match serde::de::IgnoredAny::deserialize(&mut de) {
+            Err(rmp_serde::decode::Error::InvalidMarkerRead(e))
+                if e.kind() == std::io::ErrorKind::UnexpectedEof =>
+            {
+                Ok(v)
+            }
+            _ => Err(rmp_serde::decode::Error::Syntax(
+                "trailing bytes after the value".into(),
+            )),
+        }
+    })) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(SerdeError::new(stage, e.to_string())),
         Err(p) => Err(SerdeError::new(
@@ -183,5 +203,99 @@ mod tests {
         let mut bytes = Vec::new();
         encode_into(&(1u64 << 60), &mut bytes, SerdeStage::ArgumentEncode).unwrap();
         assert!(decode::<Vec<u64>>(&bytes, SerdeStage::ArgumentDecode).is_err());
+    }
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[serde(untagged)]
+    enum Untagged {
+        Num(u64),
+        Text(String),
+        Pair { a: i32, b: Vec<u8> },
+    }
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Inner {
+        x: u8,
+        y: Option<String>,
+    }
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Flattened {
+        name: String,
+        #[serde(flatten)]
+        inner: Inner,
+        #[serde(flatten)]
+        rest: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+
+    fn round_trip<T>(v: &T) -> T
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        let mut out = Vec::new();
+        encode_into(v, &mut out, SerdeStage::ArgumentEncode).unwrap();
+        decode(&out, SerdeStage::ArgumentDecode).unwrap()
+    }
+
+    /// The three shapes bincode could not carry (they need
+    /// `deserialize_any`) cross intact.
+    #[test]
+    fn self_describing_shapes_round_trip() {
+        let json: serde_json::Value = serde_json::json!({
+            "n": 1, "neg": -2, "f": 1.5, "s": "x", "null": null,
+            "arr": [true, false, [], {}], "nested": {"deep": [1, "two", 3.0]}
+        });
+        assert_eq!(round_trip(&json), json);
+        for u in [
+            Untagged::Num(7),
+            Untagged::Text("seven".into()),
+            Untagged::Pair {
+                a: -7,
+                b: vec![0, 255],
+            },
+        ] {
+            assert_eq!(round_trip(&u), u);
+        }
+        let mut rest = std::collections::BTreeMap::new();
+        rest.insert("extra".to_owned(), serde_json::json!([1, {"k": "v"}]));
+        let f = Flattened {
+            name: "n".into(),
+            inner: Inner {
+                x: 3,
+                y: Some("why".into()),
+            },
+            rest,
+        };
+        assert_eq!(round_trip(&f), f);
+        // Results of chunked maps, and the unit type.
+        let chunk: Vec<Result<u64, String>> = vec![Ok(1), Err("boom".into())];
+        assert_eq!(round_trip(&chunk), chunk);
+        round_trip(&());
+    }
+
+    /// A custom `Deserialize` error keeps its words.
+    #[test]
+    fn custom_deserialize_messages_survive() {
+        struct Refuse;
+        impl<'de> serde::Deserialize<'de> for Refuse {
+            fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+                Err(serde::de::Error::custom("Refuse refuses to deserialize"))
+            }
+        }
+        let mut out = Vec::new();
+        encode_into(&1u8, &mut out, SerdeStage::ArgumentEncode).unwrap();
+        let e = decode::<Refuse>(&out, SerdeStage::ArgumentDecode)
+            .err()
+            .expect("refused");
+        assert_eq!(e.message(), "Refuse refuses to deserialize");
+    }
+
+    /// Deeply nested input is refused, not a stack overflow.
+    #[test]
+    fn deep_nesting_is_refused() {
+        // 100k one-element arrays (0x91) around a nil.
+        let mut bytes = vec![0x91u8; 100_000];
+        bytes.push(0xc0);
+        assert!(decode::<serde_json::Value>(&bytes, SerdeStage::ResultDecode).is_err());
     }
 }

@@ -16,11 +16,19 @@
 //! `map` job ahead of time (one prefetch), so a worker never waits for a
 //! round trip between chunks. Replies come in order, so when a worker dies
 //! the oldest unanswered job is the one it was running; the prefetched one
-//! never started and goes back to the front of the queue.
+//! never started and goes back to the front of the queue, unless the
+//! worker was killed by `kill_workers` / `terminate_workers`: then it fails
+//! with the same death, and nothing starts after the call.
+//!
+//! A slot counts as *ready* (it will look at the queue again without being
+//! woken) from the moment it has its reply, before it completes the future,
+//! and while it spins for [`IDLE_SPIN`] before sleeping: a caller that
+//! submits the next task right after `result()` returns finds it ready, and
+//! neither starts a second worker nor pays a wake-up.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -31,6 +39,7 @@ use super::job::Job;
 use super::protocol::ProtocolError;
 use super::worker::{PidCell, RunOutcome, SpawnConfig, WorkerProcess};
 use crate::error::SubmitError;
+use crate::PoolStats;
 use crate::primitives::{lock, wait, Condvar, Mutex, MutexGuard};
 
 /// The options a pool was built with.
@@ -61,6 +70,12 @@ struct State {
     idle: usize,
     /// Slots not yet waiting for their first job.
     starting: usize,
+    /// Slots that will look at the queue without a wake-up (see the module
+    /// docs).
+    ready: usize,
+    /// `kill_workers` / `terminate_workers` was called: no worker starts,
+    /// no job is handed back.
+    killed: bool,
     handles: Vec<JoinHandle<()>>,
     next_slot: usize,
     workers_started: u64,
@@ -76,6 +91,27 @@ pub(crate) struct Pool {
     /// A slot exited.
     exited: Condvar,
     next_id: AtomicU64,
+    /// The queue's length, a hint read without the lock by spinning slots.
+    queued: AtomicUsize,
+    completed: AtomicU64,
+    failed: AtomicU64,
+    cancelled: AtomicU64,
+}
+
+/// How long a slot whose worker is idle spins on the queue before it sleeps
+/// on the condvar: sequential `submit` + `result` calls come back within
+/// microseconds.
+const IDLE_SPIN: Duration = Duration::from_micros(50);
+
+/// How long `terminate_workers` waits after `SIGTERM` before it sends
+/// `SIGKILL` to the workers still alive.
+pub(crate) const TERMINATE_GRACE: Duration = Duration::from_millis(500);
+
+/// What a slot has told the pool about itself (each undone once).
+#[derive(Debug)]
+struct Marks {
+    starting: bool,
+    ready: bool,
 }
 
 /// The largest `map` job sent ahead of time: far below a socket's buffer,
@@ -95,6 +131,10 @@ impl Pool {
             work: Condvar::new(),
             exited: Condvar::new(),
             next_id: AtomicU64::new(1),
+            queued: AtomicUsize::new(0),
+            completed: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
         })
     }
 
@@ -130,8 +170,11 @@ impl Pool {
         let mut st = self.lock();
         Self::open(&st)?;
         st.queue.push_back(job);
+        // Relaxed: a hint for spinning slots, which re-check under the lock.
+        self.queued.store(st.queue.len(), Ordering::Relaxed);
         let mut new_slot = None;
-        if st.queue.len() > st.idle + st.starting && st.slots.len() < self.config.max_workers {
+        let available = st.idle + st.starting + st.ready;
+        if st.queue.len() > available && st.slots.len() < self.config.max_workers {
             let info = Arc::new(SlotInfo {
                 id: st.next_slot,
                 ..SlotInfo::default()
@@ -180,25 +223,57 @@ impl Pool {
     /// Whether a slot without a worker should start one.
     fn wants_worker(&self, carrying: bool) -> bool {
         let st = self.lock();
-        st.broken.is_none() && (carrying || !st.shutdown || !st.queue.is_empty())
+        st.broken.is_none() && !st.killed && (carrying || !st.shutdown || !st.queue.is_empty())
+    }
+
+    /// Undoes a slot's marks (under the lock).
+    fn unmark(st: &mut State, marks: &mut Marks) {
+        if std::mem::take(&mut marks.starting) {
+            st.starting -= 1;
+        }
+        if std::mem::take(&mut marks.ready) {
+            st.ready -= 1;
+        }
+    }
+
+    /// Marks a slot ready: it will take the next job without a wake-up.
+    fn mark_ready(&self, marks: &mut Marks) {
+        if !marks.ready {
+            self.lock().ready += 1;
+            marks.ready = true;
+        }
     }
 
     /// The next job for a slot whose worker is idle; `None` when the slot
     /// should exit (shut down with an empty queue, or broken).
-    fn next_job(&self, starting: &mut bool) -> Option<Job> {
+    fn next_job(&self, marks: &mut Marks) -> Option<Job> {
         let mut st = self.lock();
-        if std::mem::take(starting) {
-            st.starting -= 1;
-        }
+        Self::unmark(&mut st, marks);
+        let mut spun = cfg!(loom);
         loop {
             if st.broken.is_some() {
                 return None;
             }
             if let Some(job) = st.queue.pop_front() {
+                self.queued.store(st.queue.len(), Ordering::Relaxed);
                 return Some(job);
             }
             if st.shutdown {
                 return None;
+            }
+            if !spun {
+                // Still counted ready while it spins, so a submit now
+                // neither starts a slot nor needs to wake this one.
+                spun = true;
+                st.ready += 1;
+                drop(st);
+                let until = Instant::now() + IDLE_SPIN;
+                while self.queued.load(Ordering::Relaxed) == 0 && Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+                st = self.lock();
+                st.ready -= 1;
+                continue;
             }
             st.idle += 1;
             st = wait(&self.work, st);
@@ -215,29 +290,51 @@ impl Pool {
         }
         let front = st.queue.front()?;
         if front.prefetch && front.frame.len() <= PREFETCH_MAX {
-            st.queue.pop_front()
+            let job = st.queue.pop_front();
+            self.queued.store(st.queue.len(), Ordering::Relaxed);
+            job
         } else {
             None
         }
     }
 
+    /// Fails a job and counts it.
+    fn fail(&self, job: Job, e: TaskError) {
+        // Relaxed: statistics only.
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        job.sink.fail(e);
+    }
+
+    /// Cancels a job that never started and counts it.
+    fn cancel(&self, job: Job) {
+        self.cancelled.fetch_add(1, Ordering::Relaxed);
+        job.sink.cancel();
+    }
+
     /// Puts jobs a dead worker never reached back at the front of the queue
-    /// (in order), or fails them if the pool broke.
-    fn requeue_front(&self, jobs: Vec<Job>) {
+    /// (in order); fails them with `death` if the workers were killed
+    /// (`kill_workers`), or as broken if the pool broke.
+    fn requeue_front(&self, jobs: Vec<Job>, death: &TaskError) {
         if jobs.is_empty() {
             return;
         }
         let mut st = self.lock();
-        if let Some(reason) = st.broken.clone() {
+        let error = if st.killed {
+            Some(death.clone())
+        } else {
+            st.broken.clone().map(TaskError::broken)
+        };
+        if let Some(error) = error {
             drop(st);
             for job in jobs {
-                job.sink.fail(TaskError::broken(reason.clone()));
+                self.fail(job, error.clone());
             }
             return;
         }
         for job in jobs.into_iter().rev() {
             st.queue.push_front(job);
         }
+        self.queued.store(st.queue.len(), Ordering::Relaxed);
         self.work.notify_all();
     }
 
@@ -251,18 +348,17 @@ impl Pool {
                 st.broken = Some(reason.clone());
             }
             self.work.notify_all();
+            self.queued.store(0, Ordering::Relaxed);
             st.queue.drain(..).collect()
         };
         for job in carried.into_iter().chain(drained) {
-            job.sink.fail(TaskError::broken(reason.clone()));
+            self.fail(job, TaskError::broken(reason.clone()));
         }
     }
 
-    fn slot_exited(&self, info: &Arc<SlotInfo>, starting: bool) {
+    fn slot_exited(&self, info: &Arc<SlotInfo>, marks: &mut Marks) {
         let mut st = self.lock();
-        if starting {
-            st.starting -= 1;
-        }
+        Self::unmark(&mut st, marks);
         st.slots.retain(|s| !Arc::ptr_eq(s, info));
         self.exited.notify_all();
     }
@@ -279,49 +375,119 @@ impl Pool {
                 let (keep, cancel): (VecDeque<Job>, VecDeque<Job>) =
                     st.queue.drain(..).partition(|j| j.started);
                 st.queue = keep;
+                self.queued.store(st.queue.len(), Ordering::Relaxed);
                 cancel.into_iter().collect()
             } else {
                 Vec::new()
             }
         };
         for job in cancelled {
-            job.sink.cancel();
+            self.cancel(job);
         }
         if wait {
-            self.join_slots();
+            self.join_slots(None);
         }
     }
 
     /// Waits until every slot has exited (all but the caller's own, when a
-    /// done-callback on a slot thread shuts the pool down).
-    fn join_slots(&self) {
+    /// done-callback on a slot thread shuts the pool down), or until
+    /// `deadline`: whether they all did.
+    fn join_slots(&self, deadline: Option<Instant>) -> bool {
         let own = SLOT_OF.with(|s| s.get()) == self as *const Pool as usize;
         let mut st = self.lock();
         loop {
-            for h in std::mem::take(&mut st.handles) {
-                if h.thread().id() == std::thread::current().id() {
-                    continue;
-                }
-                drop(st);
-                let _ = h.join();
-                st = self.lock();
-            }
             if st.slots.len() <= usize::from(own) {
-                return;
+                // Every slot has unregistered; join their threads.
+                for h in std::mem::take(&mut st.handles) {
+                    if h.thread().id() == std::thread::current().id() {
+                        continue;
+                    }
+                    drop(st);
+                    let _ = h.join();
+                    st = self.lock();
+                }
+                return true;
             }
-            st = wait(&self.exited, st);
+            st = match deadline {
+                None => wait(&self.exited, st),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return false;
+                    }
+                    match self.exited.wait_timeout(st, left) {
+                        Ok((g, _)) => g,
+                        Err(poisoned) => poisoned.into_inner().0,
+                    }
+                }
+            };
         }
     }
 
-    /// Python 3.14's `terminate_workers` / `kill_workers`: shuts down,
-    /// cancelling queued jobs, signals every worker, waits for the slots.
+    /// Python 3.14's `terminate_workers` (`SIGTERM`, then `SIGKILL` after
+    /// [`TERMINATE_GRACE`]) / `kill_workers` (`SIGKILL`): refuses new tasks,
+    /// cancels the queued ones, signals every worker (also one still
+    /// starting), and waits until they are reaped. Nothing starts after
+    /// the call: jobs sent ahead to a killed worker fail with its death.
     pub(crate) fn signal_workers(&self, sig: libc::c_int) {
-        self.shutdown(false, true);
-        let slots = self.lock().slots.clone();
-        for s in &slots {
-            s.cell.signal(sig);
+        let drained: Vec<Job> = {
+            let mut st = self.lock();
+            st.shutdown = true;
+            st.killed = true;
+            self.queued.store(0, Ordering::Relaxed);
+            self.work.notify_all();
+            st.queue.drain(..).collect()
+        };
+        for job in drained {
+            if job.started {
+                // Handed back by a worker that died earlier; it cannot be
+                // cancelled any more.
+                self.fail(
+                    job,
+                    TaskError::broken("the pool's workers were killed before the task ran again"),
+                );
+            } else {
+                self.cancel(job);
+            }
         }
-        self.join_slots();
+        let signal_all = |sig| {
+            let slots = self.lock().slots.clone();
+            for s in &slots {
+                s.cell.signal(sig, true);
+            }
+        };
+        signal_all(sig);
+        if sig != libc::SIGKILL && !self.join_slots(Some(Instant::now() + TERMINATE_GRACE)) {
+            signal_all(libc::SIGKILL);
+        }
+        self.join_slots(None);
+    }
+
+    /// The `max_workers` the pool was built with.
+    pub(crate) fn max_workers(&self) -> usize {
+        self.config.max_workers
+    }
+
+    /// A snapshot of the counters (see [`PoolStats`]).
+    pub(crate) fn stats(&self) -> PoolStats {
+        let st = self.lock();
+        let mut s = PoolStats::default();
+        s.workers = st.slots.iter().filter(|s| s.cell.get().is_some()).count();
+        // Relaxed: a snapshot.
+        s.running = st
+            .slots
+            .iter()
+            .filter(|s| s.running.load(Ordering::Relaxed) != 0)
+            .count();
+        s.idle = st.idle + st.ready;
+        s.sleeping = st.idle;
+        s.queued = st.queue.len();
+        s.completed = self.completed.load(Ordering::Relaxed);
+        s.failed = self.failed.load(Ordering::Relaxed);
+        s.cancelled = self.cancelled.load(Ordering::Relaxed);
+        s.shutdown = st.shutdown || st.broken.is_some();
+        s.broken = st.broken.is_some();
+        s
     }
 
     /// A one-line picture of the pool, for `Debug` and test watchdogs.
@@ -363,7 +529,7 @@ struct Slot<'a> {
     pool: &'a Pool,
     info: &'a Arc<SlotInfo>,
     worker: Option<WorkerProcess>,
-    starting: bool,
+    marks: Marks,
 }
 
 impl Drop for Slot<'_> {
@@ -371,7 +537,7 @@ impl Drop for Slot<'_> {
         if let Some(w) = self.worker.take() {
             w.close(&self.info.cell);
         }
-        self.pool.slot_exited(self.info, self.starting);
+        self.pool.slot_exited(self.info, &mut self.marks);
     }
 }
 
@@ -382,15 +548,22 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
         pool,
         info,
         worker: None,
-        starting: true,
+        marks: Marks {
+            starting: true,
+            ready: false,
+        },
     };
     let mut carried: Option<Job> = None;
     loop {
         if slot.worker.is_none() {
             if !pool.wants_worker(carried.is_some()) {
                 if let Some(job) = carried.take() {
-                    job.sink
-                        .fail(TaskError::broken("the pool broke before the task started"));
+                    let why = if pool.lock().killed {
+                        "the pool's workers were killed before the task started"
+                    } else {
+                        "the pool broke before the task started"
+                    };
+                    pool.fail(job, TaskError::broken(why));
                 }
                 break;
             }
@@ -407,7 +580,7 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
         }
         let job = match carried.take() {
             Some(job) => job,
-            None => match pool.next_job(&mut slot.starting) {
+            None => match pool.next_job(&mut slot.marks) {
                 Some(job) => job,
                 None => break,
             },
@@ -425,7 +598,7 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
             carried = Some(job);
             continue;
         }
-        run_jobs(pool, info, &mut slot.worker, job);
+        run_jobs(pool, info, &mut slot.worker, &mut slot.marks, job);
     }
 }
 
@@ -433,9 +606,17 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
 /// it runs, completing each future in turn. Returns when nothing is in
 /// flight; `worker` is `None` then if the worker died, timed out, broke the
 /// protocol (all reaped) or was retired after `max_tasks_per_child`.
-fn run_jobs(pool: &Pool, info: &SlotInfo, worker: &mut Option<WorkerProcess>, mut first: Job) {
+fn run_jobs(
+    pool: &Pool,
+    info: &SlotInfo,
+    worker: &mut Option<WorkerProcess>,
+    marks: &mut Marks,
+    mut first: Job,
+) {
     let Some(w) = worker.as_mut() else { return };
     if !first.start() {
+        // Relaxed: statistics only.
+        pool.cancelled.fetch_add(1, Ordering::Relaxed);
         return;
     }
     let max_frame = pool.config.spawn.max_frame;
@@ -443,40 +624,54 @@ fn run_jobs(pool: &Pool, info: &SlotInfo, worker: &mut Option<WorkerProcess>, mu
     // The head is never handed back (it fails with its worker), so its
     // frame, perhaps large, is freed once sent.
     let frame = std::mem::take(&mut first.frame);
-    let mut inflight = VecDeque::from([first]);
-    let sent_ok = w.send(&frame).is_ok();
-    drop(frame);
     let mut head_start = Instant::now();
+    let deadline = first.time_limit.and_then(|d| head_start.checked_add(d));
+    let mut inflight = VecDeque::from([first]);
+    let mut send_failed = w.send(&frame, deadline).err();
+    drop(frame);
     loop {
         let Some(head) = inflight.front() else { return };
-        // Relaxed: a diagnostic snapshot (`describe`).
+        // Relaxed: a diagnostic snapshot (`describe`, `stats`).
         info.running.store(head.id, Ordering::Relaxed);
         let room = per_child.map_or(true, |n| w.tasks_done + inflight.len() < n);
-        if sent_ok && inflight.len() == 1 && head.prefetch && room {
+        if send_failed.is_none() && inflight.len() == 1 && head.prefetch && room {
             if let Some(mut next) = pool.try_prefetch() {
                 if next.start() {
                     // The frame stays with the job: if the worker dies
                     // before reaching it, it goes back to the queue whole.
                     // A failed send shows up as the head's missing reply.
-                    let _ = w.send(&next.frame);
+                    // At most 32 KiB and the only frame ahead: it fits in
+                    // the socket's buffer, so this never waits.
+                    let _ = w.send(&next.frame, None);
                     inflight.push_back(next);
                 }
             }
         }
         let head = inflight.front().expect("checked above");
-        let outcome = if sent_ok {
-            let deadline = head.time_limit.and_then(|d| head_start.checked_add(d));
-            w.receive(head.id, deadline, max_frame, &info.cell)
-        } else {
-            w.died_on_send(&info.cell)
+        let outcome = match &send_failed {
+            None => {
+                let deadline = head.time_limit.and_then(|d| head_start.checked_add(d));
+                w.receive(head.id, deadline, max_frame, &info.cell)
+            }
+            Some(e) => w.after_failed_send(e, &info.cell),
         };
-        info.running.store(0, Ordering::Relaxed);
+        send_failed = None;
         let head = inflight.pop_front().expect("checked above");
         let error = match outcome {
             RunOutcome::Reply(reply) => {
-                head.complete(&reply, w.pid());
+                info.running.store(0, Ordering::Relaxed);
+                let retire = inflight.is_empty() && per_child.is_some_and(|n| w.tasks_done >= n);
+                if inflight.is_empty() && !retire {
+                    // Ready before the caller can see the result, so its
+                    // next submit finds this worker (CPython's
+                    // test_idle_process_reuse_one).
+                    pool.mark_ready(marks);
+                }
+                let ok = head.complete(reply);
+                let counter = if ok { &pool.completed } else { &pool.failed };
+                counter.fetch_add(1, Ordering::Relaxed);
                 head_start = Instant::now();
-                if inflight.is_empty() && per_child.is_some_and(|n| w.tasks_done >= n) {
+                if retire {
                     if let Some(w) = worker.take() {
                         w.close(&info.cell);
                     }
@@ -491,11 +686,13 @@ fn run_jobs(pool: &Pool, info: &SlotInfo, worker: &mut Option<WorkerProcess>, mu
             },
             RunOutcome::Protocol(pid, msg) => TaskError::error(ProtocolError::new(pid, msg)),
         };
+        info.running.store(0, Ordering::Relaxed);
         // The worker is gone (reaped). The head was what it was running;
         // the rest never started on it.
         *worker = None;
-        head.sink.fail(error);
-        pool.requeue_front(inflight.drain(..).collect());
+        let death = error.clone();
+        pool.fail(head, error);
+        pool.requeue_front(inflight.drain(..).collect(), &death);
         return;
     }
 }
@@ -547,9 +744,12 @@ mod loom_models {
     fn spawn_draining_slot(p: &Arc<Pool>) -> loom::thread::JoinHandle<usize> {
         let p = p.clone();
         loom::thread::spawn(move || {
-            let mut starting = false;
+            let mut marks = Marks {
+                starting: false,
+                ready: false,
+            };
             let mut got = 0;
-            while let Some(j) = p.next_job(&mut starting) {
+            while let Some(j) = p.next_job(&mut marks) {
                 got += 1;
                 drop(j);
             }
@@ -581,8 +781,11 @@ mod loom_models {
             let p = pool();
             let p2 = p.clone();
             let slot = loom::thread::spawn(move || {
-                let mut starting = false;
-                p2.next_job(&mut starting).is_some()
+                let mut marks = Marks {
+                    starting: false,
+                    ready: false,
+                };
+                p2.next_job(&mut marks).is_some()
             });
             let f = Future::new();
             p.submit(job(&p, &f)).unwrap();

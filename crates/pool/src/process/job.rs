@@ -7,7 +7,7 @@ use concurrent_futures_core::{Future, FutureState, TaskError};
 use serde::de::DeserializeOwned;
 
 use super::codec::{self, SerdeError, SerdeStage};
-use super::protocol::{self, Frame, FrameKind, ProtocolError};
+use super::protocol::{FailCode, Reply, ReplyBody};
 
 /// The typed side of a job: the future it completes.
 pub(crate) trait Sink: Send {
@@ -18,8 +18,9 @@ pub(crate) trait Sink: Send {
     /// Fails the task.
     fn fail(&self, e: TaskError);
     /// Completes the task with an `OK` payload (decoded here, in the
-    /// parent; a decode failure or panic fails the task).
-    fn finish(&self, payload: &[u8]);
+    /// parent; a decode failure or panic fails the task): whether it got
+    /// its value.
+    fn finish(&self, payload: &[u8]) -> bool;
     /// The future's state (for `Debug`).
     fn state(&self) -> FutureState;
 }
@@ -37,11 +38,14 @@ impl<R: DeserializeOwned + Send + 'static> Sink for One<R> {
     fn fail(&self, e: TaskError) {
         let _ = self.0.set_exception(e);
     }
-    fn finish(&self, payload: &[u8]) {
-        let _ = match codec::decode::<R>(payload, SerdeStage::ResultDecode) {
-            Ok(r) => self.0.set_result(r),
-            Err(e) => self.0.set_exception(TaskError::error(e)),
-        };
+    fn finish(&self, payload: &[u8]) -> bool {
+        match codec::decode::<R>(payload, SerdeStage::ResultDecode) {
+            Ok(r) => self.0.set_result(r).is_ok(),
+            Err(e) => {
+                let _ = self.0.set_exception(TaskError::error(e));
+                false
+            }
+        }
     }
     fn state(&self) -> FutureState {
         self.0.state()
@@ -83,16 +87,22 @@ impl<R: DeserializeOwned + Send + 'static> Sink for Chunk<R> {
     fn fail(&self, e: TaskError) {
         let _ = self.0.set_exception(e);
     }
-    fn finish(&self, payload: &[u8]) {
-        let _ = match codec::decode::<Vec<Result<R, String>>>(payload, SerdeStage::ResultDecode) {
-            Ok(items) => self.0.set_result(
-                items
-                    .into_iter()
-                    .map(|r| r.map_err(TaskError::panic))
-                    .collect(),
-            ),
-            Err(e) => self.0.set_exception(TaskError::error(e)),
-        };
+    fn finish(&self, payload: &[u8]) -> bool {
+        match codec::decode::<Vec<Result<R, String>>>(payload, SerdeStage::ResultDecode) {
+            Ok(items) => self
+                .0
+                .set_result(
+                    items
+                        .into_iter()
+                        .map(|r| r.map_err(TaskError::panic))
+                        .collect(),
+                )
+                .is_ok(),
+            Err(e) => {
+                let _ = self.0.set_exception(TaskError::error(e));
+                false
+            }
+        }
     }
     fn state(&self) -> FutureState {
         self.0.state()
@@ -135,29 +145,22 @@ impl Job {
         self.started
     }
 
-    /// Completes the future from the worker's reply (`OK` or `FAILED`).
-    pub(crate) fn complete(self, reply: &Frame, pid: u32) {
-        if reply.kind == FrameKind::Ok {
-            self.sink.finish(&reply.payload);
-            return;
-        }
-        let (code, msg) = match reply.payload.split_first() {
-            Some((c, m)) => (*c, String::from_utf8_lossy(m).into_owned()),
-            None => (u8::MAX, String::new()),
-        };
-        let e = match code {
-            protocol::FAIL_PANIC => TaskError::panic(msg),
-            protocol::FAIL_ARG_DECODE => {
-                TaskError::error(SerdeError::new(SerdeStage::ArgumentDecode, msg))
-            }
-            protocol::FAIL_RESULT_ENCODE => {
-                TaskError::error(SerdeError::new(SerdeStage::ResultEncode, msg))
-            }
-            other => TaskError::error(ProtocolError::new(
-                pid,
-                format!("unknown failure code {other} ({msg})"),
-            )),
+    /// Completes the future from the worker's reply: whether the task got
+    /// its value.
+    pub(crate) fn complete(self, reply: Reply) -> bool {
+        let e = match reply.body {
+            ReplyBody::Ok(payload) => return self.sink.finish(&payload),
+            ReplyBody::Failed { code, message } => match code {
+                FailCode::Panic => TaskError::panic(message),
+                FailCode::ArgDecode => {
+                    TaskError::error(SerdeError::new(SerdeStage::ArgumentDecode, message))
+                }
+                FailCode::ResultEncode => {
+                    TaskError::error(SerdeError::new(SerdeStage::ResultEncode, message))
+                }
+            },
         };
         self.sink.fail(e);
+        false
     }
 }

@@ -11,7 +11,7 @@
 //!   and check before running anything that they are that image (see
 //!   `docs/process-pool.md`).
 //! * Tasks are plain functions `fn(A) -> R` with serde argument and result;
-//!   they cross the boundary as code offsets, the values as bincode bytes,
+//!   they cross the boundary as code offsets, the values as MessagePack bytes,
 //!   on a private socket (a task may print freely: its stdout and stderr are
 //!   the parent's).
 //! * A worker holds one task at a time; queued tasks stay `Pending` and
@@ -51,6 +51,7 @@ mod codec;
 mod dispatcher;
 mod job;
 mod protocol;
+pub mod testing;
 mod worker;
 mod worker_main;
 
@@ -73,7 +74,6 @@ use crate::map::{Map, MapOptions, Slot, Source};
 use code::RemoteFn;
 use dispatcher::Pool;
 use job::{Chunk, Job, One, Sink};
-use protocol::{FrameBuf, FrameKind};
 
 static INIT_CALLED: AtomicBool = AtomicBool::new(false);
 
@@ -84,6 +84,17 @@ static INIT_CALLED: AtomicBool = AtomicBool::new(false);
 /// Code before it runs in every worker too, so nothing should come before
 /// it (Python's `if __name__ == "__main__":` guard, the other way round).
 ///
+/// A task may build a pool of its own: in a worker, `init()` has been
+/// called, and the nested pool's workers are that worker's children.
+///
+/// # Panics
+///
+/// If called on a thread other than the process's main thread, e.g. in an
+/// ordinary `#[test]` (libtest runs each test on a thread of its own, and a
+/// worker re-executing the test binary would run the whole suite instead
+/// of serving). Test process-pool code with a `harness = false` test and
+/// [`testing::main`] (or [`process_test_main!`](crate::process_test_main)).
+///
 /// # Examples
 ///
 /// ```
@@ -93,9 +104,26 @@ static INIT_CALLED: AtomicBool = AtomicBool::new(false);
 /// }
 /// ```
 pub fn init() {
-    worker_main::serve_if_worker();
-    // Release pairs with the Acquire in `init_was_called`; only a flag.
+    assert!(
+        on_main_thread(),
+        "process::init() must be the first line of `main`, on the main thread; it was \
+         called on thread {:?}, as in an ordinary #[test] (libtest runs tests on threads \
+         of their own, and a worker re-running the test binary would run the whole suite). \
+         Test process pools in a `harness = false` test whose `main` is \
+         `concurrent_futures_pool::process::testing::main(&[...])`",
+        std::thread::current().name().unwrap_or("<unnamed>")
+    );
+    // In a worker, tasks may build pools of their own (nested pools): the
+    // flag is set before serving.
     INIT_CALLED.store(true, Ordering::Release);
+    worker_main::serve_if_worker();
+}
+
+/// Whether the calling thread is the process's main thread (its thread id
+/// is the process id).
+fn on_main_thread() -> bool {
+    // SAFETY: gettid and getpid take no arguments and touch no memory.
+    unsafe { libc::syscall(libc::SYS_gettid) == libc::c_long::from(libc::getpid()) }
 }
 
 pub(crate) fn init_was_called() -> bool {
@@ -165,6 +193,45 @@ impl ProcessPoolExecutor {
     /// ```
     pub fn builder() -> ProcessPoolBuilder {
         ProcessPoolBuilder::default()
+    }
+
+    /// The most worker processes the pool runs at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// fn main() {
+    ///     process::init();
+    ///     assert_eq!(ProcessPoolExecutor::new(3).unwrap().max_workers(), 3);
+    /// }
+    /// ```
+    #[must_use]
+    pub fn max_workers(&self) -> usize {
+        self.pool.max_workers()
+    }
+
+    /// A snapshot of the pool's counters, as the thread pool's
+    /// [`stats`](crate::ThreadPoolExecutor::stats): `workers` counts live
+    /// worker processes, `idle` the slots waiting for a task (`sleeping`
+    /// those asleep), `running` the tasks a worker holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// fn main() {
+    ///     process::init();
+    ///     let ex = ProcessPoolExecutor::new(2).unwrap();
+    ///     ex.submit(|x: u8| x, 1).unwrap().into_result().unwrap();
+    ///     ex.shutdown(true, false);
+    ///     let s = ex.stats();
+    ///     assert_eq!((s.completed, s.failed, s.workers, s.queued), (1, 0, 0, 0));
+    /// }
+    /// ```
+    #[must_use]
+    pub fn stats(&self) -> crate::PoolStats {
+        self.pool.stats()
     }
 
     /// Runs `f(arg)` in a worker process (Python's `submit(fn, arg)`).
@@ -382,8 +449,12 @@ impl ProcessPoolExecutor {
     }
 
     /// Python 3.14's `terminate_workers()`: shuts down cancelling queued
-    /// tasks, sends `SIGTERM` to every worker (running tasks fail with
-    /// `TaskError::WorkerDied`), and waits until they are reaped.
+    /// tasks, sends `SIGTERM` to every worker (running tasks, and `map`
+    /// tasks sent ahead to them, fail with `TaskError::WorkerDied`), and
+    /// waits until they are reaped. A worker still alive 500 ms after
+    /// `SIGTERM` (a task that ignores or handles it) gets `SIGKILL`, so the
+    /// call returns within about half a second. No task starts after the
+    /// call, and no worker is started.
     ///
     /// # Examples
     ///
@@ -401,7 +472,8 @@ impl ProcessPoolExecutor {
     }
 
     /// Python 3.14's `kill_workers()`: as
-    /// [`terminate_workers`](Self::terminate_workers) with `SIGKILL`.
+    /// [`terminate_workers`](Self::terminate_workers) with `SIGKILL` at
+    /// once; returns as soon as the workers are reaped.
     ///
     /// # Examples
     ///
@@ -429,9 +501,7 @@ fn encode_task<A: Serialize + ?Sized>(
     arg: &A,
     max_frame: usize,
 ) -> Result<Vec<u8>, SubmitError> {
-    let mut fb = FrameBuf::new(FrameKind::Task, id, 64);
-    fb.buf.extend_from_slice(&rf.f.to_le_bytes());
-    fb.buf.extend_from_slice(&rf.trampoline.to_le_bytes());
+    let mut fb = protocol::task_frame(id, rf.f, rf.trampoline);
     codec::encode_into(arg, &mut fb.buf, SerdeStage::ArgumentEncode)
         .map_err(|e| SubmitError::Serialize(e.message().to_owned()))?;
     fb.finish(max_frame)

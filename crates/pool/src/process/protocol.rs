@@ -21,9 +21,16 @@
 //!
 //! The parent ends a worker by closing its end (end-of-file): the worker
 //! exits with code 0.
+//!
+//! Payloads are typed here and nowhere else: [`ToWorker`] and [`FromWorker`]
+//! are the messages, each with one encoder and one decoder in this file
+//! (`encode_to_worker` / `decode_to_worker`, `encode_from_worker` /
+//! `decode_from_worker`, plus [`task_frame`] and [`ok_frame`], which let the
+//! codec append an argument or result in place, without a copy). Both
+//! decoders are fuzzed (`fuzz/`), and a stable test replays the corpus.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 /// Size of a frame header.
 pub(crate) const HEADER_LEN: usize = 13;
@@ -64,10 +71,271 @@ impl FrameKind {
     }
 }
 
-/// Failure codes of a `FAILED` frame.
-pub(crate) const FAIL_PANIC: u8 = 0;
-pub(crate) const FAIL_ARG_DECODE: u8 = 1;
-pub(crate) const FAIL_RESULT_ENCODE: u8 = 2;
+/// The largest handshake frame (`READY`, or `INIT_FAILED` with a message
+/// cut to [`MAX_MESSAGE`]).
+pub(crate) const HANDSHAKE_MAX: usize = MAX_MESSAGE + 64;
+
+/// Failure messages (`FAILED`, `INIT_FAILED`) are cut to this many bytes.
+pub(crate) const MAX_MESSAGE: usize = 64 * 1024;
+
+/// Why a task failed inside the worker (a `FAILED` frame's code byte).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FailCode {
+    /// The task panicked (0).
+    Panic,
+    /// The argument could not be deserialized (1).
+    ArgDecode,
+    /// The result could not be serialized, or was over the limit (2).
+    ResultEncode,
+}
+
+impl FailCode {
+    fn to_byte(self) -> u8 {
+        match self {
+            FailCode::Panic => 0,
+            FailCode::ArgDecode => 1,
+            FailCode::ResultEncode => 2,
+        }
+    }
+
+    fn from_byte(b: u8) -> Option<Self> {
+        Some(match b {
+            0 => FailCode::Panic,
+            1 => FailCode::ArgDecode,
+            2 => FailCode::ResultEncode,
+            _ => return None,
+        })
+    }
+}
+
+/// A message from the parent to a worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ToWorker<'a> {
+    /// The initializer's encoded argument, once, before `READY`.
+    Init { arg: &'a [u8] },
+    /// Run the function at offset `f` through the trampoline at offset
+    /// `trampoline` on the encoded argument `arg`.
+    Task {
+        id: u64,
+        f: i64,
+        trampoline: i64,
+        arg: &'a [u8],
+    },
+}
+
+/// A worker's answer to one task.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Reply {
+    pub(crate) id: u64,
+    pub(crate) body: ReplyBody,
+}
+
+/// What a task came to in the worker.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ReplyBody {
+    /// The encoded result.
+    Ok(Vec<u8>),
+    /// Why it failed, and the message (UTF-8).
+    Failed { code: FailCode, message: String },
+}
+
+/// A message from a worker to the parent.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum FromWorker {
+    /// Started: the parent's token and the worker's pid.
+    Ready { token: [u8; 16], pid: u32 },
+    /// The initializer failed with this message.
+    InitFailed { message: String },
+    /// The answer to a task.
+    Reply(Reply),
+}
+
+impl FromWorker {
+    /// The frame kind's name, for error messages.
+    pub(crate) fn kind_name(&self) -> &'static str {
+        match self {
+            FromWorker::Ready { .. } => "READY",
+            FromWorker::InitFailed { .. } => "INIT_FAILED",
+            FromWorker::Reply(Reply {
+                body: ReplyBody::Ok(_),
+                ..
+            }) => "OK",
+            FromWorker::Reply(_) => "FAILED",
+        }
+    }
+}
+
+fn kind_name(kind: FrameKind) -> &'static str {
+    match kind {
+        FrameKind::Task => "TASK",
+        FrameKind::Ready => "READY",
+        FrameKind::InitFailed => "INIT_FAILED",
+        FrameKind::Ok => "OK",
+        FrameKind::Failed => "FAILED",
+        FrameKind::Init => "INIT",
+    }
+}
+
+fn malformed(kind: FrameKind, what: &str) -> String {
+    format!("malformed {} frame: {what}", kind_name(kind))
+}
+
+fn unexpected(kind: FrameKind) -> String {
+    format!("unexpected {} frame", kind_name(kind))
+}
+
+/// Cuts `message` to [`MAX_MESSAGE`] bytes at a character boundary.
+fn cut(message: &str) -> &str {
+    let mut end = message.len().min(MAX_MESSAGE);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    &message[..end]
+}
+
+/// The one encoder of parent-to-worker messages.
+pub(crate) fn encode_to_worker(m: &ToWorker<'_>) -> Vec<u8> {
+    let fb = match *m {
+        ToWorker::Init { arg } => {
+            let mut fb = FrameBuf::new(FrameKind::Init, 0, arg.len());
+            fb.buf.extend_from_slice(arg);
+            fb
+        }
+        ToWorker::Task {
+            id,
+            f,
+            trampoline,
+            arg,
+        } => {
+            let mut fb = task_frame(id, f, trampoline);
+            fb.buf.extend_from_slice(arg);
+            fb
+        }
+    };
+    fb.finish_unchecked()
+}
+
+/// A `TASK` frame with its header and offsets written, for the codec to
+/// append the argument to (then [`FrameBuf::finish`]).
+pub(crate) fn task_frame(id: u64, f: i64, trampoline: i64) -> FrameBuf {
+    let mut fb = FrameBuf::new(FrameKind::Task, id, 64);
+    fb.buf.extend_from_slice(&f.to_le_bytes());
+    fb.buf.extend_from_slice(&trampoline.to_le_bytes());
+    fb
+}
+
+/// The one decoder of parent-to-worker messages (it borrows the payload).
+///
+/// # Errors
+///
+/// A message naming what is wrong (a kind the parent never sends, a short
+/// `TASK` payload).
+pub(crate) fn decode_to_worker(frame: &Frame) -> Result<ToWorker<'_>, String> {
+    match frame.kind {
+        FrameKind::Init if frame.id == 0 => Ok(ToWorker::Init {
+            arg: &frame.payload,
+        }),
+        FrameKind::Task => {
+            let p = &frame.payload;
+            let (Some(f), Some(t)) = (p.get(0..8), p.get(8..16)) else {
+                return Err(malformed(frame.kind, "shorter than its two offsets"));
+            };
+            Ok(ToWorker::Task {
+                id: frame.id,
+                f: i64::from_le_bytes(f.try_into().expect("8 bytes")),
+                trampoline: i64::from_le_bytes(t.try_into().expect("8 bytes")),
+                arg: &p[16..],
+            })
+        }
+        FrameKind::Init => Err(malformed(frame.kind, "non-zero id")),
+        k => Err(unexpected(k)),
+    }
+}
+
+/// An `OK` frame with its header written, for the codec to append the
+/// result to (then [`FrameBuf::finish`]).
+pub(crate) fn ok_frame(id: u64) -> FrameBuf {
+    FrameBuf::new(FrameKind::Ok, id, 0)
+}
+
+/// The one encoder of worker-to-parent messages. Messages are cut to
+/// [`MAX_MESSAGE`] bytes.
+pub(crate) fn encode_from_worker(m: &FromWorker) -> Vec<u8> {
+    let fb = match m {
+        FromWorker::Ready { token, pid } => {
+            let mut fb = FrameBuf::new(FrameKind::Ready, 0, 20);
+            fb.buf.extend_from_slice(token);
+            fb.buf.extend_from_slice(&pid.to_le_bytes());
+            fb
+        }
+        FromWorker::InitFailed { message } => {
+            let message = cut(message);
+            let mut fb = FrameBuf::new(FrameKind::InitFailed, 0, message.len());
+            fb.buf.extend_from_slice(message.as_bytes());
+            fb
+        }
+        FromWorker::Reply(Reply { id, body }) => match body {
+            ReplyBody::Ok(result) => {
+                let mut fb = ok_frame(*id);
+                fb.buf.extend_from_slice(result);
+                fb
+            }
+            ReplyBody::Failed { code, message } => {
+                let message = cut(message);
+                let mut fb = FrameBuf::new(FrameKind::Failed, *id, 1 + message.len());
+                fb.buf.push(code.to_byte());
+                fb.buf.extend_from_slice(message.as_bytes());
+                fb
+            }
+        },
+    };
+    fb.finish_unchecked()
+}
+
+/// The one decoder of worker-to-parent messages (it takes the payload, so
+/// an `OK` result is not copied).
+///
+/// # Errors
+///
+/// A message naming what is wrong: a kind a worker never sends, a `READY`
+/// of the wrong size, an unknown failure code, a message that is not UTF-8.
+pub(crate) fn decode_from_worker(frame: Frame) -> Result<FromWorker, String> {
+    let Frame { kind, id, payload } = frame;
+    let text = |bytes: Vec<u8>| {
+        String::from_utf8(bytes).map_err(|_| malformed(kind, "the message is not UTF-8"))
+    };
+    match kind {
+        FrameKind::Ready if id == 0 && payload.len() == 20 => Ok(FromWorker::Ready {
+            token: payload[..16].try_into().expect("16 bytes"),
+            pid: u32::from_le_bytes(payload[16..].try_into().expect("4 bytes")),
+        }),
+        FrameKind::Ready => Err(malformed(kind, "not a 16-byte token and a pid")),
+        FrameKind::InitFailed => Ok(FromWorker::InitFailed {
+            message: text(payload)?,
+        }),
+        FrameKind::Ok => Ok(FromWorker::Reply(Reply {
+            id,
+            body: ReplyBody::Ok(payload),
+        })),
+        FrameKind::Failed => {
+            let Some((&c, _)) = payload.split_first() else {
+                return Err(malformed(kind, "no failure code"));
+            };
+            let code = FailCode::from_byte(c)
+                .ok_or_else(|| malformed(kind, &format!("unknown failure code {c}")))?;
+            let mut payload = payload;
+            payload.remove(0);
+            Ok(FromWorker::Reply(Reply {
+                id,
+                body: ReplyBody::Failed {
+                    code,
+                    message: text(payload)?,
+                },
+            }))
+        }
+        k => Err(unexpected(k)),
+    }
+}
 
 /// One received frame.
 #[derive(Debug)]
@@ -90,6 +358,8 @@ pub(crate) enum FrameError {
     UnknownKind(u8),
     /// The read failed (includes `TimedOut` from a deadline reader).
     Io(io::Error),
+    /// A well-framed message whose payload is wrong for its kind.
+    Malformed(String),
 }
 
 impl fmt::Display for FrameError {
@@ -107,6 +377,7 @@ impl fmt::Display for FrameError {
             }
             FrameError::UnknownKind(k) => write!(f, "unknown frame kind {k}"),
             FrameError::Io(e) => write!(f, "read failed: {e}"),
+            FrameError::Malformed(m) => f.write_str(m),
         }
     }
 }
@@ -247,11 +518,19 @@ impl FrameBuf {
         self.buf[0..4].copy_from_slice(&(len as u32).to_le_bytes());
         Ok(self.buf)
     }
+
+    /// [`finish`](Self::finish) for frames this module built to a known
+    /// bound (handshakes, messages cut to [`MAX_MESSAGE`], test frames).
+    fn finish_unchecked(self) -> Vec<u8> {
+        self.finish(u32::MAX as usize)
+            .expect("a frame under 4 GiB")
+    }
 }
 
 /// Builds and writes a frame with a byte payload in one `write_all`.
+#[cfg(test)]
 pub(crate) fn write_frame(
-    w: &mut impl Write,
+    w: &mut impl std::io::Write,
     kind: FrameKind,
     id: u64,
     payload: &[u8],
@@ -262,17 +541,6 @@ pub(crate) fn write_frame(
         .finish(u32::MAX as usize)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
     w.write_all(&bytes)
-}
-
-/// The body of a `TASK` frame: the function and trampoline offsets, then the
-/// argument.
-pub(crate) fn split_task(payload: &[u8]) -> Option<(i64, i64, &[u8])> {
-    if payload.len() < 16 {
-        return None;
-    }
-    let f = i64::from_le_bytes(payload[0..8].try_into().ok()?);
-    let t = i64::from_le_bytes(payload[8..16].try_into().ok()?);
-    Some((f, t, &payload[16..]))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 
 use std::ffi::OsString;
 use std::io::{self, BufReader, Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, Stdio};
@@ -20,33 +20,57 @@ use std::time::{Duration, Instant};
 use concurrent_futures_core::ExitCause;
 
 use super::code::RemoteFn;
-use super::protocol::{self, Frame, FrameError, FrameKind};
+use super::protocol::{self, FrameError, FromWorker, Reply, ToWorker};
 use super::worker_main::{self, ExeIdentity, Spec, ENV};
 
 /// The pid of a live (not yet reaped) worker, for other threads to signal.
+///
+/// `kill_workers` / `terminate_workers` mark the cell *doomed*: the signal
+/// reaches the live worker, and a worker that is still starting is killed
+/// as soon as its pid is published, so no worker outlives the call.
 #[derive(Debug, Default)]
 pub(crate) struct PidCell {
-    pid: Mutex<Option<u32>>,
+    inner: Mutex<CellState>,
+}
+
+#[derive(Debug, Default)]
+struct CellState {
+    pid: Option<u32>,
+    doomed: bool,
 }
 
 impl PidCell {
-    fn guard(&self) -> std::sync::MutexGuard<'_, Option<u32>> {
-        self.pid.lock().unwrap_or_else(PoisonError::into_inner)
+    fn guard(&self) -> std::sync::MutexGuard<'_, CellState> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn set(&self, pid: Option<u32>) {
-        *self.guard() = pid;
+    /// Publishes a live worker's pid; false (nothing published) if the
+    /// cell is doomed: the caller kills the worker.
+    fn set_live(&self, pid: u32) -> bool {
+        let mut g = self.guard();
+        if g.doomed {
+            return false;
+        }
+        g.pid = Some(pid);
+        true
+    }
+
+    /// Clears the pid before the worker is reaped.
+    fn set_gone(&self) {
+        self.guard().pid = None;
     }
 
     /// The pid, if a worker is alive.
     pub(crate) fn get(&self) -> Option<u32> {
-        *self.guard()
+        self.guard().pid
     }
 
-    /// Sends `sig` to the worker, if there is one.
-    pub(crate) fn signal(&self, sig: libc::c_int) {
-        let g = self.guard();
-        if let Some(pid) = *g {
+    /// Sends `sig` to the worker, if there is one; with `doom`, also every
+    /// worker this slot would start later.
+    pub(crate) fn signal(&self, sig: libc::c_int, doom: bool) {
+        let mut g = self.guard();
+        g.doomed |= doom;
+        if let Some(pid) = g.pid {
             // SAFETY: kill(2) touches no memory. The pid is our unreaped
             // child (the slot clears the cell under this lock before it
             // reaps), so it names no other process.
@@ -73,6 +97,8 @@ pub(crate) enum StartError {
     InitFailed(String),
     Died(ExitCause),
     Protocol(String),
+    /// `kill_workers` / `terminate_workers` came while it started.
+    Killed,
 }
 
 impl std::fmt::Display for StartError {
@@ -89,6 +115,7 @@ impl std::fmt::Display for StartError {
             StartError::Protocol(m) => {
                 write!(f, "a worker process could not be started: {m}")
             }
+            StartError::Killed => f.write_str("the pool's workers were killed"),
         }
     }
 }
@@ -98,7 +125,7 @@ impl std::fmt::Display for StartError {
 #[derive(Debug)]
 pub(crate) enum RunOutcome {
     /// The worker answered (an `OK` or `FAILED` frame for this task).
-    Reply(Frame),
+    Reply(Reply),
     /// The worker died; its pid and how it ended.
     Died(u32, ExitCause),
     /// The deadline passed; the worker (this pid) was killed.
@@ -107,41 +134,148 @@ pub(crate) enum RunOutcome {
     Protocol(u32, String),
 }
 
-/// A socket reader that honours a deadline: each `read` sets the socket's
-/// receive timeout to the time left, and reports `TimedOut` once it is past.
-#[derive(Debug)]
-struct DeadlineStream {
-    stream: UnixStream,
-    deadline: Option<Instant>,
-    timeout_set: bool,
+/// How long the slot spins (non-blocking reads) for a reply before it
+/// sleeps in `poll`: a tiny task's reply comes within microseconds, and a
+/// read that finds it saves the sleep and the wake-up.
+const REPLY_SPIN: Duration = Duration::from_micros(50);
+
+/// Without a pidfd (kernels before 5.3) `poll` wakes this often to ask
+/// `waitid` whether the worker is still alive.
+const EXIT_CHECK_INTERVAL_MS: libc::c_int = 50;
+
+/// The error a read or write returns once the worker process has exited
+/// (its pidfd is readable) and the socket has nothing more: the socket may
+/// never see end-of-file, when a process the task forked holds its end.
+fn exited() -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionAborted, "the worker process exited")
 }
 
-impl Read for DeadlineStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+/// The parent's end of a worker's socket (non-blocking), read and written
+/// through `poll(2)` beside the worker's pidfd: whatever waits on the socket
+/// also learns at once that the worker died, and a deadline bounds every
+/// wait (`TimedOut` once it is past).
+#[derive(Debug)]
+struct Conn {
+    stream: UnixStream,
+    pidfd: Option<OwnedFd>,
+    pid: u32,
+    deadline: Option<Instant>,
+    /// Spin with non-blocking reads for [`REPLY_SPIN`] before sleeping.
+    spin: bool,
+}
+
+/// `pidfd_open(2)`: a descriptor that polls readable when the process exits.
+fn pidfd_open(pid: u32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes two integers and returns a new descriptor
+    // (or -1); `pid` is our unreaped child, so it names that process.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    let fd = RawFd::try_from(fd).ok().filter(|&fd| fd >= 0)?;
+    // SAFETY: the kernel just made `fd` for us and nothing else owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Whether process `pid` (our unreaped child) has ended, without reaping it
+/// (`WNOWAIT`), so the pid stays ours until it is reaped.
+fn has_exited(pid: u32) -> io::Result<bool> {
+    // SAFETY: waitid writes only into the zeroed `siginfo_t` we own.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let r = libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        if r == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(info.si_pid() != 0)
+    }
+}
+
+impl Conn {
+    /// Waits until the socket is ready for `events` (or hung up), the
+    /// worker exits ([`exited`]), or the deadline passes (`TimedOut`).
+    fn wait(&self, events: libc::c_short) -> io::Result<()> {
         loop {
-            match self.deadline {
-                None if self.timeout_set => {
-                    self.stream.set_read_timeout(None)?;
-                    self.timeout_set = false;
-                }
-                None => {}
+            let mut timeout: libc::c_int = match self.deadline {
+                None => -1,
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return Err(io::ErrorKind::TimedOut.into());
                     }
-                    self.stream.set_read_timeout(Some(left))?;
-                    self.timeout_set = true;
+                    // Rounded up, so the deadline is never missed by a hair.
+                    libc::c_int::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
                 }
+            };
+            if self.pidfd.is_none() && (timeout < 0 || timeout > EXIT_CHECK_INTERVAL_MS) {
+                timeout = EXIT_CHECK_INTERVAL_MS;
             }
-            match self.stream.read(buf) {
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) && self.deadline.is_some() => {}
-                r => return r,
+            let mut fds = [
+                libc::pollfd {
+                    fd: self.stream.as_raw_fd(),
+                    events,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: self.pidfd.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: poll reads and writes exactly the two `pollfd`s of the
+            // array we pass (a negative fd is ignored by the kernel).
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
             }
+            // The socket first: bytes the worker wrote before it died are
+            // still read.
+            if fds[0].revents != 0 {
+                return Ok(());
+            }
+            if fds[1].revents != 0 || (self.pidfd.is_none() && has_exited(self.pid)?) {
+                return Err(exited());
+            }
+        }
+    }
+
+    /// Writes all of `buf`, waiting (as [`wait`](Self::wait)) while the
+    /// socket's buffer is full.
+    fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match (&self.stream).write(buf) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => buf = &buf[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait(libc::POLLOUT)?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let spin_until = self.spin.then(|| Instant::now() + REPLY_SPIN);
+        loop {
+            match (&self.stream).read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            if spin_until.is_some_and(|t| Instant::now() < t) {
+                std::hint::spin_loop();
+                continue;
+            }
+            self.wait(libc::POLLIN)?;
         }
     }
 }
@@ -151,8 +285,7 @@ impl Read for DeadlineStream {
 pub(crate) struct WorkerProcess {
     child: Child,
     pid: u32,
-    reader: BufReader<DeadlineStream>,
-    writer: UnixStream,
+    reader: BufReader<Conn>,
     /// Tasks this process ran (for `max_tasks_per_child`).
     pub(crate) tasks_done: usize,
 }
@@ -194,7 +327,9 @@ fn is_disconnect(e: &FrameError) -> bool {
         FrameError::Closed | FrameError::Truncated { .. } => true,
         FrameError::Io(e) => matches!(
             e.kind(),
-            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::ConnectionAborted
         ),
         _ => false,
     }
@@ -208,6 +343,34 @@ fn cause_of(status: std::process::ExitStatus) -> ExitCause {
     }
 }
 
+/// Starts the worker process: how the child is started, and which
+/// descriptor it speaks on. Today a re-exec of `/proc/self/exe` that
+/// inherits `child_end` (close-on-exec cleared in the child only), with the
+/// spec in [`ENV`]; a remote launcher (e.g. `srun`) would replace this one
+/// function. The caller owns the rest: the handshake, pidfd, reaping.
+fn launch(spec: &Spec, child_end: &UnixStream) -> io::Result<Child> {
+    let fd = child_end.as_raw_fd();
+    debug_assert_eq!(fd, spec.fd);
+    let mut cmd = Command::new("/proc/self/exe");
+    if let Some(a0) = argv0() {
+        cmd.arg0(a0);
+    }
+    cmd.env(ENV, spec.encode()).stdin(Stdio::null());
+    // SAFETY: the closure runs in the forked child before exec and only
+    // calls fcntl(2), which is async-signal-safe; it clears close-on-exec
+    // on the worker's end in the child only (descriptor flags are per
+    // process), so no other child of ours ever inherits it.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+}
+
 impl WorkerProcess {
     /// Starts a worker and waits for its `READY`. The pid is published in
     /// `cell` as soon as it exists, so the worker can be killed while it
@@ -215,9 +378,8 @@ impl WorkerProcess {
     pub(crate) fn spawn(cfg: &SpawnConfig, cell: &PidCell) -> Result<Self, StartError> {
         let (parent_end, child_end) = UnixStream::pair().map_err(StartError::Spawn)?;
         let token = random_token().map_err(StartError::Spawn)?;
-        let fd = child_end.as_raw_fd();
         let spec = Spec {
-            fd,
+            fd: child_end.as_raw_fd(),
             token,
             parent: std::process::id(),
             exe: exe_identity().map_err(StartError::Spawn)?,
@@ -225,80 +387,71 @@ impl WorkerProcess {
             max_frame: cfg.max_frame,
             init: cfg.init,
         };
-        let mut cmd = Command::new("/proc/self/exe");
-        if let Some(a0) = argv0() {
-            cmd.arg0(a0);
-        }
-        cmd.env(ENV, spec.encode()).stdin(Stdio::null());
-        // SAFETY: the closure runs in the forked child before exec and only
-        // calls fcntl(2), which is async-signal-safe; it clears close-on-exec
-        // on the worker's end in the child only (descriptor flags are per
-        // process), so no other child of ours ever inherits it.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().map_err(StartError::Spawn)?;
+        let mut child = launch(&spec, &child_end).map_err(StartError::Spawn)?;
         drop(child_end);
         let pid = child.id();
-        cell.set(Some(pid));
-        let writer = match parent_end.try_clone() {
-            Ok(w) => w,
-            Err(e) => {
-                let mut child = child;
-                cell.set(None);
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(StartError::Spawn(e));
-            }
-        };
+        if let Err(e) = parent_end.set_nonblocking(true) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(StartError::Spawn(e));
+        }
         let mut w = WorkerProcess {
             child,
             pid,
             reader: BufReader::with_capacity(
                 64 * 1024,
-                DeadlineStream {
+                Conn {
                     stream: parent_end,
+                    pidfd: pidfd_open(pid),
+                    pid,
                     deadline: None,
-                    timeout_set: false,
+                    spin: false,
                 },
             ),
-            writer,
             tasks_done: 0,
         };
-        if cfg.init.is_some()
-            && protocol::write_frame(&mut w.writer, FrameKind::Init, 0, &cfg.init_arg).is_err()
-        {
-            return Err(StartError::Died(w.reap_after_eof_in_place(cell)));
+        // After the pidfd exists: a kill that comes now is seen at once.
+        if !cell.set_live(pid) {
+            // `kill_workers` / `terminate_workers` came while it started.
+            w.kill_and_reap_in_place(cell);
+            return Err(StartError::Killed);
+        }
+        if cfg.init.is_some() {
+            let init = protocol::encode_to_worker(&ToWorker::Init {
+                arg: &cfg.init_arg,
+            });
+            if w.conn().write_all(&init).is_err() {
+                return Err(StartError::Died(w.reap_after_eof_in_place(cell)));
+            }
         }
         w.handshake(&token, cell)?;
         Ok(w)
     }
 
+    fn conn(&self) -> &Conn {
+        self.reader.get_ref()
+    }
+
     fn handshake(&mut self, token: &[u8; 16], cell: &PidCell) -> Result<(), StartError> {
-        match protocol::read_frame(&mut self.reader, 64 * 1024) {
-            Ok(f) if f.kind == FrameKind::Ready => {
-                let pid_ok = f.payload.get(16..20) == Some(&self.pid.to_le_bytes()[..]);
-                if f.payload.len() == 20 && &f.payload[..16] == token && pid_ok {
+        let read = protocol::read_frame(&mut self.reader, protocol::HANDSHAKE_MAX)
+            .and_then(|f| protocol::decode_from_worker(f).map_err(FrameError::Malformed));
+        match read {
+            Ok(FromWorker::Ready { token: t, pid }) => {
+                if &t == token && pid == self.pid {
                     return Ok(());
                 }
                 self.kill_and_reap_in_place(cell);
                 Err(StartError::Protocol("bad token in its handshake".into()))
             }
-            Ok(f) if f.kind == FrameKind::InitFailed => {
-                let msg = String::from_utf8_lossy(&f.payload).into_owned();
+            Ok(FromWorker::InitFailed { message }) => {
                 self.reap_after_eof_in_place(cell);
-                Err(StartError::InitFailed(msg))
+                Err(StartError::InitFailed(message))
             }
-            Ok(f) => {
+            Ok(other) => {
                 self.kill_and_reap_in_place(cell);
                 Err(StartError::Protocol(format!(
-                    "unexpected {:?} frame in its handshake",
-                    f.kind
+                    "unexpected {} frame in its handshake",
+                    other.kind_name()
                 )))
             }
             Err(e) if is_disconnect(&e) => {
@@ -311,35 +464,51 @@ impl WorkerProcess {
         }
     }
 
-    /// The worker's pid.
-    pub(crate) fn pid(&self) -> u32 {
-        self.pid
-    }
-
-    /// Whether the idle worker is still quiet and connected: nothing
-    /// buffered, nothing readable (no unsolicited bytes, no end-of-file).
+    /// Whether the idle worker is alive, quiet and connected: nothing
+    /// buffered, nothing readable (no unsolicited bytes, no end-of-file),
+    /// and its process has not exited.
     pub(crate) fn is_healthy(&mut self) -> bool {
         if !self.reader.buffer().is_empty() {
             return false;
         }
-        let mut pfd = libc::pollfd {
-            fd: self.writer.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: poll reads and writes exactly the one `pollfd` we pass.
-        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
-        n == 0
+        let conn = self.conn();
+        let mut fds = [
+            libc::pollfd {
+                fd: conn.stream.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: conn.pidfd.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: poll reads and writes exactly the two `pollfd`s we pass.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, 0) };
+        n == 0 && (conn.pidfd.is_some() || has_exited(self.pid).ok() == Some(false))
     }
 
-    /// Sends one task frame. An error means the worker's end is gone; the
-    /// reply that will never come tells the rest (see [`receive`](Self::receive)).
-    pub(crate) fn send(&mut self, frame: &[u8]) -> io::Result<()> {
-        self.writer.write_all(frame)
+    /// Sends one task frame, waiting at most until `deadline` while the
+    /// socket is full. An error means the worker's end is gone, the worker
+    /// exited, or (`TimedOut`) the deadline passed; see
+    /// [`after_failed_send`](Self::after_failed_send).
+    pub(crate) fn send(&mut self, frame: &[u8], deadline: Option<Instant>) -> io::Result<()> {
+        let conn = self.reader.get_mut();
+        conn.deadline = deadline;
+        let r = conn.write_all(frame);
+        conn.deadline = None;
+        r
     }
 
-    /// Reaps a worker whose connection failed while a task was sent to it.
-    pub(crate) fn died_on_send(&mut self, cell: &PidCell) -> RunOutcome {
+    /// Ends a worker whose task could not be sent: past the deadline it is
+    /// killed (`TimedOut`); otherwise its connection or process is gone, and
+    /// it is reaped.
+    pub(crate) fn after_failed_send(&mut self, e: &io::Error, cell: &PidCell) -> RunOutcome {
+        if e.kind() == io::ErrorKind::TimedOut {
+            self.kill_and_reap_in_place(cell);
+            return RunOutcome::TimedOut(self.pid);
+        }
         RunOutcome::Died(self.pid, self.reap_after_eof_in_place(cell))
     }
 
@@ -353,22 +522,27 @@ impl WorkerProcess {
         cell: &PidCell,
     ) -> RunOutcome {
         let pid = self.pid;
-        self.reader.get_mut().deadline = deadline;
+        let conn = self.reader.get_mut();
+        conn.deadline = deadline;
+        conn.spin = true;
         let read = protocol::read_frame(&mut self.reader, max_frame);
-        self.reader.get_mut().deadline = None;
-        match read {
-            Ok(f) if matches!(f.kind, FrameKind::Ok | FrameKind::Failed) && f.id == id => {
+        let conn = self.reader.get_mut();
+        conn.deadline = None;
+        conn.spin = false;
+        match read.and_then(|f| protocol::decode_from_worker(f).map_err(FrameError::Malformed)) {
+            Ok(FromWorker::Reply(reply)) if reply.id == id => {
                 self.tasks_done += 1;
-                RunOutcome::Reply(f)
+                RunOutcome::Reply(reply)
             }
-            Ok(f) => {
+            Ok(FromWorker::Reply(reply)) => {
+                self.kill_and_reap_in_place(cell);
+                RunOutcome::Protocol(pid, format!("a reply for task {} (running {id})", reply.id))
+            }
+            Ok(other) => {
                 self.kill_and_reap_in_place(cell);
                 RunOutcome::Protocol(
                     pid,
-                    format!(
-                        "unexpected {:?} frame for task {} (running {id})",
-                        f.kind, f.id
-                    ),
+                    format!("unexpected {} frame (running {id})", other.kind_name()),
                 )
             }
             Err(e) if is_disconnect(&e) => {
@@ -388,7 +562,6 @@ impl WorkerProcess {
     /// Retires an idle worker: closes its connection (it exits on
     /// end-of-file) and reaps it.
     pub(crate) fn close(mut self, cell: &PidCell) -> ExitCause {
-        let _ = self.writer.shutdown(std::net::Shutdown::Both);
         self.reap_after_eof_in_place(cell)
     }
 
@@ -398,22 +571,22 @@ impl WorkerProcess {
     }
 
     fn kill_and_reap_in_place(&mut self, cell: &PidCell) -> ExitCause {
-        cell.set(None);
+        cell.set_gone();
         let _ = self.child.kill();
         self.wait()
     }
 
-    /// Reaps a worker whose connection ended: it is exiting, or about to.
-    /// Gives it a moment to finish on its own (so its own exit code or
-    /// signal is what we report), then kills it.
+    /// Reaps a worker whose connection ended or which is to exit: closes
+    /// the connection, gives it a moment to finish on its own (so its own
+    /// exit code or signal is what we report), then kills it.
     fn reap_after_eof_in_place(&mut self, cell: &PidCell) -> ExitCause {
-        let _ = self.writer.shutdown(std::net::Shutdown::Both);
+        let _ = self.conn().stream.shutdown(std::net::Shutdown::Both);
         let start = Instant::now();
         let mut pause = Duration::from_micros(20);
         while start.elapsed() < Duration::from_secs(2) {
-            match self.has_exited() {
+            match has_exited(self.pid) {
                 Ok(true) => {
-                    cell.set(None);
+                    cell.set_gone();
                     return self.wait();
                 }
                 Ok(false) => {}
@@ -423,25 +596,6 @@ impl WorkerProcess {
             pause = (pause * 2).min(Duration::from_millis(10));
         }
         self.kill_and_reap_in_place(cell)
-    }
-
-    /// Whether the worker has ended, without reaping it (`WNOWAIT`), so the
-    /// pid stays ours until the cell is cleared.
-    fn has_exited(&self) -> io::Result<bool> {
-        // SAFETY: waitid writes only into the zeroed `siginfo_t` we own.
-        unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            let r = libc::waitid(
-                libc::P_PID,
-                self.pid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-            );
-            if r == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(info.si_pid() != 0)
-        }
     }
 
     fn wait(&mut self) -> ExitCause {

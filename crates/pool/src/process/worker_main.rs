@@ -25,14 +25,15 @@
 //! Then it serves `TASK` frames one at a time until end-of-file (exit 0).
 
 use std::io::{self, BufReader, Write};
-use std::os::fd::{FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::time::{Duration, Instant};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::code::{self, InitTrampoline, RemoteFailure, RemoteFn, Trampoline};
 use super::codec::SerdeStage;
-use super::protocol::{self, FrameBuf, FrameError, FrameKind};
+use super::protocol::{self, FailCode, FrameError, FromWorker, Reply, ReplyBody, ToWorker};
 
 /// The environment variable that makes a process a worker.
 pub(crate) const ENV: &str = "CONCURRENT_FUTURES_PROCESS_WORKER";
@@ -196,18 +197,24 @@ fn run(spec: &Spec) -> i32 {
     };
     let mut reader = BufReader::with_capacity(64 * 1024, &stream);
     if let Some(init) = spec.init {
-        let arg = match protocol::read_frame(&mut reader, spec.max_frame) {
-            Ok(f) if f.kind == FrameKind::Init => f.payload,
-            Ok(_) | Err(_) => return fail(EXIT_PROTOCOL, "no INIT frame from the parent"),
+        let frame = match protocol::read_frame(&mut reader, spec.max_frame) {
+            Ok(f) => f,
+            Err(_) => return fail(EXIT_PROTOCOL, "no INIT frame from the parent"),
         };
-        if let Err(msg) = run_initializer(init, &arg) {
-            let _ = protocol::write_frame(&mut &stream, FrameKind::InitFailed, 0, msg.as_bytes());
+        let Ok(ToWorker::Init { arg }) = protocol::decode_to_worker(&frame) else {
+            return fail(EXIT_PROTOCOL, "no INIT frame from the parent");
+        };
+        if let Err(message) = run_initializer(init, arg) {
+            let m = FromWorker::InitFailed { message };
+            let _ = (&stream).write_all(&protocol::encode_from_worker(&m));
             return EXIT_INIT_FAILED;
         }
     }
-    let mut ready = spec.token.to_vec();
-    ready.extend_from_slice(&std::process::id().to_le_bytes());
-    if protocol::write_frame(&mut &stream, FrameKind::Ready, 0, &ready).is_err() {
+    let ready = FromWorker::Ready {
+        token: spec.token,
+        pid: std::process::id(),
+    };
+    if (&stream).write_all(&protocol::encode_from_worker(&ready)).is_err() {
         return 0;
     }
     serve(&stream, reader, spec.max_frame)
@@ -266,22 +273,51 @@ fn serve(stream: &UnixStream, mut reader: BufReader<&UnixStream>, max_frame: usi
             Err(FrameError::Closed) => return 0,
             Err(e) => return fail(EXIT_PROTOCOL, &format!("bad frame from the parent: {e}")),
         };
-        if frame.kind != FrameKind::Task {
-            return fail(EXIT_PROTOCOL, &format!("unexpected {:?} frame", frame.kind));
-        }
-        let Some((f, t, arg)) = protocol::split_task(&frame.payload) else {
-            return fail(EXIT_PROTOCOL, "short task frame");
+        let (id, f, t, arg) = match protocol::decode_to_worker(&frame) {
+            Ok(ToWorker::Task {
+                id,
+                f,
+                trampoline,
+                arg,
+            }) => (id, f, trampoline, arg),
+            Ok(ToWorker::Init { .. }) => return fail(EXIT_PROTOCOL, "a second INIT frame"),
+            Err(e) => return fail(EXIT_PROTOCOL, &e),
         };
-        let reply = run_task(frame.id, f, t, arg, max_frame);
+        let reply = run_task(id, f, t, arg, max_frame);
         drop(frame);
         if (&*stream).write_all(&reply).is_err() {
             return 0;
         }
+        // The next task of a sequential caller comes within microseconds:
+        // look for it for a moment before sleeping in `read`.
+        spin_for_input(stream, reader.buffer().is_empty());
     }
 }
 
-/// Failure messages are cut to this many bytes.
-const MAX_MESSAGE: usize = 64 * 1024;
+/// How long an idle worker polls its socket before it sleeps in `read`.
+const TASK_SPIN: Duration = Duration::from_micros(50);
+
+/// Polls `stream` without blocking for [`TASK_SPIN`] (or not at all when
+/// input is buffered already), so that a task sent right after the last
+/// reply is read without a sleep and a wake-up.
+fn spin_for_input(stream: &UnixStream, nothing_buffered: bool) {
+    if !nothing_buffered {
+        return;
+    }
+    let until = Instant::now() + TASK_SPIN;
+    let mut pfd = libc::pollfd {
+        fd: stream.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    while Instant::now() < until {
+        // SAFETY: poll reads and writes exactly the one `pollfd` we pass.
+        if unsafe { libc::poll(&mut pfd, 1, 0) } != 0 {
+            return;
+        }
+        std::hint::spin_loop();
+    }
+}
 
 /// Runs one task and returns the complete reply frame.
 fn run_task(id: u64, f: i64, t: i64, arg: &[u8], max_frame: usize) -> Vec<u8> {
@@ -290,7 +326,7 @@ fn run_task(id: u64, f: i64, t: i64, arg: &[u8], max_frame: usize) -> Vec<u8> {
     // `code::remote_chunk_fn`) checked to lie in the executable's image, and
     // this process runs the parent's image (checked in `run`).
     let tramp: Trampoline = unsafe { std::mem::transmute::<usize, Trampoline>(tramp) };
-    let mut ok = FrameBuf::new(FrameKind::Ok, id, 0);
+    let mut ok = protocol::ok_frame(id);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         tramp(code::addr_at(f), arg, &mut ok.buf)
     }))
@@ -299,36 +335,27 @@ fn run_task(id: u64, f: i64, t: i64, arg: &[u8], max_frame: usize) -> Vec<u8> {
             p.as_ref(),
         )))
     });
-    let failure = match outcome {
+    let (code, message) = match outcome {
         Ok(()) => match ok.finish(max_frame) {
             Ok(bytes) => return bytes,
             Err(e) => (
-                protocol::FAIL_RESULT_ENCODE,
+                FailCode::ResultEncode,
                 format!("the result is too large: {e}"),
             ),
         },
-        Err(RemoteFailure::Panicked(m)) => (protocol::FAIL_PANIC, m),
+        Err(RemoteFailure::Panicked(m)) => (FailCode::Panic, m),
         Err(RemoteFailure::Serde(e)) => {
             let code = match e.stage() {
-                SerdeStage::ArgumentDecode => protocol::FAIL_ARG_DECODE,
-                _ => protocol::FAIL_RESULT_ENCODE,
+                SerdeStage::ArgumentDecode => FailCode::ArgDecode,
+                _ => FailCode::ResultEncode,
             };
             (code, e.message().to_owned())
         }
     };
-    let mut message = failure.1;
-    if message.len() > MAX_MESSAGE {
-        let mut end = MAX_MESSAGE;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
-    }
-    let mut fb = FrameBuf::new(FrameKind::Failed, id, 1 + message.len());
-    fb.buf.push(failure.0);
-    fb.buf.extend_from_slice(message.as_bytes());
-    fb.finish(u32::MAX as usize)
-        .expect("a failure frame is at most 64 KiB")
+    protocol::encode_from_worker(&FromWorker::Reply(Reply {
+        id,
+        body: ReplyBody::Failed { code, message },
+    }))
 }
 
 #[cfg(test)]

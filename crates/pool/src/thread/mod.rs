@@ -3,24 +3,26 @@
 //! * `queue.rs` — the injector, the per-worker deques, stealing;
 //! * `sleep.rs` — how idle workers sleep and wake (protocol in `README.md`);
 //! * `worker.rs` — a worker thread's loop;
-//! * `builder.rs` — [`ThreadPoolBuilder`].
+//! * `builder.rs` — [`ThreadPoolBuilder`];
+//! * `scope.rs` — [`Scope`]: tasks that borrow from the caller's stack;
+//! * `stats.rs` — [`PoolStats`];
+//! * `loom_models.rs` — model checks of the submit, sleep and shutdown
+//!   protocols (`--cfg loom`).
 //!
-//! Submit, in order: enter the shutdown gate (`shutdown.rs`), box one
+//! Submit, in order: enter the shutdown gate (`lifecycle/gate.rs`), box one
 //! [`WorkItem`] (closure + future handle), push it (onto the current
 //! worker's own deque when a task of this pool submits, else the injector),
 //! wake one sleeping worker if any sleeps, else start a thread if no worker
 //! is idle and fewer than `max_workers` run, leave the gate.
 
 mod builder;
-mod queue;
-mod sleep;
-mod worker;
-
-/// The sleep protocol, for the loom models.
 #[cfg(all(test, loom))]
-pub(crate) mod sleep_for_models {
-    pub(crate) use super::sleep::Sleep;
-}
+mod loom_models;
+mod queue;
+mod scope;
+mod sleep;
+mod stats;
+mod worker;
 
 use std::fmt;
 use std::mem;
@@ -38,13 +40,14 @@ use self::queue::Queues;
 use self::sleep::Sleep;
 use crate::error::SubmitError;
 use crate::executor::Executor;
+use crate::lifecycle::gate::{Gate, Left, Refused};
 use crate::map::{Map, MapOptions, Slot};
-use crate::shutdown::{Gate, Left, Refused};
-use crate::stats::PoolStats;
 use crate::work_item::{Abandon, Fallible, Job, Plain, WorkItem};
 
 pub(crate) use builder::Initializer;
 pub use builder::ThreadPoolBuilder;
+pub use scope::Scope;
+pub use stats::PoolStats;
 
 /// Numbers pools for their default thread names, as Python's class counter.
 static POOL_COUNTER: AtomicUsize = AtomicUsize::new(0);

@@ -67,7 +67,7 @@ fn idle(shared: &Shared, index: usize, slot: &Slot) -> Option<Job> {
             continue;
         }
         // Drained first, then the queues: every accepted job was pushed
-        // before the gate drained (shutdown.rs).
+        // before the gate drained (lifecycle/gate.rs).
         if shared.gate.drained() && !shared.queues.has_work() {
             return None;
         }

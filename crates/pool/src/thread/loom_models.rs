@@ -9,8 +9,8 @@ use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 
-use crate::shutdown::{Gate, Left};
-use crate::thread::sleep_for_models::Sleep;
+use super::sleep::Sleep;
+use crate::lifecycle::gate::{Gate, Left};
 
 /// A queue of indistinguishable jobs.
 #[derive(Default)]
