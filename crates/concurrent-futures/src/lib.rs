@@ -88,6 +88,18 @@
 //! }
 //! ```
 //!
+//! # Features
+//!
+//! * `process` (default): the process pool on Linux ([`process`],
+//!   `ProcessPoolExecutor`) and the [`Executor`] trait's plain-function
+//!   `submit` and `map`, with their serde bounds. A thread-pool-only user
+//!   turns it off (`default-features = false`) and builds no serde, codec or
+//!   `syn`-based derive.
+//! * `tracing`: the pools' `tracing` events (target `concurrent_futures`:
+//!   submit, start, finish, cancel; workers started, died, replaced) and the
+//!   library's [`diagnostics`] (a panicking done-callback or `Timer`) as
+//!   `ERROR` events when a subscriber takes them.
+//!
 //! # `Future` beside `std::future::Future`
 //!
 //! [`Future`] shares its name with the trait in Rust's prelude. In code that
@@ -119,6 +131,8 @@
 //! [architecture page](https://github.com/concurrent-futures/concurrent-futures/blob/main/docs/architecture.md)
 //! explains how it works.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub use concurrent_futures_core::{
     panic_message, BoxError, Completion, ExitCause, Future, FutureError, FutureState,
     InvalidStateError, RefResultFuture, ResultFuture, SharedError, TaskError, TimeoutError,
@@ -142,9 +156,11 @@ pub use concurrent_futures_core::sync;
 
 /// The process pool: `process::init()` (first line of `main`),
 /// [`ProcessPoolExecutor`] and its errors.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process"))]
+#[cfg_attr(docsrs, doc(cfg(all(target_os = "linux", feature = "process"))))]
 pub use concurrent_futures_pool::process;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process"))]
+#[cfg_attr(docsrs, doc(cfg(all(target_os = "linux", feature = "process"))))]
 pub use concurrent_futures_pool::{ProcessPoolBuilder, ProcessPoolExecutor};
 
 /// The crate README's examples (its crates.io page), run as doctests so they

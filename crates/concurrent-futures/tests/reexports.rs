@@ -71,7 +71,7 @@ fn every_sync_reexport() {
     assert!(timer.cancel());
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process"))]
 #[test]
 fn process_reexports() {
     let _: fn() = cf::process::init;

@@ -1,11 +1,14 @@
 //! The [`Executor`] trait: what the thread and process pools share, so code
 //! can be written against either (Python's `Executor` base class).
 
+#[cfg(feature = "process")]
 use concurrent_futures_core::Future;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+#[cfg(feature = "process")]
+use serde::{de::DeserializeOwned, Serialize};
 
+#[cfg(feature = "process")]
 use crate::error::SubmitError;
+#[cfg(feature = "process")]
 use crate::map::{Map, MapOptions};
 use crate::shutdown_options::ShutdownOptions;
 
@@ -17,7 +20,9 @@ use crate::shutdown_options::ShutdownOptions;
 /// pool. The thread pool's own [`submit`](crate::ThreadPoolExecutor::submit)
 /// and [`map`](crate::ThreadPoolExecutor::map) take closures and need no
 /// serde; on a concrete `ThreadPoolExecutor` the inherent methods win, so call
-/// the trait's as `Executor::submit(&ex, f, arg)` there.
+/// the trait's as `Executor::submit(&ex, f, arg)` there. `submit` and `map`
+/// come with the `process` feature (on by default); without it the trait
+/// has only the shutdown methods.
 ///
 /// # Examples
 ///
@@ -57,6 +62,8 @@ pub trait Executor {
     /// let f = Executor::submit(&ex, u32::count_ones, 7).unwrap();
     /// assert_eq!(f.into_result().unwrap(), 3);
     /// ```
+    #[cfg(feature = "process")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
     fn submit<A, R>(&self, f: fn(A) -> R, arg: A) -> Result<Future<R>, SubmitError>
     where
         A: Serialize + DeserializeOwned + Send + 'static,
@@ -79,6 +86,8 @@ pub trait Executor {
     /// let m = Executor::map(&ex, u8::is_power_of_two, [3u8, 4], MapOptions::default()).unwrap();
     /// assert_eq!(m.into_result().unwrap(), [false, true]);
     /// ```
+    #[cfg(feature = "process")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
     fn map<A, R, I>(
         &self,
         f: fn(A) -> R,

@@ -1,7 +1,7 @@
 //! [`ShutdownOptions`]: Python's `shutdown(wait=True, *, cancel_futures=False)`
 //! with named arguments, so a call site says what it asks for.
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process"))]
 use crate::process::ProcessPoolExecutor;
 use crate::thread::ThreadPoolExecutor;
 
@@ -128,7 +128,7 @@ impl ThreadPoolExecutor {
     }
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process"))]
 impl ProcessPoolExecutor {
     /// [`shutdown`](Self::shutdown) with named options.
     ///
