@@ -765,7 +765,7 @@ impl<T> Hash for Future<T> {
 
 impl<T> Future<T> {
     /// The future's identity (the address of its shared state).
-    fn id(&self) -> usize {
+    pub(crate) fn id(&self) -> usize {
         Arc::as_ptr(&self.inner) as *const () as usize
     }
 }

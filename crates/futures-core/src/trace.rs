@@ -4,8 +4,9 @@
 //! target `concurrent_futures` (filter with
 //! `RUST_LOG=concurrent_futures=debug` and `tracing-subscriber`'s
 //! `EnvFilter`, or by target in any subscriber); without it each is an
-//! empty inline function, so call sites need no `cfg`. Executors built on
-//! this crate may call them too, so their events look like ours.
+//! empty inline function, so call sites need no `cfg`. A [`Future`] emits
+//! its own start, finish and cancel events; executors built on this crate
+//! may call the others, so their events look like ours.
 //!
 //! | event | level | fields |
 //! |---|---|---|
@@ -27,9 +28,15 @@
 //! ```
 //! use concurrent_futures_core::trace;
 //! // An executor of one's own, reporting like the built-in ones:
+//! use concurrent_futures_core::Future;
+//! let f = Future::<u8>::new();
+//! trace::submitted("my-executor", &f);
 //! trace::worker_spawned("my-executor", 0);
-//! let _span = trace::task_span("my-executor", 0x1000);
+//! let _span = trace::task_span("my-executor", &f);
+//! f.run(|| 7);
 //! ```
+
+use crate::Future;
 
 #[cfg(feature = "tracing")]
 macro_rules! event {
@@ -38,17 +45,17 @@ macro_rules! event {
     };
 }
 
-/// A task was submitted to `executor`; `future` is its future's identity.
+/// A task was submitted to `executor`; `future` is the future it returned.
 #[inline]
-pub fn submitted(executor: &'static str, future: usize) {
+pub fn submitted<T>(executor: &'static str, future: &Future<T>) {
     #[cfg(feature = "tracing")]
-    event!(DEBUG, executor, future = %Id(future), "task submitted");
+    event!(DEBUG, executor, future = %Id(future.id()), "task submitted");
     let _ = (executor, future);
 }
 
 /// The task of `future` started running.
 #[inline]
-pub fn started(future: usize) {
+pub(crate) fn started(future: usize) {
     #[cfg(feature = "tracing")]
     event!(TRACE, future = %Id(future), "task started");
     let _ = future;
@@ -56,7 +63,7 @@ pub fn started(future: usize) {
 
 /// The task of `future` ended: `outcome` is `"returned"` or `"failed"`.
 #[inline]
-pub fn finished(future: usize, outcome: &'static str) {
+pub(crate) fn finished(future: usize, outcome: &'static str) {
     #[cfg(feature = "tracing")]
     event!(TRACE, future = %Id(future), outcome, "task finished");
     let _ = (future, outcome);
@@ -64,13 +71,14 @@ pub fn finished(future: usize, outcome: &'static str) {
 
 /// `future` was cancelled before its task ran.
 #[inline]
-pub fn cancelled(future: usize) {
+pub(crate) fn cancelled(future: usize) {
     #[cfg(feature = "tracing")]
     event!(DEBUG, future = %Id(future), "future cancelled");
     let _ = future;
 }
 
-/// Worker number `worker` of `executor` started.
+/// A worker of `executor` started: `worker` is a thread's index in its
+/// pool, or a worker process's pid.
 #[inline]
 pub fn worker_spawned(executor: &'static str, worker: usize) {
     #[cfg(feature = "tracing")]
@@ -78,7 +86,7 @@ pub fn worker_spawned(executor: &'static str, worker: usize) {
     let _ = (executor, worker);
 }
 
-/// Worker number `worker` of `executor` died of `cause`.
+/// Worker `worker` of `executor` (an index or a pid) died of `cause`.
 #[inline]
 pub fn worker_died(executor: &'static str, worker: usize, cause: &dyn std::fmt::Display) {
     #[cfg(feature = "tracing")]
@@ -86,7 +94,8 @@ pub fn worker_died(executor: &'static str, worker: usize, cause: &dyn std::fmt::
     let _ = (executor, worker, cause);
 }
 
-/// A dead or retired worker of `executor` was replaced by worker `worker`.
+/// A dead or retired worker of `executor` was replaced by `worker` (an
+/// index or a pid).
 #[inline]
 pub fn worker_replaced(executor: &'static str, worker: usize) {
     #[cfg(feature = "tracing")]
@@ -97,7 +106,7 @@ pub fn worker_replaced(executor: &'static str, worker: usize) {
 /// An entered span for one run of the task of `future`, closed when the
 /// guard drops (a unit struct without the `tracing` feature).
 #[inline]
-pub fn task_span(executor: &'static str, future: usize) -> TaskSpan {
+pub fn task_span<T>(executor: &'static str, future: &Future<T>) -> TaskSpan {
     #[cfg(feature = "tracing")]
     {
         let span = tracing::span!(
@@ -105,7 +114,7 @@ pub fn task_span(executor: &'static str, future: usize) -> TaskSpan {
             tracing::Level::TRACE,
             "task",
             executor,
-            future = %Id(future)
+            future = %Id(future.id())
         );
         TaskSpan {
             _entered: span.entered(),

@@ -194,7 +194,9 @@ mod with_tracing {
         tracing::subscriber::with_default(rec.clone(), || {
             concurrent_futures_core::trace::worker_spawned("test", 3);
             concurrent_futures_core::trace::worker_died("test", 3, &"killed by signal 9");
-            let _span = concurrent_futures_core::trace::task_span("test", 0x10);
+            let f = Future::<u8>::new();
+            concurrent_futures_core::trace::submitted("test", &f);
+            let _span = concurrent_futures_core::trace::task_span("test", &f);
             let ran = Future::new();
             assert!(ran.run(|| 1));
             let failed = Future::<u8>::new();
@@ -208,6 +210,10 @@ mod with_tracing {
             "{events:?}"
         );
         assert!(seen.contains(&(Level::WARN, "worker died")), "{events:?}");
+        assert!(
+            seen.contains(&(Level::DEBUG, "task submitted")),
+            "{events:?}"
+        );
         let count = |m: &str| seen.iter().filter(|e| e.1 == m).count();
         assert_eq!(count("task started"), 2, "{events:?}");
         assert_eq!(count("task finished"), 2, "{events:?}");

@@ -252,6 +252,7 @@ impl<B: Body<T>, T: Send> WorkItem<B, T> {
     /// [`Task::run`] on an unboxed item (for wrappers such as scoped jobs).
     pub(crate) fn run_now(self, returned: &dyn Fn()) -> Ran {
         let WorkItem { future, body } = self;
+        let _span = concurrent_futures_core::trace::task_span("thread", &future);
         body.run_in(&future, returned)
     }
 

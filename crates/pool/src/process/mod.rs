@@ -534,6 +534,7 @@ where
     let id = pool.next_id();
     let frame = encode_task(rf, id, arg, pool.config.spawn.max_frame)?;
     let future = Future::new();
+    concurrent_futures_core::trace::submitted("process", &future);
     pool.submit(Job {
         id,
         frame,

@@ -32,7 +32,8 @@ use std::thread::{self, JoinHandle};
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use concurrent_futures_core::{BoxError, Future, TaskError};
+use concurrent_futures_core::diagnostics::{self, Diagnostic, DiagnosticKind};
+use concurrent_futures_core::{trace, BoxError, Future, TaskError};
 #[cfg(feature = "process")]
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -217,6 +218,7 @@ impl ThreadPoolExecutor {
         T: Send + 'static,
     {
         let future = Future::new();
+        trace::submitted("thread", &future);
         self.shared
             .push(Job::new(WorkItem::new(Plain(f), future.clone())))?;
         Ok(future)
@@ -248,6 +250,7 @@ impl ThreadPoolExecutor {
         E: Into<BoxError> + 'static,
     {
         let future = Future::new();
+        trace::submitted("thread", &future);
         let body = Fallible(f, std::marker::PhantomData);
         self.shared
             .push(Job::new(WorkItem::new(body, future.clone())))?;
@@ -443,12 +446,23 @@ impl Shared {
             .name(format!("{}_{index}", self.prefix))
             .spawn(move || worker::main(shared, index, deque));
         self.started.store(index + 1, Ordering::Relaxed);
+        // The event and the diagnostic go out after unlocking: a
+        // subscriber or a diagnostic hook is user code.
         match spawned {
-            Ok(h) => threads.handles.push(h),
+            Ok(h) => {
+                threads.handles.push(h);
+                drop(threads);
+                trace::worker_spawned("thread", index);
+            }
             Err(e) => {
                 self.alive.fetch_sub(1, Ordering::Relaxed);
-                if threads.handles.is_empty() {
-                    drop(threads);
+                let none_running = threads.handles.is_empty();
+                drop(threads);
+                diagnostics::report(&Diagnostic::new(
+                    DiagnosticKind::WorkerStartFailed,
+                    format_args!("cannot start thread pool worker {index}: {e}"),
+                ));
+                if none_running {
                     self.break_pool(format!("cannot start a worker thread: {e}"));
                 }
             }
@@ -547,6 +561,7 @@ where
     if items.len() == 1 {
         let a = items.pop().expect("one item");
         let future = Future::new();
+        trace::submitted("thread", &future);
         shared.push(Job::new(WorkItem::new(Plain(move || f(a)), future.clone())))?;
         return Ok(Slot::One(future));
     }
@@ -558,6 +573,7 @@ where
             .collect::<Vec<_>>()
     };
     let future = Future::new();
+    trace::submitted("thread", &future);
     shared.push(Job::new(WorkItem::new(Plain(run_chunk), future.clone())))?;
     Ok(Slot::Chunk { future, len })
 }

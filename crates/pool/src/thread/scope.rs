@@ -128,6 +128,7 @@ impl<'scope> Scope<'scope, '_> {
         T: Send + 'scope,
     {
         let future = Future::new();
+        concurrent_futures_core::trace::submitted("thread", &future);
         *self.state.lock() += 1;
         let scoped = Scoped {
             item: WorkItem::new(Plain(f), future.clone()),
