@@ -1,5 +1,6 @@
-//! What the library cannot hand back to a caller: a done-callback, a waiter
-//! or a `Timer`'s function that panicked, a worker that could not start.
+//! What the library cannot hand back to a caller: a done-callback, a waiter,
+//! a waker or a `Timer`'s function that panicked, a `Drop` of a value nobody
+//! reads that panicked, a worker that could not start.
 //!
 //! Each such event is one [`Diagnostic`]. Where it goes:
 //!
@@ -58,9 +59,14 @@ pub enum DiagnosticKind {
     /// A [`Timer`](crate::sync::Timer)'s function panicked (its
     /// [`join`](crate::sync::Timer::join) also returns the panic).
     TimerPanicked,
-    /// An executor could not start a worker thread or process; the task it
-    /// was meant for runs on another worker, or fails with the reason.
+    /// An executor could not start (or replace) a worker thread or
+    /// process; the tasks run on the other workers, or, with none left,
+    /// fail with the reason.
     WorkerStartFailed,
+    /// Other user code panicked where no caller hears of it: a waker, the
+    /// `Drop` of a value nobody reads (a result, a cancelled task's
+    /// closure).
+    Panicked,
 }
 
 impl DiagnosticKind {
@@ -80,6 +86,7 @@ impl DiagnosticKind {
             Self::WaiterPanicked => "waiter panicked",
             Self::TimerPanicked => "timer panicked",
             Self::WorkerStartFailed => "worker start failed",
+            Self::Panicked => "panicked",
         }
     }
 }

@@ -17,6 +17,72 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// the same exception object.
 pub type SharedError = Arc<dyn StdError + Send + Sync + 'static>;
 
+/// Why [`Future::into_result`](crate::Future::into_result) (or an owned
+/// `.await`) did not take the value although the task finished: other
+/// handles of the future were alive (or a done-callback of the future tried
+/// to take its value). The value stays in the future for the other handles.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::{Future, FutureError};
+///
+/// let f = Future::new();
+/// f.set_result(String::from("x")).unwrap();
+/// let keys = vec![f.clone(), f.clone()];
+/// match f.into_result() {
+///     Err(FutureError::NotUnique(e)) => assert_eq!(e.others(), 2),
+///     other => panic!("{other:?}"),
+/// }
+/// assert_eq!(keys[0].result().unwrap(), "x"); // still there
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotUniqueError {
+    others: usize,
+    in_callback: bool,
+}
+
+impl NotUniqueError {
+    /// How many other handles were alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use concurrent_futures_core::{Future, FutureError};
+    /// let f = Future::new();
+    /// f.set_result(0).unwrap();
+    /// let _g = f.clone();
+    /// let Err(FutureError::NotUnique(e)) = f.into_result() else { unreachable!() };
+    /// assert_eq!(e.others(), 1);
+    /// ```
+    #[must_use]
+    pub fn others(&self) -> usize {
+        self.others
+    }
+}
+
+impl fmt::Display for NotUniqueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.in_callback {
+            return f.write_str(
+                "cannot take the value of a future from its own done-callback: \
+                 borrow it with result() there",
+            );
+        }
+        let (n, handles, is) = match self.others {
+            1 => (1, "handle", "is"),
+            n => (n, "handles", "are"),
+        };
+        write!(
+            f,
+            "cannot take the value of a future while {n} other {handles} of it {is} alive: \
+             borrow it with result() or (&future).await, or drop the other handles first"
+        )
+    }
+}
+
+impl std::error::Error for NotUniqueError {}
+
 /// Why `result()` (or `wait`, `as_completed`, `map`) did not give a value.
 ///
 /// Python raises `CancelledError`, `TimeoutError` or the task's own exception;
@@ -47,9 +113,37 @@ pub enum FutureError {
     /// The task failed; the [`TaskError`] says how.
     #[error(transparent)]
     Failed(TaskError),
+    /// `into_result` (or an owned `.await`) could not take the value: other
+    /// handles of the future are alive. The value stays for them.
+    #[error(transparent)]
+    NotUnique(NotUniqueError),
 }
 
 impl FutureError {
+    pub(crate) fn not_unique(others: usize, in_callback: bool) -> Self {
+        FutureError::NotUnique(NotUniqueError {
+            others,
+            in_callback,
+        })
+    }
+
+    /// Whether this is [`FutureError::NotUnique`]: the value was not taken
+    /// because other handles of the future are alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let f = concurrent_futures_core::Future::new();
+    /// f.set_result(1).unwrap();
+    /// let g = f.clone();
+    /// assert!(f.into_result().unwrap_err().is_not_unique());
+    /// assert_eq!(g.into_result().unwrap(), 1);
+    /// ```
+    #[must_use]
+    pub fn is_not_unique(&self) -> bool {
+        matches!(self, FutureError::NotUnique(_))
+    }
+
     /// A timeout waiting on one future.
     ///
     /// # Examples
@@ -343,7 +437,7 @@ impl TaskError {
     /// ```
     #[must_use]
     pub fn from_panic(payload: Box<dyn std::any::Any + Send>) -> Self {
-        TaskError::panic(crate::unwind::panic_message(payload.as_ref()))
+        TaskError::panic(crate::unwind::payload_message(payload))
     }
 
     /// An error value returned by the task.

@@ -32,7 +32,7 @@
 //! let f = Future::<u8>::new();
 //! trace::submitted("my-executor", &f);
 //! trace::worker_spawned("my-executor", 0);
-//! let _span = trace::task_span("my-executor", &f);
+//! let _span = trace::task_span(&f);
 //! f.run(|| 7);
 //! ```
 
@@ -104,16 +104,16 @@ pub fn worker_replaced(executor: &'static str, worker: usize) {
 }
 
 /// An entered span for one run of the task of `future`, closed when the
-/// guard drops (a unit struct without the `tracing` feature).
+/// guard drops (a unit struct without the `tracing` feature). A
+/// [`Task`](crate::Task) runs its closure in one.
 #[inline]
-pub fn task_span<T>(executor: &'static str, future: &Future<T>) -> TaskSpan {
+pub fn task_span<T>(future: &Future<T>) -> TaskSpan {
     #[cfg(feature = "tracing")]
     {
         let span = tracing::span!(
             target: "concurrent_futures",
             tracing::Level::TRACE,
             "task",
-            executor,
             future = %Id(future.id())
         );
         TaskSpan {
@@ -122,7 +122,7 @@ pub fn task_span<T>(executor: &'static str, future: &Future<T>) -> TaskSpan {
     }
     #[cfg(not(feature = "tracing"))]
     {
-        let _ = (executor, future);
+        let _ = future;
         TaskSpan { _entered: () }
     }
 }

@@ -196,7 +196,7 @@ mod with_tracing {
             concurrent_futures_core::trace::worker_died("test", 3, &"killed by signal 9");
             let f = Future::<u8>::new();
             concurrent_futures_core::trace::submitted("test", &f);
-            let _span = concurrent_futures_core::trace::task_span("test", &f);
+            let _span = concurrent_futures_core::trace::task_span(&f);
             let ran = Future::new();
             assert!(ran.run(|| 1));
             let failed = Future::<u8>::new();

@@ -34,6 +34,21 @@ pub enum SubmitError {
     /// the message is the serializer's.
     #[error("cannot serialize the task's argument: {0}")]
     Serialize(String),
+    /// `try_submit` on a pool whose queue holds `max_queued` tasks not yet
+    /// started.
+    #[error("the pool's queue is full ({max_queued} tasks waiting to start)")]
+    Full {
+        /// The pool's bound.
+        max_queued: usize,
+    },
+    /// `submit_timeout` gave up: the queue stayed full for the whole timeout.
+    #[error(
+        "timed out waiting for room in the pool's queue ({max_queued} tasks waiting to start)"
+    )]
+    Timeout {
+        /// The pool's bound.
+        max_queued: usize,
+    },
 }
 
 impl SubmitError {
@@ -90,6 +105,20 @@ impl SubmitError {
         matches!(self, SubmitError::Serialize(_))
     }
 
+    /// Whether the queue was full: [`SubmitError::Full`] or
+    /// [`SubmitError::Timeout`] (backpressure; the task may be retried).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = concurrent_futures_pool::SubmitError::Full { max_queued: 8 };
+    /// assert!(e.is_full());
+    /// ```
+    #[must_use]
+    pub fn is_full(&self) -> bool {
+        matches!(self, SubmitError::Full { .. } | SubmitError::Timeout { .. })
+    }
+
     /// The reason the executor broke, if it is broken.
     ///
     /// # Examples
@@ -105,6 +134,40 @@ impl SubmitError {
             _ => None,
         }
     }
+}
+
+/// What `shutdown_timeout` found still running when its timeout passed
+/// (Java's `awaitTermination` returning `false`). The pool goes on shutting
+/// down: the tasks finish, and dropping the pool still joins its threads.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_pool::ThreadPoolExecutor;
+/// use std::time::Duration;
+///
+/// let ex = ThreadPoolExecutor::new(1).unwrap();
+/// let (tx, rx) = std::sync::mpsc::channel::<()>();
+/// let started = ex.submit(move || rx.recv_timeout(Duration::from_secs(10))).unwrap();
+/// while !started.running() { std::thread::yield_now(); }
+/// let late = ex.shutdown_timeout(Duration::from_millis(10), false).unwrap_err();
+/// assert_eq!((late.running, late.workers), (1, 1));
+/// assert_eq!(late.threads.len(), 1);
+/// tx.send(()).unwrap();
+/// assert!(ex.shutdown_timeout(Duration::from_secs(10), false).is_ok());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("shutdown timed out: {running} tasks running and {queued} queued on {workers} worker threads {threads:?}")]
+#[non_exhaustive]
+pub struct ShutdownTimeout {
+    /// Tasks running when the timeout passed.
+    pub running: usize,
+    /// Tasks queued, not yet started.
+    pub queued: usize,
+    /// Worker threads not yet exited.
+    pub workers: usize,
+    /// The names of the worker threads not yet exited.
+    pub threads: Vec<String>,
 }
 
 /// Why a pool could not be built.

@@ -64,7 +64,8 @@ mod error;
 mod executor;
 mod lifecycle;
 mod map;
-mod primitives;
+/// The workspace's std/loom switch and poison-free lock (futures-core's).
+use concurrent_futures_core::__private::primitives;
 #[cfg(all(target_os = "linux", feature = "process"))]
 #[cfg_attr(docsrs, doc(cfg(all(target_os = "linux", feature = "process"))))]
 pub mod process;
@@ -72,7 +73,7 @@ mod shutdown_options;
 mod thread;
 mod work_item;
 
-pub use error::{BuildError, SubmitError};
+pub use error::{BuildError, ShutdownTimeout, SubmitError};
 pub use executor::Executor;
 pub use map::{Map, MapOptions};
 #[cfg(all(target_os = "linux", feature = "process"))]

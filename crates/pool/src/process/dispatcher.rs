@@ -40,8 +40,8 @@ use super::job::Job;
 use super::protocol::ProtocolError;
 use super::worker::{PidCell, RunOutcome, SpawnConfig, WorkerProcess};
 use crate::error::SubmitError;
+use crate::primitives::{Condvar, Mutex, MutexGuard};
 use crate::PoolStats;
-use crate::primitives::{lock, wait, Condvar, Mutex, MutexGuard};
 
 /// The options a pool was built with.
 #[derive(Clone, Debug)]
@@ -99,9 +99,9 @@ pub(crate) struct Pool {
     cancelled: AtomicU64,
 }
 
-/// How long a slot whose worker is idle spins on the queue before it sleeps
-/// on the condvar: sequential `submit` + `result` calls come back within
-/// microseconds.
+/// How long a slot whose worker is idle spins on the queue (yielding the
+/// CPU, see `worker.rs`'s `REPLY_SPIN`) before it sleeps on the condvar:
+/// sequential `submit` + `result` calls come back within microseconds.
 const IDLE_SPIN: Duration = Duration::from_micros(50);
 
 /// How long `terminate_workers` waits after `SIGTERM` before it sends
@@ -140,7 +140,7 @@ impl Pool {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        lock(&self.state)
+        self.state.lock()
     }
 
     /// A fresh task id (never 0).
@@ -270,14 +270,14 @@ impl Pool {
                 drop(st);
                 let until = Instant::now() + IDLE_SPIN;
                 while self.queued.load(Ordering::Relaxed) == 0 && Instant::now() < until {
-                    std::hint::spin_loop();
+                    std::thread::yield_now();
                 }
                 st = self.lock();
                 st.ready -= 1;
                 continue;
             }
             st.idle += 1;
-            st = wait(&self.work, st);
+            st = self.work.wait(st);
             st.idle -= 1;
         }
     }
@@ -410,16 +410,13 @@ impl Pool {
                 return true;
             }
             st = match deadline {
-                None => wait(&self.exited, st),
+                None => self.exited.wait(st),
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return false;
                     }
-                    match self.exited.wait_timeout(st, left) {
-                        Ok((g, _)) => g,
-                        Err(poisoned) => poisoned.into_inner().0,
-                    }
+                    self.exited.wait_timeout(st, left)
                 }
             };
         }

@@ -68,6 +68,10 @@ pub use builder::{ProcessPoolBuilder, DEFAULT_MAX_FRAME_SIZE};
 pub use codec::{SerdeError, SerdeStage};
 pub use protocol::ProtocolError;
 
+/// The protocol decoders' fuzz entry points (`fuzz/`); not a public API.
+#[doc(hidden)]
+pub use protocol::fuzz_entry as __fuzz;
+
 use crate::error::{BuildError, SubmitError};
 use crate::executor::Executor;
 use crate::map::{Map, MapOptions, Slot, Source};

@@ -165,15 +165,23 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(run(tests, &args(&[]), &mut out), 1);
         let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("test fails ... FAILED: expected failure"), "{text}");
+        assert!(
+            text.contains("test fails ... FAILED: expected failure"),
+            "{text}"
+        );
         assert!(text.ends_with("1 passed, 1 failed\n"), "{text}");
 
         let mut out = Vec::new();
         assert_eq!(run(tests, &args(&["--exact", "pass"]), &mut out), 0);
-        assert!(String::from_utf8(out).unwrap().ends_with("0 passed, 0 failed\n"));
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .ends_with("0 passed, 0 failed\n"));
 
         let mut out = Vec::new();
         assert_eq!(run(tests, &args(&["--list"]), &mut out), 0);
-        assert_eq!(String::from_utf8(out).unwrap(), "passes: test\nfails: test\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "passes: test\nfails: test\n"
+        );
     }
 }

@@ -26,10 +26,10 @@
 
 use std::io::{self, BufReader, Write};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
-use std::time::{Duration, Instant};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
 
 use super::code::{self, InitTrampoline, RemoteFailure, RemoteFn, Trampoline};
 use super::codec::SerdeStage;
@@ -214,7 +214,10 @@ fn run(spec: &Spec) -> i32 {
         token: spec.token,
         pid: std::process::id(),
     };
-    if (&stream).write_all(&protocol::encode_from_worker(&ready)).is_err() {
+    if (&stream)
+        .write_all(&protocol::encode_from_worker(&ready))
+        .is_err()
+    {
         return 0;
     }
     serve(&stream, reader, spec.max_frame)
@@ -315,7 +318,7 @@ fn spin_for_input(stream: &UnixStream, nothing_buffered: bool) {
         if unsafe { libc::poll(&mut pfd, 1, 0) } != 0 {
             return;
         }
-        std::hint::spin_loop();
+        std::thread::yield_now();
     }
 }
 

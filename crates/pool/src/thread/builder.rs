@@ -2,28 +2,40 @@
 //! thread_name_prefix, initializer)` keyword arguments.
 
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-
-use concurrent_futures_core::TaskError;
 
 use super::ThreadPoolExecutor;
 use crate::error::BuildError;
 
-/// Runs once in each worker thread before it takes tasks.
+/// Runs once in each worker thread, with its index, before it takes tasks.
 #[derive(Clone)]
-pub(crate) struct Initializer(Arc<dyn Fn() -> Result<(), String> + Send + Sync>);
+pub(crate) struct Initializer(Arc<dyn Fn(usize) -> Result<(), String> + Send + Sync>);
 
 impl Initializer {
     /// Runs the initializer; a panic or an error is the failure's message.
-    pub(crate) fn run(&self) -> Result<(), String> {
-        catch_unwind(AssertUnwindSafe(|| (self.0)())).unwrap_or_else(|payload| {
-            let e = TaskError::from_panic(payload);
-            Err(format!(
-                "panicked: {}",
-                e.panic_message().unwrap_or_default()
-            ))
-        })
+    pub(crate) fn run(&self, index: usize) -> Result<(), String> {
+        crate::lifecycle::contain(|| (self.0)(index))
+            .unwrap_or_else(|msg| Err(format!("panicked: {msg}")))
+    }
+}
+
+/// What `build` hands the pool.
+#[derive(Debug, Default)]
+pub(crate) struct Config {
+    pub(crate) max_workers: usize,
+    pub(crate) prefix: Option<String>,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) max_queued: Option<usize>,
+    pub(crate) initializer: Option<Initializer>,
+}
+
+impl Config {
+    /// Python's defaults.
+    pub(crate) fn python() -> Self {
+        Config {
+            max_workers: default_max_workers(),
+            ..Config::default()
+        }
     }
 }
 
@@ -59,6 +71,8 @@ pub(crate) fn default_max_workers() -> usize {
 pub struct ThreadPoolBuilder {
     max_workers: Option<usize>,
     thread_name_prefix: Option<String>,
+    stack_size: Option<usize>,
+    max_queued: Option<usize>,
     initializer: Option<Initializer>,
 }
 
@@ -76,7 +90,9 @@ impl ThreadPoolBuilder {
     }
 
     /// The most threads the pool starts (default `min(32, cpus + 4)`).
-    /// Threads start lazily, one per submit that finds no idle worker.
+    /// Threads start lazily, one per submit that finds no idle worker, and
+    /// nothing is allocated per possible worker: `max_workers(usize::MAX)`
+    /// costs what the threads actually started cost.
     ///
     /// # Examples
     ///
@@ -108,6 +124,57 @@ impl ThreadPoolBuilder {
         self
     }
 
+    /// The stack size of each worker thread, in bytes (default: `std`'s,
+    /// 2 MiB or `RUST_MIN_STACK`). Deeply recursive tasks need more.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// fn depth(n: u64) -> u64 {
+    ///     let pad = std::hint::black_box([0u8; 512]);
+    ///     if n == 0 { u64::from(pad[0]) } else { 1 + depth(n - 1) }
+    /// }
+    /// let ex = concurrent_futures_pool::ThreadPoolExecutor::builder()
+    ///     .stack_size(64 << 20)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(ex.submit(|| depth(20_000)).unwrap().into_result().unwrap(), 20_000);
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Bounds the tasks queued and not yet started (backpressure, as a
+    /// Java pool on a bounded queue): while `n` wait, `submit` blocks until
+    /// one starts, [`try_submit`](ThreadPoolExecutor::try_submit) refuses at
+    /// once with [`SubmitError::Full`](crate::SubmitError::Full) and
+    /// [`submit_timeout`](ThreadPoolExecutor::submit_timeout) waits at most
+    /// its timeout. `map` and `scope` submit through `submit`, so they wait
+    /// too. `shutdown` wakes blocked submitters, which are then refused.
+    /// A task of this pool that submits to it never blocks (it could be
+    /// waiting for itself): it may go past the bound. Default: unbounded.
+    ///
+    /// # Errors
+    ///
+    /// `build` returns [`BuildError::InvalidOption`] for `max_queued(0)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_pool::ThreadPoolExecutor;
+    ///
+    /// let ex = ThreadPoolExecutor::builder().max_workers(2).max_queued(4).build().unwrap();
+    /// // A producer faster than the pool waits instead of queueing a million tasks.
+    /// let fs: Vec<_> = (0..100).map(|i| ex.submit(move || i).unwrap()).collect();
+    /// assert!(ex.stats().queued <= 4);
+    /// assert_eq!(fs.into_iter().map(|f| f.into_result().unwrap()).sum::<i32>(), 4950);
+    /// ```
+    pub fn max_queued(mut self, n: usize) -> Self {
+        self.max_queued = Some(n);
+        self
+    }
+
     /// Runs `f` in each worker thread before it takes tasks (Python's
     /// `initializer`). If it panics, the pool breaks: queued futures fail
     /// with a broken-executor [`TaskError`](concurrent_futures_core::TaskError)
@@ -125,8 +192,47 @@ impl ThreadPoolBuilder {
     /// assert!(ex.submit(|| READY.get()).unwrap().into_result().unwrap());
     /// ```
     pub fn initializer(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
-        self.initializer = Some(Initializer(Arc::new(move || {
+        self.initializer = Some(Initializer(Arc::new(move |_| {
             f();
+            Ok(())
+        })));
+        self
+    }
+
+    /// Like [`initializer`](ThreadPoolBuilder::initializer), given the
+    /// worker's index (`0..max_workers`, the same as
+    /// [`current_thread_index`](ThreadPoolExecutor::current_thread_index)):
+    /// the place to set up per-worker state, such as a thread-local
+    /// connection or scratch buffer that tasks then use without locking.
+    /// A worker that replaces one that died gets the same index and runs
+    /// the initializer again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_pool::ThreadPoolExecutor;
+    /// use std::cell::RefCell;
+    ///
+    /// thread_local!(static SCRATCH: RefCell<Option<(usize, Vec<u8>)>> = const { RefCell::new(None) });
+    ///
+    /// let ex = ThreadPoolExecutor::builder()
+    ///     .max_workers(2)
+    ///     .initializer_with_index(|i| SCRATCH.set(Some((i, Vec::with_capacity(1 << 16)))))
+    ///     .build()
+    ///     .unwrap();
+    /// let f = ex.submit(|| {
+    ///     SCRATCH.with_borrow_mut(|s| {
+    ///         let (i, buf) = s.as_mut().expect("initialized");
+    ///         buf.extend_from_slice(b"per-worker");
+    ///         (*i, buf.len())
+    ///     })
+    /// });
+    /// let (i, len) = f.unwrap().into_result().unwrap();
+    /// assert!(i < 2 && len >= 10);
+    /// ```
+    pub fn initializer_with_index(mut self, f: impl Fn(usize) + Send + Sync + 'static) -> Self {
+        self.initializer = Some(Initializer(Arc::new(move |i| {
+            f(i);
             Ok(())
         })));
         self
@@ -154,7 +260,7 @@ impl ThreadPoolBuilder {
         mut self,
         f: impl Fn() -> Result<(), E> + Send + Sync + 'static,
     ) -> Self {
-        self.initializer = Some(Initializer(Arc::new(move || {
+        self.initializer = Some(Initializer(Arc::new(move |_| {
             f().map_err(|e| e.to_string())
         })));
         self
@@ -164,7 +270,9 @@ impl ThreadPoolBuilder {
     ///
     /// # Errors
     ///
-    /// [`BuildError::ZeroWorkers`] for `max_workers(0)`.
+    /// [`BuildError::ZeroWorkers`] for `max_workers(0)`;
+    /// [`BuildError::InvalidOption`] for a thread name prefix with a NUL
+    /// byte (the OS cannot name a thread so) or `max_queued(0)`.
     ///
     /// # Examples
     ///
@@ -177,10 +285,26 @@ impl ThreadPoolBuilder {
         if max_workers == 0 {
             return Err(BuildError::ZeroWorkers);
         }
-        Ok(ThreadPoolExecutor::from_parts(
+        if let Some(p) = self
+            .thread_name_prefix
+            .as_deref()
+            .filter(|p| p.contains('\0'))
+        {
+            return Err(BuildError::InvalidOption(format!(
+                "thread_name_prefix {p:?} contains a NUL byte"
+            )));
+        }
+        if self.max_queued == Some(0) {
+            return Err(BuildError::InvalidOption(
+                "max_queued must be greater than 0".to_owned(),
+            ));
+        }
+        Ok(ThreadPoolExecutor::from_config(Config {
             max_workers,
-            self.thread_name_prefix,
-            self.initializer,
-        ))
+            prefix: self.thread_name_prefix,
+            stack_size: self.stack_size,
+            max_queued: self.max_queued,
+            initializer: self.initializer,
+        }))
     }
 }

@@ -1,179 +1,210 @@
-//! Loom models of the pool's two protocols: the shutdown gate (submit racing
-//! shutdown) and the sleep/wake protocol (no lost wakeup). The queues are
-//! stand-ins (a counter of jobs, written with the orderings crossbeam-deque
-//! gives: `Release` push, `Acquire` check), so the models check that the
-//! fences in `Sleep` and the gate's `SeqCst` word carry the proof, not the
-//! queue.
+//! Loom models of the thread pool's protocols, driving the real code:
+//! `Shared::push` (gate, push, wake, idle claim, spawn), the real worker
+//! loop and sleep protocol, `shutdown`, `break_pool` and injected spawn
+//! failures. The workers are loom threads (`primitives::thread`), so every
+//! atomic of the gate, the lifecycle, the slots and `Sleep` is explored.
+//! The queues are crossbeam-deque's, which loom cannot see inside: in these
+//! models a push or a steal is one indivisible step (crossbeam's own loom
+//! tests check the deque).
+//!
+//! Each model submits `Probe` jobs, which count whether they ran or were
+//! abandoned (cancelled, failed by a break). The property everywhere: an
+//! accepted submit is run or abandoned exactly once, a refused one never,
+//! and the pool ends with no thread alive.
+
+use std::io;
+use std::sync::Arc;
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
-use loom::sync::Arc;
 use loom::thread;
 
+use super::{Route, ThreadPoolExecutor};
+use crate::work_item::{Abandon, Job, Ran, Task};
+
 use super::sleep::Sleep;
-use crate::lifecycle::gate::{Gate, Left};
 
-/// A queue of indistinguishable jobs.
+/// Counts what happened to the probes of one model.
 #[derive(Default)]
-struct Jobs {
-    queued: AtomicUsize,
-}
-
-impl Jobs {
-    fn push(&self) {
-        self.queued.fetch_add(1, Ordering::Release);
-    }
-    fn has_work(&self) -> bool {
-        self.queued.load(Ordering::Acquire) > 0
-    }
-    fn take(&self) -> bool {
-        let mut n = self.queued.load(Ordering::Acquire);
-        while n > 0 {
-            match self
-                .queued
-                .compare_exchange(n, n - 1, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return true,
-                Err(m) => n = m,
-            }
-        }
-        false
-    }
-}
-
-struct Pool {
-    jobs: Jobs,
-    gate: Gate,
-    sleep: Sleep,
+struct Counts {
     ran: AtomicUsize,
+    abandoned: AtomicUsize,
 }
 
-impl Pool {
-    fn new() -> Arc<Self> {
-        Arc::new(Pool {
-            jobs: Jobs::default(),
-            gate: Gate::new(),
-            sleep: Sleep::new(),
-            ran: AtomicUsize::new(0),
-        })
-    }
+/// A job that records its end.
+struct Probe(Arc<Counts>);
 
-    /// The pool's submit path.
-    fn submit(&self) -> bool {
-        if let Err(r) = self.gate.enter() {
-            if r.left == Left::Drained {
-                self.sleep.wake_all();
-            }
-            return false;
-        }
-        self.jobs.push();
-        self.sleep.wake_one();
-        if self.gate.leave() == Left::Drained {
-            self.sleep.wake_all();
-        }
-        true
+impl Task for Probe {
+    fn run(self, _: &dyn Fn()) -> Ran {
+        self.0.ran.fetch_add(1, Ordering::SeqCst);
+        Ran::Completed
     }
-
-    /// The worker loop without spinning: run jobs, sleep, exit when the
-    /// gate is drained and nothing is queued.
-    fn work(&self) {
-        loop {
-            if self.jobs.take() {
-                self.ran.fetch_add(1, Ordering::SeqCst);
-                continue;
-            }
-            if self.gate.drained() && !self.jobs.has_work() {
-                return;
-            }
-            self.sleep
-                .sleep(|| self.jobs.has_work() || self.gate.drained());
-        }
-    }
-
-    fn shutdown(&self) {
-        self.gate.close(false);
-        self.sleep.wake_all();
+    fn abandon(self, _: Abandon<'_>) {
+        self.0.abandoned.fetch_add(1, Ordering::SeqCst);
     }
 }
 
-/// Submit racing shutdown, with a sleeping worker: a submit is accepted
-/// exactly when its job runs (nothing accepted is lost, nothing refused
-/// runs), and the worker always exits (no lost wakeup at shutdown).
+fn pool(max_workers: usize) -> Arc<ThreadPoolExecutor> {
+    Arc::new(ThreadPoolExecutor::new(max_workers).unwrap())
+}
+
+/// The real submit path with a probe; returns whether it was accepted.
+fn submit(ex: &ThreadPoolExecutor, counts: &Arc<Counts>) -> bool {
+    ex.shared
+        .push(Job::new(Probe(Arc::clone(counts))), Route::SUBMIT)
+        .is_ok()
+}
+
+fn ended(c: &Counts) -> usize {
+    c.ran.load(Ordering::SeqCst) + c.abandoned.load(Ordering::SeqCst)
+}
+
+/// submit ‖ shutdown(wait): the submit is accepted exactly when its job
+/// runs; the worker it started is joined (no lost wakeup at shutdown).
 #[test]
-fn loom_submit_vs_shutdown() {
+fn loom_real_submit_vs_shutdown() {
     loom::model(|| {
-        let pool = Pool::new();
-        let p = pool.clone();
-        let submitter = thread::spawn(move || p.submit());
-        let p = pool.clone();
-        let worker = thread::spawn(move || p.work());
-        pool.shutdown();
+        let ex = pool(1);
+        let counts = Arc::new(Counts::default());
+        let (e, c) = (Arc::clone(&ex), Arc::clone(&counts));
+        let submitter = thread::spawn(move || submit(&e, &c));
+        ex.shutdown(true, false);
         let accepted = submitter.join().unwrap();
-        worker.join().unwrap();
-        assert_eq!(pool.ran.load(Ordering::SeqCst), usize::from(accepted));
-        assert!(!pool.jobs.has_work());
+        // A submitter accepted before the close may still be inside when
+        // shutdown returned from its own wait; the drop waits again.
+        ex.shutdown(true, false);
+        assert_eq!(counts.ran.load(Ordering::SeqCst), usize::from(accepted));
+        assert_eq!(counts.abandoned.load(Ordering::SeqCst), 0);
+        assert_eq!(ex.stats().workers, 0);
     });
 }
 
-/// A refused submit still counts inside the gate for a moment: a worker
-/// that saw it and slept must be woken when it leaves.
+/// Idle claiming: the first job's worker may be running, idle (claimed by
+/// the second submit) or asleep; either way both jobs run, at most two
+/// threads start, and shutdown joins them.
 #[test]
-fn loom_refused_submit_wakes_a_draining_worker() {
+fn loom_real_idle_claim_then_shutdown() {
     loom::model(|| {
-        let pool = Pool::new();
-        pool.gate.close(false);
-        let p = pool.clone();
-        let worker = thread::spawn(move || p.work());
-        assert!(!pool.submit());
-        worker.join().unwrap();
-        assert_eq!(pool.ran.load(Ordering::SeqCst), 0);
+        let ex = pool(2);
+        let counts = Arc::new(Counts::default());
+        assert!(submit(&ex, &counts));
+        let (e, c) = (Arc::clone(&ex), Arc::clone(&counts));
+        let second = thread::spawn(move || submit(&e, &c));
+        assert!(second.join().unwrap());
+        ex.shutdown(true, false);
+        assert_eq!(counts.ran.load(Ordering::SeqCst), 2);
+        assert!(ex.shared.spawned.load(Ordering::SeqCst) <= 2);
+        assert_eq!(ex.stats().workers, 0);
     });
 }
 
-/// The sleep/wake protocol: two jobs pushed while a worker goes to sleep;
-/// both run (no lost wakeup) before shutdown.
+/// Spawn failure with two submitters (issue 10, item 7): no thread can
+/// start, so the pool breaks; whichever submitter is still inside when the
+/// break sweeps the queue, every accepted job is failed exactly once.
+#[test]
+fn loom_real_spawn_failure_with_two_submitters() {
+    loom::model(|| {
+        let ex = pool(1);
+        *ex.shared.faults.spawn.lock() = Some(Box::new(|| Err(io::Error::other("EAGAIN"))));
+        let counts = Arc::new(Counts::default());
+        let (e, c) = (Arc::clone(&ex), Arc::clone(&counts));
+        let first = thread::spawn(move || submit(&e, &c));
+        let second = submit(&ex, &counts);
+        let first = first.join().unwrap();
+        ex.shutdown(true, false);
+        let accepted = usize::from(first) + usize::from(second);
+        assert!(accepted >= 1, "the first submit always enters an open gate");
+        assert_eq!(counts.abandoned.load(Ordering::SeqCst), accepted);
+        assert_eq!(counts.ran.load(Ordering::SeqCst), 0);
+        assert!(ex.stats().broken);
+    });
+}
+
+/// A break racing a submit while a worker runs: each accepted job runs or
+/// is failed, once; the refused one never ends up anywhere.
+#[test]
+fn loom_real_break_vs_submit() {
+    loom::model(|| {
+        let ex = pool(1);
+        let counts = Arc::new(Counts::default());
+        assert!(submit(&ex, &counts));
+        let e = Arc::clone(&ex);
+        let breaker = thread::spawn(move || e.shared.break_pool("broken in a model".into()));
+        let second = submit(&ex, &counts);
+        breaker.join().unwrap();
+        ex.shutdown(true, false);
+        assert_eq!(ended(&counts), 1 + usize::from(second));
+        assert_eq!(ex.stats().workers, 0);
+    });
+}
+
+/// `cancel_futures` racing a submit: an accepted job is either run or
+/// cancelled, never left queued.
+#[test]
+fn loom_real_submit_vs_cancel_futures() {
+    loom::model(|| {
+        let ex = pool(1);
+        let counts = Arc::new(Counts::default());
+        let (e, c) = (Arc::clone(&ex), Arc::clone(&counts));
+        let submitter = thread::spawn(move || submit(&e, &c));
+        ex.shutdown(false, true);
+        let accepted = submitter.join().unwrap();
+        ex.shutdown(true, false);
+        assert_eq!(ended(&counts), usize::from(accepted));
+    });
+}
+
+/// A job queued behind a worker whose thread dies outside the containment
+/// (the injected fault) runs on its replacement.
+#[test]
+fn loom_real_dead_worker_is_replaced() {
+    loom::model(|| {
+        let ex = pool(1);
+        ex.shared
+            .faults
+            .kill
+            .store(1, std::sync::atomic::Ordering::SeqCst);
+        let counts = Arc::new(Counts::default());
+        assert!(submit(&ex, &counts));
+        assert!(submit(&ex, &counts));
+        ex.shutdown(true, false);
+        assert_eq!(counts.ran.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// The sleep/wake protocol alone: two jobs pushed while a worker goes to
+/// sleep; both run (no lost wakeup).
 #[test]
 fn loom_sleep_no_lost_wakeup() {
     loom::model(|| {
         let sleep = Arc::new(Sleep::new());
-        let jobs = Arc::new(Jobs::default());
+        let jobs = Arc::new(AtomicUsize::new(0));
         let (s, j) = (sleep.clone(), jobs.clone());
+        let take = |j: &AtomicUsize| {
+            let mut n = j.load(Ordering::Acquire);
+            while n > 0 {
+                match j.compare_exchange(n, n - 1, Ordering::AcqRel, Ordering::Acquire) {
+                    Ok(_) => return true,
+                    Err(m) => n = m,
+                }
+            }
+            false
+        };
         let worker = thread::spawn(move || {
             let mut ran = 0;
             while ran < 2 {
-                if j.take() {
+                if take(&j) {
                     ran += 1;
                 } else {
-                    s.sleep(|| j.has_work());
+                    s.sleep(|| j.load(Ordering::Acquire) > 0);
                 }
             }
         });
         for _ in 0..2 {
-            jobs.push();
+            jobs.fetch_add(1, Ordering::Release);
             sleep.wake_one();
         }
         // Deadlock (a lost wakeup) makes loom fail the model here.
         worker.join().unwrap();
         assert_eq!(sleep.sleepers(), 0);
-    });
-}
-
-/// Two sleepers, one job: exactly one token is handed out per job, and the
-/// job's worker is woken (the other is woken by shutdown's `wake_all`).
-#[test]
-fn loom_wake_one_per_job() {
-    loom::model(|| {
-        let pool = Pool::new();
-        let workers: Vec<_> = (0..2)
-            .map(|_| {
-                let p = pool.clone();
-                thread::spawn(move || p.work())
-            })
-            .collect();
-        assert!(pool.submit());
-        pool.shutdown();
-        for w in workers {
-            w.join().unwrap();
-        }
-        assert_eq!(pool.ran.load(Ordering::SeqCst), 1);
     });
 }

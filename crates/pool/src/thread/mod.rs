@@ -25,33 +25,37 @@ mod stats;
 mod worker;
 
 use std::fmt;
+use std::io;
 use std::mem;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::{self, JoinHandle};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use concurrent_futures_core::__private::unwind;
 use concurrent_futures_core::diagnostics::{self, Diagnostic, DiagnosticKind};
 use concurrent_futures_core::{trace, BoxError, Future, TaskError};
-#[cfg(feature = "process")]
-use serde::{de::DeserializeOwned, Serialize};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use self::queue::Queues;
 use self::sleep::Sleep;
-use crate::error::SubmitError;
+use crate::error::{ShutdownTimeout, SubmitError};
 use crate::executor::Executor;
-use crate::lifecycle::gate::{Gate, Left, Refused};
+use crate::lifecycle::bound::{Bound, NoRoom, Wait};
+use crate::lifecycle::{self, Lifecycle, Queued};
 use crate::map::{Map, MapOptions, Slot};
-use crate::work_item::{Abandon, Fallible, Job, Plain, WorkItem};
+use crate::primitives::thread::{self, JoinHandle};
+use crate::primitives::{AtomicUsize, Condvar, Mutex, Ordering};
+use crate::work_item::{Abandon, Job, WorkItem};
 
-pub(crate) use builder::Initializer;
 pub use builder::ThreadPoolBuilder;
+pub(crate) use builder::{Config, Initializer};
 pub use scope::Scope;
 pub use stats::PoolStats;
 
 /// Numbers pools for their default thread names, as Python's class counter.
-static POOL_COUNTER: AtomicUsize = AtomicUsize::new(0);
+static POOL_COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// A pool of threads running submitted closures: Python's
 /// `concurrent.futures.ThreadPoolExecutor`.
@@ -97,26 +101,59 @@ pub(crate) struct Shared {
     id: usize,
     queues: Queues,
     sleep: Sleep,
-    gate: Gate,
-    /// Workers started and not yet exited.
+    /// Admission, shutdown, breaking (`lifecycle/`).
+    lc: Lifecycle,
+    /// `max_queued`, if set.
+    bound: Option<Bound>,
+    /// Worker threads started and not yet exited.
     alive: AtomicUsize,
-    /// Threads started so far (fast check before taking `threads`).
-    started: AtomicUsize,
+    /// Threads started or starting that did not die: a submit starts one
+    /// more only while this is below `max_workers` (fast check before
+    /// taking `threads`).
+    spawned: AtomicUsize,
     max_workers: usize,
     prefix: String,
+    stack_size: Option<usize>,
     initializer: Option<Initializer>,
     threads: Mutex<Threads>,
+    /// Signalled (under `threads`) each time a worker exits.
+    exited: Condvar,
     /// Held while joining, so that concurrent `shutdown(wait = true)` calls
     /// all return only after the threads are gone.
     join_lock: Mutex<()>,
-    broken_reason: OnceLock<String>,
+    #[cfg(test)]
+    faults: tests::Faults,
 }
 
 #[derive(Default)]
 struct Threads {
-    /// Slot indices handed out (a failed spawn uses one up).
+    /// Slot ids handed out: one per thread ever started (a failed spawn and
+    /// a dead worker's replacement use one each).
+    next_slot: usize,
+    /// Worker indices handed out (`current_thread_index`).
     next_index: usize,
+    /// Indices free again (a failed spawn); a replacement takes the dead
+    /// worker's own.
+    free_indices: Vec<usize>,
     handles: Vec<JoinHandle<()>>,
+}
+
+/// How `push` admits a job.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Route {
+    /// Waiting for room under `max_queued`.
+    pub(crate) wait: Wait,
+    /// Onto the current worker's own deque if this is one of the pool's
+    /// workers (scoped submits only: `queue.rs`).
+    pub(crate) local: bool,
+}
+
+impl Route {
+    /// `submit`: FIFO through the injector, blocking while full.
+    pub(crate) const SUBMIT: Route = Route {
+        wait: Wait::Forever,
+        local: false,
+    };
 }
 
 impl ThreadPoolExecutor {
@@ -152,29 +189,30 @@ impl ThreadPoolExecutor {
         ThreadPoolBuilder::new()
     }
 
-    pub(crate) fn from_parts(
-        max_workers: usize,
-        prefix: Option<String>,
-        initializer: Option<Initializer>,
-    ) -> Self {
-        let id = POOL_COUNTER.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn from_config(c: Config) -> Self {
+        let id = POOL_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         ThreadPoolExecutor {
             shared: Arc::new(Shared {
                 id,
-                queues: Queues::new(max_workers),
+                queues: Queues::new(),
                 sleep: Sleep::new(),
-                gate: Gate::new(),
+                lc: Lifecycle::new(),
+                bound: c.max_queued.map(Bound::new),
                 alive: AtomicUsize::new(0),
-                started: AtomicUsize::new(0),
-                max_workers,
+                spawned: AtomicUsize::new(0),
+                max_workers: c.max_workers,
                 // An empty prefix means the default, as Python's `prefix or ...`.
-                prefix: prefix
+                prefix: c
+                    .prefix
                     .filter(|p| !p.is_empty())
                     .unwrap_or_else(|| format!("ThreadPoolExecutor-{id}")),
-                initializer,
+                stack_size: c.stack_size,
+                initializer: c.initializer,
                 threads: Mutex::new(Threads::default()),
+                exited: Condvar::new(),
                 join_lock: Mutex::new(()),
-                broken_reason: OnceLock::new(),
+                #[cfg(test)]
+                faults: tests::Faults::default(),
             }),
         }
     }
@@ -217,11 +255,105 @@ impl ThreadPoolExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let future = Future::new();
-        trace::submitted("thread", &future);
-        self.shared
-            .push(Job::new(WorkItem::new(Plain(f), future.clone())))?;
+        self.submit_with(f, Wait::Forever)
+    }
+
+    /// Like [`submit`](ThreadPoolExecutor::submit), but refuses at once
+    /// instead of waiting when the pool's queue is full
+    /// ([`max_queued`](ThreadPoolBuilder::max_queued)).
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::Full`] while `max_queued` tasks wait to start; else as
+    /// [`submit`](ThreadPoolExecutor::submit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_pool::ThreadPoolExecutor;
+    /// use std::time::Duration;
+    ///
+    /// let ex = ThreadPoolExecutor::builder().max_workers(1).max_queued(1).build().unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let busy = ex.submit(move || rx.recv_timeout(Duration::from_secs(10))).unwrap();
+    /// while !busy.running() { std::thread::yield_now(); }
+    /// let queued = ex.try_submit(|| 1).unwrap(); // takes the one place
+    /// assert!(ex.try_submit(|| 2).unwrap_err().is_full());
+    /// tx.send(()).unwrap();
+    /// assert_eq!(queued.into_result().unwrap(), 1);
+    /// ```
+    pub fn try_submit<F, T>(&self, f: F) -> Result<Future<T>, SubmitError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit_with(f, Wait::No)
+    }
+
+    /// Like [`submit`](ThreadPoolExecutor::submit), but waits at most
+    /// `timeout` for room in a full queue
+    /// ([`max_queued`](ThreadPoolBuilder::max_queued)).
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::Timeout`] if the queue stayed full for `timeout`; else
+    /// as [`submit`](ThreadPoolExecutor::submit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_pool::ThreadPoolExecutor;
+    /// use std::time::Duration;
+    ///
+    /// let ex = ThreadPoolExecutor::builder().max_workers(1).max_queued(1).build().unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let busy = ex.submit(move || rx.recv_timeout(Duration::from_secs(10))).unwrap();
+    /// while !busy.running() { std::thread::yield_now(); }
+    /// ex.submit(|| ()).unwrap();
+    /// let e = ex.submit_timeout(|| (), Duration::from_millis(10)).unwrap_err();
+    /// assert!(matches!(e, concurrent_futures_pool::SubmitError::Timeout { max_queued: 1 }));
+    /// tx.send(()).unwrap();
+    /// ```
+    pub fn submit_timeout<F, T>(&self, f: F, timeout: Duration) -> Result<Future<T>, SubmitError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let wait = Instant::now()
+            .checked_add(timeout)
+            .map_or(Wait::Forever, Wait::Until);
+        self.submit_with(f, wait)
+    }
+
+    fn submit_with<F, T>(&self, f: F, wait: Wait) -> Result<Future<T>, SubmitError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (item, future) = WorkItem::new(f);
+        let route = Route { wait, local: false };
+        self.shared.push(Job::new(item), route)?;
         Ok(future)
+    }
+
+    /// The index of the worker thread this is called on, in its pool
+    /// (`0..max_workers`), or `None` off the pool's threads (rayon's
+    /// `current_thread_index`). A worker that replaces one that died keeps
+    /// its index, so per-worker tables indexed by it stay valid.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_pool::ThreadPoolExecutor;
+    ///
+    /// let ex = ThreadPoolExecutor::new(4).unwrap();
+    /// let i = ex.submit(ThreadPoolExecutor::current_thread_index).unwrap();
+    /// assert!(i.into_result().unwrap().unwrap() < 4);
+    /// assert_eq!(ThreadPoolExecutor::current_thread_index(), None);
+    /// ```
+    #[must_use]
+    pub fn current_thread_index() -> Option<usize> {
+        queue::local_index()
     }
 
     /// Schedules a fallible `f`: `Err(e)` becomes the future's exception
@@ -249,11 +381,8 @@ impl ThreadPoolExecutor {
         T: Send + 'static,
         E: Into<BoxError> + 'static,
     {
-        let future = Future::new();
-        trace::submitted("thread", &future);
-        let body = Fallible(f, std::marker::PhantomData);
-        self.shared
-            .push(Job::new(WorkItem::new(body, future.clone())))?;
+        let (item, future) = WorkItem::fallible(f);
+        self.shared.push(Job::new(item), Route::SUBMIT)?;
         Ok(future)
     }
 
@@ -370,7 +499,45 @@ impl ThreadPoolExecutor {
     /// assert!(queued.cancelled() || queued.done());
     /// ```
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        self.shared.shutdown(wait, cancel_futures);
+        self.shared.begin_shutdown(cancel_futures);
+        if wait && !self.shared.on_worker_thread() {
+            self.shared.lc.wait_drained();
+            let _ = self.shared.join_workers(None);
+        }
+    }
+
+    /// Shuts down (as `shutdown(true, cancel_futures)`), but waits at most
+    /// `timeout` for the tasks to finish and the threads to exit (Java's
+    /// `shutdown` + `awaitTermination`). On time it returns `Ok`, with every
+    /// thread joined. Late, it says what is still running; the pool goes on
+    /// shutting down, and dropping it later waits as `Drop` always does.
+    /// Called from one of the pool's own tasks it cannot wait for itself: it
+    /// reports that task as running once the timeout passes.
+    ///
+    /// # Errors
+    ///
+    /// [`ShutdownTimeout`] with the tasks and threads still running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_pool::ThreadPoolExecutor;
+    /// use std::time::Duration;
+    ///
+    /// let ex = ThreadPoolExecutor::new(2).unwrap();
+    /// ex.submit(|| std::thread::sleep(Duration::from_millis(5))).unwrap();
+    /// ex.shutdown_timeout(Duration::from_secs(10), false).unwrap();
+    /// assert_eq!(ex.stats().workers, 0);
+    /// ```
+    pub fn shutdown_timeout(
+        &self,
+        timeout: Duration,
+        cancel_futures: bool,
+    ) -> Result<(), ShutdownTimeout> {
+        let deadline = Instant::now().checked_add(timeout);
+        self.shared.begin_shutdown(cancel_futures);
+        self.shared.lc.wait_drained();
+        self.shared.join_workers(deadline)
     }
 
     /// A snapshot of the pool's counters.
@@ -395,125 +562,228 @@ impl ThreadPoolExecutor {
 
 impl Shared {
     /// Queues an accepted job; see the module docs for the steps.
-    pub(crate) fn push(self: &Arc<Self>, job: Job) -> Result<(), SubmitError> {
-        if let Err(refusal) = self.gate.enter() {
-            if refusal.left == Left::Drained {
-                self.sleep.wake_all();
-            }
-            return Err(self.refused(refusal.why));
+    pub(crate) fn push(self: &Arc<Self>, job: Job, route: Route) -> Result<(), SubmitError> {
+        if let Some(bound) = &self.bound {
+            self.reserve(bound, route.wait)?;
         }
-        if let Err(job) = queue::push_local(self.id, job) {
+        let pass = match self.lc.admit(&**self) {
+            Ok(pass) => pass,
+            Err(e) => {
+                if let Some(bound) = &self.bound {
+                    bound.release();
+                }
+                // The closure is dropped here, on the caller's thread: a
+                // panicking capture is reported, not thrown out of `submit`.
+                unwind::drop_reporting("the drop of a refused task", job);
+                return Err(e);
+            }
+        };
+        #[cfg(test)]
+        self.faults.after_admit();
+        if route.local {
+            if let Err(job) = queue::push_local(self.id, job) {
+                self.queues.inject(job);
+            }
+        } else {
             self.queues.inject(job);
         }
         // Python's rule: a submit takes an idle worker's token, or else
         // starts a thread. Once every thread started, the idle scan is
         // skipped: the hot path is a fence and one load.
         self.sleep.wake_one();
-        if self.started.load(Ordering::Relaxed) < self.max_workers && !self.queues.claim_idle() {
-            self.spawn_worker();
+        if self.spawned.load(Ordering::Relaxed) < self.max_workers && !self.queues.claim_idle() {
+            self.spawn_worker(None);
         }
-        if self.gate.leave() == Left::Drained {
-            self.sleep.wake_all();
-        }
+        drop(pass);
         Ok(())
     }
 
-    fn refused(&self, why: Refused) -> SubmitError {
-        match why {
-            Refused::Shutdown => SubmitError::Shutdown,
-            Refused::Broken => SubmitError::broken(self.broken_reason()),
+    /// Reserves room under `max_queued`. A task of this pool never waits
+    /// for room (it could be waiting for itself): it overdraws instead.
+    fn reserve(&self, bound: &Bound, wait: Wait) -> Result<(), SubmitError> {
+        let wait = if wait != Wait::No && self.on_worker_thread() {
+            Wait::Overdraw
+        } else {
+            wait
+        };
+        let max_queued = bound.max();
+        bound
+            .reserve(wait, || self.lc.closed())
+            .map_err(|e| match e {
+                NoRoom::Full => SubmitError::Full { max_queued },
+                NoRoom::Timeout => SubmitError::Timeout { max_queued },
+                NoRoom::Closed if self.lc.broken() => SubmitError::broken(self.lc.broken_reason()),
+                NoRoom::Closed => SubmitError::Shutdown,
+            })
+    }
+
+    /// A job left the queue (a worker took it, or it was abandoned).
+    fn dequeued(&self) {
+        if let Some(bound) = &self.bound {
+            bound.release();
         }
     }
 
     pub(crate) fn broken_reason(&self) -> &str {
-        self.broken_reason
-            .get()
-            .map_or("the thread pool is broken", String::as_str)
+        self.lc.broken_reason()
     }
 
-    /// Starts one more worker thread, unless `max_workers` already started.
-    fn spawn_worker(self: &Arc<Self>) {
-        let mut threads = lock(&self.threads);
-        let index = threads.next_index;
-        if index >= self.max_workers {
-            return;
-        }
-        threads.next_index += 1;
-        let deque = self.queues.new_worker(index);
+    /// Starts one more worker thread, unless `max_workers` already run; or,
+    /// with `replacing`, a thread with that index in place of a worker that
+    /// died (it still counts as alive). Returns whether a thread started.
+    fn spawn_worker(self: &Arc<Self>, replacing: Option<usize>) -> bool {
+        let mut threads = self.threads.lock();
+        let index = match replacing {
+            Some(index) => index,
+            None => {
+                if self.spawned.load(Ordering::Relaxed) >= self.max_workers {
+                    return false;
+                }
+                threads.free_indices.pop().unwrap_or_else(|| {
+                    threads.next_index += 1;
+                    threads.next_index - 1
+                })
+            }
+        };
+        self.spawned.fetch_add(1, Ordering::Relaxed);
+        let slot = threads.next_slot;
+        threads.next_slot += 1;
+        let deque = self.queues.new_worker(slot);
         let shared = Arc::clone(self);
         self.alive.fetch_add(1, Ordering::Relaxed);
-        let spawned = thread::Builder::new()
-            .name(format!("{}_{index}", self.prefix))
-            .spawn(move || worker::main(shared, index, deque));
-        self.started.store(index + 1, Ordering::Relaxed);
-        // The event and the diagnostic go out after unlocking: a
-        // subscriber or a diagnostic hook is user code.
-        match spawned {
+        match self.spawn_thread(index, move || worker::main(shared, index, slot, deque)) {
+            // Events and diagnostics go out after unlocking: a subscriber
+            // or a diagnostic hook is user code.
             Ok(h) => {
                 threads.handles.push(h);
                 drop(threads);
-                trace::worker_spawned("thread", index);
+                if replacing.is_some() {
+                    trace::worker_replaced("thread", index);
+                } else {
+                    trace::worker_spawned("thread", index);
+                }
+                true
             }
             Err(e) => {
                 self.alive.fetch_sub(1, Ordering::Relaxed);
-                let none_running = threads.handles.is_empty();
+                self.spawned.fetch_sub(1, Ordering::Relaxed);
+                threads.free_indices.push(index);
+                // Nobody left to run what is queued: the pool is broken.
+                let others = self.alive.load(Ordering::Relaxed) - usize::from(replacing.is_some());
                 drop(threads);
                 diagnostics::report(&Diagnostic::new(
                     DiagnosticKind::WorkerStartFailed,
                     format_args!("cannot start thread pool worker {index}: {e}"),
                 ));
-                if none_running {
+                if others == 0 {
                     self.break_pool(format!("cannot start a worker thread: {e}"));
                 }
+                false
             }
         }
+    }
+
+    /// Spawns the OS thread; a panic while spawning (the OS refused the
+    /// name, say) is a spawn error like any other.
+    fn spawn_thread(
+        &self,
+        index: usize,
+        main: impl FnOnce() + Send + 'static,
+    ) -> io::Result<JoinHandle<()>> {
+        let mut b = thread::Builder::new().name(format!("{}_{index}", self.prefix));
+        if let Some(size) = self.stack_size {
+            b = b.stack_size(size);
+        }
+        let spawned = catch_unwind(AssertUnwindSafe(|| {
+            #[cfg(test)]
+            self.faults.before_spawn()?;
+            b.spawn(main)
+        }));
+        spawned.unwrap_or_else(|p| {
+            let msg = unwind::payload_message(p);
+            Err(io::Error::other(format!(
+                "spawning the thread panicked: {msg}"
+            )))
+        })
     }
 
     /// Breaks the pool: refuses submits, fails every queued future with
     /// `reason`, wakes the workers so they drain and exit.
     pub(crate) fn break_pool(&self, reason: String) {
-        let _ = self.broken_reason.set(reason);
-        self.gate.close(true);
-        let why = Abandon::Broken(self.broken_reason());
-        self.queues.drain(|job| job.abandon(why));
-        self.sleep.wake_all();
+        self.lc.break_with(self, reason);
     }
 
-    fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        self.gate.close(false);
-        if cancel_futures {
-            // Submitters accepted before the close push soon; wait for them
-            // so that their jobs are cancelled too (Python's shutdown lock).
-            self.wait_gate();
-            let n = self.queues.drain(|job| job.abandon(Abandon::Cancel));
-            self.queues.count_cancelled_outside(n);
+    /// A worker died (a panic escaped the worker loop): its jobs were moved
+    /// to the injector; start a thread with its index in its place, unless
+    /// the pool has nothing left to do. Returns whether the pool is served.
+    fn worker_died(self: &Arc<Self>, index: usize) -> bool {
+        trace::worker_died("thread", index, &"its thread unwound");
+        self.spawned.fetch_sub(1, Ordering::Relaxed);
+        if self.lc.drained() && !self.queues.has_work() {
+            return true;
         }
-        self.sleep.wake_all();
-        if wait && !self.on_worker_thread() {
-            self.wait_gate();
-            self.join_workers();
-        }
+        self.spawn_worker(Some(index))
     }
 
-    /// Waits until no accepted submitter is still pushing (they hold no
-    /// lock and run no user code inside the gate, so this is short).
-    fn wait_gate(&self) {
-        while !self.gate.drained() {
-            thread::yield_now();
-        }
+    fn begin_shutdown(&self, cancel_futures: bool) {
+        let cancelled = self.lc.shutdown(self, cancel_futures);
+        self.queues.count_cancelled_outside(cancelled);
     }
 
     fn on_worker_thread(&self) -> bool {
         queue::with_local(self.id, |_| ()).is_some()
     }
 
-    fn join_workers(&self) {
-        let _serial = lock(&self.join_lock);
-        let handles = mem::take(&mut lock(&self.threads).handles);
+    /// Called by an exiting worker (its `alive` count already dropped).
+    fn notify_exit(&self) {
+        let _threads = self.threads.lock();
+        self.exited.notify_all();
+    }
+
+    /// Waits (until `deadline`, if any) for every worker to exit, then
+    /// joins them. A call from a worker of this pool cannot wait for
+    /// itself: it waits for the others until the deadline.
+    fn join_workers(&self, deadline: Option<Instant>) -> Result<(), ShutdownTimeout> {
+        let me = usize::from(self.on_worker_thread());
+        let _serial = self.join_lock.lock();
+        let mut threads = self.threads.lock();
+        loop {
+            if self.alive.load(Ordering::Relaxed) <= me && (me == 0 || deadline.is_none()) {
+                break;
+            }
+            match deadline {
+                None => threads = self.exited.wait(threads),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Err(self.still_running(&threads));
+                    }
+                    threads = self.exited.wait_timeout(threads, d - now);
+                }
+            }
+        }
+        let handles = mem::take(&mut threads.handles);
+        drop(threads);
         for h in handles {
-            // A worker never unwinds (tasks run under catch_unwind); if it
-            // did, its panic was already reported by the panic hook.
+            // A worker's panics are contained; one that died anyway was
+            // replaced, and the panic hook reported it.
             let _ = h.join();
+        }
+        Ok(())
+    }
+
+    fn still_running(&self, threads: &Threads) -> ShutdownTimeout {
+        let stats = self.stats();
+        ShutdownTimeout {
+            running: stats.running,
+            queued: stats.queued,
+            workers: stats.workers,
+            threads: threads
+                .handles
+                .iter()
+                .filter(|h| cfg!(loom) || !is_finished(h))
+                .map(|h| h.thread().name().unwrap_or("<unnamed>").to_owned())
+                .collect(),
         }
     }
 
@@ -530,10 +800,42 @@ impl Shared {
             completed: t.completed,
             failed: t.failed,
             cancelled: t.cancelled,
-            shutdown: self.gate.closed(),
-            broken: self.gate.broken(),
+            shutdown: self.lc.closed(),
+            broken: self.lc.broken(),
         }
     }
+}
+
+impl Queued for Shared {
+    fn abandon_queued(&self, why: Abandon<'_>) -> usize {
+        let n = self.queues.drain(|job| {
+            self.dequeued();
+            if let Err(msg) = lifecycle::contain(|| job.abandon(why)) {
+                unwind::report("abandoning a task", &msg);
+            }
+        });
+        if let Abandon::Broken(_) = why {
+            self.queues.count_failed_outside(n);
+        }
+        n
+    }
+
+    fn wake_all(&self) {
+        self.sleep.wake_all();
+        if let Some(bound) = &self.bound {
+            bound.wake_all();
+        }
+    }
+}
+
+#[cfg(not(loom))]
+fn is_finished(h: &JoinHandle<()>) -> bool {
+    h.is_finished()
+}
+
+#[cfg(loom)]
+fn is_finished(_: &JoinHandle<()>) -> bool {
+    false
 }
 
 /// Up to `n` more items of `iter`; `None` at its end.
@@ -560,9 +862,8 @@ where
     let f = Arc::clone(f);
     if items.len() == 1 {
         let a = items.pop().expect("one item");
-        let future = Future::new();
-        trace::submitted("thread", &future);
-        shared.push(Job::new(WorkItem::new(Plain(move || f(a)), future.clone())))?;
+        let (item, future) = WorkItem::new(move || f(a));
+        shared.push(Job::new(item), Route::SUBMIT)?;
         return Ok(Slot::One(future));
     }
     let len = items.len();
@@ -572,20 +873,15 @@ where
             .map(|a| catch_unwind(AssertUnwindSafe(|| f(a))).map_err(TaskError::from_panic))
             .collect::<Vec<_>>()
     };
-    let future = Future::new();
-    trace::submitted("thread", &future);
-    shared.push(Job::new(WorkItem::new(Plain(run_chunk), future.clone())))?;
+    let (item, future) = WorkItem::new(run_chunk);
+    shared.push(Job::new(item), Route::SUBMIT)?;
     Ok(Slot::Chunk { future, len })
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Default for ThreadPoolExecutor {
     /// A pool with Python's default size, `min(32, cpus + 4)` threads.
     fn default() -> Self {
-        ThreadPoolExecutor::from_parts(builder::default_max_workers(), None, None)
+        ThreadPoolExecutor::from_config(Config::python())
     }
 }
 
@@ -601,13 +897,13 @@ impl fmt::Debug for ThreadPoolExecutor {
         f.debug_struct("ThreadPoolExecutor")
             .field("name", &self.shared.prefix)
             .field("max_workers", &self.shared.max_workers)
+            .field("max_queued", &self.shared.bound.as_ref().map(Bound::max))
             .field("stats", &self.stats())
             .finish()
     }
 }
 
 impl Executor for ThreadPoolExecutor {
-    #[cfg(feature = "process")]
     fn submit<A, R>(&self, f: fn(A) -> R, arg: A) -> Result<Future<R>, SubmitError>
     where
         A: Serialize + DeserializeOwned + Send + 'static,
@@ -616,7 +912,6 @@ impl Executor for ThreadPoolExecutor {
         ThreadPoolExecutor::submit(self, move || f(arg))
     }
 
-    #[cfg(feature = "process")]
     fn map<A, R, I>(
         &self,
         f: fn(A) -> R,
@@ -637,19 +932,8 @@ impl Executor for ThreadPoolExecutor {
     }
 }
 
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-
-    fn assert_send_sync<X: Send + Sync>() {}
-
-    #[test]
-    fn pool_is_send_sync() {
-        assert_send_sync::<ThreadPoolExecutor>();
-        fn assert_send<X: Send>() {}
-        assert_send::<Map<i32>>();
-    }
-}
+#[cfg(test)]
+pub(crate) mod tests;
 
 /// Where a task's time goes: the pool's own machinery (submit, queue,
 /// worker) with no future, against a future per task and the bare channel
@@ -699,7 +983,9 @@ mod cost_split {
         for _ in 0..21 {
             let (p, s1) = per_task(n, || {
                 for i in 0..n {
-                    ex.shared.push(Job::new(SendBack(i, tx.clone()))).unwrap();
+                    ex.shared
+                        .push(Job::new(SendBack(i, tx.clone())), Route::SUBMIT)
+                        .unwrap();
                 }
                 (0..n).map(|_| rx.recv().unwrap()).sum()
             });

@@ -1,25 +1,34 @@
-//! The work-item queues: one [`Injector`] for submits from outside the pool,
-//! one deque per worker for submits made by a task running on that worker,
+//! The work-item queues: one [`Injector`] that every `submit` pushes to
+//! (from outside the pool or from one of its tasks), one deque per worker,
 //! and stealing between them.
 //!
-//! A worker's own deque is FIFO, and so is the injector, but a worker takes
-//! a *batch* from the injector into its deque (fewer contended steals), so
-//! across workers tasks start roughly, not strictly, in submission order:
-//! with two workers, the fourth task may start before the second. Python's
-//! single queue starts them in order; matching it would cost a contended
-//! steal per task. The deque lives in a thread-local of the worker thread, so a task that
-//! submits to its own pool pushes there without touching a shared cache
-//! line. Other workers (and `shutdown(cancel_futures = true)`) reach it
+//! # The order tasks start in
+//!
+//! `submit` is FIFO across the pool, as Python's single queue: a task
+//! submitted from inside a task goes behind everything submitted before it,
+//! from anywhere. A worker takes a *batch* from the injector into its own
+//! deque (fewer contended steals), so with several workers tasks start
+//! roughly, not strictly, in submission order (with two workers the fourth
+//! may start before the second); with one worker the order is exact.
+//!
+//! A worker's own deque is also the fast path of [`Scope`](super::Scope)
+//! submits made on a worker (`push_local`): no shared cache line. Those may
+//! run before older outside work, so a worker looks at the injector first
+//! every [`GLOBAL_INTERVAL`] jobs (tokio's scheduler does the same): outside
+//! work starts after at most that many local jobs, whatever tasks submit.
+//!
+//! Other workers (and `shutdown(cancel_futures = true)`) reach a deque
 //! through its [`Stealer`], published in the worker's [`Slot`] before the
-//! thread starts.
+//! thread starts. Slots are allocated lazily, in segments that double in
+//! size, so `max_workers(usize::MAX)` costs nothing until threads start.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::CachePadded;
 
+use crate::primitives::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::work_item::{Job, Ran};
 
 /// One worker's published parts: its stealer and its counters. Padded so
@@ -36,12 +45,12 @@ pub(crate) struct Slot {
     /// closure returned (before the future is completed, so that a
     /// submitter that saw the result sees the worker idle) or once it found
     /// no work, and `Running` while it runs a job.
-    activity: AtomicU8,
+    activity: AtomicU32,
 }
 
 /// What a worker is doing, as its slot shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
+#[repr(u32)]
 pub(crate) enum Activity {
     /// Free for a job: Python's idle semaphore holds a token for it.
     Idle = 0,
@@ -62,7 +71,7 @@ impl Default for Slot {
             completed: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
-            activity: AtomicU8::new(Activity::Starting as u8),
+            activity: AtomicU32::new(Activity::Starting as u32),
         }
     }
 }
@@ -83,7 +92,7 @@ impl Slot {
     /// Owner only; a plain store on the worker's own line. `Release`
     /// pairs with `claim_idle`'s `Acquire`.
     pub(crate) fn set(&self, activity: Activity) {
-        self.activity.store(activity as u8, Ordering::Release);
+        self.activity.store(activity as u32, Ordering::Release);
     }
 }
 
@@ -97,38 +106,67 @@ pub(crate) struct Totals {
     pub(crate) queued: usize,
 }
 
+/// How many jobs a worker takes from its own deque before it looks at the
+/// injector first (tokio's `global_queue_interval`).
+pub(crate) const GLOBAL_INTERVAL: u32 = 61;
+
+/// Segments of slots: segment `k` holds `4 << k` slots, allocated when the
+/// first of them is needed.
+const SEGMENTS: usize = 48;
+
+/// The segment and offset of slot `i`.
+fn locate(i: usize) -> (usize, usize) {
+    let j = i / 4 + 1;
+    let k = (usize::BITS - 1 - j.leading_zeros()) as usize;
+    (k, i - 4 * ((1 << k) - 1))
+}
+
 /// The injector and every worker's slot.
 #[derive(Debug)]
 pub(crate) struct Queues {
     injector: Injector<Job>,
-    slots: Box<[CachePadded<Slot>]>,
+    segments: [OnceLock<Box<[CachePadded<Slot>]>>; SEGMENTS],
     /// Slots whose stealer is published (`Release` after `set`).
     published: AtomicUsize,
     /// Jobs abandoned by `cancel_futures` (cold path, shared).
     cancelled_outside: AtomicU64,
+    /// Jobs failed by a break without running (cold path, shared).
+    failed_outside: AtomicU64,
 }
 
 impl Queues {
-    pub(crate) fn new(max_workers: usize) -> Self {
+    pub(crate) fn new() -> Self {
         Queues {
             injector: Injector::new(),
-            slots: (0..max_workers).map(|_| CachePadded::default()).collect(),
+            segments: std::array::from_fn(|_| OnceLock::new()),
             published: AtomicUsize::new(0),
             cancelled_outside: AtomicU64::new(0),
+            failed_outside: AtomicU64::new(0),
         }
     }
 
-    /// Makes worker `index`'s deque and publishes its stealer. Indices are
-    /// handed out in order under the pool's thread lock.
-    pub(crate) fn new_worker(&self, index: usize) -> Worker<Job> {
+    /// Makes slot `id`'s deque and publishes its stealer. Ids are handed out
+    /// in order, one per thread started, under the pool's thread lock.
+    pub(crate) fn new_worker(&self, id: usize) -> Worker<Job> {
+        let (k, off) = locate(id);
+        let seg = self.segments[k]
+            .get_or_init(|| (0..4usize << k).map(|_| CachePadded::default()).collect());
         let w = Worker::new_fifo();
-        let _ = self.slots[index].stealer.set(w.stealer());
-        self.published.store(index + 1, Ordering::Release);
+        let _ = seg[off].stealer.set(w.stealer());
+        self.published.store(id + 1, Ordering::Release);
         w
     }
 
-    pub(crate) fn slot(&self, index: usize) -> &Slot {
-        &self.slots[index]
+    /// Slot `id` (published).
+    pub(crate) fn slot(&self, id: usize) -> &Slot {
+        let (k, off) = locate(id);
+        &self.segments[k].get().expect("slot published")[off]
+    }
+
+    /// Every published slot.
+    fn slots(&self) -> impl Iterator<Item = &Slot> {
+        let n = self.published.load(Ordering::Acquire);
+        (0..n).map(|i| self.slot(i))
     }
 
     /// Pushes a job from outside the pool.
@@ -136,33 +174,51 @@ impl Queues {
         self.injector.push(job);
     }
 
-    /// The next job for worker `index`: its own deque, then the injector
-    /// (taking a batch), then the other workers' deques.
-    pub(crate) fn find(&self, index: usize, local: &Worker<Job>) -> Option<Job> {
+    /// The next job for the worker of slot `id`: its own deque, then the
+    /// injector (taking a batch), then the other workers' deques; the
+    /// injector first when `tick` is a multiple of [`GLOBAL_INTERVAL`].
+    pub(crate) fn find(&self, id: usize, local: &Worker<Job>, tick: u32) -> Option<Job> {
+        if tick % GLOBAL_INTERVAL == 0 {
+            if let Some(j) = self.from_injector(local) {
+                return Some(j);
+            }
+        }
         if let Some(j) = local.pop() {
             return Some(j);
         }
+        if let Some(j) = self.from_injector(local) {
+            return Some(j);
+        }
+        self.steal_from_others(id)
+    }
+
+    fn from_injector(&self, local: &Worker<Job>) -> Option<Job> {
         loop {
             match self.injector.steal_batch_and_pop(local) {
                 Steal::Success(j) => return Some(j),
                 Steal::Retry => continue,
-                Steal::Empty => break,
+                Steal::Empty => return None,
             }
         }
-        self.steal_from_others(index)
+    }
+
+    /// Moves what is left in a dying worker's deque to the injector.
+    pub(crate) fn rescue(&self, local: &Worker<Job>) {
+        while let Some(j) = local.pop() {
+            self.injector.push(j);
+        }
     }
 
     fn stealers(&self) -> impl Iterator<Item = &Stealer<Job>> {
-        let n = self.published.load(Ordering::Acquire);
-        self.slots[..n].iter().filter_map(|s| s.stealer.get())
+        self.slots().filter_map(|s| s.stealer.get())
     }
 
-    fn steal_from_others(&self, index: usize) -> Option<Job> {
+    fn steal_from_others(&self, id: usize) -> Option<Job> {
         let n = self.published.load(Ordering::Acquire);
         loop {
             let mut retry = false;
             for k in 1..n {
-                let Some(s) = self.slots[(index + k) % n].stealer.get() else {
+                let Some(s) = self.slot((id + k) % n).stealer.get() else {
                     continue;
                 };
                 match s.steal() {
@@ -182,12 +238,11 @@ impl Queues {
     /// Then `submit` starts no thread. A burst of submits claims each idle
     /// worker once, so it starts threads for the rest, as Python does.
     pub(crate) fn claim_idle(&self) -> bool {
-        let n = self.published.load(Ordering::Acquire);
-        self.slots[..n].iter().any(|s| {
+        self.slots().any(|s| {
             s.activity
                 .compare_exchange(
-                    Activity::Idle as u8,
-                    Activity::Claimed as u8,
+                    Activity::Idle as u32,
+                    Activity::Claimed as u32,
                     Ordering::AcqRel,
                     Ordering::Relaxed,
                 )
@@ -233,18 +288,23 @@ impl Queues {
             .fetch_add(n as u64, Ordering::Relaxed);
     }
 
+    pub(crate) fn count_failed_outside(&self, n: usize) {
+        self.failed_outside.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
     pub(crate) fn totals(&self) -> Totals {
         let mut t = Totals {
             queued: self.injector.len() + self.stealers().map(Stealer::len).sum::<usize>(),
             cancelled: self.cancelled_outside.load(Ordering::Relaxed),
+            failed: self.failed_outside.load(Ordering::Relaxed),
             ..Totals::default()
         };
-        let n = self.published.load(Ordering::Acquire);
-        for s in &self.slots[..n] {
+        for s in self.slots() {
             t.completed += s.completed.load(Ordering::Relaxed);
             t.failed += s.failed.load(Ordering::Relaxed);
             t.cancelled += s.cancelled.load(Ordering::Relaxed);
-            t.running += usize::from(s.activity.load(Ordering::Relaxed) == Activity::Running as u8);
+            t.running +=
+                usize::from(s.activity.load(Ordering::Relaxed) == Activity::Running as u32);
         }
         t
     }
@@ -253,21 +313,42 @@ impl Queues {
 /// The deque of the worker thread this code runs on, tagged with its pool.
 struct Local {
     pool: usize,
+    /// The worker's index (`ThreadPoolExecutor::current_thread_index`).
+    index: usize,
     deque: Worker<Job>,
 }
 
+#[cfg(not(loom))]
 thread_local! {
     static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
 }
 
-/// Installs `deque` as this thread's own deque for pool `pool`.
-pub(crate) fn install_local(pool: usize, deque: Worker<Job>) {
-    LOCAL.with(|l| *l.borrow_mut() = Some(Local { pool, deque }));
+// Loom runs its threads as coroutines on one OS thread: a `std`
+// thread-local would be shared by all of them.
+#[cfg(loom)]
+loom::thread_local! {
+    static LOCAL: RefCell<Option<Local>> = RefCell::new(None);
 }
 
-/// Removes this thread's deque (the worker is exiting).
-pub(crate) fn remove_local() {
-    LOCAL.with(|l| l.borrow_mut().take());
+/// Installs `deque` as this thread's own deque for pool `pool`.
+pub(crate) fn install_local(pool: usize, index: usize, deque: Worker<Job>) {
+    LOCAL.with(|l| *l.borrow_mut() = Some(Local { pool, index, deque }));
+}
+
+/// The index of the worker this code runs on, in its own pool.
+pub(crate) fn local_index() -> Option<usize> {
+    LOCAL
+        .try_with(|l| l.try_borrow().ok()?.as_ref().map(|l| l.index))
+        .ok()
+        .flatten()
+}
+
+/// Removes this thread's deque, giving it back (the worker is exiting).
+pub(crate) fn take_local() -> Option<Worker<Job>> {
+    LOCAL
+        .try_with(|l| l.borrow_mut().take().map(|l| l.deque))
+        .ok()
+        .flatten()
 }
 
 /// Runs `f` with this thread's deque, if it belongs to `pool`.
@@ -283,7 +364,7 @@ pub(crate) fn with_local<R>(pool: usize, f: impl FnOnce(&Worker<Job>) -> R) -> O
 }
 
 /// Pushes `job` onto this thread's deque if this is a worker of `pool`;
-/// gives it back otherwise.
+/// gives it back otherwise (scoped submits only: see the module docs).
 pub(crate) fn push_local(pool: usize, job: Job) -> Result<(), Job> {
     let mut job = Some(job);
     let pushed = with_local(pool, |d| d.push(job.take().expect("job pushed twice")));

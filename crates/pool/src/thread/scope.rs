@@ -11,13 +11,16 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
+
+use crate::primitives::{Condvar, Mutex, MutexGuard};
 
 use concurrent_futures_core::Future;
 
 use crate::error::SubmitError;
-use crate::thread::ThreadPoolExecutor;
-use crate::work_item::{Abandon, Body, Job, Plain, Ran, Task, WorkItem};
+use crate::lifecycle::bound::Wait;
+use crate::thread::{Route, ThreadPoolExecutor};
+use crate::work_item::{Abandon, Job, Ran, Task, WorkItem};
 
 /// A scope's count of jobs alive.
 struct ScopeState {
@@ -26,19 +29,14 @@ struct ScopeState {
 }
 
 impl ScopeState {
-    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
-        self.alive
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, usize> {
+        self.alive.lock()
     }
 
     fn wait_all(&self) {
         let mut alive = self.lock();
         while *alive > 0 {
-            alive = self
-                .all_done
-                .wait(alive)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            alive = self.all_done.wait(alive);
         }
     }
 }
@@ -63,7 +61,7 @@ struct Scoped<I> {
     done: Done,
 }
 
-impl<B: Body<T>, T: Send> Task for Scoped<WorkItem<B, T>> {
+impl Task for Scoped<WorkItem> {
     fn run(self, returned: &dyn Fn()) -> Ran {
         let Scoped { item, done } = self;
         let ran = item.run_now(returned);
@@ -127,11 +125,13 @@ impl<'scope> Scope<'scope, '_> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        let future = Future::new();
-        concurrent_futures_core::trace::submitted("thread", &future);
         *self.state.lock() += 1;
+        // SAFETY: as for `Job::erase` below: the job, and with it the task's
+        // reference to the cell, is gone before `scope` returns; the future's
+        // handles are bounded by `T: 'scope`.
+        let (item, future) = unsafe { WorkItem::scoped(f) };
         let scoped = Scoped {
-            item: WorkItem::new(Plain(f), future.clone()),
+            item,
             done: Done(Arc::clone(&self.state)),
         };
         // SAFETY: the job may borrow data of lifetime 'scope. `scope` does
@@ -145,7 +145,13 @@ impl<'scope> Scope<'scope, '_> {
         // contract. This is the argument of `std::thread::scope` and
         // rayon's `Scope::spawn`.
         let job = unsafe { Job::erase(scoped) };
-        self.pool.shared().push(job)?;
+        self.pool.shared().push(
+            job,
+            Route {
+                wait: Wait::Forever,
+                local: true,
+            },
+        )?;
         Ok(future)
     }
 }

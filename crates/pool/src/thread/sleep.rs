@@ -1,7 +1,7 @@
 //! Sleeping and waking workers; the protocol and its proof sketch are in
 //! `README.md` beside this file.
 
-use crate::primitives::{self, fence, AtomicUsize, Condvar, Mutex, Ordering};
+use crate::primitives::{fence, AtomicUsize, Condvar, Mutex, Ordering};
 
 /// Where idle workers sleep.
 ///
@@ -34,7 +34,7 @@ impl Sleep {
         if self.sleepers.load(Ordering::SeqCst) == 0 {
             return false;
         }
-        let mut tokens = primitives::lock(&self.tokens);
+        let mut tokens = self.tokens.lock();
         // Under the lock the count is exact: a worker that announced has
         // either left again (found work) or is blocked in `wait`.
         if self.sleepers.load(Ordering::SeqCst) == 0 {
@@ -51,7 +51,7 @@ impl Sleep {
 
     /// Wakes every sleeping worker (shutdown, a broken pool, a drained gate).
     pub(crate) fn wake_all(&self) {
-        let mut tokens = primitives::lock(&self.tokens);
+        let mut tokens = self.tokens.lock();
         let n = self.sleepers.swap(0, Ordering::SeqCst);
         *tokens += n;
         self.cond.notify_all();
@@ -61,7 +61,7 @@ impl Sleep {
     /// there is something to do. May return spuriously never: each return
     /// after blocking consumed one token.
     pub(crate) fn sleep(&self, ready: impl Fn() -> bool) {
-        let mut tokens = primitives::lock(&self.tokens);
+        let mut tokens = self.tokens.lock();
         self.sleepers.fetch_add(1, Ordering::SeqCst);
         // Pairs with the fence in `wake_one` (Dekker): see README.md.
         fence(Ordering::SeqCst);
@@ -71,7 +71,7 @@ impl Sleep {
             return;
         }
         while *tokens == 0 {
-            tokens = primitives::wait(&self.cond, tokens);
+            tokens = self.cond.wait(tokens);
         }
         *tokens -= 1;
     }

@@ -1,65 +1,104 @@
 //! A worker thread's life: run the initializer, then take jobs until the
 //! gate is drained and the queues are empty, spinning a little and then
 //! sleeping when there is nothing to do (`README.md`).
+//!
+//! Every call into user code (a job's `run` or `abandon`, the initializer)
+//! is contained (`lifecycle::contain`), so a panic never unwinds the loop. A
+//! worker is `Running` from taking a job until `run` returns, done-callbacks
+//! included (Python releases its idle semaphore only after them): a callback
+//! that submits to the pool and waits gets a new thread, not this one. If
+//! the thread dies anyway (a bug of ours), its queued jobs go back to the
+//! injector and a thread with its index replaces it.
 
 use std::sync::Arc;
 
+use concurrent_futures_core::diagnostics::{self, Diagnostic, DiagnosticKind};
 use crossbeam_deque::Worker;
 use crossbeam_utils::Backoff;
 
 use super::queue::{self, Activity, Slot};
 use super::Shared;
+use crate::lifecycle;
 use crate::work_item::{Abandon, Job, Ran};
 
-/// The body of worker thread `index`.
-pub(super) fn main(shared: Arc<Shared>, index: usize, deque: Worker<Job>) {
-    queue::install_local(shared.id, deque);
-    let _exit = Exit(&shared);
+/// The body of the worker with index `index` and slot `id`.
+pub(super) fn main(shared: Arc<Shared>, index: usize, id: usize, deque: Worker<Job>) {
+    queue::install_local(shared.id, index, deque);
+    let _exit = Exit {
+        shared: &shared,
+        index,
+    };
     if let Some(init) = &shared.initializer {
-        if let Err(msg) = init.run() {
+        if let Err(msg) = init.run(index) {
             shared.break_pool(format!(
                 "a thread initializer failed, the thread pool is not usable anymore: {msg}"
             ));
         }
     }
-    let slot = shared.queues.slot(index);
-    while let Some(job) = next_job(&shared, index, slot) {
+    let slot = shared.queues.slot(id);
+    let mut tick = 0u32;
+    while let Some(job) = next_job(&shared, id, slot, tick) {
+        tick = tick.wrapping_add(1);
         execute(&shared, slot, job);
+        #[cfg(test)]
+        shared.faults.after_job();
     }
 }
 
-/// Marks the worker gone on every way out.
-struct Exit<'a>(&'a Shared);
+/// Marks the worker gone on every way out, and replaces it if it died.
+struct Exit<'a> {
+    shared: &'a Arc<Shared>,
+    index: usize,
+}
 
 impl Drop for Exit<'_> {
     fn drop(&mut self) {
-        queue::remove_local();
-        self.0
+        let local = queue::take_local();
+        if std::thread::panicking() {
+            if let Some(deque) = &local {
+                self.shared.queues.rescue(deque);
+            }
+            drop(local);
+            // Still counted alive: a failed replacement then sees whether
+            // any other worker is left.
+            let replaced =
+                lifecycle::contain(|| self.shared.worker_died(self.index)).unwrap_or(false);
+            if !replaced {
+                diagnostics::report(&Diagnostic::new(
+                    DiagnosticKind::WorkerStartFailed,
+                    format_args!("worker {} died and was not replaced", self.index),
+                ));
+            }
+        } else {
+            drop(local);
+        }
+        self.shared
             .alive
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            .fetch_sub(1, crate::primitives::Ordering::Relaxed);
+        self.shared.notify_exit();
     }
 }
 
-fn find(shared: &Shared, index: usize) -> Option<Job> {
-    queue::with_local(shared.id, |d| shared.queues.find(index, d)).flatten()
+fn find(shared: &Shared, id: usize, tick: u32) -> Option<Job> {
+    queue::with_local(shared.id, |d| shared.queues.find(id, d, tick)).flatten()
 }
 
 /// The next job, or `None` when the worker must exit.
-fn next_job(shared: &Shared, index: usize, slot: &Slot) -> Option<Job> {
-    if let Some(j) = find(shared, index) {
+fn next_job(shared: &Shared, id: usize, slot: &Slot, tick: u32) -> Option<Job> {
+    if let Some(j) = find(shared, id, tick) {
         return Some(j);
     }
     // Idle: `submit` reuses this worker before starting a thread (Python's
     // idle semaphore). Already so after a task; not for a new thread.
     slot.set(Activity::Idle);
-    idle(shared, index, slot)
+    idle(shared, id, slot, tick)
 }
 
 /// Spins, then sleeps, until a job comes or the pool is done.
-fn idle(shared: &Shared, index: usize, slot: &Slot) -> Option<Job> {
+fn idle(shared: &Shared, id: usize, slot: &Slot, tick: u32) -> Option<Job> {
     let backoff = Backoff::new();
     loop {
-        if let Some(j) = find(shared, index) {
+        if let Some(j) = find(shared, id, tick) {
             return Some(j);
         }
         if !backoff.is_completed() {
@@ -68,7 +107,7 @@ fn idle(shared: &Shared, index: usize, slot: &Slot) -> Option<Job> {
         }
         // Drained first, then the queues: every accepted job was pushed
         // before the gate drained (lifecycle/gate.rs).
-        if shared.gate.drained() && !shared.queues.has_work() {
+        if shared.lc.drained() && !shared.queues.has_work() {
             return None;
         }
         // A claim whose job another worker took has lapsed: give the token
@@ -76,19 +115,30 @@ fn idle(shared: &Shared, index: usize, slot: &Slot) -> Option<Job> {
         slot.set(Activity::Idle);
         shared
             .sleep
-            .sleep(|| shared.queues.has_work() || shared.gate.drained());
+            .sleep(|| shared.queues.has_work() || shared.lc.drained());
         backoff.reset();
     }
 }
 
 fn execute(shared: &Shared, slot: &Slot, job: Job) {
-    if shared.gate.broken() {
-        job.abandon(Abandon::Broken(shared.broken_reason()));
+    shared.dequeued();
+    if shared.lc.broken() {
+        let why = Abandon::Broken(shared.broken_reason());
+        if let Err(msg) = lifecycle::contain(|| job.abandon(why)) {
+            eprintln!("concurrent-futures: a panic while failing a task was contained: {msg}");
+        }
         slot.count(Ran::Failed);
         return;
     }
     slot.set(Activity::Running);
-    let ran = job.run(&|| slot.set(Activity::Idle));
+    // Busy until `run` returns: the closure, the future's completion, its
+    // done-callbacks and the drop of the closure and of our handle.
+    let ran = lifecycle::contain(|| job.run(&|| {})).unwrap_or_else(|msg| {
+        eprintln!(
+            "concurrent-futures: a panic escaped a task on a worker and was contained: {msg}"
+        );
+        Ran::Failed
+    });
     slot.set(Activity::Idle);
     slot.count(ran);
 }
