@@ -237,14 +237,15 @@ impl From<TaskError> for FutureError {
 
 /// A wait ran out of time: how many futures were still unfinished, of how many.
 ///
-/// Displays as Python's message: `"2 (of 4) futures unfinished"`, or
-/// `"timed out waiting for the future"` for a single future.
+/// Displays as `"timed out: 2 (of 4) futures unfinished"` (Python's
+/// message, after the words that say what happened), or `"timed out waiting
+/// for the future"` for a single future.
 ///
 /// # Examples
 ///
 /// ```
 /// use concurrent_futures_core::TimeoutError;
-/// assert_eq!(TimeoutError::new(2, 4).to_string(), "2 (of 4) futures unfinished");
+/// assert_eq!(TimeoutError::new(2, 4).to_string(), "timed out: 2 (of 4) futures unfinished");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimeoutError {
@@ -298,7 +299,7 @@ impl fmt::Display for TimeoutError {
         } else {
             write!(
                 f,
-                "{} (of {}) futures unfinished",
+                "timed out: {} (of {}) futures unfinished",
                 self.unfinished, self.total
             )
         }

@@ -572,7 +572,7 @@ mod tests {
         assert_eq!(m.next().unwrap().unwrap(), 1);
         let e = m.next().unwrap().unwrap_err();
         assert!(e.is_timeout());
-        assert_eq!(e.to_string(), "2 (of 3) futures unfinished");
+        assert_eq!(e.to_string(), "timed out: 2 (of 3) futures unfinished");
         assert!(m.next().is_none());
         assert!(slow.cancelled() && later.cancelled());
     }

@@ -78,7 +78,7 @@ fn test_future_times_out() {
         // Check that `future` wasn't completed.
         assert_eq!(completed, already_completed, "timeout {timeout:?}");
         let err = err.expect("a timeout error after the finished futures");
-        assert_eq!(err.to_string(), "1 (of 4) futures unfinished");
+        assert_eq!(err.to_string(), "timed out: 1 (of 4) futures unfinished");
         event.set();
         future.result_timeout(LONG).unwrap();
     }
@@ -173,7 +173,7 @@ fn test_correct_timeout_exception_msg() {
     assert_eq!(done.len(), 2);
     let err = err.expect("a timeout error");
     assert!(matches!(err, FutureError::Timeout(t) if t.unfinished() == 2 && t.total() == 4));
-    assert_eq!(err.to_string(), "2 (of 4) futures unfinished");
+    assert_eq!(err.to_string(), "timed out: 2 (of 4) futures unfinished");
 }
 
 // Cases beyond CPython's file.
