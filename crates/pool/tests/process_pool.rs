@@ -1415,6 +1415,7 @@ fn stats_and_max_workers() {
 }
 
 fn main() {
+    support::quiet_deliberate_faults();
     // Only this check runs before `init()`: a pool in a program that never
     // called it must be refused, not hang.
     let argv: Vec<String> = std::env::args().skip(1).collect();

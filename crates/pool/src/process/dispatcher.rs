@@ -33,7 +33,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use concurrent_futures_core::diagnostics::{self, Diagnostic, DiagnosticKind};
 use concurrent_futures_core::{trace, TaskError};
 
 use super::job::Job;
@@ -578,10 +577,7 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
                     }
                 }
                 Err(e) => {
-                    diagnostics::report(&Diagnostic::new(
-                        DiagnosticKind::WorkerStartFailed,
-                        format_args!("cannot start a worker process: {e}"),
-                    ));
+                    // Every future hears of it: the pool breaks.
                     pool.break_pool(e.to_string(), carried.take());
                     break;
                 }

@@ -671,11 +671,13 @@ impl Shared {
                 // Nobody left to run what is queued: the pool is broken.
                 let others = self.alive.load(Ordering::Relaxed) - usize::from(replacing.is_some());
                 drop(threads);
-                diagnostics::report(&Diagnostic::new(
-                    DiagnosticKind::WorkerStartFailed,
-                    format_args!("cannot start thread pool worker {index}: {e}"),
-                ));
-                if others == 0 {
+                if others > 0 {
+                    // The pool goes on with fewer threads: nobody else hears.
+                    diagnostics::report(&Diagnostic::new(
+                        DiagnosticKind::WorkerStartFailed,
+                        format_args!("cannot start thread pool worker {index}: {e}"),
+                    ));
+                } else {
                     self.break_pool(format!("cannot start a worker thread: {e}"));
                 }
                 false
