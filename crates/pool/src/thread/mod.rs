@@ -35,8 +35,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use concurrent_futures_core::__private::unwind;
 use concurrent_futures_core::diagnostics::{self, Diagnostic, DiagnosticKind};
 use concurrent_futures_core::{trace, BoxError, Future, TaskError};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+#[cfg(feature = "process")]
+use serde::{de::DeserializeOwned, Serialize};
 
 use self::queue::Queues;
 use self::sleep::Sleep;
@@ -906,6 +906,7 @@ impl fmt::Debug for ThreadPoolExecutor {
 }
 
 impl Executor for ThreadPoolExecutor {
+    #[cfg(feature = "process")]
     fn submit<A, R>(&self, f: fn(A) -> R, arg: A) -> Result<Future<R>, SubmitError>
     where
         A: Serialize + DeserializeOwned + Send + 'static,
@@ -914,6 +915,7 @@ impl Executor for ThreadPoolExecutor {
         ThreadPoolExecutor::submit(self, move || f(arg))
     }
 
+    #[cfg(feature = "process")]
     fn map<A, R, I>(
         &self,
         f: fn(A) -> R,
