@@ -40,6 +40,11 @@ if grep -E "^(serde|rmp|syn|proc-macro2|quote|thiserror)" <<<"$light"; then
 fi
 
 echo "--- cargo publish --dry-run --workspace (packages and builds every tarball)"
+# Cargo verifies each tarball against its siblings served from a local
+# registry overlay, which it unpacks once per version under
+# registry/src/-<hash>/ and never refreshes: drop our crates' stale copies
+# (a re-run at the same version would build the old sources).
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/concurrent-futures*
 timeout 300 cargo publish --dry-run --workspace "${dirty[@]}"
 
 echo "--- the facade from its unpacked tarball, siblings patched to theirs"
