@@ -1,9 +1,14 @@
 //! The process pool against its floor and its peers.
 //!
-//! * `process_round_trip`: one tiny task (`submit` + `result`, and
-//!   `submit` + `into_result`) on a warm one-worker pool, beside the raw round trip of the same bytes (same
-//!   codec, same framing, a socket pair to a re-executed child that decodes,
-//!   calls, encodes): the floor.
+//! * `process_round_trip` (first, timed by hand, not criterion): one tiny
+//!   task (`submit` + `result()`) on a warm one-worker pool, the raw round
+//!   trip of the same bytes (same codec, same framing, a socket pair to a
+//!   re-executed child that decodes, calls, encodes: the floor), and
+//!   Python's `ProcessPoolExecutor(1)`, measured in one run in alternating
+//!   rounds, medians per trip. Written to
+//!   `target/bench-python/process_round_trip.json`: the one source of the
+//!   round-trip rows of `docs/benchmarks.md` and `docs/process-pool.md`
+//!   (`benches/report.py`). `CF_BENCH_INTERLEAVED_ONLY=1` runs only this.
 //! * `process_map_100k`: `map` over 100,000 small items with `chunksize(100)`,
 //!   beside a sequential loop.
 //! * `cpu_primes`: counting primes in 16 ranges on all cores: process pool,
@@ -114,28 +119,97 @@ impl Drop for Floor {
     }
 }
 
-fn round_trip(c: &mut Criterion) {
-    let mut g = c.benchmark_group("process_round_trip");
+/// Per-trip times of `trips` calls of `f`, in nanoseconds.
+fn per_trip(trips: u32, mut f: impl FnMut()) -> f64 {
+    let t = std::time::Instant::now();
+    for _ in 0..trips {
+        f();
+    }
+    t.elapsed().as_nanos() as f64 / f64::from(trips)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Python's round trip (`benches/python/process_pool.py --round-trip`),
+/// in nanoseconds, if python3 is there.
+fn python_round_trip() -> Option<f64> {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/python/process_pool.py"
+    );
+    let out = Command::new("python3")
+        .args([script, "--round-trip"])
+        .stderr(Stdio::inherit())
+        .output()
+        .ok()?;
+    String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+}
+
+/// The pool, its floor and Python in alternating rounds (medians): the
+/// ratios the docs quote come from this one run.
+fn round_trip_interleaved() {
+    const ROUNDS: usize = 9;
+    const TRIPS: u32 = 3000;
     let ex = ProcessPoolExecutor::new(1).unwrap();
-    ex.submit(tiny, 1).unwrap().into_result().unwrap();
-    // `result()` borrows the value; `into_result()` also waits until the
-    // pool has dropped its handle on the future (a second wake-up).
-    g.bench_function("pool_submit_result", |b| {
-        b.iter(|| *ex.submit(tiny, black_box(7)).unwrap().result().unwrap())
-    });
-    g.bench_function("pool_submit_into_result", |b| {
-        b.iter(|| {
-            ex.submit(tiny, black_box(7))
-                .unwrap()
-                .into_result()
-                .unwrap()
-        })
-    });
     let mut floor = Floor::start();
-    g.bench_function("raw_socket_floor", |b| {
-        b.iter(|| floor.round_trip(black_box(7)))
+    for _ in 0..1000 {
+        ex.submit(tiny, 1).unwrap().into_result().unwrap();
+        floor.round_trip(1);
+    }
+    let (mut pool_ns, mut floor_ns, mut python_ns) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        pool_ns.push(per_trip(TRIPS, || {
+            black_box(*ex.submit(tiny, black_box(7)).unwrap().result().unwrap());
+        }));
+        floor_ns.push(per_trip(TRIPS, || {
+            black_box(floor.round_trip(black_box(7)));
+        }));
+        if round % 3 == 1 {
+            python_ns.extend(python_round_trip());
+        }
+    }
+    drop(floor);
+    drop(ex);
+    let (pool, floor) = (median(pool_ns), median(floor_ns));
+    let mut rows = vec![
+        ("pool_submit_result", pool, ROUNDS),
+        ("raw_socket_floor", floor, ROUNDS),
+    ];
+    let python = (!python_ns.is_empty()).then(|| {
+        let runs = python_ns.len();
+        (median(python_ns), runs)
     });
-    g.finish();
+    if let Some((py, runs)) = python {
+        rows.push(("python_processes", py, runs));
+    }
+    println!(
+        "process_round_trip: pool {:.2} us, floor {:.2} us ({:.2}x the floor){}",
+        pool / 1e3,
+        floor / 1e3,
+        pool / floor,
+        python.map_or_else(String::new, |(py, _)| format!(
+            ", python {:.2} us ({:.1}x faster than Python)",
+            py / 1e3,
+            py / pool
+        ))
+    );
+    let json: Vec<String> = rows
+        .iter()
+        .map(|(name, ns, runs)| {
+            format!(
+                "{{\"group\": \"process_round_trip\", \"name\": \"{name}\", \"ns_per_iter\": {ns:.1}, \"elements\": null, \"runs\": {runs}}}"
+            )
+        })
+        .collect();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-python");
+    let _ = std::fs::create_dir_all(dir);
+    let _ = std::fs::write(
+        format!("{dir}/process_round_trip.json"),
+        format!("[{}]\n", json.join(",\n ")),
+    );
 }
 
 fn map_100k(c: &mut Criterion) {
@@ -206,7 +280,10 @@ fn main() {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
-    round_trip(&mut c);
+    round_trip_interleaved();
+    if std::env::var_os("CF_BENCH_INTERLEAVED_ONLY").is_some() {
+        return;
+    }
     map_100k(&mut c);
     cpu_primes(&mut c);
     c.final_summary();

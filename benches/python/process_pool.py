@@ -2,7 +2,9 @@
 
 Run by hand:  python3 benches/python/process_pool.py [--json PATH] (benches/run.sh does)
 Prints the median of several timed runs for each workload:
-  * tiny task round trip: submit(tiny, 7).result() on a warm 1-worker pool
+  * tiny task round trip: submit(tiny, 7).result() on a warm 1-worker pool,
+    only with --round-trip (benches/process_pool.rs runs it between its own
+    rounds, so the pool, its floor and Python are measured in one run)
   * map over 100,000 small items with chunksize=100 (default max_workers)
   * counting primes in 16 ranges of 50,000 on all cores, and sequentially
 """
@@ -46,14 +48,21 @@ def median_of(fn, runs):
     return statistics.median(times)
 
 
-def main():
-    cores = os.cpu_count()
-    rows = []
+def round_trip_only():
+    """Prints the median round trip in ns (for benches/process_pool.rs)."""
     with ProcessPoolExecutor(1) as ex:
         ex.submit(tiny, 1).result()
         n = 2000
-        per = median_of(lambda: [ex.submit(tiny, 7).result() for _ in range(n)], 5) / n
-        rows.append(("process_round_trip/processes", per, None, 5))
+        per = median_of(lambda: [ex.submit(tiny, 7).result() for _ in range(n)], 3) / n
+    print(f"{per * 1e9:.1f}")
+
+
+def main():
+    if "--round-trip" in sys.argv:
+        round_trip_only()
+        return
+    cores = os.cpu_count()
+    rows = []
     with ProcessPoolExecutor() as ex:
         list(ex.map(tiny, range(10_000), chunksize=100))
         t = median_of(lambda: list(ex.map(tiny, range(100_000), chunksize=100)), 5)

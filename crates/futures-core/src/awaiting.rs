@@ -1,56 +1,41 @@
 //! `.await` on a [`Future`]: works from any async runtime.
 //!
-//! Awaiting registers a done-callback that wakes the task (once); no thread
-//! blocks. `future.await` yields the value by ownership, as
+//! Awaiting registers the task's waker in the future's listener list (and
+//! removes it if the await is dropped first); no thread blocks. `future.await` yields the value by ownership, as
 //! [`Future::into_result`] does; `(&future).await` borrows it, as
 //! [`Future::result`] does, so other handles (e.g. one kept to `cancel()` on a
 //! timeout) may stay alive.
 
 use std::future::IntoFuture;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use crate::error::FutureError;
 use crate::future::Future;
 
-/// Wakes the awaiting task when the future is done: a waker slot that a
-/// done-callback (added on the first pending poll) takes and wakes.
-#[derive(Default)]
-struct DoneWaker {
-    waker: Arc<Mutex<Option<Waker>>>,
-    registered: bool,
+/// An awaiter's registration on the future: the key of its waker in the
+/// future's listener list, removed when the await is dropped unfinished.
+#[derive(Debug, Default)]
+struct Registration {
+    key: Option<u64>,
 }
 
-impl DoneWaker {
-    /// Ready once `future` is done; otherwise arranges a wakeup.
+impl Registration {
+    /// Ready once `future` is done; otherwise registers or refreshes the
+    /// waker.
     fn poll_done<T>(&mut self, future: &Future<T>, cx: &Context<'_>) -> Poll<()> {
-        if future.done() {
-            return Poll::Ready(());
+        let ready = future.poll_done(&mut self.key, cx);
+        if ready.is_ready() {
+            // The completion (or the refused listen) dropped the entry.
+            self.key = None;
         }
-        // Store the waker before looking again, so a completion between the
-        // two looks wakes the newest waker.
-        {
-            let mut slot = self.waker.lock().unwrap_or_else(PoisonError::into_inner);
-            match &*slot {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => *slot = Some(cx.waker().clone()),
-            }
-        }
-        if !self.registered {
-            self.registered = true;
-            let slot = self.waker.clone();
-            future.add_done_callback(move |_| {
-                let w = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
-                if let Some(w) = w {
-                    w.wake();
-                }
-            });
-        }
-        if future.done() {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
+        ready
+    }
+
+    /// Removes the waker of an await dropped before the future was done.
+    fn forget<T>(&mut self, future: &Future<T>) {
+        if let Some(key) = self.key.take() {
+            future.forget_waker(key);
         }
     }
 }
@@ -58,9 +43,11 @@ impl DoneWaker {
 /// The `std::future::Future` behind `future.await`, which yields the value by
 /// ownership (made by [`IntoFuture`] for [`Future`]).
 ///
-/// Like [`Future::into_result`], it is ready once the future is done and this
-/// is the last handle (the executor drops its own right after completing).
-/// To keep other handles, await a reference instead: [`RefResultFuture`].
+/// Like [`Future::into_result`], it waits for the task only: once the future
+/// is done it yields the value, or [`FutureError::NotUnique`] at once if
+/// other handles of the future are alive (the value stays for them). To keep
+/// other handles, await a reference instead: [`RefResultFuture`]. Dropped
+/// before it is ready, it leaves nothing registered on the future.
 ///
 /// # Examples
 ///
@@ -78,7 +65,9 @@ impl DoneWaker {
 #[must_use = "futures do nothing unless polled"]
 pub struct ResultFuture<T> {
     future: Option<Future<T>>,
-    done: DoneWaker,
+    done: Registration,
+    /// Registered for the end of the completion (its callbacks).
+    owner_registered: bool,
 }
 
 impl<T: Send + 'static> IntoFuture for Future<T> {
@@ -88,7 +77,8 @@ impl<T: Send + 'static> IntoFuture for Future<T> {
     fn into_future(self) -> ResultFuture<T> {
         ResultFuture {
             future: Some(self),
-            done: DoneWaker::default(),
+            done: Registration::default(),
+            owner_registered: false,
         }
     }
 }
@@ -105,15 +95,31 @@ impl<T: Send + 'static> std::future::Future for ResultFuture<T> {
         if this.done.poll_done(future, cx).is_pending() {
             return Poll::Pending;
         }
-        if future.cancelled_now() {
-            this.future = None;
-            return Poll::Ready(Err(FutureError::Cancelled));
+        match future.poll_owned(cx) {
+            Poll::Pending => {
+                this.owner_registered = true;
+                Poll::Pending
+            }
+            Poll::Ready(refused) => {
+                this.owner_registered = false;
+                let future = this.future.take().expect("checked above");
+                Poll::Ready(match refused {
+                    Some(e) => Err(e),
+                    None => future.take_owned(),
+                })
+            }
         }
-        if !future.poll_unique(cx.waker()) {
-            return Poll::Pending;
+    }
+}
+
+impl<T> Drop for ResultFuture<T> {
+    fn drop(&mut self) {
+        if let Some(future) = &self.future {
+            self.done.forget(future);
+            if self.owner_registered {
+                future.forget_owner_waker();
+            }
         }
-        let future = this.future.take().expect("checked above");
-        Poll::Ready(future.take())
     }
 }
 
@@ -152,7 +158,7 @@ impl<T> std::fmt::Debug for ResultFuture<T> {
 #[must_use = "futures do nothing unless polled"]
 pub struct RefResultFuture<'a, T> {
     future: &'a Future<T>,
-    done: DoneWaker,
+    done: Registration,
 }
 
 impl<'a, T: Send + Sync + 'static> IntoFuture for &'a Future<T> {
@@ -162,7 +168,7 @@ impl<'a, T: Send + Sync + 'static> IntoFuture for &'a Future<T> {
     fn into_future(self) -> RefResultFuture<'a, T> {
         RefResultFuture {
             future: self,
-            done: DoneWaker::default(),
+            done: Registration::default(),
         }
     }
 }
@@ -177,6 +183,12 @@ impl<'a, T: Send + Sync + 'static> std::future::Future for RefResultFuture<'a, T
             Poll::Pending => Poll::Pending,
             Poll::Ready(()) => Poll::Ready(future.result_now()),
         }
+    }
+}
+
+impl<T> Drop for RefResultFuture<'_, T> {
+    fn drop(&mut self) {
+        self.done.forget(self.future);
     }
 }
 

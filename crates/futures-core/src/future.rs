@@ -2,54 +2,50 @@
 //!
 //! # Layout
 //!
-//! Every handle points at one `Inner`: a mutex + condvar (Python's per-future
-//! `Condition`) guarding the state, the callbacks and the waiters, and beside
-//! the lock a write-once `outcome` slot. The slot is what lets `result()`
-//! return `&T` without `T: Clone` and without holding the lock:
-//!
-//! * it is written once, under the lock, while the state is not yet done;
-//! * `done` is then stored with `Release`, still under the lock;
-//! * readers read it only after seeing the state done (under the lock, or
-//!   through `done` with `Acquire`), so the write happens-before every read;
-//! * it is taken out (`into_result`) only by the last handle, after every
-//!   other handle was dropped: `handles` counts handles (not `Arc`s), and its
-//!   `Release` decrements pair with the owner's `Acquire` load, so every read
-//!   through another handle happens-before the take.
+//! A `Future<T>` is a pointer to the typed prefix of a task cell (`cell.rs`):
+//! one allocation holding the state word (`state.rs`, "The state word"), the
+//! listener list under a lock, a condvar, and the write-once outcome slot.
+//! Every transition is a compare-and-swap of the state word; the lock is
+//! taken only when someone listens (a blocked thread, a waiter of `wait`, a
+//! waker, a done-callback). The outcome slot's rules are in `cell.rs`; they
+//! are what lets `result()` return `&T` without `T: Clone` and without a
+//! lock.
 //!
 //! # Owning the value
 //!
-//! `into_result` waits until the future is done *and* its handle is the last
-//! one. The executor's own handle is dropped right after it completes the
-//! future, so that wait is short; `Drop` wakes an owner that waits for it.
-//! The owner sets `owner_waiting` and then reads `handles`; a dropper
-//! decrements `handles` and then reads `owner_waiting`; a `SeqCst` fence sits
-//! between the two steps on each side (Dekker's pattern), so either the owner
-//! sees the count at one, or the dropper sees the flag and takes the lock to
-//! wake it. Fences rather than `SeqCst` accesses, because loom checks fences
-//! but treats `SeqCst` accesses as `AcqRel` (and so reports a lost wakeup
-//! that cannot happen).
+//! `into_result` and owned `.await` wait for the task only. The executor's
+//! reference (the `TASK` bit) is not a handle. Once the future is done, the
+//! value is taken if this is the only handle; if other handles are alive the
+//! call returns [`FutureError::NotUnique`] at once, saying how many, and the
+//! value stays for them. The one wait besides the task's own is for its
+//! done-callbacks to return (`NOTIFIED`), since a callback borrows the
+//! future; a callback that takes its own future's value is told so instead.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
 use std::mem;
+use std::ptr::NonNull;
 use std::sync::Arc as StdArc;
-use std::task::Waker;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::callbacks::{self, Callback};
+use crate::callbacks;
+use crate::cell::{self, Callback, Header, Inner, Listeners, NoBody, NoBodyVtable, Outcome};
+use crate::diagnostics::DiagnosticKind;
 use crate::error::{BoxError, FutureError, InvalidStateError, TaskError};
-use crate::primitives::{
-    self, fence, Arc, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, UnsafeCell,
+use crate::primitives::{self, fence, MutexGuard, Nap, Ordering};
+use crate::state::FutureState;
+use crate::state::{
+    self, Cancel, Word, CANCELLED, FINISHED, HANDLE_ONE, LISTENING, MAX_HANDLES, NOTIFIED,
+    OWNER_WAITING, PENDING, RUNNING, TASK,
 };
-use crate::state::{self, Cancel, FutureState, Start};
-use crate::unwind;
+use crate::trace;
+use crate::unwind::{self, AbortOnUnwind};
 use crate::waiter::{self, Completion, Waitable, Waiter};
 
 /// Waits with a timeout shorter than this never spin before sleeping.
 const SPIN_MIN_TIMEOUT: Duration = Duration::from_millis(1);
-
-/// The outcome stored in a finished future.
-type Outcome<T> = Result<T, TaskError>;
 
 /// A result that will exist: Python's `concurrent.futures.Future`.
 ///
@@ -57,7 +53,8 @@ type Outcome<T> = Result<T, TaskError>;
 /// go by identity, so futures can key a `HashMap`). Executors return one from
 /// `submit`; code that writes its own executor makes one with
 /// [`Future::new`] and completes it with [`Future::set_result`] or
-/// [`Future::set_exception`].
+/// [`Future::set_exception`], or makes a closure and its future together
+/// with [`Task::new`](crate::Task::new).
 ///
 /// # Examples
 ///
@@ -77,40 +74,22 @@ type Outcome<T> = Result<T, TaskError>;
 /// ```
 #[must_use = "a future does nothing unless its result is read; dropping it does not cancel the task"]
 pub struct Future<T> {
-    inner: Arc<Inner<T>>,
+    inner: NonNull<Inner<T>>,
+    /// A handle shares (and may drop) the `T` in the cell.
+    _owns: PhantomData<Inner<T>>,
 }
 
-struct Inner<T> {
-    shared: Mutex<Shared<T>>,
-    cond: Condvar,
-    /// Write-once slot; see the module docs for the rules.
-    outcome: UnsafeCell<Option<Outcome<T>>>,
-    /// Mirrors `shared.state.is_done()`; stored with `Release` after `outcome`.
-    done: AtomicBool,
-    /// Number of live `Future` handles.
-    handles: AtomicUsize,
-    /// An `into_result` (or `.await`) waits for the other handles to go.
-    owner_waiting: AtomicBool,
-}
-
-struct Shared<T> {
-    state: FutureState,
-    /// Threads blocked on `cond`: notify only when there are some.
-    sleepers: usize,
-    callbacks: Vec<Callback<T>>,
-    waiters: Vec<(StdArc<dyn Waiter>, usize)>,
-    /// Woken when the other handles are gone (`.await` of the owner).
-    owner_waker: Option<Waker>,
-}
-
-// SAFETY: `Inner` is shared between threads. Everything but `outcome` is
-// `Sync` on its own. `outcome` is written only under the lock before `done`
-// is set, and taken only by the unique last handle (module docs, "Layout"), so
-// there is never a write concurrent with any access. Shared reads hand out
-// `&T` only through `result`, which requires `T: Sync`; other reads look at
-// the error side (`TaskError: Sync`) or the discriminant. `T` itself moves
-// between threads (taken or dropped elsewhere), hence `T: Send`.
-unsafe impl<T: Send> Sync for Inner<T> {}
+// SAFETY: a handle gives shared access to the cell. Everything in it but the
+// outcome is `Sync` on its own; the outcome follows the rules in `cell.rs`
+// (one write before `FINISHED`, reads after it, the take by the one handle
+// after every other access), so there is never a write concurrent with any
+// access. Shared reads hand out `&T` only through `result`, which requires
+// `T: Sync`; other reads look at the error side (`TaskError: Sync`) or the
+// discriminant. `T` itself moves between threads (taken or dropped
+// elsewhere), hence `T: Send` for both.
+unsafe impl<T: Send> Send for Future<T> {}
+// SAFETY: as for `Send`.
+unsafe impl<T: Send> Sync for Future<T> {}
 
 impl<T> Future<T> {
     /// A new pending future, for code that writes its own executor.
@@ -123,26 +102,43 @@ impl<T> Future<T> {
     /// assert_eq!(f.state(), FutureState::Pending);
     /// ```
     pub fn new() -> Self {
+        let vtable: &'static cell::Vtable = const { &NoBodyVtable::<T>::VTABLE };
+        let header = cell::allocate::<T, NoBody>(NoBody, PENDING | HANDLE_ONE, vtable);
+        // SAFETY: a fresh cell of `T` with this one handle counted.
+        unsafe { Future::from_header(header) }
+    }
+
+    /// The handle of the cell at `header`, taking over one counted handle
+    /// (or, for the borrowed view of a task, never dropped).
+    ///
+    /// # Safety
+    ///
+    /// `header` is a live cell of `T` made by `cell::allocate`.
+    pub(crate) unsafe fn from_header(header: NonNull<Header>) -> Self {
         Future {
-            inner: Arc::new(Inner {
-                shared: Mutex::new(Shared {
-                    state: FutureState::Pending,
-                    sleepers: 0,
-                    callbacks: Vec::new(),
-                    waiters: Vec::new(),
-                    owner_waker: None,
-                }),
-                cond: Condvar::new(),
-                outcome: UnsafeCell::new(None),
-                done: AtomicBool::new(false),
-                handles: AtomicUsize::new(1),
-                owner_waiting: AtomicBool::new(false),
-            }),
+            inner: header.cast(),
+            _owns: PhantomData,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Shared<T>> {
-        self.inner.shared.lock()
+    fn inner(&self) -> &Inner<T> {
+        // SAFETY: a handle keeps its cell alive (it is counted in the state
+        // word, or it is a task's borrowed view and the task reference is).
+        unsafe { self.inner.as_ref() }
+    }
+
+    fn header(&self) -> NonNull<Header> {
+        self.inner.cast()
+    }
+
+    /// The state word, loaded with `Acquire` (pairs with the `Release` of
+    /// every completion, so a done word makes the outcome readable).
+    pub(crate) fn word(&self) -> Word {
+        Word(self.inner().header.state.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Listeners<T>> {
+        self.inner().listeners.lock()
     }
 
     /// The current state.
@@ -156,7 +152,7 @@ impl<T> Future<T> {
     /// assert_eq!(f.state(), FutureState::Cancelled);
     /// ```
     pub fn state(&self) -> FutureState {
-        self.lock().state
+        self.word().state()
     }
 
     /// Whether the future was cancelled.
@@ -170,7 +166,7 @@ impl<T> Future<T> {
     /// assert!(f.cancelled());
     /// ```
     pub fn cancelled(&self) -> bool {
-        self.state() == FutureState::Cancelled
+        self.word().is_cancelled()
     }
 
     /// Whether the task is running now.
@@ -198,7 +194,7 @@ impl<T> Future<T> {
     /// assert!(f.done());
     /// ```
     pub fn done(&self) -> bool {
-        self.inner.done.load(Ordering::Acquire)
+        self.word().is_done()
     }
 
     /// Cancels the future if it has not started: returns `true` if it is now
@@ -222,15 +218,24 @@ impl<T> Future<T> {
     /// assert!(!g.cancel());
     /// ```
     pub fn cancel(&self) -> bool {
-        let mut g = self.lock();
-        match state::cancel(g.state) {
-            Cancel::Refused => false,
-            Cancel::Already => true,
-            Cancel::Now => {
-                g.state = FutureState::Cancelled;
-                self.complete(g, Completion::Cancelled);
+        let swap =
+            self.inner()
+                .header
+                .state
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+                    let w = Word(w);
+                    (state::cancel(w.state()) == Cancel::Now)
+                        .then(|| w.completed(CANCELLED, false).0)
+                });
+        match swap {
+            Ok(prev) => {
+                trace::cancelled(self.id());
+                if Word(prev).has(LISTENING) {
+                    self.notify_listeners(Completion::Cancelled, false);
+                }
                 true
             }
+            Err(now) => state::cancel(Word(now).state()) == Cancel::Already,
         }
     }
 
@@ -254,13 +259,25 @@ impl<T> Future<T> {
     /// assert_eq!(c.set_running_or_notify_cancel(), Ok(false));
     /// ```
     pub fn set_running_or_notify_cancel(&self) -> Result<bool, InvalidStateError> {
-        let mut g = self.lock();
-        match state::start(g.state)? {
-            Start::Run => {
-                g.state = FutureState::Running;
+        // Relaxed: the runner reads nothing on the strength of it (the
+        // closure is its own); the completion publishes with `Release`.
+        let swap =
+            self.inner()
+                .header
+                .state
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                    let w = Word(w);
+                    (w.lifecycle() == PENDING).then(|| w.with_lifecycle(RUNNING).0)
+                });
+        match swap {
+            Ok(_) => {
+                trace::started(self.id());
                 Ok(true)
             }
-            Start::Skip => Ok(false),
+            Err(now) => match state::start(Word(now).state())? {
+                state::Start::Skip => Ok(false),
+                state::Start::Run => unreachable!("the swap refused a pending future"),
+            },
         }
     }
 
@@ -280,7 +297,8 @@ impl<T> Future<T> {
     /// assert!(f.set_result("again").is_err());
     /// ```
     pub fn set_result(&self, value: T) -> Result<(), InvalidStateError> {
-        self.set_outcome(Ok(value), "set_result")
+        self.complete(Ok(value), "set_result", false)
+            .map_err(|(e, _)| e)
     }
 
     /// Completes the future with an error (Python's `set_exception`).
@@ -298,51 +316,170 @@ impl<T> Future<T> {
     /// assert!(f.result().unwrap_err().task_error().unwrap().is_broken());
     /// ```
     pub fn set_exception(&self, error: TaskError) -> Result<(), InvalidStateError> {
-        self.set_outcome(Err(error), "set_exception")
+        self.complete(Err(error), "set_exception", false)
+            .map_err(|(e, _)| e)
     }
 
-    fn set_outcome(&self, outcome: Outcome<T>, op: &'static str) -> Result<(), InvalidStateError> {
-        let mut g = self.lock();
-        state::finish(g.state, op)?;
+    /// Completes the future as its task's runner: as `set_*`, then releases
+    /// the task reference (in the completing swap when nobody listens). A
+    /// refused outcome is dropped with panics contained, and the reference
+    /// released all the same.
+    pub(crate) fn complete_as_task(&self, outcome: Outcome<T>) -> Result<(), InvalidStateError> {
+        match self.complete(outcome, "set_result", true) {
+            Ok(()) => Ok(()),
+            Err((e, outcome)) => {
+                unwind::drop_reporting("the result of a task completed by hand", outcome);
+                self.release_task();
+                Err(e)
+            }
+        }
+    }
+
+    /// Claims the outcome slot, writes it, publishes it (see `state.rs`).
+    #[allow(clippy::type_complexity)]
+    fn complete(
+        &self,
+        outcome: Outcome<T>,
+        op: &'static str,
+        release_task: bool,
+    ) -> Result<(), (InvalidStateError, Outcome<T>)> {
+        let claim =
+            self.inner()
+                .header
+                .state
+                .fetch_update(Ordering::Acquire, Ordering::Acquire, |w| {
+                    state::claim(Word(w), op).ok().map(|w| w.0)
+                });
+        if let Err(now) = claim {
+            let e = state::claim(Word(now), op).expect_err("the swap refused the claim");
+            return Err((e, outcome));
+        }
         let how = if outcome.is_ok() {
             Completion::Finished
         } else {
             Completion::Failed
         };
-        // SAFETY: we hold the lock and the state is not done, so no reader
-        // exists yet (reads come only after `done`) and no other writer can
-        // run (writers hold the lock and check the state first).
-        self.inner
+        // SAFETY: the claim (lifecycle `COMPLETING`) makes this the one
+        // writer, and no reader exists before `FINISHED` (`cell.rs`, "Rules of
+        // the outcome slot").
+        self.inner()
             .outcome
             .with_mut(|slot| unsafe { *slot = Some(outcome) });
-        g.state = FutureState::Finished;
-        self.complete(g, how);
+        self.publish(FINISHED, how, release_task);
         Ok(())
     }
 
-    /// The second half of every completion: publish `done`, notify waiters
-    /// and sleepers under the lock, then run callbacks outside it.
-    fn complete(&self, mut g: MutexGuard<'_, Shared<T>>, how: Completion) {
-        self.inner.done.store(true, Ordering::Release);
-        let waiters = mem::take(&mut g.waiters);
-        for (w, token) in &waiters {
-            if let Err(msg) = unwind::catch(|| w.notify(*token, how)) {
-                eprintln!("concurrent-futures: a waiter panicked in notify: {msg}");
+    /// Moves a claimed future to `FINISHED`. `Release` publishes the
+    /// outcome. With no listener that is all (and an executor's reference
+    /// goes in the same swap); otherwise the listeners are notified.
+    fn publish(&self, to: usize, how: Completion, release_task: bool) {
+        let prev = self
+            .inner()
+            .header
+            .state
+            .fetch_update(Ordering::Release, Ordering::Relaxed, |w| {
+                Some(Word(w).completed(to, release_task).0)
+            })
+            .expect("the update always succeeds");
+        let prev = Word(prev);
+        // Before the listeners (so a callback's events come after it), and
+        // before the cell may be freed below.
+        trace::finished(
+            self.id(),
+            if how == Completion::Failed {
+                "failed"
+            } else {
+                "returned"
+            },
+        );
+        if prev.has(LISTENING) {
+            self.notify_listeners(how, release_task);
+        } else if release_task && prev.completed(to, true).unreferenced() {
+            // Every handle is gone: their `Release` decrements pair with this.
+            fence(Ordering::Acquire);
+            // SAFETY: nothing references the cell any more.
+            unsafe { (self.inner().header.vtable.dealloc)(self.header()) };
+        }
+    }
+
+    /// The slow half of a completion, when someone listens: under the lock,
+    /// take every listener and notify the waiters; after it, wake sleepers
+    /// and wakers and run the callbacks, in order; then mark the completion
+    /// over (`NOTIFIED`) and wake an owner waiting for that.
+    fn notify_listeners(&self, how: Completion, release_task: bool) {
+        let inner = self.inner();
+        let section = AbortOnUnwind::new("the notification of a future's listeners");
+        let mut g = self.lock();
+        // Under the lock: a listener added from now on sees the future done.
+        inner.header.state.fetch_and(!LISTENING, Ordering::Relaxed);
+        let wake_sleepers = g.sleepers > 0;
+        let first = g.waiter.take();
+        let more = g.more.take();
+        for (w, token) in first
+            .iter()
+            .chain(more.iter().flat_map(|m| m.waiters.iter()))
+        {
+            if let Err(message) = unwind::catch(|| w.notify(*token, how)) {
+                unwind::report_as(
+                    DiagnosticKind::WaiterPanicked,
+                    "a waiter's notify",
+                    &message,
+                );
             }
         }
-        let wake_sleepers = g.sleepers > 0;
-        let callbacks = mem::take(&mut g.callbacks);
         drop(g);
-        // Signal after unlocking, so a woken reader does not block at once on
-        // the lock we still hold. Sleepers re-check the state under the lock,
-        // which was changed before it was released: nothing is missed.
+        section.disarm();
+        // Signal after unlocking, so a woken reader does not block at once
+        // on the lock. Sleepers re-check the word, changed before the lock
+        // was released: nothing is missed.
         if wake_sleepers {
-            self.inner.cond.notify_all();
+            inner.cond.notify_all();
         }
-        // Our reference may be a waiter's last: its `Drop` is user code and
-        // must not run under the lock.
-        drop(waiters);
-        callbacks::run_all(self, callbacks);
+        let mut early_owner = None;
+        if let Some(mut more) = more {
+            for (_, waker) in mem::take(&mut more.wakers) {
+                unwind::catch_and_report("a waker of an awaited future", || waker.wake());
+            }
+            callbacks::run_all(self, mem::take(&mut more.callbacks));
+            early_owner = more.owner_waker.take();
+            // Waiters' last references may be ours: their `Drop` is user
+            // code, outside the lock.
+            unwind::drop_reporting("a waiter", more);
+        }
+        unwind::drop_reporting("a waiter", first);
+        // Release: the callbacks' reads of the outcome happen-before an
+        // owner's take (it loads `NOTIFIED` with `Acquire`).
+        let prev = Word(inner.header.state.fetch_or(NOTIFIED, Ordering::AcqRel));
+        if prev.has(OWNER_WAITING) || early_owner.is_some() {
+            let owner = {
+                let mut g = self.lock();
+                g.more.as_mut().and_then(|m| m.owner_waker.take())
+            };
+            inner.cond.notify_all();
+            for waker in [early_owner, owner].into_iter().flatten() {
+                unwind::catch_and_report("the waker of an owned await", || waker.wake());
+            }
+        }
+        if release_task {
+            self.release_task();
+        }
+    }
+
+    /// Drops the executor's reference (the `TASK` bit). Frees the cell if
+    /// no handle is left.
+    pub(crate) fn release_task(&self) {
+        let prev = Word(
+            self.inner()
+                .header
+                .state
+                .fetch_and(!TASK, Ordering::Release),
+        );
+        debug_assert!(prev.has(TASK));
+        if Word(prev.0 & !TASK).unreferenced() {
+            fence(Ordering::Acquire);
+            // SAFETY: nothing references the cell any more.
+            unsafe { (self.inner().header.vtable.dealloc)(self.header()) };
+        }
     }
 
     /// Runs `task` as an executor does: unless the future was cancelled, marks
@@ -383,9 +520,84 @@ impl<T> Future<T> {
             Ok(false) | Err(_) => return false,
         }
         let outcome = unwind::catch(task).unwrap_or_else(|m| Err(TaskError::panic(m)));
-        // Cannot fail: the future is Running and only its runner completes it.
-        let _ = self.set_outcome(outcome, "set_result");
+        // Refused only if a `set_*` by hand completed the running future.
+        if let Err((_, outcome)) = self.complete(outcome, "set_result", false) {
+            unwind::drop_reporting("the result of a task completed by hand", outcome);
+        }
         true
+    }
+
+    /// Runs `add` on the listener list, unless the future is done: then
+    /// returns the done word and adds nothing. The `fetch_or` and the
+    /// completion's swap are ordered (`state.rs`): if this one saw the future
+    /// not done, the completion sees `LISTENING` and notifies.
+    fn listen<R>(
+        &self,
+        g: &mut MutexGuard<'_, Listeners<T>>,
+        add: impl FnOnce(&mut Listeners<T>) -> R,
+    ) -> Result<R, Word> {
+        let prev = Word(
+            self.inner()
+                .header
+                .state
+                .fetch_or(LISTENING, Ordering::AcqRel),
+        );
+        if prev.is_done() {
+            if !prev.has(LISTENING) {
+                self.inner()
+                    .header
+                    .state
+                    .fetch_and(!LISTENING, Ordering::Relaxed);
+            }
+            return Err(prev);
+        }
+        Ok(add(g))
+    }
+
+    /// Clears `LISTENING` when the last listener left a pending future, so
+    /// its completion takes the lock-free path again. Under the lock.
+    fn unlisten_if_empty(&self, g: &MutexGuard<'_, Listeners<T>>) {
+        if g.is_empty() {
+            self.inner()
+                .header
+                .state
+                .fetch_and(!LISTENING, Ordering::Relaxed);
+        }
+    }
+
+    /// Blocks on the condvar until `ready(word)` or `deadline`; returns
+    /// whether it became ready. `flag` is set in the word first (with the
+    /// lock held), so the completion knows it must wake us.
+    fn sleep_until(
+        &self,
+        flag: usize,
+        ready: impl Fn(Word) -> bool,
+        deadline: Option<Instant>,
+    ) -> bool {
+        let inner = self.inner();
+        let mut g = self.lock();
+        let prev = Word(inner.header.state.fetch_or(flag, Ordering::AcqRel));
+        if ready(prev) {
+            if flag == LISTENING && !prev.has(LISTENING) {
+                inner.header.state.fetch_and(!LISTENING, Ordering::Relaxed);
+            }
+            return true;
+        }
+        g.sleepers += 1;
+        let ready_now = loop {
+            if ready(self.word()) {
+                break true;
+            }
+            let Some(nap) = Nap::until(deadline) else {
+                break false;
+            };
+            g = inner.cond.nap(g, nap);
+        };
+        g.sleepers -= 1;
+        if !ready_now && flag == LISTENING {
+            self.unlisten_if_empty(&g);
+        }
+        ready_now
     }
 
     /// Blocks until done or until `deadline`; returns whether it is done.
@@ -396,43 +608,33 @@ impl<T> Future<T> {
         // A result that is microseconds away is cheaper to spin for than to
         // sleep for (no futex wait here, no wake syscall in the completer).
         // Short timeouts (`Duration::ZERO` among them) only look.
-        let long_wait = deadline.map_or(true, |d| d > Instant::now() + SPIN_MIN_TIMEOUT);
+        let long_wait = deadline.is_none_or(|d| d > Instant::now() + SPIN_MIN_TIMEOUT);
         if long_wait && primitives::backoff(|| self.done()) {
             return true;
         }
-        let mut g = self.lock();
-        loop {
-            if g.state.is_done() {
-                return true;
-            }
-            let left = match deadline {
-                None => None,
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => return false,
-                },
-            };
-            g.sleepers += 1;
-            g = match left {
-                None => self.inner.cond.wait(g),
-                Some(left) => self.inner.cond.wait_timeout(g, left),
-            };
-            g.sleepers -= 1;
+        self.sleep_until(LISTENING, Word::is_done, deadline)
+    }
+
+    /// Blocks until the completion is over (`NOTIFIED`: callbacks returned)
+    /// or until `deadline`. Only for a done future.
+    fn wait_notified(&self, deadline: Option<Instant>) -> bool {
+        let notified = |w: Word| w.has(NOTIFIED);
+        if notified(self.word()) || primitives::backoff(|| notified(self.word())) {
+            return true;
         }
+        self.sleep_until(OWNER_WAITING, notified, deadline)
     }
 
     /// The stored outcome; `None` if cancelled. Call only once done.
     fn outcome(&self) -> Option<&Outcome<T>> {
         debug_assert!(self.done());
         // SAFETY: the caller saw the future done, so the single write
-        // happened-before (module docs); it is never written again while this
-        // handle lives, so the shared borrow, tied to `&self`, stays valid.
-        self.inner.outcome.with(|slot| unsafe { (*slot).as_ref() })
-    }
-
-    fn deadline(timeout: Duration) -> Option<Instant> {
-        // An overflowing deadline (a huge timeout) means no deadline.
-        Instant::now().checked_add(timeout)
+        // happened-before (`cell.rs`); it is taken only by a unique handle,
+        // so never while this one lives: the shared borrow, tied to `&self`,
+        // stays valid.
+        self.inner()
+            .outcome
+            .with(|slot| unsafe { (*slot).as_ref() })
     }
 
     /// Waits for the future and returns its error, `Ok(None)` if it finished
@@ -469,7 +671,7 @@ impl<T> Future<T> {
     /// assert!(f.exception_timeout(Duration::ZERO).unwrap_err().is_timeout());
     /// ```
     pub fn exception_timeout(&self, timeout: Duration) -> Result<Option<&TaskError>, FutureError> {
-        if !self.wait_done(Self::deadline(timeout)) {
+        if !self.wait_done(primitives::deadline(timeout)) {
             return Err(FutureError::timeout());
         }
         self.exception_now()
@@ -482,41 +684,108 @@ impl<T> Future<T> {
         }
     }
 
-    /// Waits for the future and takes its value: the owning accessor, with
-    /// no `T: Clone` bound. This is how `map`, `as_completed` and `.await`
-    /// users get a `T`.
+    /// Waits for the task and takes its value: the owning accessor, with no
+    /// `T: Clone` bound.
     ///
-    /// It waits until the future is done **and** this is the last handle: the
-    /// executor drops its own handle right after completing the future, so
-    /// that second wait is short. Drop other clones (e.g. `HashMap` keys)
-    /// first; if another handle is kept alive for ever this waits for ever —
-    /// use [`try_into_result`](Future::try_into_result) or
-    /// [`result`](Future::result) then.
+    /// It waits for the task only (and for the future's done-callbacks to
+    /// return, since they borrow it), never for other handles: the
+    /// executor's own reference does not count as one. If other handles of
+    /// this future are alive when it is done (a clone kept in a `HashMap`, in
+    /// another thread), it returns [`FutureError::NotUnique`] at once, which
+    /// says how many; the value stays for them. Borrow it instead with
+    /// [`result`](Future::result) or `(&f).await`, or drop the other handles
+    /// first.
     ///
     /// # Errors
     ///
-    /// [`FutureError::Cancelled`] or [`FutureError::Failed`] with the task's
-    /// error.
+    /// [`FutureError::Cancelled`], [`FutureError::Failed`] with the task's
+    /// error (taken, or cloned if other handles are alive), or
+    /// [`FutureError::NotUnique`].
     ///
     /// # Examples
     ///
     /// ```
     /// let f = concurrent_futures_core::Future::new();
     /// f.set_result(vec![1, 2, 3]).unwrap();
-    /// let v: Vec<i32> = f.into_result().unwrap();
+    /// let g = f.clone();
+    /// assert_eq!(g.into_result().unwrap_err().to_string(),
+    ///     "cannot take the value of a future while 1 other handle of it is alive: \
+    ///      borrow it with result() or (&future).await, or drop the other handles first");
+    /// let v: Vec<i32> = f.into_result().unwrap(); // the last handle takes it
     /// assert_eq!(v, [1, 2, 3]);
     /// ```
     pub fn into_result(self) -> Result<T, FutureError> {
-        self.wait_done(None);
-        if self.cancelled_now() {
-            return Err(FutureError::Cancelled);
+        self.into_result_until(None)
+    }
+
+    /// [`into_result`](Future::into_result) with a timeout. On a timeout
+    /// this handle is dropped (the task goes on); to keep it, wait with
+    /// [`result_timeout`](Future::result_timeout) first.
+    ///
+    /// # Errors
+    ///
+    /// [`FutureError::Timeout`] if the task is not done in time, otherwise as
+    /// [`into_result`](Future::into_result).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let f = concurrent_futures_core::Future::<u8>::new();
+    /// assert!(f.into_result_timeout(Duration::from_millis(1)).unwrap_err().is_timeout());
+    /// ```
+    pub fn into_result_timeout(self, timeout: Duration) -> Result<T, FutureError> {
+        self.into_result_until(primitives::deadline(timeout))
+    }
+
+    fn into_result_until(self, deadline: Option<Instant>) -> Result<T, FutureError> {
+        if !self.wait_done(deadline) {
+            return Err(FutureError::timeout());
         }
-        self.wait_unique();
+        if let Some(refused) = self.refuse_take() {
+            return Err(refused);
+        }
+        if !self.word().has(NOTIFIED) {
+            if callbacks::running_for(self.id()) {
+                return Err(FutureError::not_unique(0, true));
+            }
+            if !self.wait_notified(deadline) {
+                return Err(FutureError::timeout());
+            }
+            // A callback may have kept a clone.
+            if let Some(refused) = self.refuse_take() {
+                return Err(refused);
+            }
+        }
         self.take()
     }
 
-    /// Takes the value if the future is done and this is the last handle;
-    /// gives the handle back otherwise. Never blocks.
+    /// Why a done future's value cannot be taken through this handle, if it
+    /// cannot: cancelled, failed with other handles alive (a clone of the
+    /// error then), or other handles alive. `Acquire` (in `word`) pairs with
+    /// the `Release` decrement of every dropped handle.
+    ///
+    /// A hand-written executor often drops its clone right after `set_*`
+    /// returns; a brief backoff (microseconds, bounded) lets that drop land
+    /// before the refusal, so the race does not decide the outcome.
+    fn refuse_take(&self) -> Option<FutureError> {
+        let w = self.word();
+        if w.is_cancelled() {
+            return Some(FutureError::Cancelled);
+        }
+        if w.handles() == 1 || primitives::backoff(|| self.word().handles() == 1) {
+            return None;
+        }
+        let others = self.word().handles() - 1;
+        Some(match self.outcome() {
+            Some(Err(e)) => FutureError::Failed(e.clone()),
+            _ => FutureError::not_unique(others, false),
+        })
+    }
+
+    /// Takes the value if the future is done, its callbacks returned, and
+    /// this is the only handle; gives the handle back otherwise. Never
+    /// blocks.
     ///
     /// # Errors
     ///
@@ -533,75 +802,32 @@ impl<T> Future<T> {
     /// assert_eq!(f.try_into_result().ok().unwrap().unwrap(), 1);
     /// ```
     pub fn try_into_result(self) -> Result<Result<T, FutureError>, Self> {
-        if !self.done() {
+        let w = self.word();
+        if !w.is_done() {
             return Err(self);
         }
-        if self.cancelled_now() {
+        if w.is_cancelled() {
             return Ok(Err(FutureError::Cancelled));
         }
-        if !self.is_last_handle() {
+        if w.handles() != 1 || !w.has(NOTIFIED) {
             return Err(self);
         }
         Ok(self.take())
     }
 
-    /// Whether a done future was cancelled.
-    pub(crate) fn cancelled_now(&self) -> bool {
-        self.outcome().is_none()
-    }
-
-    /// Whether this is the only handle. `Acquire` pairs with the `Release`
-    /// decrement of every dropped handle (module docs, "Layout").
-    fn is_last_handle(&self) -> bool {
-        self.inner.handles.load(Ordering::Acquire) == 1
-    }
-
-    /// Blocks until this is the only handle. The executor drops its handle
-    /// right after completing the future, so a brief backoff usually saves
-    /// the owner a second sleep and wakeup.
-    fn wait_unique(&self) {
-        if primitives::backoff(|| self.is_last_handle()) {
-            return;
-        }
-        let mut g = self.lock();
-        self.inner.owner_waiting.store(true, Ordering::Relaxed);
-        // Pairs with the fence in `Drop` (module docs, "Owning the value").
-        fence(Ordering::SeqCst);
-        while !self.is_last_handle() {
-            g.sleepers += 1;
-            g = self.inner.cond.wait(g);
-            g.sleepers -= 1;
-        }
-    }
-
-    /// Registers `waker` to be woken when this becomes the only handle;
-    /// returns whether it already is.
-    pub(crate) fn poll_unique(&self, waker: &Waker) -> bool {
-        if self.is_last_handle() {
-            return true;
-        }
-        let waker = waker.clone();
-        let mut g = self.lock();
-        let old = g.owner_waker.replace(waker);
-        self.inner.owner_waiting.store(true, Ordering::Relaxed);
-        // Pairs with the fence in `Drop` (module docs, "Owning the value").
-        fence(Ordering::SeqCst);
-        let unique = self.is_last_handle();
-        drop(g);
-        // A waker's `Drop` is runtime code: never under the lock.
-        drop(old);
-        unique
-    }
-
-    /// Takes the outcome out. Only for the last handle of a finished future.
-    pub(crate) fn take(self) -> Result<T, FutureError> {
-        debug_assert!(self.is_last_handle());
-        // SAFETY: this is the only handle (checked with `Acquire`, pairing
-        // with the `Release` decrement of every dropped handle, so all their
-        // reads happened before), and it is consumed here, so no borrow of the
-        // slot can exist or be made later.
+    /// Takes the outcome out. Only for the one handle of a finished future
+    /// whose completion is over.
+    fn take(self) -> Result<T, FutureError> {
+        debug_assert!({
+            let w = self.word();
+            w.handles() == 1 && w.has(NOTIFIED)
+        });
+        // SAFETY: this is the only handle and the completion is over (both
+        // seen with `Acquire`, see `cell.rs`), so every other access happened
+        // before; the handle is consumed here, so no borrow of the slot can
+        // exist or be made later.
         let outcome = self
-            .inner
+            .inner()
             .outcome
             .with_mut(|slot| unsafe { (*slot).take() });
         match outcome {
@@ -632,12 +858,132 @@ impl<T> Future<T> {
         let callback: Callback<T> = Box::new(callback);
         if !self.done() {
             let mut g = self.lock();
-            if !g.state.is_done() {
-                g.callbacks.push(callback);
-                return;
+            let mut slot = Some(callback);
+            let added = self.listen(&mut g, |l| {
+                l.more().callbacks.extend(slot.take());
+            });
+            drop(g);
+            match (added, slot) {
+                (Ok(()), _) => return,
+                (Err(_), Some(callback)) => return callbacks::run_one(self, callback),
+                (Err(_), None) => unreachable!("a refused listen adds nothing"),
             }
         }
         callbacks::run_one(self, callback);
+    }
+
+    /// Ready once done; otherwise registers (or refreshes) the waker under
+    /// `key`, which the completion wakes. An abandoned await removes it with
+    /// [`forget_waker`](Future::forget_waker).
+    pub(crate) fn poll_done(&self, key: &mut Option<u64>, cx: &Context<'_>) -> Poll<()> {
+        if self.done() {
+            return Poll::Ready(());
+        }
+        let mut g = self.lock();
+        let mut replaced = None;
+        let added = self.listen(&mut g, |l| {
+            let more = l.more();
+            let entry = key.and_then(|k| more.wakers.iter_mut().find(|(ek, _)| *ek == k));
+            match entry {
+                Some((_, w)) => {
+                    if !w.will_wake(cx.waker()) {
+                        replaced = Some(mem::replace(w, cx.waker().clone()));
+                    }
+                }
+                None => {
+                    let k = more.next_key;
+                    more.next_key += 1;
+                    more.wakers.push((k, cx.waker().clone()));
+                    *key = Some(k);
+                }
+            }
+        });
+        drop(g);
+        // A waker's `Drop` is runtime code: never under the lock.
+        drop(replaced);
+        match added {
+            Ok(()) => Poll::Pending,
+            Err(_) => Poll::Ready(()),
+        }
+    }
+
+    /// Removes the waker registered under `key` (an await dropped before
+    /// the future was done), so nothing of it stays on the future.
+    pub(crate) fn forget_waker(&self, key: u64) {
+        if self.done() {
+            return;
+        }
+        let mut g = self.lock();
+        let removed = g.more.as_mut().and_then(|m| {
+            let i = m.wakers.iter().position(|(k, _)| *k == key)?;
+            Some(m.wakers.swap_remove(i))
+        });
+        self.unlisten_if_empty(&g);
+        drop(g);
+        drop(removed);
+    }
+
+    /// For an owned `.await` of a done future: ready once the completion is
+    /// over (or if the value cannot be taken); otherwise registers the waker
+    /// for `NOTIFIED`.
+    pub(crate) fn poll_owned(&self, cx: &Context<'_>) -> Poll<Option<FutureError>> {
+        if let Some(refused) = self.refuse_take() {
+            return Poll::Ready(Some(refused));
+        }
+        if self.word().has(NOTIFIED) {
+            return Poll::Ready(None);
+        }
+        if callbacks::running_for(self.id()) {
+            return Poll::Ready(Some(FutureError::not_unique(0, true)));
+        }
+        let mut g = self.lock();
+        let old = g.more().owner_waker.replace(cx.waker().clone());
+        let prev = Word(
+            self.inner()
+                .header
+                .state
+                .fetch_or(OWNER_WAITING, Ordering::AcqRel),
+        );
+        let mine = prev
+            .has(NOTIFIED)
+            .then(|| g.more.as_mut().and_then(|m| m.owner_waker.take()));
+        drop(g);
+        drop((old, mine));
+        if prev.has(NOTIFIED) {
+            return Poll::Ready(self.refuse_take());
+        }
+        Poll::Pending
+    }
+
+    /// Takes the value for an owned `.await` that `poll_owned` let through.
+    pub(crate) fn take_owned(self) -> Result<T, FutureError> {
+        match self.refuse_take() {
+            Some(refused) => Err(refused),
+            None => self.take(),
+        }
+    }
+
+    /// Drops the waker an abandoned owned `.await` left for `NOTIFIED`.
+    pub(crate) fn forget_owner_waker(&self) {
+        let mut g = self.lock();
+        let w = g.more.as_mut().and_then(|m| m.owner_waker.take());
+        drop(g);
+        drop(w);
+    }
+
+    /// The future's identity (the address of its cell).
+    pub(crate) fn id(&self) -> usize {
+        self.inner.as_ptr() as *const () as usize
+    }
+
+    fn completion_of(&self, w: Word) -> Completion {
+        if w.is_cancelled() {
+            return Completion::Cancelled;
+        }
+        match self.outcome() {
+            Some(Ok(_)) => Completion::Finished,
+            _ => Completion::Failed,
+        }
     }
 }
 
@@ -679,7 +1025,7 @@ impl<T: Sync> Future<T> {
     /// assert!(f.result_timeout(Duration::from_millis(10)).unwrap_err().is_timeout());
     /// ```
     pub fn result_timeout(&self, timeout: Duration) -> Result<&T, FutureError> {
-        if !self.wait_done(Self::deadline(timeout)) {
+        if !self.wait_done(primitives::deadline(timeout)) {
             return Err(FutureError::timeout());
         }
         self.result_now()
@@ -703,40 +1049,44 @@ impl<T> Default for Future<T> {
 impl<T> Clone for Future<T> {
     fn clone(&self) -> Self {
         // Relaxed, as `Arc::clone`: a new handle is made from a live one.
-        self.inner.handles.fetch_add(1, Ordering::Relaxed);
+        let prev = Word(
+            self.inner()
+                .header
+                .state
+                .fetch_add(HANDLE_ONE, Ordering::Relaxed),
+        );
+        if prev.handles() > MAX_HANDLES {
+            std::process::abort();
+        }
         Future {
-            inner: self.inner.clone(),
+            inner: self.inner,
+            _owns: PhantomData,
         }
     }
 }
 
 impl<T> Drop for Future<T> {
     fn drop(&mut self) {
-        // Release: our reads of the outcome happen-before the owner's take
-        // (it loads `handles` with `Acquire`). The fence pairs with the one
-        // in `wait_unique`/`poll_unique`: see the module docs.
-        if self.inner.handles.fetch_sub(1, Ordering::Release) == 2 && {
-            fence(Ordering::SeqCst);
-            self.inner.owner_waiting.load(Ordering::Relaxed)
-        } {
-            let mut g = self.lock();
-            let wake_sleepers = g.sleepers > 0;
-            let waker = g.owner_waker.take();
-            drop(g);
-            // After unlocking, as in `complete`; our `Arc` keeps `inner` alive.
-            if wake_sleepers {
-                self.inner.cond.notify_all();
-            }
-            if let Some(w) = waker {
-                w.wake();
-            }
+        // Release: this handle's reads of the outcome happen-before the take
+        // by the last handle, and before the free.
+        let prev = Word(
+            self.inner()
+                .header
+                .state
+                .fetch_sub(HANDLE_ONE, Ordering::Release),
+        );
+        if Word(prev.0 - HANDLE_ONE).unreferenced() {
+            // Pairs with the `Release` of every other reference's drop.
+            fence(Ordering::Acquire);
+            // SAFETY: nothing references the cell any more.
+            unsafe { (self.inner().header.vtable.dealloc)(self.header()) };
         }
     }
 }
 
 impl<T> PartialEq for Future<T> {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
+        self.inner == other.inner
     }
 }
 
@@ -745,13 +1095,6 @@ impl<T> Eq for Future<T> {}
 impl<T> Hash for Future<T> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.id().hash(state);
-    }
-}
-
-impl<T> Future<T> {
-    /// The future's identity (the address of its shared state).
-    fn id(&self) -> usize {
-        Arc::as_ptr(&self.inner) as *const () as usize
     }
 }
 
@@ -774,39 +1117,53 @@ impl<T> fmt::Debug for Future<T> {
 impl<T: Send> Waitable for Future<T> {
     fn install_waiter(&self, waiter: &StdArc<dyn Waiter>, token: usize) -> Option<Completion> {
         let mut g = self.lock();
-        if g.state.is_done() {
-            return self.completion_now();
+        let added = self.listen(&mut g, |l| {
+            let entry = (StdArc::clone(waiter), token);
+            if l.waiter.is_none() {
+                l.waiter = Some(entry);
+            } else {
+                l.more().waiters.push(entry);
+            }
+        });
+        drop(g);
+        match added {
+            Ok(()) => None,
+            Err(w) => Some(self.completion_of(w)),
         }
-        g.waiters.push((waiter.clone(), token));
-        None
     }
 
     fn remove_waiter(&self, waiter: &StdArc<dyn Waiter>) {
-        self.lock()
-            .waiters
-            .retain(|(w, _)| !waiter::same_waiter(w, waiter));
+        if self.done() {
+            return;
+        }
+        let mut g = self.lock();
+        let mut removed = Vec::new();
+        if g.waiter
+            .as_ref()
+            .is_some_and(|(w, _)| waiter::same_waiter(w, waiter))
+        {
+            removed.extend(g.waiter.take());
+        }
+        if let Some(m) = g.more.as_mut() {
+            let (gone, keep) = mem::take(&mut m.waiters)
+                .into_iter()
+                .partition(|(w, _)| waiter::same_waiter(w, waiter));
+            m.waiters = keep;
+            removed.extend::<Vec<_>>(gone);
+        }
+        self.unlisten_if_empty(&g);
+        drop(g);
+        // The last reference may be ours: its `Drop` runs outside the lock.
+        drop(removed);
     }
 
     fn completion(&self) -> Option<Completion> {
-        if self.done() {
-            self.completion_now()
-        } else {
-            None
-        }
+        let w = self.word();
+        w.is_done().then(|| self.completion_of(w))
     }
 
     fn id(&self) -> usize {
         Future::id(self)
-    }
-}
-
-impl<T> Future<T> {
-    fn completion_now(&self) -> Option<Completion> {
-        Some(match self.outcome() {
-            None => Completion::Cancelled,
-            Some(Ok(_)) => Completion::Finished,
-            Some(Err(_)) => Completion::Failed,
-        })
     }
 }
 
@@ -855,6 +1212,7 @@ mod tests {
     impl Drop for LooksAtFutureOnDrop {
         fn drop(&mut self) {
             let _ = self.0.state();
+            let _ = self.0.completion();
         }
     }
 
@@ -871,14 +1229,22 @@ mod tests {
     /// A waiter whose `Drop` looks at the future it waits on.
     struct WaiterLookingAtFuture(Future<i32>);
 
-    impl Waiter for WaiterLookingAtFuture {
+    // SAFETY: `notify` does nothing.
+    unsafe impl Waiter for WaiterLookingAtFuture {
         fn notify(&self, _: usize, _: Completion) {}
     }
 
     impl Drop for WaiterLookingAtFuture {
         fn drop(&mut self) {
-            let _ = self.0.state();
+            let f = self.0.clone();
+            f.remove_waiter(&(StdArc::new(NopWaiter) as StdArc<dyn Waiter>));
         }
+    }
+
+    struct NopWaiter;
+    // SAFETY: `notify` does nothing.
+    unsafe impl Waiter for NopWaiter {
+        fn notify(&self, _: usize, _: Completion) {}
     }
 
     #[test]
@@ -892,41 +1258,43 @@ mod tests {
         });
     }
 
-    /// A waker whose last reference looks at a future when dropped.
-    struct WakerLookingAtFuture(Future<i32>);
-
-    impl std::task::Wake for WakerLookingAtFuture {
-        fn wake(self: StdArc<Self>) {}
-    }
-
-    impl Drop for WakerLookingAtFuture {
-        fn drop(&mut self) {
-            let _ = self.0.state();
-        }
-    }
-
     #[test]
-    fn replaced_owner_waker_is_dropped_outside_the_lock() {
-        within_10s("poll_unique replacing the owner's waker", || {
-            let f = Future::<i32>::new();
-            let other = f.clone();
-            f.set_result(1).unwrap();
-            let first = Waker::from(StdArc::new(WakerLookingAtFuture(f.clone())));
-            assert!(!f.poll_unique(&first));
-            drop(first); // `owner_waker` holds the last reference now
-            let second = Waker::from(StdArc::new(WakerLookingAtFuture(f.clone())));
-            assert!(!f.poll_unique(&second));
-            drop(second);
-            drop(other);
-        });
-    }
-
-    #[test]
-    fn handle_count_follows_clones() {
-        let f = Future::<u8>::new();
+    fn handle_count_follows_clones_and_ignores_the_task() {
+        let (task, f) = crate::Task::new(|| 1u8);
         let g = f.clone();
-        assert_eq!(f.inner.handles.load(Ordering::SeqCst), 2);
+        assert_eq!(f.word().handles(), 2);
+        assert!(f.word().has(TASK));
         drop(g);
-        assert_eq!(f.inner.handles.load(Ordering::SeqCst), 1);
+        assert_eq!(f.word().handles(), 1);
+        task.run();
+        let w = f.word();
+        assert!(
+            !w.has(TASK) && w.has(NOTIFIED) && !w.has(LISTENING),
+            "{w:?}"
+        );
+        assert_eq!(f.into_result().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_removed_listener_gives_back_the_lock_free_completion() {
+        let f = Future::<u8>::new();
+        let w: StdArc<dyn Waiter> = StdArc::new(NopWaiter);
+        assert_eq!(f.install_waiter(&w, 0), None);
+        assert!(f.word().has(LISTENING));
+        f.remove_waiter(&w);
+        assert!(!f.word().has(LISTENING));
+        assert_eq!(StdArc::strong_count(&w), 1, "the future kept no reference");
+        assert!(f.result_timeout(Duration::ZERO).is_err());
+        assert!(!f.word().has(LISTENING), "a timed-out look leaves nothing");
+    }
+
+    #[test]
+    fn the_first_waiter_is_stored_inline() {
+        let f = Future::<u8>::new();
+        let w: StdArc<dyn Waiter> = StdArc::new(NopWaiter);
+        assert_eq!(f.install_waiter(&w, 0), None);
+        assert!(f.lock().more.is_none(), "no allocation for one waiter");
+        f.set_result(1).unwrap();
+        assert_eq!(StdArc::strong_count(&w), 1);
     }
 }

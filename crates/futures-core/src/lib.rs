@@ -29,16 +29,26 @@
 //!
 //! # Modules
 //!
-//! * `state.rs` — [`FutureState`] and the pure transition table;
-//! * `future.rs` — [`Future`]: the state under one mutex + condvar;
+//! * `state.rs` — [`FutureState`], the state word and the pure transitions;
+//! * `cell.rs` — the task cell: one allocation holding the state word, the
+//!   listener list, the outcome and the closure;
+//! * `future.rs` — [`Future`]: the handle, every transition a swap of the
+//!   state word, the lock taken only when someone listens;
+//! * `task.rs` — [`Task`]: the executor's reference, run, cancel or fail;
 //! * `callbacks.rs` — done-callbacks, run outside the lock;
 //! * `waiter.rs` — [`Waiter`] and [`Waitable`], the hook for `wait`;
 //! * `awaiting.rs` — `.await` support ([`ResultFuture`]);
 //! * `error.rs` — [`FutureError`], [`TaskError`], [`InvalidStateError`];
-//! * `sync/` — `Event`, `Semaphore`, `BoundedSemaphore`, `Barrier`, `Timer`.
+//! * `unwind.rs` — panic containment; `primitives.rs` — the std/loom switch;
+//! * `sync/` — `Event`, `Semaphore`, `BoundedSemaphore`, `Barrier`, `Timer`;
+//! * `diagnostics.rs` — [`diagnostics`]: panics no caller receives, to a hook, `tracing` or stderr;
+//! * `trace.rs` — [`trace`]: the executors' `tracing` events (feature `tracing`).
 
 mod awaiting;
 mod callbacks;
+mod cell;
+mod completer;
+pub mod diagnostics;
 mod error;
 mod future;
 #[cfg(all(test, loom))]
@@ -46,15 +56,20 @@ mod loom_tests;
 mod primitives;
 mod state;
 pub mod sync;
+mod task;
+pub mod trace;
 mod unwind;
 mod waiter;
 
 pub use awaiting::{RefResultFuture, ResultFuture};
+pub use completer::Completer;
 pub use error::{
-    BoxError, ExitCause, FutureError, InvalidStateError, SharedError, TaskError, TimeoutError,
+    BoxError, ClusterJobError, ExitCause, FutureError, InvalidStateError, NotUniqueError,
+    SharedError, TaskError, TimeoutError,
 };
 pub use future::Future;
 pub use state::FutureState;
+pub use task::{Ran, Task};
 pub use unwind::panic_message;
 pub use waiter::{Completion, Waitable, Waiter};
 

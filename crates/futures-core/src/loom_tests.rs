@@ -19,7 +19,8 @@ use std::time::Duration;
 use loom::sync::{Condvar, Mutex};
 use loom::thread;
 
-use crate::{Completion, Future, FutureState, Waitable, Waiter};
+use crate::state::{LISTENING, NOTIFIED, TASK};
+use crate::{Completion, Future, FutureState, Task, Waitable, Waiter};
 
 /// `set_result` racing a blocking `result()` and a zero-timeout look.
 #[test]
@@ -146,7 +147,8 @@ struct Sleeper {
     cond: Condvar,
 }
 
-impl Waiter for Sleeper {
+// SAFETY: `notify` takes only the sleeper's own lock, briefly.
+unsafe impl Waiter for Sleeper {
     fn notify(&self, token: usize, how: Completion) {
         assert_eq!(token, 5);
         self.seen.lock().unwrap().push(how);
@@ -196,38 +198,131 @@ fn loom_waiter_install_vs_completion() {
     });
 }
 
-/// The owner's `into_result` racing the executor completing the future and
-/// then dropping its handle: no lost wakeup, and the take never overlaps the
-/// executor's last look at the slot.
+/// The take-ownership path: the owner's `into_result` racing the task's
+/// run, which also runs a done-callback that borrows the value. The owner
+/// never waits for the executor's reference (it is not a handle), never
+/// takes while the callback reads (loom reports a race on the outcome
+/// slot), and is never left asleep (loom reports the deadlock).
 #[test]
-fn loom_into_result_vs_drop_of_the_other_handle() {
+fn loom_into_result_vs_task_run_and_callback() {
     loom::model(|| {
-        let f = Future::new();
-        let executor = f.clone();
-        let t = thread::spawn(move || {
-            executor.set_result(String::from("owned")).unwrap();
-            drop(executor);
+        let (task, f) = Task::new(|| String::from("owned"));
+        f.add_done_callback(|f: &Future<String>| {
+            assert_eq!(f.result_timeout(Duration::ZERO).unwrap(), "owned");
         });
+        let t = thread::spawn(move || task.run());
         assert_eq!(f.into_result().unwrap(), "owned");
         t.join().unwrap();
     });
 }
 
 /// As above with a reader that borrows the value through its own handle and
-/// then drops it: its read happens-before the owner's take.
+/// then drops it: the owner takes after the read (the reader's drop came
+/// first) or is refused (it was alive); never a take during the read.
 #[test]
-fn loom_into_result_vs_reader_and_executor() {
+fn loom_into_result_vs_reader_and_task() {
     loom::model(|| {
-        let f = Future::new();
-        let executor = f.clone();
+        let (task, f) = Task::new(|| vec![1u8, 2]);
         let reader = f.clone();
-        let t1 = thread::spawn(move || executor.set_result(vec![1u8, 2]).unwrap());
+        let t1 = thread::spawn(move || task.run());
         let t2 = thread::spawn(move || {
             assert_eq!(reader.result().unwrap().len(), 2);
         });
-        assert_eq!(f.into_result().unwrap(), [1, 2]);
+        match f.into_result() {
+            Ok(v) => assert_eq!(v, [1, 2]),
+            Err(e) => assert!(e.is_not_unique(), "{e}"),
+        }
         t1.join().unwrap();
         t2.join().unwrap();
+    });
+}
+
+/// A value whose drops are counted (std atomics: joins order them).
+struct Counted(StdArc<StdUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// The user drops the last handle while the task runs (and a second
+/// handle is dropped on a third thread): the cell is freed once, by
+/// whoever is last, and the value dropped exactly once.
+#[test]
+fn loom_drop_of_every_handle_vs_task_run() {
+    loom::model(|| {
+        let drops = StdArc::new(StdUsize::new(0));
+        let d = drops.clone();
+        let (task, f) = Task::new(move || Counted(d));
+        let g = f.clone();
+        let t1 = thread::spawn(move || task.run());
+        let t2 = thread::spawn(move || drop(g));
+        drop(f);
+        t1.join().unwrap();
+        t2.join().unwrap();
+        assert_eq!(drops.load(SeqCst), 1, "the value was dropped once");
+    });
+}
+
+/// A task dropped unrun (its executor gave up) racing a user's `cancel` and
+/// a blocked `result()`: the future ends (cancelled or failed, never
+/// pending) and the reader wakes.
+#[test]
+fn loom_task_drop_vs_cancel_and_result() {
+    loom::model(|| {
+        let (task, f) = Task::new(|| 1u8);
+        let canceller = f.clone();
+        let t1 = thread::spawn(move || drop(task));
+        let t2 = thread::spawn(move || canceller.cancel());
+        let err = f.result().unwrap_err();
+        let cancelled = t2.join().unwrap();
+        t1.join().unwrap();
+        if cancelled {
+            assert!(err.is_cancelled(), "{err}");
+        } else {
+            assert!(err.task_error().unwrap().is_broken(), "{err}");
+        }
+    });
+}
+
+/// A task dropped unrun racing a blocked `result()` and a callback's
+/// registration: the future fails with the reason, the reader wakes, the
+/// callback runs once.
+#[test]
+fn loom_task_drop_vs_result_and_callback() {
+    loom::model(|| {
+        let (task, f) = Task::new(|| 1u8);
+        let runs = StdArc::new(StdUsize::new(0));
+        let (adder, r) = (f.clone(), runs.clone());
+        let t1 = thread::spawn(move || drop(task));
+        let t2 = thread::spawn(move || {
+            adder.add_done_callback(move |_| {
+                r.fetch_add(1, SeqCst);
+            });
+        });
+        let err = f.result().unwrap_err();
+        assert!(err.task_error().unwrap().is_broken(), "{err}");
+        t1.join().unwrap();
+        t2.join().unwrap();
+        assert_eq!(runs.load(SeqCst), 1);
+    });
+}
+
+/// A zero-timeout look racing the completion leaves the lock-free path
+/// behind it: after both, nobody listens.
+#[test]
+fn loom_result_timeout_vs_completion_leaves_no_listener() {
+    loom::model(|| {
+        let (task, f) = Task::new(|| 4u8);
+        let t = thread::spawn(move || task.run());
+        let _ = f.result_timeout(Duration::ZERO);
+        t.join().unwrap();
+        let w = f.word();
+        assert!(
+            !w.has(LISTENING) && w.has(NOTIFIED) && !w.has(TASK),
+            "{w:?}"
+        );
     });
 }
 
@@ -266,18 +361,46 @@ fn block_on<F: std::future::Future>(fut: F) -> F::Output {
     }
 }
 
-/// `.await` (done-callback waker, then `poll_unique`) racing the executor's
-/// completion and drop.
+/// Owned `.await` racing the task's run with a done-callback: the waker
+/// for the done state and the owner's waker for the end of the callbacks
+/// are each woken (a lost one is a deadlock in `block_on`).
 #[test]
-fn loom_await_vs_completion_and_drop() {
+fn loom_await_vs_task_run_with_callback() {
     loom::model(|| {
-        let f = Future::new();
-        let executor = f.clone();
-        let t = thread::spawn(move || {
-            executor.set_result(9u32).unwrap();
-        });
+        let (task, f) = Task::new(|| 9u32);
+        f.add_done_callback(|_| {});
+        let t = thread::spawn(move || task.run());
         assert_eq!(block_on(f.into_future()).unwrap(), 9);
         t.join().unwrap();
+    });
+}
+
+/// A borrowed `.await` polled once and dropped (a `select!` that gave up)
+/// while the task completes: afterwards nothing of it is left on the
+/// future (no waker, no `LISTENING`).
+#[test]
+fn loom_abandoned_await_vs_completion() {
+    loom::model(|| {
+        let (task, f) = Task::new(|| 2u8);
+        let t = thread::spawn(move || task.run());
+        {
+            let flag = StdArc::new(Flag {
+                woken: Mutex::new(false),
+                cond: Condvar::new(),
+            });
+            let waker = Waker::from(flag);
+            let mut awaiting = pin!((&f).into_future());
+            let _ = std::future::Future::poll(awaiting.as_mut(), &mut Context::from_waker(&waker));
+        }
+        let w = f.word();
+        if !w.is_done() {
+            assert!(
+                !w.has(LISTENING),
+                "the abandoned await left a listener: {w:?}"
+            );
+        }
+        t.join().unwrap();
+        assert!(f.lock().more.as_ref().map_or(true, |m| m.wakers.is_empty()));
     });
 }
 

@@ -10,6 +10,29 @@
 //! Python has a fifth, internal state (`CANCELLED_AND_NOTIFIED`) because it
 //! wakes waiters only when an executor sees the cancellation. We wake them in
 //! `cancel` itself, so the state is not needed.
+//!
+//! # The state word
+//!
+//! A future keeps its whole state in one `AtomicUsize` ([`Word`]):
+//!
+//! | bits  | name            | meaning |
+//! |-------|-----------------|---------|
+//! | 0..3  | lifecycle       | `PENDING`, `RUNNING`, `COMPLETING` (a `set_*` won and is writing the outcome; shown as running), `CANCELLED`, `FINISHED` |
+//! | 3     | `LISTENING`     | someone listens (a sleeper, waiter, waker, callback): the completion must take the listener lock |
+//! | 4     | `NOTIFIED`      | the completion is over: listeners notified, callbacks returned |
+//! | 5     | `OWNER_WAITING` | an `into_result`/owned `.await` waits for `NOTIFIED` |
+//! | 6     | `TASK`          | the executor's reference (a [`Task`](crate::Task)) is alive; it never counts as a handle |
+//! | 7..   | handles         | the number of user handles ([`Future`](crate::Future) values) |
+//!
+//! The cell is freed when the handle count is zero and `TASK` is clear. A
+//! completion with no listener is one compare-and-swap that publishes the
+//! outcome, sets `NOTIFIED` and, for an executor, drops its reference: no
+//! lock, no syscall, no fence. Listeners are added under the listener lock
+//! with a `fetch_or(LISTENING)` whose result says whether the future was done
+//! already; the completion's swap says whether anyone listened. Both are
+//! read-modify-writes of one word, so one is ordered before the other: either
+//! the listener sees the future done, or the completion sees `LISTENING` and
+//! takes the lock (after the listener released it) to notify it.
 
 use std::fmt;
 
@@ -121,11 +144,116 @@ pub(crate) fn start(s: FutureState) -> Result<Start, InvalidStateError> {
     }
 }
 
-/// Whether a value or an error may be stored now.
-pub(crate) fn finish(s: FutureState, operation: &'static str) -> Result<(), InvalidStateError> {
-    match s {
-        FutureState::Pending | FutureState::Running => Ok(()),
-        FutureState::Cancelled | FutureState::Finished => Err(InvalidStateError::new(s, operation)),
+/// Lifecycle: not started.
+pub(crate) const PENDING: usize = 0;
+/// Lifecycle: a worker runs the task.
+pub(crate) const RUNNING: usize = 1;
+/// Lifecycle: a `set_*` won the race and writes the outcome.
+pub(crate) const COMPLETING: usize = 2;
+/// Lifecycle: cancelled (terminal).
+pub(crate) const CANCELLED: usize = 3;
+/// Lifecycle: finished with an outcome (terminal).
+pub(crate) const FINISHED: usize = 4;
+const LIFECYCLE: usize = 0b111;
+/// Someone listens: a completion must lock the listener list.
+pub(crate) const LISTENING: usize = 1 << 3;
+/// The completion is over (listeners notified, callbacks returned).
+pub(crate) const NOTIFIED: usize = 1 << 4;
+/// An owner waits for `NOTIFIED`.
+pub(crate) const OWNER_WAITING: usize = 1 << 5;
+/// The executor's reference is alive.
+pub(crate) const TASK: usize = 1 << 6;
+/// One user handle.
+pub(crate) const HANDLE_ONE: usize = 1 << 7;
+/// Handle counts past this abort (as `Arc`'s overflow check does).
+pub(crate) const MAX_HANDLES: usize = usize::MAX >> 8;
+
+/// A snapshot of a future's state word (module docs, "The state word").
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Word(pub(crate) usize);
+
+impl Word {
+    pub(crate) fn lifecycle(self) -> usize {
+        self.0 & LIFECYCLE
+    }
+
+    /// The public state (a `COMPLETING` future shows as running).
+    pub(crate) fn state(self) -> FutureState {
+        match self.lifecycle() {
+            PENDING => FutureState::Pending,
+            RUNNING | COMPLETING => FutureState::Running,
+            CANCELLED => FutureState::Cancelled,
+            _ => FutureState::Finished,
+        }
+    }
+
+    pub(crate) fn is_done(self) -> bool {
+        self.lifecycle() >= CANCELLED
+    }
+
+    pub(crate) fn is_cancelled(self) -> bool {
+        self.lifecycle() == CANCELLED
+    }
+
+    pub(crate) fn has(self, flag: usize) -> bool {
+        self.0 & flag != 0
+    }
+
+    /// The number of user handles.
+    pub(crate) fn handles(self) -> usize {
+        self.0 / HANDLE_ONE
+    }
+
+    /// Whether nothing references the cell any more (free it).
+    pub(crate) fn unreferenced(self) -> bool {
+        self.handles() == 0 && !self.has(TASK)
+    }
+
+    /// The word with lifecycle `to`.
+    pub(crate) fn with_lifecycle(self, to: usize) -> Word {
+        Word((self.0 & !LIFECYCLE) | to)
+    }
+
+    /// The word after a completion to the terminal `to`: with no listener
+    /// the completion is over at once (`NOTIFIED`), and an executor that
+    /// completes (`release_task`) drops its reference in the same swap.
+    pub(crate) fn completed(self, to: usize, release_task: bool) -> Word {
+        debug_assert!(to == CANCELLED || to == FINISHED);
+        let mut w = self.with_lifecycle(to);
+        if !self.has(LISTENING) {
+            w.0 |= NOTIFIED;
+            if release_task {
+                w.0 &= !TASK;
+            }
+        }
+        w
+    }
+}
+
+impl fmt::Debug for Word {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Word({} lifecycle={} listening={} notified={} owner_waiting={} task={} handles={})",
+            self.state(),
+            self.lifecycle(),
+            self.has(LISTENING),
+            self.has(NOTIFIED),
+            self.has(OWNER_WAITING),
+            self.has(TASK),
+            self.handles()
+        )
+    }
+}
+
+/// What a `set_*` may do in lifecycle `s`: claim the right to write the
+/// outcome (`PENDING`/`RUNNING` → `COMPLETING`), or refuse.
+pub(crate) fn claim(w: Word, operation: &'static str) -> Result<Word, InvalidStateError> {
+    match w.lifecycle() {
+        PENDING | RUNNING => Ok(w.with_lifecycle(COMPLETING)),
+        // Another `set_*` is writing: to this caller the future is finished.
+        COMPLETING => Err(InvalidStateError::new(FutureState::Finished, operation)),
+        _ => Err(InvalidStateError::new(w.state(), operation)),
     }
 }
 
@@ -133,6 +261,35 @@ pub(crate) fn finish(s: FutureState, operation: &'static str) -> Result<(), Inva
 mod tests {
     use super::*;
     use FutureState::*;
+
+    #[test]
+    fn word_fields() {
+        let w = Word(PENDING | TASK | (2 * HANDLE_ONE));
+        assert_eq!(w.handles(), 2);
+        assert!(!w.unreferenced() && !w.is_done());
+        let c = w.completed(FINISHED, true);
+        assert!(c.is_done() && c.has(NOTIFIED) && !c.has(TASK));
+        assert_eq!(c.state(), Finished);
+        let l = Word(RUNNING | TASK | LISTENING | HANDLE_ONE).completed(FINISHED, true);
+        assert!(!l.has(NOTIFIED) && l.has(TASK), "listeners: notified later");
+        assert_eq!(Word(COMPLETING).state(), Running);
+        assert!(Word(TASK).completed(CANCELLED, true).unreferenced());
+    }
+
+    #[test]
+    fn claim_table() {
+        assert_eq!(
+            claim(Word(PENDING), "set_result").unwrap().lifecycle(),
+            COMPLETING
+        );
+        assert_eq!(
+            claim(Word(RUNNING), "set_result").unwrap().lifecycle(),
+            COMPLETING
+        );
+        assert_eq!(claim(Word(COMPLETING), "x").unwrap_err().state(), Finished);
+        assert_eq!(claim(Word(CANCELLED), "x").unwrap_err().state(), Cancelled);
+        assert_eq!(claim(Word(FINISHED), "x").unwrap_err().state(), Finished);
+    }
 
     #[test]
     fn cancel_table() {
@@ -148,18 +305,6 @@ mod tests {
         assert_eq!(start(Cancelled), Ok(Start::Skip));
         assert_eq!(start(Running).unwrap_err().state(), Running);
         assert_eq!(start(Finished).unwrap_err().state(), Finished);
-    }
-
-    #[test]
-    fn finish_table() {
-        assert!(finish(Pending, "set_result").is_ok());
-        assert!(finish(Running, "set_result").is_ok());
-        let e = finish(Cancelled, "set_result").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "invalid state: cannot set_result on a cancelled future"
-        );
-        assert!(finish(Finished, "set_exception").is_err());
     }
 
     #[test]

@@ -65,8 +65,23 @@ pub enum Completion {
 /// Something that wants to hear when futures complete: the other half of the
 /// hook. Implemented by the waiters of `concurrent-futures-wait`.
 ///
-/// `notify` is called under the completing future's lock; see the module
-/// documentation for the rules it must keep.
+/// # Safety
+///
+/// `notify` is called **under the completing future's lock**, in the middle
+/// of its completion. An implementation must:
+///
+/// * return promptly: never block on anything but a lock of its own that is
+///   only ever held briefly, and never wait for another thread;
+/// * never call into any future (no `result`, `cancel`, `add_done_callback`,
+///   `install_waiter`, `remove_waiter`, `done`-loops, no drop of a
+///   `Future` handle that may be the last) and never run user code, since
+///   that may lock the same future again (a deadlock) or complete another
+///   one under this lock (breaking the lock order of the module docs);
+/// * not panic (a panic is caught and reported, but the notification is
+///   then lost, and the waiting thread may wait until its timeout).
+///
+/// Breaking these rules deadlocks or loses wakeups; the trait is `unsafe`
+/// so that an implementation states it keeps them.
 ///
 /// # Examples
 ///
@@ -76,7 +91,9 @@ pub enum Completion {
 ///
 /// #[derive(Default)]
 /// struct Log(Mutex<Vec<(usize, Completion)>>);
-/// impl Waiter for Log {
+/// // SAFETY: `notify` takes only its own lock, briefly, and calls nothing
+/// // else.
+/// unsafe impl Waiter for Log {
 ///     fn notify(&self, token: usize, how: Completion) {
 ///         self.0.lock().unwrap().push((token, how));
 ///     }
@@ -90,7 +107,7 @@ pub enum Completion {
 /// assert_eq!(*log.0.lock().unwrap(), [(7, Completion::Finished)]);
 /// f.remove_waiter(&waiter); // harmless after completion
 /// ```
-pub trait Waiter: Send + Sync {
+pub unsafe trait Waiter: Send + Sync {
     /// The future installed with `token` completed as `how`.
     fn notify(&self, token: usize, how: Completion);
 }

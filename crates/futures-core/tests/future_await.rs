@@ -4,14 +4,14 @@
 
 use std::future::{Future as StdFuture, IntoFuture};
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use concurrent_futures_core::{Future, FutureError, TaskError};
+use concurrent_futures_core::{Future, FutureError, Task, TaskError};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -74,20 +74,18 @@ async fn bounded<F: IntoFuture>(what: &str, fut: F) -> F::Output {
     }
 }
 
-/// A future completed by a std thread after `delay`; the thread keeps its
-/// handle for `hold` more before dropping it.
+/// A future whose task a std thread runs after `delay`; the thread lingers
+/// for `hold` more. Its task reference is not a handle: nobody waits for it.
 fn completed_later(
     value: u64,
     delay: Duration,
     hold: Duration,
 ) -> (Future<u64>, thread::JoinHandle<()>) {
-    let f = Future::new();
-    let executor = f.clone();
+    let (task, f) = Task::new(move || value);
     let t = thread::spawn(move || {
         thread::sleep(delay);
-        assert!(executor.run(|| value));
+        task.run();
         thread::sleep(hold);
-        drop(executor);
     });
     (f, t)
 }
@@ -142,38 +140,52 @@ fn block_on_failed_task() {
     t.join().unwrap();
 }
 
-/// The owner's await returns the value only once the executor's handle is
-/// gone, and is woken by that drop (no polling: the waker must fire).
+/// The owner's await never waits for another user handle: with a clone
+/// alive when the value is ready it returns `NotUnique` at once (the clone
+/// then takes the value). It was a hang before (an await of a clone while
+/// the original is in scope never returned).
 #[test]
-fn block_on_waits_for_the_executor_handle_to_drop() {
+fn block_on_returns_at_once_when_another_handle_is_alive() {
     let f = Future::new();
-    let executor = f.clone();
-    let dropping = Arc::new(AtomicBool::new(false));
-    let d = dropping.clone();
+    let other = f.clone();
     let t = thread::spawn(move || {
-        executor.set_result(String::from("owned")).unwrap();
-        thread::sleep(Duration::from_millis(100));
-        d.store(true, SeqCst);
-        drop(executor);
+        other.set_result(String::from("owned")).unwrap();
+        thread::sleep(Duration::from_millis(200));
+        other
     });
-    let v = block_on("the executor's handle to drop", LIMIT, f.into_future()).unwrap();
+    let started = Instant::now();
+    let err = block_on("a done future with a clone alive", LIMIT, f.into_future()).unwrap_err();
     assert!(
-        dropping.load(SeqCst),
-        "returned the value while another handle was alive"
+        started.elapsed() < Duration::from_millis(150),
+        "waited for the clone"
     );
-    assert_eq!(v, "owned");
-    t.join().unwrap();
+    assert!(err.is_not_unique(), "{err}");
+    assert!(err.to_string().contains("1 other handle"), "{err}");
+    let other = t.join().unwrap();
+    assert_eq!(other.into_result().unwrap(), "owned", "the value stayed");
+}
+
+/// `block_on(async { f.clone().await })` while `f` is in scope: returned
+/// never before; now it says why at once.
+#[test]
+fn awaiting_a_clone_while_the_original_lives_returns() {
+    let f = Future::new();
+    f.set_result(3u8).unwrap();
+    let err = block_on("a clone's await", LIMIT, async { f.clone().await }).unwrap_err();
+    assert!(err.is_not_unique(), "{err}");
+    assert_eq!(*f.result().unwrap(), 3);
 }
 
 /// Neither `Clone` nor `Sync` is needed to await a value.
 #[test]
 fn block_on_a_value_that_is_neither_clone_nor_sync() {
-    let f = Future::<mpsc::Receiver<u8>>::new();
-    let executor = f.clone();
-    let t = thread::spawn(move || {
+    let (task, f) = Task::new(|| {
         let (tx, rx) = mpsc::channel();
         tx.send(9).unwrap();
-        executor.set_result(rx).unwrap();
+        rx
+    });
+    let t = thread::spawn(move || {
+        task.run();
     });
     let rx = block_on("a receiver", LIMIT, f.into_future()).unwrap();
     assert_eq!(rx.recv_timeout(LIMIT).unwrap(), 9);
@@ -207,23 +219,15 @@ fn completion_wakes_the_newest_waker() {
     executor.set_result(3).unwrap();
     assert_eq!(c2.wakes.load(SeqCst), 1, "the newest waker was not woken");
     assert_eq!(c1.wakes.load(SeqCst), 0, "a stale waker was woken");
-    // Done, but `executor` is alive: still pending, and its drop wakes us.
-    assert!(pin!(&mut awaiting)
-        .poll(&mut Context::from_waker(&w2))
-        .is_pending());
     drop(executor);
-    assert_eq!(
-        c2.wakes.load(SeqCst),
-        2,
-        "the last handle's drop did not wake"
-    );
     match pin!(&mut awaiting).poll(&mut Context::from_waker(&w2)) {
         Poll::Ready(r) => assert_eq!(r.unwrap(), 3),
         Poll::Pending => panic!("pending although done and unique"),
     }
 }
 
-/// Dropping an await before completion leaves the future usable.
+/// Dropping an await before completion leaves the future usable, and leaves
+/// nothing registered on it: the completion wakes nobody.
 #[test]
 fn dropped_await_leaves_the_future_usable() {
     let f = Future::<u8>::new();
@@ -235,7 +239,11 @@ fn dropped_await_leaves_the_future_usable() {
         .is_pending());
     drop(awaiting);
     keep.set_result(5).unwrap();
-    assert_eq!(counter.wakes.load(SeqCst), 1);
+    assert_eq!(
+        counter.wakes.load(SeqCst),
+        0,
+        "the abandoned await's waker stayed"
+    );
     assert_eq!(keep.into_result().unwrap(), 5);
 }
 
@@ -287,27 +295,43 @@ fn tokio_failed_task() {
     }
 }
 
+/// `tokio::time::timeout(d, f)` on a done future with a clone alive timed
+/// out before (the await waited for the clone); now it returns the refusal
+/// at once, well inside the timeout.
 #[test]
-fn tokio_waits_for_the_executor_handle_to_drop() {
+fn tokio_timeout_of_a_done_future_with_a_clone_returns_at_once() {
     for rt in [current_thread_rt(), multi_thread_rt()] {
         let f = Future::new();
-        let executor = f.clone();
-        let dropping = Arc::new(AtomicBool::new(false));
-        let d = dropping.clone();
+        f.set_result(vec![1, 2, 3]).unwrap();
+        let keep = f.clone();
+        let started = Instant::now();
+        let got = rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), f).await });
+        let err = got.expect("timed out on a done future").unwrap_err();
+        assert!(err.is_not_unique(), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(keep.into_result().unwrap(), [1, 2, 3]);
+    }
+}
+
+/// The executor's reference never counts: a task whose executor thread
+/// lingers after running it is awaited without waiting for that thread.
+#[test]
+fn tokio_does_not_wait_for_the_executor() {
+    for rt in [current_thread_rt(), multi_thread_rt()] {
+        let (task, f) = Task::new(|| vec![1, 2, 3]);
+        let (ran_tx, ran_rx) = mpsc::channel();
         let t = thread::spawn(move || {
-            executor.set_result(vec![1, 2, 3]).unwrap();
-            thread::sleep(Duration::from_millis(50));
-            d.store(true, SeqCst);
-            drop(executor);
+            task.run();
+            ran_tx.send(()).unwrap();
+            thread::sleep(Duration::from_millis(300));
         });
-        let v = rt
-            .block_on(bounded("the executor's handle to drop", f))
-            .unwrap();
-        assert!(
-            dropping.load(SeqCst),
-            "returned while another handle was alive"
-        );
+        let v = rt.block_on(bounded("a task's value", f)).unwrap();
         assert_eq!(v, [1, 2, 3]);
+        ran_rx.recv_timeout(LIMIT).unwrap();
+        assert!(
+            !t.is_finished(),
+            "returned only after the executor thread ended"
+        );
         t.join().unwrap();
     }
 }

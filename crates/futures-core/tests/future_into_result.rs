@@ -1,6 +1,7 @@
 //! The owning accessors `into_result` and `try_into_result`: they hand out a
-//! `T` (no `Clone`, no `Sync`) once the future is done and theirs is the last
-//! handle, and never race the executor's own handle still being dropped.
+//! `T` (no `Clone`, no `Sync`) once the task is done, never wait for other
+//! handles (the executor's reference is not one; another user handle makes
+//! `into_result` refuse at once), and never race the executor's release.
 //! Every blocking call runs under a watchdog, so a lost wakeup fails the test
 //! instead of hanging it.
 
@@ -9,7 +10,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
-use concurrent_futures_core::{Future, FutureError, FutureState, TaskError};
+use concurrent_futures_core::{Future, FutureError, FutureState, Task, TaskError};
 use rand::Rng;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -90,10 +91,10 @@ fn into_result_waits_for_completion_from_another_thread() {
     assert_eq!(drops.load(SeqCst), 1);
 }
 
-/// The executor completes the future and then, after a random short delay,
-/// drops its handle; the owner calls `into_result` after its own random
-/// delay. Thousands of rounds: the owner must always get the value, only
-/// after the executor's drop, and never hang.
+/// An executor thread runs tasks, lingering a random short while after each;
+/// the owner calls `into_result` after its own random delay. Thousands of
+/// rounds: the owner always gets the value (the executor's reference never
+/// counts as a handle), each value is dropped once, nothing hangs.
 #[test]
 fn into_result_races_the_executor_dropping_its_handle() {
     const ROUNDS: usize = 3000;
@@ -105,20 +106,20 @@ fn into_result_races_the_executor_dropping_its_handle() {
         watchdog(
             "into_result while the executor drops its handle",
             move || {
-                let (tx, rx) = mpsc::channel::<(Future<Owned>, u32)>();
+                let (tx, rx) = mpsc::channel::<(Task, u32)>();
                 let executor = thread::spawn(move || {
                     let mut rng = rand::thread_rng();
-                    for (i, (f, hold)) in rx.into_iter().enumerate() {
+                    for (task, hold) in rx {
                         spin(rng.gen_range(0..200));
-                        f.set_result(Owned::new(i as u64, &d)).unwrap();
+                        task.run();
                         spin(hold);
-                        drop(f);
                     }
                 });
                 let mut rng = rand::thread_rng();
                 for i in 0..ROUNDS {
-                    let f = Future::new();
-                    tx.send((f.clone(), rng.gen_range(0..400))).unwrap();
+                    let d = d.clone();
+                    let (task, f) = Task::new(move || Owned::new(i as u64, &d));
+                    tx.send((task, rng.gen_range(0..400))).unwrap();
                     spin(rng.gen_range(0..400));
                     let v = f.into_result().unwrap();
                     assert_eq!(v.value, i as u64);
@@ -142,32 +143,95 @@ fn into_result_races_the_executor_dropping_its_handle() {
     );
 }
 
-/// As above, with a third handle that reads the value (`result()`) and
-/// drops: the owner's take must come after that read.
+/// As above, with a user handle that reads the value (`result()`) and
+/// drops: the owner either takes the value after that read (the reader was
+/// gone) or is refused at once with `NotUnique` (it was alive) — never a
+/// take during the read, never a wait for the reader.
 #[test]
 fn into_result_races_a_reader_and_the_executor() {
     const ROUNDS: usize = 1000;
     watchdog("into_result while a reader and the executor drop", || {
         let mut rng = rand::thread_rng();
+        let (mut taken, mut refused) = (0, 0);
         for i in 0..ROUNDS as u64 {
-            let f = Future::new();
-            let executor = f.clone();
+            let (task, f) = Task::new(move || vec![i; 4]);
             let reader = f.clone();
             let (e_delay, r_delay) = (rng.gen_range(0..300), rng.gen_range(0..300));
             thread::scope(|s| {
                 s.spawn(move || {
                     spin(e_delay);
-                    executor.set_result(vec![i; 4]).unwrap();
+                    task.run();
                 });
                 s.spawn(move || {
                     spin(r_delay);
                     let v = reader.result_timeout(LIMIT).unwrap();
                     assert_eq!(v, &[i; 4]);
                 });
-                assert_eq!(f.into_result().unwrap(), [i; 4]);
+                match f.into_result() {
+                    Ok(v) => {
+                        assert_eq!(v, [i; 4]);
+                        taken += 1;
+                    }
+                    Err(e) => {
+                        assert!(e.is_not_unique(), "{e}");
+                        refused += 1;
+                    }
+                }
             });
         }
+        assert_eq!(taken + refused, ROUNDS);
     });
+}
+
+/// `for f in as_completed(keys) { f.into_result() }` with the futures still
+/// keys of a map hung for ever; the same shape in core terms now returns at
+/// once with an error that says what to do.
+#[test]
+fn into_result_with_the_future_still_a_map_key_returns_at_once() {
+    watchdog("into_result of a clone whose original keys a map", || {
+        let mut by_future = std::collections::HashMap::new();
+        let (task, f) = Task::new(|| 5u8);
+        by_future.insert(f.clone(), "five");
+        let t = thread::spawn(move || task.run());
+        let err = f.into_result().unwrap_err();
+        assert!(err.is_not_unique(), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("1 other handle") && text.contains("result()"),
+            "{text}"
+        );
+        t.join().unwrap();
+        let (key, _) = by_future.into_iter().next().unwrap();
+        assert_eq!(
+            key.into_result().unwrap(),
+            5,
+            "the value stayed for the key"
+        );
+    });
+}
+
+#[test]
+fn into_result_timeout_in_each_case() {
+    let f = Future::<u8>::new();
+    let g = f.clone();
+    assert!(f
+        .into_result_timeout(Duration::ZERO)
+        .unwrap_err()
+        .is_timeout());
+    assert!(g
+        .clone()
+        .into_result_timeout(Duration::from_millis(5))
+        .unwrap_err()
+        .is_timeout());
+    g.set_result(4).unwrap();
+    assert_eq!(g.into_result_timeout(Duration::MAX).unwrap(), 4);
+    let (task, h) = Task::new(|| 6u8);
+    let t = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(20));
+        task.run();
+    });
+    assert_eq!(h.into_result_timeout(LIMIT).unwrap(), 6);
+    t.join().unwrap();
 }
 
 #[test]
@@ -260,12 +324,11 @@ fn try_into_result_races_the_executor() {
     watchdog("try_into_result while the executor drops", || {
         let mut rng = rand::thread_rng();
         for i in 0..ROUNDS {
-            let mut f = Future::new();
-            let executor = f.clone();
+            let (task, mut f) = Task::new(move || i);
             let delay = rng.gen_range(0..300);
             let t = thread::spawn(move || {
                 spin(delay);
-                executor.set_result(i).unwrap();
+                task.run();
             });
             let v = loop {
                 match f.try_into_result() {

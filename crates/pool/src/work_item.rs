@@ -1,25 +1,26 @@
-//! A queued task: the closure and its future in one allocation.
+//! A queued task: a [`WorkItem`] is `futures-core`'s [`Task`](CoreTask), the
+//! closure and its future in one allocation (the task cell), and the pool's
+//! reference to it; the future handed to the caller points at the same cell.
 //!
-//! `submit` makes one [`WorkItem`] (the closure and a handle of the future)
-//! and queues it as a [`Job`]. A job keeps a small item (up to four words:
-//! the future handle and a closure capturing up to three words) inline, in
-//! the queue slot itself, so the future's shared state is the only
-//! allocation of a task; a bigger item is boxed. (The first profile of the
-//! benchmark spent about 40% of its time in `malloc`/`free` of boxed items
-//! freed on another thread than the one that allocated them.) A worker calls [`Task::run`]: the closure's
-//! value goes straight into the future through `Future::run` (or
-//! `run_fallible`), which skips a future cancelled before it started and
-//! turns a panic into the future's `TaskError`. A job that will never run
-//! (`cancel_futures`, a broken pool) is [`abandon`](Task::abandon)ed: its
-//! future is cancelled or failed, so that every accepted future ends in a
-//! terminal state. After `run` completes the future, the item is dropped and
-//! nothing of it is touched again.
+//! `submit` makes one [`WorkItem`] and queues it as a [`Job`]. A job keeps a
+//! small item (up to four words: a work item is one, a scoped one two) inline
+//! in the queue slot itself, so the task cell is the only allocation of a
+//! task; a bigger item is boxed. A worker calls [`Task::run`]: the closure's
+//! value goes straight into the future (a future cancelled before it started
+//! is skipped; a panic becomes the future's `TaskError`). A job that will
+//! never run (`cancel_futures`, a broken pool) is
+//! [`abandon`](Task::abandon)ed: its future is cancelled or failed. A job
+//! dropped without either (a refused submit, a queue dropped with jobs in
+//! it) fails its future too ("dropped by its executor before it ran"), so
+//! every accepted future ends in a terminal state. After `run` completes the
+//! future, nothing of the item is touched again.
 
-use std::marker::PhantomData;
 use std::mem::{self, ManuallyDrop, MaybeUninit};
 use std::ptr;
 
-use concurrent_futures_core::{BoxError, Future, TaskError};
+use concurrent_futures_core::{
+    trace, BoxError, Future, Ran as CoreRan, Task as CoreTask, TaskError,
+};
 
 /// How a job ended, for the pool's counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,91 +186,74 @@ impl Drop for Job {
 // shared `&'static` of function pointers.
 unsafe impl Send for Job {}
 
-/// How a closure's outcome goes into its future.
-pub(crate) trait Body<T>: Send {
-    /// Runs `self` as `future`'s task, calling `returned` between the
-    /// closure's return and the future's completion.
-    fn run_in(self, future: &Future<T>, returned: &dyn Fn()) -> Ran;
+/// A closure and its future, in one task cell; the pool's reference to it.
+pub(crate) struct WorkItem {
+    task: CoreTask,
 }
 
-/// A closure returning the value (`submit`).
-pub(crate) struct Plain<F>(pub(crate) F);
-
-/// A closure returning `Result<T, E>` (`submit_fallible`).
-pub(crate) struct Fallible<F, E>(pub(crate) F, pub(crate) PhantomData<fn() -> E>);
-
-impl<F: FnOnce() -> T + Send, T> Body<T> for Plain<F> {
-    fn run_in(self, future: &Future<T>, returned: &dyn Fn()) -> Ran {
-        let mut ok = false;
-        let ran = future.run(|| {
-            let v = (self.0)();
-            returned();
-            ok = true;
-            v
-        });
-        outcome(ran, ok)
+impl WorkItem {
+    /// The item that runs `f` (`submit`), and its future.
+    pub(crate) fn new<F, T>(f: F) -> (Self, Future<T>)
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (task, future) = CoreTask::new(f);
+        trace::submitted("thread", &future);
+        (WorkItem { task }, future)
     }
-}
 
-impl<F, T, E> Body<T> for Fallible<F, E>
-where
-    F: FnOnce() -> Result<T, E> + Send,
-    E: Into<BoxError>,
-{
-    fn run_in(self, future: &Future<T>, returned: &dyn Fn()) -> Ran {
-        let mut ok = false;
-        let ran = future.run_fallible(|| {
-            let r = (self.0)();
-            returned();
-            ok = r.is_ok();
-            r
-        });
-        outcome(ran, ok)
+    /// The item that runs a fallible `f` (`submit_fallible`): `Err(e)`
+    /// becomes the future's exception.
+    pub(crate) fn fallible<F, T, E>(f: F) -> (Self, Future<T>)
+    where
+        F: FnOnce() -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        let (task, future) = CoreTask::new_fallible(f);
+        trace::submitted("thread", &future);
+        (WorkItem { task }, future)
     }
-}
 
-fn outcome(ran: bool, ok: bool) -> Ran {
-    match (ran, ok) {
-        (false, _) => Ran::Cancelled,
-        (true, true) => Ran::Completed,
-        (true, false) => Ran::Failed,
+    /// [`WorkItem::new`] for a closure that borrows (scoped tasks).
+    ///
+    /// # Safety
+    ///
+    /// As `concurrent_futures_core::Task::new_unchecked`: the item is run,
+    /// abandoned or dropped, and every handle of the future is gone, before
+    /// anything `F` or `T` borrows goes away (`scope.rs` waits for that).
+    pub(crate) unsafe fn scoped<F, T>(f: F) -> (Self, Future<T>)
+    where
+        F: FnOnce() -> T + Send,
+        T: Send,
+    {
+        // SAFETY: the caller's contract is `new_unchecked`'s.
+        let (task, future) = unsafe { CoreTask::new_unchecked(f) };
+        trace::submitted("thread", &future);
+        (WorkItem { task }, future)
     }
-}
 
-/// A closure and the future it completes.
-pub(crate) struct WorkItem<B, T> {
-    future: Future<T>,
-    body: B,
-}
-
-impl<B, T> WorkItem<B, T> {
-    pub(crate) fn new(body: B, future: Future<T>) -> Self {
-        WorkItem { future, body }
-    }
-}
-
-impl<B: Body<T>, T: Send> WorkItem<B, T> {
     /// [`Task::run`] on an unboxed item (for wrappers such as scoped jobs).
     pub(crate) fn run_now(self, returned: &dyn Fn()) -> Ran {
-        let WorkItem { future, body } = self;
-        body.run_in(&future, returned)
+        match self.task.run_with(returned) {
+            CoreRan::Completed => Ran::Completed,
+            CoreRan::Cancelled => Ran::Cancelled,
+            _ => Ran::Failed,
+        }
     }
 
     /// [`Task::abandon`] on an unboxed item.
     pub(crate) fn abandon_now(self, why: Abandon<'_>) {
         match why {
-            Abandon::Cancel => {
-                self.future.cancel();
-            }
-            Abandon::Broken(reason) => {
-                // Refused if the user cancelled it meanwhile: it is terminal.
-                let _ = self.future.set_exception(TaskError::broken(reason));
-            }
+            Abandon::Cancel => self.task.cancel(),
+            // Refused quietly if the user cancelled it meanwhile.
+            Abandon::Broken(reason) => self.task.fail(TaskError::broken(reason)),
         }
     }
 }
 
-impl<B: Body<T>, T: Send> Task for WorkItem<B, T> {
+impl Task for WorkItem {
     fn run(self, returned: &dyn Fn()) -> Ran {
         self.run_now(returned)
     }
@@ -284,8 +268,8 @@ mod tests {
     use super::*;
 
     fn job<F: FnOnce() -> i32 + Send + 'static>(f: F) -> (Job, Future<i32>) {
-        let fut = Future::new();
-        (Job::new(WorkItem::new(Plain(f), fut.clone())), fut)
+        let (item, fut) = WorkItem::new(f);
+        (Job::new(item), fut)
     }
 
     #[test]
@@ -307,46 +291,57 @@ mod tests {
 
     #[test]
     fn fallible_error_fails() {
-        let fut = Future::<u8>::new();
-        let j = Job::new(WorkItem::new(
-            Fallible(|| "x".parse::<u8>(), PhantomData),
-            fut.clone(),
-        ));
+        let (item, fut) = WorkItem::fallible(|| "x".parse::<u8>());
+        let j = Job::new(item);
         assert_eq!(j.run(&|| {}), Ran::Failed);
         assert!(fut.exception().unwrap().unwrap().is_error());
     }
 
+    /// A job item bigger than the inline words, for the boxed path.
+    struct Big {
+        item: WorkItem,
+        _pad: [u64; 8],
+    }
+
+    impl Task for Big {
+        fn run(self, returned: &dyn Fn()) -> Ran {
+            self.item.run_now(returned)
+        }
+
+        fn abandon(self, why: Abandon<'_>) {
+            self.item.abandon_now(why);
+        }
+    }
+
     #[test]
-    fn big_items_are_boxed_small_ones_inline_and_drops_run_once() {
+    fn work_items_are_inline_big_items_boxed_and_drops_run_once() {
         use std::sync::Arc;
-        assert!(fits::<WorkItem<Plain<fn() -> i32>, i32>>());
-        let big = [7u64; 16];
-        assert!(!fits::<WorkItem<Plain<[u64; 16]>, u64>>());
-        let (j, f) = job(move || big.iter().sum::<u64>() as i32);
+        assert!(fits::<WorkItem>());
+        assert_eq!(mem::size_of::<WorkItem>(), mem::size_of::<usize>());
+        assert!(!fits::<Big>());
+        let (item, f) = WorkItem::new(|| 112);
+        let j = Job::new(Big { item, _pad: [0; 8] });
         assert_eq!(j.run(&|| {}), Ran::Completed);
         assert_eq!(f.into_result().unwrap(), 112);
-        // Dropped without running: the captured value is freed once and the
-        // future handle released.
-        for size in [0usize, 64] {
-            let token = Arc::new(vec![0u8; size]);
+        // Dropped without running: the captured value is freed once, and the
+        // future ends (failed, never pending).
+        for boxed in [false, true] {
+            let token = Arc::new(0u8);
             let t = token.clone();
-            let pad = [0u64; 8];
-            let fut = Future::<usize>::new();
-            let j = if size == 0 {
-                Job::new(WorkItem::new(Plain(move || t.len()), fut.clone()))
+            let (item, fut) = WorkItem::new(move || *t as usize);
+            let j = if boxed {
+                Job::new(Big { item, _pad: [0; 8] })
             } else {
-                Job::new(WorkItem::new(
-                    Plain(move || t.len() + pad.len()),
-                    fut.clone(),
-                ))
+                Job::new(item)
             };
             assert_eq!(Arc::strong_count(&token), 2);
             drop(j);
             assert_eq!(Arc::strong_count(&token), 1);
-            assert!(
-                fut.try_into_result().is_err(),
-                "never completed: still pending"
-            );
+            let e = fut
+                .exception_timeout(std::time::Duration::ZERO)
+                .unwrap()
+                .unwrap();
+            assert!(e.is_broken() && e.to_string().contains("dropped"), "{e}");
         }
     }
 

@@ -905,7 +905,7 @@ fn parent_sigkill_leaves_no_orphans() {
     wait_until(secs(2.0), "the orphaned workers to exit", || {
         workers
             .iter()
-            .all(|&p| support::stat(p).map_or(true, |(s, _)| s == 'Z' || s == 'X'))
+            .all(|&p| support::stat(p).is_none_or(|(s, _)| s == 'Z' || s == 'X'))
     });
 }
 
@@ -988,7 +988,7 @@ fn ctrl_c_to_the_process_group() {
     wait_until(secs(2.0), "the workers to exit with their parent", || {
         workers
             .iter()
-            .all(|&p| support::stat(p).map_or(true, |(s, _)| s == 'Z' || s == 'X'))
+            .all(|&p| support::stat(p).is_none_or(|(s, _)| s == 'Z' || s == 'X'))
     });
 }
 
@@ -1090,7 +1090,349 @@ fn map_prefetch_survives_crashes_and_time_limits() {
     still_serves(&ex);
 }
 
+// ------------------------------------------------- issue 11 (FAULTS 25-30)
+
+/// Kills a process on drop (a grandchild a test made, not our child).
+struct KillOnDrop(Option<i32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            // SAFETY: kill(2) touches no memory; `pid` is the grandchild the
+            // test's task forked (it sleeps until killed, so it is alive).
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// Forks a child without exec (it inherits the worker's socket and sleeps
+/// for a minute), writes its pid to `path`, then aborts the worker.
+fn fork_daemon_then_abort(path: String) -> u32 {
+    // SAFETY: test fault. The worker is single-threaded, and the child
+    // only calls sleep(3) and _exit(2), both async-signal-safe.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: as above.
+        unsafe {
+            libc::sleep(60);
+            libc::_exit(0);
+        }
+    }
+    std::fs::write(&path, pid.to_string()).expect("write the grandchild's pid");
+    std::process::abort()
+}
+
+/// FAULTS 25: the worker's death is seen from its pidfd at once, although a
+/// forked grandchild keeps the socket open (no end-of-file for a minute).
+fn forked_grandchild_does_not_hide_a_worker_death() {
+    let path = std::env::temp_dir().join(format!("cf-i11-grandchild-{}", std::process::id()));
+    let path = path.to_string_lossy().into_owned();
+    let _ = std::fs::remove_file(&path);
+    let mut grandchild = KillOnDrop(None);
+    let ex = pool_n(1);
+    let start = Instant::now();
+    let f = ex.submit(fork_daemon_then_abort, path.clone()).unwrap();
+    let outcome = f.result_timeout(secs(10.0));
+    grandchild.0 = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|s| s.parse().ok());
+    let _ = std::fs::remove_file(&path);
+    let e = match outcome {
+        Err(concurrent_futures_core::FutureError::Failed(e)) => e,
+        other => panic!("the worker's death was not seen within 10 s: {other:?}"),
+    };
+    assert!(grandchild.0.is_some(), "the task forked no grandchild");
+    let (_, cause) = died(&e);
+    assert_eq!(cause, ExitCause::Signal(libc::SIGABRT));
+    assert!(
+        start.elapsed() < secs(5.0),
+        "the death took {:?} to be seen",
+        start.elapsed()
+    );
+    still_serves(&ex);
+    let t = Instant::now();
+    drop(ex);
+    assert!(t.elapsed() < secs(5.0), "drop took {:?}", t.elapsed());
+}
+
+/// The outcome of each item of a map, waited for at most 10 s each.
+fn map_outcomes(m: concurrent_futures_pool::Map<u64>) -> Vec<Result<u64, String>> {
+    m.map(|r| match r {
+        Ok(v) => Ok(v),
+        Err(e) if e.is_cancelled() => Err("cancelled".to_owned()),
+        Err(e) => match e.task_error() {
+            Some(TaskError::WorkerDied { cause, .. }) => Err(format!("died {cause:?}")),
+            _ => Err(format!("other: {e}")),
+        },
+    })
+    .collect()
+}
+
+/// FAULTS 26: one worker, items [300 ms, 4 s x 4], kill after 900 ms: the
+/// call returns at once, the running item and the one sent ahead fail with
+/// the death, the rest are cancelled; nothing runs after the call (before:
+/// 4 s and `[ok, killed, ok(4000), cancelled, cancelled]`).
+fn kill_workers_during_a_map_ends_it_at_once() {
+    for sig in [libc::SIGKILL, libc::SIGTERM] {
+        let ex = pool_n(1);
+        let m = ex.map(sleeps, [300, 4000, 4000, 4000, 4000]).unwrap();
+        std::thread::sleep(ms(900));
+        let t = Instant::now();
+        if sig == libc::SIGKILL {
+            ex.kill_workers();
+        } else {
+            ex.terminate_workers();
+        }
+        let took = t.elapsed();
+        let death = format!("died {:?}", ExitCause::Signal(sig));
+        let got = map_outcomes(m);
+        assert_eq!(
+            got,
+            [
+                Ok(300),
+                Err(death.clone()),
+                Err(death),
+                Err("cancelled".into()),
+                Err("cancelled".into())
+            ],
+            "signal {sig}"
+        );
+        assert!(took < secs(2.0), "signal {sig}: the call took {took:?}");
+        assert_eq!(ex.stats().workers, 0);
+        assert!(ex.submit(ident, 1).unwrap_err().is_shutdown());
+    }
+}
+
+/// FAULTS 26, two workers: a map of 6 s tasks, both running with one sent
+/// ahead each: kill returns promptly (before: 12 s), no worker starts after
+/// it, the four sent fail with their worker's death.
+fn kill_workers_during_a_two_worker_map() {
+    let ex = pool_n(2);
+    let m = ex.map(pid_after, [6000u64; 6]).unwrap();
+    wait_until(secs(10.0), "both workers to run", || {
+        ex.stats().running == 2
+    });
+    let pids: Vec<u32> = support::children().iter().map(|c| c.0).collect();
+    let t = Instant::now();
+    ex.kill_workers();
+    assert!(
+        t.elapsed() < secs(2.0),
+        "kill_workers took {:?}",
+        t.elapsed()
+    );
+    let mut died_pids = Vec::new();
+    let mut cancelled = 0;
+    for r in m {
+        match r {
+            Ok(pid) => panic!("an item ran to the end in worker {pid}"),
+            Err(e) if e.is_cancelled() => cancelled += 1,
+            Err(e) => {
+                let (pid, cause) = died(e.task_error().expect("a task error"));
+                assert_eq!(cause, ExitCause::Signal(libc::SIGKILL));
+                died_pids.push(pid);
+            }
+        }
+    }
+    assert_eq!((died_pids.len(), cancelled), (4, 2));
+    assert!(
+        died_pids.iter().all(|p| pids.contains(p)),
+        "a worker started after the kill: {died_pids:?} vs {pids:?}"
+    );
+}
+
+fn ignores_sigterm(ms: u64) -> u64 {
+    // SAFETY: test fault: the task ignores SIGTERM (no handler code).
+    unsafe {
+        libc::signal(libc::SIGTERM, libc::SIG_IGN);
+    }
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+/// FAULTS 27: `terminate_workers` escalates to SIGKILL after its grace:
+/// a 20 s and a 3 s task that ignore SIGTERM both fail, promptly (before:
+/// still blocked after 10 s; the 3 s task came back `Ok`).
+fn terminate_workers_escalates_to_sigkill() {
+    let ex = pool_n(2);
+    let long = ex.submit(ignores_sigterm, 20_000).unwrap();
+    let short = ex.submit(ignores_sigterm, 3_000).unwrap();
+    wait_until(secs(10.0), "both tasks to run", || {
+        long.running() && short.running()
+    });
+    // Let the tasks install their SIG_IGN.
+    std::thread::sleep(ms(200));
+    let t = Instant::now();
+    ex.terminate_workers();
+    let took = t.elapsed();
+    for f in [&long, &short] {
+        let (_, cause) = died(&task_error(f, secs(1.0)));
+        assert_eq!(cause, ExitCause::Signal(libc::SIGKILL));
+    }
+    assert!(took < secs(2.5), "terminate_workers took {took:?}");
+    assert!(took >= Duration::from_millis(400), "no grace: {took:?}");
+}
+
+fn parent_pid(_: u64) -> u32 {
+    // SAFETY: getppid has no preconditions.
+    unsafe { libc::getppid() as u32 }
+}
+
+/// A task that builds a pool of its own: the sum of `0..n` computed by it,
+/// this worker's pid, and the parent pids its workers report.
+fn nested_pool(n: u64) -> (u64, u32, Vec<u32>) {
+    let inner = ProcessPoolExecutor::new(2).expect("a pool inside a worker");
+    let sum = inner.map(ident, 0..n).unwrap().map(|r| r.unwrap()).sum();
+    let parents = inner
+        .map(parent_pid, 0..4u64)
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    (sum, std::process::id(), parents)
+}
+
+/// FAULTS 28: a pool built inside a worker task works; its workers are that
+/// worker's children (before: `NotInitialized`).
+fn pool_inside_a_worker_task() {
+    let ex = pool_n(1);
+    let (sum, worker, parents) = value(&ex.submit(nested_pool, 100).unwrap(), secs(30.0));
+    assert_eq!(sum, 4950);
+    assert!(
+        parents.iter().all(|&p| p == worker),
+        "nested workers' parents {parents:?}, the worker is {worker}"
+    );
+    still_serves(&ex);
+}
+
+/// FAULTS 30 (CPython's test_idle_process_reuse_one, scaled): 3000
+/// sequential submit + result on a pool of 4 use one worker (before: two
+/// in every run).
+fn sequential_work_reuses_one_idle_worker() {
+    let ex = pool_n(4);
+    let first = value(&ex.submit(pid, ()).unwrap(), secs(10.0));
+    for i in 0..3000 {
+        let f = ex.submit(pid, ()).unwrap();
+        let p = value(&f, secs(10.0));
+        assert_eq!(p, first, "task {i} ran in another worker");
+    }
+    let s = ex.stats();
+    assert_eq!(s.workers, 1, "{s:?}");
+    assert_eq!((s.completed, s.failed), (3001, 0));
+}
+
+#[derive(Debug, PartialEq, Clone, Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum Shape {
+    Count(u64),
+    Named { name: String, tags: Vec<String> },
+}
+
+#[derive(Debug, PartialEq, Clone, Serialize, serde::Deserialize)]
+struct Meta {
+    version: u32,
+}
+
+#[derive(Debug, PartialEq, Clone, Serialize, serde::Deserialize)]
+struct Record {
+    id: u64,
+    #[serde(flatten)]
+    meta: Meta,
+    #[serde(flatten)]
+    extra: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+fn json_echo(v: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({ "got": v, "worker": std::process::id() })
+}
+
+fn shape_echo(s: Shape) -> Shape {
+    match s {
+        Shape::Count(n) => Shape::Count(n + 1),
+        Shape::Named { name, mut tags } => {
+            tags.push("seen".into());
+            Shape::Named { name, tags }
+        }
+    }
+}
+
+fn record_echo(mut r: Record) -> Record {
+    r.meta.version += 1;
+    r
+}
+
+/// The serde shapes bincode could not carry cross to a worker and back.
+fn self_describing_values_cross_the_boundary() {
+    let ex = pool_n(1);
+    let v = serde_json::json!({"a": [1, -2, 3.5, null, "s"], "b": {"c": true}});
+    let back = value(&ex.submit(json_echo, v.clone()).unwrap(), secs(10.0));
+    assert_eq!(back["got"], v);
+    for s in [
+        Shape::Count(41),
+        Shape::Named {
+            name: "n".into(),
+            tags: vec!["t".into()],
+        },
+    ] {
+        let want = shape_echo(s.clone());
+        assert_eq!(value(&ex.submit(shape_echo, s).unwrap(), secs(10.0)), want);
+    }
+    let mut extra = std::collections::BTreeMap::new();
+    extra.insert("free".to_owned(), serde_json::json!({"k": [1, 2]}));
+    let r = Record {
+        id: 9,
+        meta: Meta { version: 1 },
+        extra,
+    };
+    let back = value(&ex.submit(record_echo, r.clone()).unwrap(), secs(10.0));
+    assert_eq!(back, record_echo(r));
+    // A custom Deserialize error keeps its words across the boundary.
+    let e = task_error(&ex.submit(take_fail_de, FailDe).unwrap(), secs(10.0));
+    let serde = e.downcast_ref::<SerdeError>().expect("a SerdeError");
+    assert_eq!(serde.stage(), SerdeStage::ArgumentDecode);
+    assert!(serde.message().contains("refuses"), "{serde}");
+}
+
+/// `stats()` and `max_workers()`, as the thread pool has them.
+fn stats_and_max_workers() {
+    let ex = pool_n(3);
+    assert_eq!(ex.max_workers(), 3);
+    assert_eq!(ex.stats().workers, 0);
+    value(&ex.submit(ident, 1).unwrap(), secs(10.0));
+    task_error(&ex.submit(panics, "p".to_owned()).unwrap(), secs(10.0));
+    let running = ex.submit(sleeps, 60_000).unwrap();
+    wait_until(secs(10.0), "the task to run", || running.running());
+    let queued: Vec<_> = (0..3).map(|_| ex.submit(sleeps, 60_000).unwrap()).collect();
+    wait_until(secs(10.0), "three running", || ex.stats().running == 3);
+    let s = ex.stats();
+    assert_eq!((s.running, s.queued, s.workers), (3, 1, 3), "{s:?}");
+    ex.kill_workers();
+    let s = ex.stats();
+    assert_eq!((s.completed, s.failed, s.cancelled), (1, 4, 1), "{s:?}");
+    assert!(s.shutdown && !s.broken);
+    assert_eq!((s.workers, s.running, s.queued), (0, 0, 0));
+    drop(queued);
+}
+
+/// `into_result()` takes the value at once: the pool's reference to the
+/// future is core's uncounted `Completer`, never "another handle" (with a
+/// `Future` clone in the job, a caller woken by the completion could see it
+/// still alive and get `NotUnique`; the map bench did).
+fn into_result_never_sees_the_pool_as_a_handle() {
+    let ex = pool_n(2);
+    for i in 0..2000u64 {
+        let f = ex.submit(ident, i).unwrap();
+        assert_eq!(f.into_result_timeout(secs(10.0)).unwrap(), i);
+    }
+    let opts = MapOptions::default().chunksize(10);
+    for _ in 0..20 {
+        let m = ex.map_with(ident, 0..1000u64, opts).unwrap();
+        assert_eq!(m.into_result().unwrap().iter().sum::<u64>(), 499_500);
+    }
+}
+
 fn main() {
+    support::quiet_deliberate_faults();
     // Only this check runs before `init()`: a pool in a program that never
     // called it must be refused, not hang.
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -1154,5 +1496,14 @@ fn main() {
         support::case!(ctrl_c_to_the_process_group, 60),
         support::case!(not_initialized_is_an_error, 30),
         support::case!(chunked_map_keeps_item_errors_apart, 60),
+        support::case!(forked_grandchild_does_not_hide_a_worker_death, 30),
+        support::case!(kill_workers_during_a_map_ends_it_at_once, 30),
+        support::case!(kill_workers_during_a_two_worker_map, 30),
+        support::case!(terminate_workers_escalates_to_sigkill, 30),
+        support::case!(pool_inside_a_worker_task, 60),
+        support::case!(sequential_work_reuses_one_idle_worker, 120),
+        support::case!(self_describing_values_cross_the_boundary, 30),
+        support::case!(stats_and_max_workers, 30),
+        support::case!(into_result_never_sees_the_pool_as_a_handle, 60),
     ]);
 }

@@ -542,6 +542,64 @@ pub(crate) fn write_frame(
     w.write_all(&bytes)
 }
 
+/// Entry points for the fuzz targets (`fuzz/`) and the corpus test: each
+/// reads frames from `bytes` as one side of the connection would, decodes
+/// them with that side's decoder, and decodes `OK` payloads with the codec.
+/// Never panics; every error is an `Err` that the caller drops.
+#[doc(hidden)]
+pub mod fuzz_entry {
+    use super::*;
+
+    /// The limit the fuzz targets read with: small, so that length checks
+    /// are reached.
+    const MAX: usize = 1 << 16;
+
+    /// The worker's side: frames from the parent.
+    pub fn to_worker(mut bytes: &[u8]) {
+        for _ in 0..16 {
+            let Ok(frame) = read_frame(&mut bytes, MAX) else {
+                return;
+            };
+            assert!(frame.payload.len() <= MAX);
+            if let Ok(ToWorker::Task { arg, .. }) = decode_to_worker(&frame) {
+                let _ = crate::process::codec::decode::<serde::de::IgnoredAny>(
+                    arg,
+                    crate::process::SerdeStage::ArgumentDecode,
+                );
+            }
+        }
+    }
+
+    /// The parent's side: frames from a worker.
+    pub fn from_worker(mut bytes: &[u8]) {
+        for _ in 0..16 {
+            let Ok(frame) = read_frame(&mut bytes, MAX) else {
+                return;
+            };
+            assert!(frame.payload.len() <= MAX);
+            match decode_from_worker(frame) {
+                Ok(FromWorker::Reply(Reply {
+                    body: ReplyBody::Ok(result),
+                    ..
+                })) => {
+                    let _ = crate::process::codec::decode::<serde::de::IgnoredAny>(
+                        &result,
+                        crate::process::SerdeStage::ResultDecode,
+                    );
+                }
+                Ok(m) => {
+                    // What was decoded re-encodes to a frame that decodes
+                    // the same.
+                    let again = encode_from_worker(&m);
+                    let f = read_frame(&mut &again[..], usize::MAX).expect("re-encoded frame");
+                    assert_eq!(decode_from_worker(f).as_ref(), Ok(&m));
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -640,6 +698,136 @@ mod tests {
                     Err(_) => break,
                 }
             }
+        }
+    }
+
+    #[test]
+    fn typed_messages_round_trip() {
+        let to = [
+            ToWorker::Init { arg: b"init" },
+            ToWorker::Task {
+                id: 7,
+                f: -123,
+                trampoline: 456,
+                arg: b"\x93\x01\x02\x03",
+            },
+        ];
+        for m in to {
+            let bytes = encode_to_worker(&m);
+            let frame = read_frame(&mut &bytes[..], 1024).unwrap();
+            assert_eq!(decode_to_worker(&frame), Ok(m));
+        }
+        let from = [
+            FromWorker::Ready {
+                token: [3; 16],
+                pid: 4242,
+            },
+            FromWorker::InitFailed {
+                message: "no database".into(),
+            },
+            FromWorker::Reply(Reply {
+                id: 9,
+                body: ReplyBody::Ok(vec![1, 2, 3]),
+            }),
+            FromWorker::Reply(Reply {
+                id: 10,
+                body: ReplyBody::Failed {
+                    code: FailCode::ArgDecode,
+                    message: "bad ✓".into(),
+                },
+            }),
+        ];
+        for m in from {
+            let bytes = encode_from_worker(&m);
+            let frame = read_frame(&mut &bytes[..], 1024).unwrap();
+            assert_eq!(decode_from_worker(frame), Ok(m));
+        }
+    }
+
+    #[test]
+    fn malformed_payloads_are_named() {
+        let f = |kind, id, payload: &[u8]| Frame {
+            kind,
+            id,
+            payload: payload.to_vec(),
+        };
+        let e = decode_to_worker(&f(FrameKind::Task, 1, &[0; 15])).unwrap_err();
+        assert!(e.contains("shorter than its two offsets"), "{e}");
+        assert!(decode_to_worker(&f(FrameKind::Ok, 1, b"")).is_err());
+        let e = decode_from_worker(f(FrameKind::Failed, 1, &[9, b'x'])).unwrap_err();
+        assert!(e.contains("unknown failure code 9"), "{e}");
+        assert!(decode_from_worker(f(FrameKind::Failed, 1, &[])).is_err());
+        assert!(decode_from_worker(f(FrameKind::Failed, 1, &[0, 0xff])).is_err());
+        assert!(decode_from_worker(f(FrameKind::Ready, 0, &[0; 19])).is_err());
+        assert!(decode_from_worker(f(FrameKind::Task, 1, &[0; 16])).is_err());
+        // Messages are cut to the limit, at a character boundary.
+        let long = FromWorker::InitFailed {
+            message: "é".repeat(MAX_MESSAGE),
+        };
+        let bytes = encode_from_worker(&long);
+        assert!(bytes.len() <= HANDSHAKE_MAX + HEADER_LEN);
+        let frame = read_frame(&mut &bytes[..], HANDSHAKE_MAX).unwrap();
+        assert!(decode_from_worker(frame).is_ok());
+    }
+
+    /// The fuzz corpus (`fuzz/corpus/`), replayed through both decoders on
+    /// stable Rust, so the check runs without nightly and cargo-fuzz.
+    #[test]
+    fn fuzz_corpus_replays_clean() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
+        let mut seen = 0;
+        for (dir, entry) in [
+            ("to_worker", fuzz_entry::to_worker as fn(&[u8])),
+            ("from_worker", fuzz_entry::from_worker as fn(&[u8])),
+        ] {
+            let files = std::fs::read_dir(root.join(dir)).expect("the fuzz corpus");
+            for file in files {
+                let bytes = std::fs::read(file.unwrap().path()).unwrap();
+                entry(&bytes);
+                seen += 1;
+            }
+        }
+        assert!(seen >= 10, "only {seen} corpus files");
+    }
+
+    /// Random bytes and mutated frames through both typed decoders.
+    #[test]
+    fn typed_decoder_fuzz() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let seeds = [
+            encode_to_worker(&ToWorker::Task {
+                id: 1,
+                f: 2,
+                trampoline: 3,
+                arg: &[0x92, 0x01, 0xa1, b'x'],
+            }),
+            encode_from_worker(&FromWorker::Reply(Reply {
+                id: 1,
+                body: ReplyBody::Failed {
+                    code: FailCode::Panic,
+                    message: "boom".into(),
+                },
+            })),
+            encode_from_worker(&FromWorker::Ready {
+                token: [1; 16],
+                pid: 2,
+            }),
+        ];
+        for round in 0..20_000u64 {
+            let mut wire = seeds[(round % 3) as usize].clone();
+            for _ in 0..(next() % 4) {
+                let at = (next() % wire.len() as u64) as usize;
+                wire[at] = next() as u8;
+            }
+            wire.truncate((next() % (wire.len() as u64 + 1)) as usize);
+            fuzz_entry::to_worker(&wire);
+            fuzz_entry::from_worker(&wire);
         }
     }
 }

@@ -318,7 +318,7 @@ fn spin_for_input(stream: &UnixStream, nothing_buffered: bool) {
         if unsafe { libc::poll(&mut pfd, 1, 0) } != 0 {
             return;
         }
-        std::hint::spin_loop();
+        std::thread::yield_now();
     }
 }
 

@@ -35,9 +35,10 @@ use std::time::{Duration, Instant};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use concurrent_futures_core::__private::unwind;
-use concurrent_futures_core::{BoxError, Future, TaskError};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use concurrent_futures_core::diagnostics::{self, Diagnostic, DiagnosticKind};
+use concurrent_futures_core::{trace, BoxError, Future, TaskError};
+#[cfg(feature = "process")]
+use serde::{de::DeserializeOwned, Serialize};
 
 use self::queue::Queues;
 use self::sleep::Sleep;
@@ -48,7 +49,7 @@ use crate::lifecycle::{self, Lifecycle, Queued};
 use crate::map::{Map, MapOptions, Slot};
 use crate::primitives::thread::{self, JoinHandle};
 use crate::primitives::{AtomicUsize, Condvar, Mutex, Ordering};
-use crate::work_item::{Abandon, Fallible, Job, Plain, WorkItem};
+use crate::work_item::{Abandon, Job, WorkItem};
 
 pub use builder::ThreadPoolBuilder;
 pub(crate) use builder::{Config, Initializer};
@@ -331,10 +332,9 @@ impl ThreadPoolExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let future = Future::new();
+        let (item, future) = WorkItem::new(f);
         let route = Route { wait, local: false };
-        self.shared
-            .push(Job::new(WorkItem::new(Plain(f), future.clone())), route)?;
+        self.shared.push(Job::new(item), route)?;
         Ok(future)
     }
 
@@ -383,10 +383,8 @@ impl ThreadPoolExecutor {
         T: Send + 'static,
         E: Into<BoxError> + 'static,
     {
-        let future = Future::new();
-        let body = Fallible(f, std::marker::PhantomData);
-        self.shared
-            .push(Job::new(WorkItem::new(body, future.clone())), Route::SUBMIT)?;
+        let (item, future) = WorkItem::fallible(f);
+        self.shared.push(Job::new(item), Route::SUBMIT)?;
         Ok(future)
     }
 
@@ -656,8 +654,16 @@ impl Shared {
         let shared = Arc::clone(self);
         self.alive.fetch_add(1, Ordering::Relaxed);
         match self.spawn_thread(index, move || worker::main(shared, index, slot, deque)) {
+            // Events and diagnostics go out after unlocking: a subscriber
+            // or a diagnostic hook is user code.
             Ok(h) => {
                 threads.handles.push(h);
+                drop(threads);
+                if replacing.is_some() {
+                    trace::worker_replaced("thread", index);
+                } else {
+                    trace::worker_spawned("thread", index);
+                }
                 true
             }
             Err(e) => {
@@ -667,7 +673,13 @@ impl Shared {
                 // Nobody left to run what is queued: the pool is broken.
                 let others = self.alive.load(Ordering::Relaxed) - usize::from(replacing.is_some());
                 drop(threads);
-                if others == 0 {
+                if others > 0 {
+                    // The pool goes on with fewer threads: nobody else hears.
+                    diagnostics::report(&Diagnostic::new(
+                        DiagnosticKind::WorkerStartFailed,
+                        format_args!("cannot start thread pool worker {index}: {e}"),
+                    ));
+                } else {
                     self.break_pool(format!("cannot start a worker thread: {e}"));
                 }
                 false
@@ -709,6 +721,7 @@ impl Shared {
     /// to the injector; start a thread with its index in its place, unless
     /// the pool has nothing left to do. Returns whether the pool is served.
     fn worker_died(self: &Arc<Self>, index: usize) -> bool {
+        trace::worker_died("thread", index, &"its thread unwound");
         self.spawned.fetch_sub(1, Ordering::Relaxed);
         if self.lc.drained() && !self.queues.has_work() {
             return true;
@@ -802,9 +815,7 @@ impl Queued for Shared {
         let n = self.queues.drain(|job| {
             self.dequeued();
             if let Err(msg) = lifecycle::contain(|| job.abandon(why)) {
-                eprintln!(
-                    "concurrent-futures: a panic while abandoning a task was contained: {msg}"
-                );
+                unwind::report("abandoning a task", &msg);
             }
         });
         if let Abandon::Broken(_) = why {
@@ -855,11 +866,8 @@ where
     let f = Arc::clone(f);
     if items.len() == 1 {
         let a = items.pop().expect("one item");
-        let future = Future::new();
-        shared.push(
-            Job::new(WorkItem::new(Plain(move || f(a)), future.clone())),
-            Route::SUBMIT,
-        )?;
+        let (item, future) = WorkItem::new(move || f(a));
+        shared.push(Job::new(item), Route::SUBMIT)?;
         return Ok(Slot::One(future));
     }
     let len = items.len();
@@ -869,11 +877,8 @@ where
             .map(|a| catch_unwind(AssertUnwindSafe(|| f(a))).map_err(TaskError::from_panic))
             .collect::<Vec<_>>()
     };
-    let future = Future::new();
-    shared.push(
-        Job::new(WorkItem::new(Plain(run_chunk), future.clone())),
-        Route::SUBMIT,
-    )?;
+    let (item, future) = WorkItem::new(run_chunk);
+    shared.push(Job::new(item), Route::SUBMIT)?;
     Ok(Slot::Chunk { future, len })
 }
 
@@ -903,6 +908,7 @@ impl fmt::Debug for ThreadPoolExecutor {
 }
 
 impl Executor for ThreadPoolExecutor {
+    #[cfg(feature = "process")]
     fn submit<A, R>(&self, f: fn(A) -> R, arg: A) -> Result<Future<R>, SubmitError>
     where
         A: Serialize + DeserializeOwned + Send + 'static,
@@ -911,6 +917,7 @@ impl Executor for ThreadPoolExecutor {
         ThreadPoolExecutor::submit(self, move || f(arg))
     }
 
+    #[cfg(feature = "process")]
     fn map<A, R, I>(
         &self,
         f: fn(A) -> R,

@@ -20,7 +20,7 @@ use concurrent_futures_core::Future;
 use crate::error::SubmitError;
 use crate::lifecycle::bound::Wait;
 use crate::thread::{Route, ThreadPoolExecutor};
-use crate::work_item::{Abandon, Body, Job, Plain, Ran, Task, WorkItem};
+use crate::work_item::{Abandon, Job, Ran, Task, WorkItem};
 
 /// A scope's count of jobs alive.
 struct ScopeState {
@@ -61,7 +61,7 @@ struct Scoped<I> {
     done: Done,
 }
 
-impl<B: Body<T>, T: Send> Task for Scoped<WorkItem<B, T>> {
+impl Task for Scoped<WorkItem> {
     fn run(self, returned: &dyn Fn()) -> Ran {
         let Scoped { item, done } = self;
         let ran = item.run_now(returned);
@@ -125,10 +125,13 @@ impl<'scope> Scope<'scope, '_> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        let future = Future::new();
         *self.state.lock() += 1;
+        // SAFETY: as for `Job::erase` below: the job, and with it the task's
+        // reference to the cell, is gone before `scope` returns; the future's
+        // handles are bounded by `T: 'scope`.
+        let (item, future) = unsafe { WorkItem::scoped(f) };
         let scoped = Scoped {
-            item: WorkItem::new(Plain(f), future.clone()),
+            item,
             done: Done(Arc::clone(&self.state)),
         };
         // SAFETY: the job may borrow data of lifetime 'scope. `scope` does

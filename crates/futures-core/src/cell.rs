@@ -1,0 +1,207 @@
+//! The task cell: one allocation per future, holding the state word, the
+//! listener list, the outcome slot and (for a [`Task`](crate::Task)) the
+//! closure, in the shape of tokio's task cell.
+//!
+//! ```text
+//! Cell<T, B>  (repr(C); a Future<T> points at its Inner<T> prefix)
+//! ├── Inner<T>
+//! │   ├── Header   { state: AtomicUsize, vtable: &'static Vtable }
+//! │   ├── listeners: Mutex<Listeners<T>>   (touched only when someone listens)
+//! │   ├── cond: Condvar                   (threads blocked in result/into_result)
+//! │   └── outcome: UnsafeCell<Option<Result<T, TaskError>>>
+//! └── body: UnsafeCell<MaybeUninit<B>>     (the closure; moved out once by the task)
+//! ```
+//!
+//! # Rules of the outcome slot
+//!
+//! * It is written once, by the caller that won the `claim` (lifecycle
+//!   `COMPLETING`), before the lifecycle becomes `FINISHED` with `Release`.
+//! * It is read only after `FINISHED` was seen with `Acquire`.
+//! * It is taken (`into_result`) only by the one user handle, after
+//!   `NOTIFIED` was seen with `Acquire` (so every callback's reads happened
+//!   before) and the handle count was seen at one with `Acquire` (so every
+//!   dropped handle's reads happened before: drops decrement with
+//!   `Release`). The executor's reference reads nothing after the
+//!   completion, and after `NOTIFIED` it makes no borrowed handle either.
+//!
+//! # Rules of the body slot
+//!
+//! Written at allocation; moved out or dropped exactly once, by the owner of
+//! the `TASK` reference, before that reference is released. `Future::new`
+//! cells have no body (`B = NoBody`).
+
+use std::cell::UnsafeCell as StdUnsafeCell;
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
+use std::ptr::NonNull;
+use std::sync::Arc as StdArc;
+use std::task::Waker;
+
+use crate::error::TaskError;
+use crate::primitives::{AtomicUsize, Condvar, Mutex, UnsafeCell};
+use crate::unwind;
+use crate::waiter::Waiter;
+
+/// The outcome stored in a finished future.
+pub(crate) type Outcome<T> = Result<T, TaskError>;
+
+/// A done-callback waiting for its future to complete.
+pub(crate) type Callback<T> = Box<dyn FnOnce(&crate::Future<T>) + Send + 'static>;
+
+/// The type-erased start of every cell.
+#[repr(C)]
+pub(crate) struct Header {
+    pub(crate) state: AtomicUsize,
+    pub(crate) vtable: &'static Vtable,
+}
+
+/// What the type-erased [`Task`](crate::Task) can do with its cell.
+pub(crate) struct Vtable {
+    /// Runs the body (unless cancelled), completes the future and releases
+    /// the task reference.
+    pub(crate) run: unsafe fn(NonNull<Header>, &dyn Fn()) -> crate::Ran,
+    /// Drops the body unrun, ends the future (cancelled, or failed with the
+    /// error) and releases the task reference.
+    pub(crate) abandon: unsafe fn(NonNull<Header>, Option<TaskError>),
+    /// Frees the cell; only when nothing references it.
+    pub(crate) dealloc: unsafe fn(NonNull<Header>),
+}
+
+/// The typed part every handle sees.
+#[repr(C)]
+pub(crate) struct Inner<T> {
+    pub(crate) header: Header,
+    pub(crate) listeners: Mutex<Listeners<T>>,
+    pub(crate) cond: Condvar,
+    pub(crate) outcome: UnsafeCell<Option<Outcome<T>>>,
+}
+
+/// A whole cell: the typed part and the body.
+#[repr(C)]
+pub(crate) struct Cell<T, B> {
+    pub(crate) inner: Inner<T>,
+    pub(crate) body: StdUnsafeCell<MaybeUninit<B>>,
+}
+
+/// The body of a cell made by `Future::new` (there is none).
+pub(crate) struct NoBody;
+
+/// Everyone who waits for the future. The common listener of `wait` and
+/// `as_completed` (one waiter) fits the inline slot; the rest lives in a box
+/// made on first use.
+pub(crate) struct Listeners<T> {
+    /// Threads blocked on `cond` (in `result`, `into_result`, ...).
+    pub(crate) sleepers: usize,
+    /// The first waiter, inline: `wait`/`as_completed` allocate nothing here.
+    pub(crate) waiter: Option<(StdArc<dyn Waiter>, usize)>,
+    pub(crate) more: Option<Box<More<T>>>,
+}
+
+/// The listeners that need storage of their own.
+pub(crate) struct More<T> {
+    pub(crate) waiters: Vec<(StdArc<dyn Waiter>, usize)>,
+    /// Wakers of pending `.await`s, by key (an abandoned await removes its own).
+    pub(crate) wakers: Vec<(u64, Waker)>,
+    pub(crate) next_key: u64,
+    pub(crate) callbacks: Vec<Callback<T>>,
+    /// The owned `.await` waiting for `NOTIFIED`.
+    pub(crate) owner_waker: Option<Waker>,
+}
+
+impl<T> Listeners<T> {
+    fn new() -> Self {
+        Listeners {
+            sleepers: 0,
+            waiter: None,
+            more: None,
+        }
+    }
+
+    /// The boxed part, made on first use.
+    pub(crate) fn more(&mut self) -> &mut More<T> {
+        self.more.get_or_insert_with(|| {
+            Box::new(More {
+                waiters: Vec::new(),
+                wakers: Vec::new(),
+                next_key: 0,
+                callbacks: Vec::new(),
+                owner_waker: None,
+            })
+        })
+    }
+
+    /// Whether nobody listens any more.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.sleepers == 0
+            && self.waiter.is_none()
+            && self.more.as_ref().is_none_or(|m| {
+                m.waiters.is_empty()
+                    && m.wakers.is_empty()
+                    && m.callbacks.is_empty()
+                    && m.owner_waker.is_none()
+            })
+    }
+}
+
+/// Allocates a cell with `body`, the state word `state`, and the vtable of
+/// `(T, B)`.
+pub(crate) fn allocate<T, B>(body: B, state: usize, vtable: &'static Vtable) -> NonNull<Header> {
+    let cell = Box::new(Cell::<T, B> {
+        inner: Inner {
+            header: Header {
+                state: AtomicUsize::new(state),
+                vtable,
+            },
+            listeners: Mutex::new(Listeners::new()),
+            cond: Condvar::new(),
+            outcome: UnsafeCell::new(None),
+        },
+        body: StdUnsafeCell::new(MaybeUninit::new(body)),
+    });
+    NonNull::from(Box::leak(cell)).cast()
+}
+
+/// Frees a cell of `(T, B)`. The outcome, and whatever listeners a future
+/// that never completed still had, are user values: their drops are
+/// contained. The body was moved out or dropped already (module docs).
+///
+/// # Safety
+///
+/// `header` was made by `allocate::<T, B>` and nothing references it any
+/// more (the state word said so, read with `Acquire` ordering).
+pub(crate) unsafe fn dealloc<T, B>(header: NonNull<Header>) {
+    // SAFETY: the caller's contract: the pointer came from `Box::leak` of a
+    // `Cell<T, B>` in `allocate`, and this is the last reference.
+    let mut cell = unsafe { Box::from_raw(header.cast::<Cell<T, B>>().as_ptr()) };
+    let outcome = cell.inner.outcome.with_mut(|slot| {
+        // SAFETY: unique access (last reference, see above).
+        unsafe { (*slot).take() }
+    });
+    if outcome.is_some() {
+        unwind::drop_reporting("the result of a future", outcome);
+    }
+    let listeners = std::mem::replace(cell.inner.listeners.get_mut(), Listeners::new());
+    if !listeners.is_empty() {
+        unwind::drop_reporting("a listener of a future that never completed", listeners);
+    }
+    drop(cell);
+}
+
+/// The vtable of `Future::new` cells: no body, so no task ever uses it.
+pub(crate) struct NoBodyVtable<T>(PhantomData<T>);
+
+impl<T> NoBodyVtable<T> {
+    pub(crate) const VTABLE: Vtable = Vtable {
+        run: no_task_run,
+        abandon: no_task_abandon,
+        dealloc: dealloc::<T, NoBody>,
+    };
+}
+
+unsafe fn no_task_run(_: NonNull<Header>, _: &dyn Fn()) -> crate::Ran {
+    unreachable!("a Future::new cell has no task")
+}
+
+unsafe fn no_task_abandon(_: NonNull<Header>, _: Option<TaskError>) {
+    unreachable!("a Future::new cell has no task")
+}
