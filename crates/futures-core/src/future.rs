@@ -31,7 +31,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::callbacks;
-use crate::cell::{self, Callback, Header, Inner, Listeners, NoBody, NoBodyVtable, Outcome};
+use crate::cell::{
+    self, Callback, Header, Inner, Listeners, NoBody, NoBodyVtable, Outcome, Stored,
+};
 use crate::error::{BoxError, FutureError, InvalidStateError, TaskError};
 use crate::primitives::{self, fence, MutexGuard, Nap, Ordering};
 use crate::state::FutureState;
@@ -356,9 +358,10 @@ impl<T> Future<T> {
         // SAFETY: the claim (lifecycle `COMPLETING`) makes this the one
         // writer, and no reader exists before `FINISHED` (`cell.rs`, "Rules of
         // the outcome slot").
+        let stored: Stored<T> = outcome.map_err(Box::new);
         self.inner()
             .outcome
-            .with_mut(|slot| unsafe { *slot = Some(outcome) });
+            .with_mut(|slot| unsafe { *slot = Some(stored) });
         self.publish(FINISHED, how, release_task);
         Ok(())
     }
@@ -606,7 +609,7 @@ impl<T> Future<T> {
     }
 
     /// The stored outcome; `None` if cancelled. Call only once done.
-    fn outcome(&self) -> Option<&Outcome<T>> {
+    fn outcome(&self) -> Option<&Stored<T>> {
         debug_assert!(self.done());
         // SAFETY: the caller saw the future done, so the single write
         // happened-before (`cell.rs`); it is taken only by a unique handle,
@@ -660,7 +663,7 @@ impl<T> Future<T> {
     fn exception_now(&self) -> Result<Option<&TaskError>, FutureError> {
         match self.outcome() {
             None => Err(FutureError::Cancelled),
-            Some(o) => Ok(o.as_ref().err()),
+            Some(o) => Ok(o.as_ref().err().map(|e| &**e)),
         }
     }
 
@@ -758,7 +761,7 @@ impl<T> Future<T> {
         }
         let others = self.word().handles() - 1;
         Some(match self.outcome() {
-            Some(Err(e)) => FutureError::Failed(e.clone()),
+            Some(Err(e)) => FutureError::Failed((**e).clone()),
             _ => FutureError::not_unique(others, false),
         })
     }
@@ -812,7 +815,7 @@ impl<T> Future<T> {
             .with_mut(|slot| unsafe { (*slot).take() });
         match outcome {
             Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => Err(FutureError::Failed(e)),
+            Some(Err(e)) => Err(FutureError::Failed(*e)),
             None => Err(FutureError::Cancelled),
         }
     }
@@ -1015,7 +1018,7 @@ impl<T: Sync> Future<T> {
         match self.outcome() {
             None => Err(FutureError::Cancelled),
             Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => Err(FutureError::Failed(e.clone())),
+            Some(Err(e)) => Err(FutureError::Failed((**e).clone())),
         }
     }
 }

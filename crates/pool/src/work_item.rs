@@ -3,7 +3,7 @@
 //! reference to it; the future handed to the caller points at the same cell.
 //!
 //! `submit` makes one [`WorkItem`] and queues it as a [`Job`]. A job keeps a
-//! small item (up to four words: a work item is one, a scoped one two) inline
+//! small item (up to two words: a work item is one, a scoped one two) inline
 //! in the queue slot itself, so the task cell is the only allocation of a
 //! task; a bigger item is boxed. A worker calls [`Task::run`]: the closure's
 //! value goes straight into the future (a future cancelled before it started
@@ -51,7 +51,7 @@ pub(crate) trait Task: Send + Sized {
 }
 
 /// Words of inline storage in a [`Job`].
-const INLINE_WORDS: usize = 4;
+const INLINE_WORDS: usize = 2;
 type Storage = MaybeUninit<[usize; INLINE_WORDS]>;
 
 /// A type-erased [`Task`]: what the queues hold. Either the task itself,
