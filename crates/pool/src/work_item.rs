@@ -351,3 +351,47 @@ mod tests {
         assert!(e.is_broken() && e.to_string().contains("init failed"));
     }
 }
+
+/// Loom models of a queued job (the real `Job` around the real core
+/// `Task`): a worker runs it while the caller cancels and takes the value,
+/// or the queue drops it while the caller waits.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use loom::thread;
+
+    #[test]
+    fn loom_job_run_vs_cancel_and_into_result() {
+        loom::model(|| {
+            let (item, f) = WorkItem::new(|| 7u32);
+            let job = Job::new(item);
+            let canceller = f.clone();
+            let worker = thread::spawn(move || job.run(&|| {}));
+            let cancelled = canceller.cancel();
+            drop(canceller);
+            let ran = worker.join().unwrap();
+            match f.into_result() {
+                Ok(v) => {
+                    assert_eq!((v, ran), (7, Ran::Completed));
+                    assert!(!cancelled);
+                }
+                Err(e) => {
+                    assert!(e.is_cancelled(), "{e}");
+                    assert!(cancelled && ran == Ran::Cancelled);
+                }
+            }
+        });
+    }
+
+    #[test]
+    fn loom_job_dropped_by_the_queue_vs_result() {
+        loom::model(|| {
+            let (item, f) = WorkItem::new(|| 1u8);
+            let job = Job::new(item);
+            let queue = thread::spawn(move || drop(job));
+            let e = f.result().unwrap_err();
+            assert!(e.task_error().is_some_and(TaskError::is_broken), "{e}");
+            queue.join().unwrap();
+        });
+    }
+}
