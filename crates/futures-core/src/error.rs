@@ -100,23 +100,43 @@ impl std::error::Error for NotUniqueError {}
 /// assert!(f.cancel());
 /// assert!(matches!(f.result(), Err(FutureError::Cancelled)));
 /// ```
-#[derive(Clone, Debug, thiserror::Error)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum FutureError {
     /// The future was cancelled (Python's `CancelledError`).
-    #[error("future was cancelled")]
     Cancelled,
     /// The wait ran past its timeout (Python's `TimeoutError`); the future
     /// itself is untouched and may still complete.
-    #[error(transparent)]
     Timeout(TimeoutError),
     /// The task failed; the [`TaskError`] says how.
-    #[error(transparent)]
     Failed(TaskError),
     /// `into_result` (or an owned `.await`) could not take the value: other
     /// handles of the future are alive. The value stays for them.
-    #[error(transparent)]
     NotUnique(NotUniqueError),
+}
+
+impl fmt::Display for FutureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FutureError::Cancelled => f.write_str("future was cancelled"),
+            FutureError::Timeout(e) => fmt::Display::fmt(e, f),
+            FutureError::Failed(e) => fmt::Display::fmt(e, f),
+            FutureError::NotUnique(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+/// Transparent: the variants' errors are the error, so their sources are
+/// its source.
+impl StdError for FutureError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            FutureError::Cancelled => None,
+            FutureError::Timeout(e) => e.source(),
+            FutureError::Failed(e) => e.source(),
+            FutureError::NotUnique(e) => e.source(),
+        }
+    }
 }
 
 impl FutureError {
@@ -237,14 +257,15 @@ impl From<TaskError> for FutureError {
 
 /// A wait ran out of time: how many futures were still unfinished, of how many.
 ///
-/// Displays as Python's message: `"2 (of 4) futures unfinished"`, or
-/// `"timed out waiting for the future"` for a single future.
+/// Displays as `"timed out: 2 (of 4) futures unfinished"` (Python's
+/// message, after the words that say what happened), or `"timed out waiting
+/// for the future"` for a single future.
 ///
 /// # Examples
 ///
 /// ```
 /// use concurrent_futures_core::TimeoutError;
-/// assert_eq!(TimeoutError::new(2, 4).to_string(), "2 (of 4) futures unfinished");
+/// assert_eq!(TimeoutError::new(2, 4).to_string(), "timed out: 2 (of 4) futures unfinished");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimeoutError {
@@ -298,7 +319,7 @@ impl fmt::Display for TimeoutError {
         } else {
             write!(
                 f,
-                "{} (of {}) futures unfinished",
+                "timed out: {} (of {}) futures unfinished",
                 self.unfinished, self.total
             )
         }
@@ -374,26 +395,22 @@ fn signal_name(sig: i32) -> Option<&'static str> {
 /// assert_eq!(e.panic_message(), Some("boom"));
 /// assert_eq!(e.to_string(), "task panicked: boom");
 /// ```
-#[derive(Clone, Debug, thiserror::Error)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum TaskError {
     /// The task panicked; the panic's message is kept.
-    #[error("task panicked: {message}")]
     Panicked {
         /// The panic's message (`"<non-string panic payload>"` when it had none).
         message: String,
     },
     /// The task returned an error (`submit_fallible`), kept as it was.
-    #[error("task failed: {0}")]
-    Error(#[source] SharedError),
+    Error(SharedError),
     /// The executor broke before the task could run (Python's `BrokenExecutor`).
-    #[error("executor is broken: {reason}")]
     Broken {
         /// What broke it, e.g. what a failing initializer reported.
         reason: String,
     },
     /// The worker process running the task died.
-    #[error("worker process {pid} {cause} while running the task")]
     WorkerDied {
         /// The worker's process id.
         pid: u32,
@@ -401,13 +418,41 @@ pub enum TaskError {
         cause: ExitCause,
     },
     /// The task ran past its time limit and was killed with its worker.
-    #[error("task ran past its time limit of {limit:?} and was killed (worker process {pid})")]
     TimeLimit {
         /// The limit the task ran past.
         limit: Duration,
         /// The worker process that was killed.
         pid: u32,
     },
+    /// A cluster job (Slurm) that ran the task ended without a result.
+    ClusterJob(Box<ClusterJobError>),
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Panicked { message } => write!(f, "task panicked: {message}"),
+            TaskError::Error(e) => write!(f, "task failed: {e}"),
+            TaskError::Broken { reason } => write!(f, "executor is broken: {reason}"),
+            TaskError::WorkerDied { pid, cause } => {
+                write!(f, "worker process {pid} {cause} while running the task")
+            }
+            TaskError::TimeLimit { limit, pid } => write!(
+                f,
+                "task ran past its time limit of {limit:?} and was killed (worker process {pid})"
+            ),
+            TaskError::ClusterJob(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl StdError for TaskError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            TaskError::Error(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl TaskError {
@@ -572,6 +617,7 @@ impl TaskError {
             TaskError::Broken { .. } => "broken executor",
             TaskError::WorkerDied { .. } => "worker died",
             TaskError::TimeLimit { .. } => "time limit",
+            TaskError::ClusterJob(_) => "cluster job failed",
         }
     }
 
@@ -588,6 +634,256 @@ impl TaskError {
     #[must_use]
     pub fn is_time_limit(&self) -> bool {
         matches!(self, TaskError::TimeLimit { .. })
+    }
+}
+
+/// How a cluster job that ran a task ended without a result: what the
+/// scheduler (Slurm) reported for it, and the tail of its standard error.
+///
+/// Built by the Slurm executors; [`TaskError::ClusterJob`] carries it.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures_core::{ClusterJobError, ExitCause, TaskError};
+///
+/// let e = ClusterJobError::new("4242_7", "FAILED")
+///     .with_exit(ExitCause::Signal(11))
+///     .with_reason("JobLaunchFailure")
+///     .with_node("node17")
+///     .with_stderr_tail("Segmentation fault");
+/// assert_eq!(e.job_id(), "4242_7");
+/// assert_eq!(e.state(), "FAILED");
+/// assert_eq!(e.exit(), Some(ExitCause::Signal(11)));
+/// let t = TaskError::from(e);
+/// assert!(t.is_cluster_job());
+/// assert_eq!(
+///     t.to_string(),
+///     "cluster job 4242_7 on node17 ended FAILED, killed by signal 11 (SIGSEGV) \
+///      (reason: JobLaunchFailure); stderr: Segmentation fault"
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterJobError {
+    job_id: String,
+    state: String,
+    exit: Option<ExitCause>,
+    reason: Option<String>,
+    node: Option<String>,
+    stderr_tail: String,
+}
+
+impl ClusterJobError {
+    /// The job `job_id` (`"1234"`, or `"1234_5"` for an array task) ended in
+    /// the scheduler's `state` (`"FAILED"`, `"TIMEOUT"`, `"NODE_FAIL"`, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = concurrent_futures_core::ClusterJobError::new("7", "NODE_FAIL");
+    /// assert_eq!(e.to_string(), "cluster job 7 ended NODE_FAIL");
+    /// ```
+    #[must_use]
+    pub fn new(job_id: impl Into<String>, state: impl Into<String>) -> Self {
+        ClusterJobError {
+            job_id: job_id.into(),
+            state: state.into(),
+            exit: None,
+            reason: None,
+            node: None,
+            stderr_tail: String::new(),
+        }
+    }
+
+    /// With the job's exit code or signal.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::{ClusterJobError, ExitCause};
+    /// let e = ClusterJobError::new("7", "FAILED").with_exit(ExitCause::Code(3));
+    /// assert_eq!(e.exit(), Some(ExitCause::Code(3)));
+    /// ```
+    #[must_use]
+    pub fn with_exit(mut self, exit: ExitCause) -> Self {
+        self.exit = Some(exit);
+        self
+    }
+
+    /// With the scheduler's reason (`"NonZeroExitCode"`, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = concurrent_futures_core::ClusterJobError::new("7", "FAILED").with_reason("NonZeroExitCode");
+    /// assert_eq!(e.reason(), Some("NonZeroExitCode"));
+    /// ```
+    #[must_use]
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// With the node the job ran on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = concurrent_futures_core::ClusterJobError::new("7", "FAILED").with_node("n1");
+    /// assert_eq!(e.node(), Some("n1"));
+    /// ```
+    #[must_use]
+    pub fn with_node(mut self, node: impl Into<String>) -> Self {
+        self.node = Some(node.into());
+        self
+    }
+
+    /// With the last lines of the job's standard error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = concurrent_futures_core::ClusterJobError::new("7", "FAILED").with_stderr_tail("oops");
+    /// assert_eq!(e.stderr_tail(), "oops");
+    /// ```
+    #[must_use]
+    pub fn with_stderr_tail(mut self, tail: impl Into<String>) -> Self {
+        self.stderr_tail = tail.into();
+        self
+    }
+
+    /// The job's id (`"1234"`, or `"1234_5"` for an array task).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(concurrent_futures_core::ClusterJobError::new("9_1", "FAILED").job_id(), "9_1");
+    /// ```
+    #[must_use]
+    pub fn job_id(&self) -> &str {
+        &self.job_id
+    }
+
+    /// The scheduler's final state of the job.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(concurrent_futures_core::ClusterJobError::new("9", "TIMEOUT").state(), "TIMEOUT");
+    /// ```
+    #[must_use]
+    pub fn state(&self) -> &str {
+        &self.state
+    }
+
+    /// The job's exit code or signal, if the scheduler reported one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(concurrent_futures_core::ClusterJobError::new("9", "FAILED").exit(), None);
+    /// ```
+    #[must_use]
+    pub fn exit(&self) -> Option<ExitCause> {
+        self.exit
+    }
+
+    /// The scheduler's reason, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(concurrent_futures_core::ClusterJobError::new("9", "FAILED").reason(), None);
+    /// ```
+    #[must_use]
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
+    /// The node the job ran on, if known.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(concurrent_futures_core::ClusterJobError::new("9", "FAILED").node(), None);
+    /// ```
+    #[must_use]
+    pub fn node(&self) -> Option<&str> {
+        self.node.as_deref()
+    }
+
+    /// The tail of the job's standard error (empty if none was found).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(concurrent_futures_core::ClusterJobError::new("9", "FAILED").stderr_tail(), "");
+    /// ```
+    #[must_use]
+    pub fn stderr_tail(&self) -> &str {
+        &self.stderr_tail
+    }
+}
+
+impl fmt::Display for ClusterJobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cluster job {}", self.job_id)?;
+        if let Some(node) = &self.node {
+            write!(f, " on {node}")?;
+        }
+        write!(f, " ended {}", self.state)?;
+        if let Some(exit) = self.exit {
+            write!(f, ", {exit}")?;
+        }
+        if let Some(reason) = &self.reason {
+            write!(f, " (reason: {reason})")?;
+        }
+        if !self.stderr_tail.is_empty() {
+            write!(f, "; stderr: {}", self.stderr_tail)?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for ClusterJobError {}
+
+impl From<ClusterJobError> for TaskError {
+    fn from(e: ClusterJobError) -> Self {
+        TaskError::ClusterJob(Box::new(e))
+    }
+}
+
+impl TaskError {
+    /// Whether a cluster job ended without a result
+    /// ([`TaskError::ClusterJob`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::{ClusterJobError, TaskError};
+    /// assert!(TaskError::from(ClusterJobError::new("1", "FAILED")).is_cluster_job());
+    /// assert!(!TaskError::panic("p").is_cluster_job());
+    /// ```
+    #[must_use]
+    pub fn is_cluster_job(&self) -> bool {
+        matches!(self, TaskError::ClusterJob(_))
+    }
+
+    /// The cluster job's details, if a cluster job failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_core::{ClusterJobError, TaskError};
+    /// let e = TaskError::from(ClusterJobError::new("1", "TIMEOUT"));
+    /// assert_eq!(e.cluster_job().unwrap().state(), "TIMEOUT");
+    /// ```
+    #[must_use]
+    pub fn cluster_job(&self) -> Option<&ClusterJobError> {
+        match self {
+            TaskError::ClusterJob(e) => Some(e),
+            _ => None,
+        }
     }
 }
 
@@ -609,12 +905,20 @@ impl TaskError {
 /// assert_eq!(e.to_string(), "invalid state: cannot set_result on a finished future");
 /// assert_eq!(*f.result().unwrap(), 1);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("invalid state: cannot {operation} on a {state} future")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InvalidStateError {
     state: FutureState,
     operation: &'static str,
 }
+
+impl fmt::Display for InvalidStateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let InvalidStateError { state, operation } = self;
+        write!(f, "invalid state: cannot {operation} on a {state} future")
+    }
+}
+
+impl StdError for InvalidStateError {}
 
 impl InvalidStateError {
     pub(crate) fn new(state: FutureState, operation: &'static str) -> Self {

@@ -41,11 +41,15 @@
 //! * `error.rs` — [`FutureError`], [`TaskError`], [`InvalidStateError`];
 //! * `recycle.rs` — per-thread free lists of cells (no malloc per task);
 //! * `unwind.rs` — panic containment; `primitives.rs` — the std/loom switch;
-//! * `sync/` — `Event`, `Semaphore`, `BoundedSemaphore`, `Barrier`, `Timer`.
+//! * `sync/` — `Event`, `Semaphore`, `BoundedSemaphore`, `Barrier`, `Timer`;
+//! * `diagnostics.rs` — [`diagnostics`]: panics no caller receives, to a hook, `tracing` or stderr;
+//! * `trace.rs` — [`trace`]: the executors' `tracing` events (feature `tracing`).
 
 mod awaiting;
 mod callbacks;
 mod cell;
+mod completer;
+pub mod diagnostics;
 mod error;
 mod future;
 #[cfg(all(test, loom))]
@@ -55,13 +59,15 @@ mod recycle;
 mod state;
 pub mod sync;
 mod task;
+pub mod trace;
 mod unwind;
 mod waiter;
 
 pub use awaiting::{RefResultFuture, ResultFuture};
+pub use completer::Completer;
 pub use error::{
-    BoxError, ExitCause, FutureError, InvalidStateError, NotUniqueError, SharedError, TaskError,
-    TimeoutError,
+    BoxError, ClusterJobError, ExitCause, FutureError, InvalidStateError, NotUniqueError,
+    SharedError, TaskError, TimeoutError,
 };
 pub use future::Future;
 pub use state::FutureState;

@@ -50,6 +50,7 @@ mod code;
 mod codec;
 mod dispatcher;
 mod job;
+pub mod launcher;
 mod protocol;
 pub mod testing;
 mod worker;
@@ -60,7 +61,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use concurrent_futures_core::Future;
+use concurrent_futures_core::{Completer, Future};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -120,6 +121,7 @@ pub fn init() {
     // In a worker, tasks may build pools of their own (nested pools): the
     // flag is set before serving.
     INIT_CALLED.store(true, Ordering::Release);
+    launcher::run_entry_if_requested();
     worker_main::serve_if_worker();
 }
 
@@ -132,6 +134,21 @@ fn on_main_thread() -> bool {
 
 pub(crate) fn init_was_called() -> bool {
     INIT_CALLED.load(Ordering::Acquire)
+}
+
+/// Whether [`init()`] was called in this process (and returned: this is not
+/// a worker). Executors outside this crate that run this binary elsewhere
+/// check it, as [`ProcessPoolExecutor`] does.
+///
+/// # Examples
+///
+/// ```
+/// // This doctest did not call `process::init()`:
+/// assert!(!concurrent_futures_pool::process::initialized());
+/// ```
+#[must_use]
+pub fn initialized() -> bool {
+    init_was_called()
 }
 
 /// A pool of worker processes (Python's `ProcessPoolExecutor`).
@@ -528,21 +545,23 @@ fn queue_task<Arg, T>(
     arg: &Arg,
     limit: Option<Duration>,
     prefetch: bool,
-    sink: impl FnOnce(Future<T>) -> Box<dyn Sink>,
+    sink: impl FnOnce(Completer<T>) -> Box<dyn Sink>,
 ) -> Result<Future<T>, SubmitError>
 where
     Arg: Serialize + ?Sized,
+    T: Send,
 {
     pool.check_open()?;
     let rf = rf.ok_or_else(not_in_image)?;
     let id = pool.next_id();
     let frame = encode_task(rf, id, arg, pool.config.spawn.max_frame)?;
-    let future = Future::new();
+    let (completer, future) = Completer::new();
+    concurrent_futures_core::trace::submitted("process", &future);
     pool.submit(Job {
         id,
         frame,
         time_limit: limit,
-        sink: sink(future.clone()),
+        sink: sink(completer),
         prefetch,
         started: false,
     })?;
