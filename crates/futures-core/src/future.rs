@@ -361,10 +361,10 @@ impl<T> Future<T> {
         } else {
             Completion::Failed
         };
+        let stored: Stored<T> = outcome.map_err(Box::new);
         // SAFETY: the claim (lifecycle `COMPLETING`) makes this the one
         // writer, and no reader exists before `FINISHED` (`cell.rs`, "Rules of
         // the outcome slot").
-        let stored: Stored<T> = outcome.map_err(Box::new);
         self.inner()
             .outcome
             .with_mut(|slot| unsafe { *slot = Some(stored) });
