@@ -144,8 +144,8 @@ pub use concurrent_futures_wait::{
 };
 
 pub use concurrent_futures_pool::{
-    BuildError, Executor, Map, MapOptions, PoolStats, Scope, ShutdownOptions, SubmitError,
-    ThreadPoolBuilder, ThreadPoolExecutor,
+    BuildError, Executor, Map, MapOptions, PoolStats, Scope, ShutdownOptions, ShutdownTimeout,
+    SubmitError, ThreadPoolBuilder, ThreadPoolExecutor,
 };
 
 pub use concurrent_futures_core::diagnostics;
