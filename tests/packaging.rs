@@ -3,7 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-const CRATES: [&str; 4] = ["concurrent-futures", "futures-core", "pool", "wait"];
+const CRATES: [&str; 5] = [
+    "concurrent-futures",
+    "futures-core",
+    "pool",
+    "slurm",
+    "wait",
+];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -120,9 +120,9 @@
 //! explains how it works.
 
 pub use concurrent_futures_core::{
-    panic_message, BoxError, Completion, ExitCause, Future, FutureError, FutureState,
-    InvalidStateError, RefResultFuture, ResultFuture, SharedError, TaskError, TimeoutError,
-    Waitable, Waiter,
+    panic_message, BoxError, ClusterJobError, Completion, ExitCause, Future, FutureError,
+    FutureState, InvalidStateError, NotUniqueError, Ran, RefResultFuture, ResultFuture,
+    SharedError, Task, TaskError, TimeoutError, Waitable, Waiter,
 };
 pub use concurrent_futures_wait::{
     as_completed, as_completed_any, wait, wait_any, AsCompleted, AsCompletedAny, DoneAndNotDone,
@@ -144,6 +144,12 @@ pub use concurrent_futures_core::sync;
 pub use concurrent_futures_pool::process;
 #[cfg(target_os = "linux")]
 pub use concurrent_futures_pool::{ProcessPoolBuilder, ProcessPoolExecutor};
+
+/// The Slurm backends: [`SlurmExecutor`](slurm::SlurmExecutor) (batch jobs)
+/// and its state table; process-pool workers on a cluster are
+/// `process::launcher::Launcher::srun()`. See `docs/cluster.md`.
+#[cfg(target_os = "linux")]
+pub use concurrent_futures_slurm as slurm;
 
 /// The crate README's examples (its crates.io page), run as doctests so they
 /// cannot rot. The repository's README and migration guide are doc-tested by

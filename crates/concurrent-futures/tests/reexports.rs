@@ -18,6 +18,10 @@ fn every_reexport() {
     let _ = cf::ExitCause::Code(0);
     let _ = cf::FutureError::Cancelled;
     let _ = cf::TaskError::panic("p");
+    let _ = cf::ClusterJobError::new("1", "FAILED");
+    let _ = cf::slurm::SlurmState::parse("PENDING");
+    let _: fn() -> bool = cf::slurm::cluster_available;
+    let _ = cf::process::launcher::Launcher::srun();
     let _ = cf::TimeoutError::new(1, 2);
     let f = cf::Future::<()>::new();
     let e: cf::InvalidStateError = {
@@ -50,6 +54,16 @@ fn every_reexport() {
     assert_eq!(r.done, [0]);
     let it: cf::AsCompletedAny<'_> = cf::as_completed_any(&[&f], None);
     assert_eq!(it.count(), 1);
+    let (task, g) = cf::Task::new(|| 2u8);
+    assert_eq!(task.run(), cf::Ran::Completed);
+    let _g2 = g.clone();
+    match g.into_result() {
+        Err(cf::FutureError::NotUnique(e)) => {
+            let e: cf::NotUniqueError = e;
+            assert_eq!(e.others(), 1);
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

@@ -49,6 +49,10 @@
 //!   [`PoolStats`];
 //! * [`process`] — [`ProcessPoolExecutor`] and `process::init()` (Linux).
 
+// std's locks poison and are invisible to loom: library code uses the
+// shared ones (clippy.toml).
+#![cfg_attr(not(test), warn(clippy::disallowed_types))]
+
 mod error;
 mod executor;
 mod lifecycle;
