@@ -164,7 +164,10 @@ fn switches_per_trip(trips: u32, child: u32, mut f: impl FnMut()) -> (f64, f64) 
         f();
     }
     let per = |a: u64, b: u64| (b - a) as f64 / f64::from(trips);
-    (per(me, own_switches()), per(them, voluntary_switches(child)))
+    (
+        per(me, own_switches()),
+        per(them, voluntary_switches(child)),
+    )
 }
 
 /// Python's round trip (`benches/python/process_pool.py --round-trip`),
@@ -205,7 +208,11 @@ fn round_trip_interleaved() {
             python_ns.extend(python_round_trip());
         }
     }
-    let worker = ex.submit(|_: ()| std::process::id(), ()).unwrap().into_result().unwrap();
+    let worker = ex
+        .submit(|_: ()| std::process::id(), ())
+        .unwrap()
+        .into_result()
+        .unwrap();
     let (pool_parent, pool_worker) = switches_per_trip(TRIPS, worker, || {
         black_box(*ex.submit(tiny, black_box(7)).unwrap().result().unwrap());
     });
