@@ -12,6 +12,7 @@ use crate::cell::{self, Cell, Header, Outcome, Vtable};
 use crate::error::{BoxError, TaskError};
 use crate::future::Future;
 use crate::state::{HANDLE_ONE, PENDING, TASK};
+use crate::trace;
 use crate::unwind;
 
 /// How a task ended, for an executor's counters.
@@ -343,6 +344,7 @@ unsafe fn run<T: Send, B: Body<T>>(header: NonNull<Header>, returned: &dyn Fn())
         return Ran::Cancelled;
     }
     let mut returned_ok = false;
+    let span = trace::task_span(&*future);
     let outcome = unwind::catch(|| {
         let outcome = body.call();
         returned();
@@ -350,6 +352,7 @@ unsafe fn run<T: Send, B: Body<T>>(header: NonNull<Header>, returned: &dyn Fn())
         outcome
     })
     .unwrap_or_else(|message| Err(TaskError::panic(message)));
+    drop(span);
     // Refused only if a user's `set_*` completed the running future first.
     let _ = future.complete_as_task(outcome);
     if returned_ok {

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use concurrent_futures_core::TaskError;
+use concurrent_futures_core::{trace, TaskError};
 
 use super::job::Job;
 use super::protocol::ProtocolError;
@@ -567,6 +567,7 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
         },
     };
     let mut carried: Option<Job> = None;
+    let mut had_worker = false; // a later start replaces a dead or retired one
     loop {
         if slot.worker.is_none() {
             if !pool.wants_worker(carried.is_some()) {
@@ -584,8 +585,15 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
                 Ok(w) => {
                     pool.note_started();
                     slot.worker = Some(w);
+                    let pid = info.cell.get().unwrap_or(0) as usize;
+                    if std::mem::replace(&mut had_worker, true) {
+                        trace::worker_replaced("process", pid);
+                    } else {
+                        trace::worker_spawned("process", pid);
+                    }
                 }
                 Err(e) => {
+                    // Every future hears of it: the pool breaks.
                     pool.break_pool(e.to_string(), carried.take());
                     break;
                 }
@@ -605,9 +613,11 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
         if !w.is_healthy() {
             // Died or spoke out of turn while idle: replace it; the job
             // never reached it.
+            let pid = info.cell.get().unwrap_or(0) as usize;
             if let Some(w) = slot.worker.take() {
                 w.kill(&info.cell);
             }
+            trace::worker_died("process", pid, &"it exited or wrote out of turn while idle");
             carried = Some(job);
             continue;
         }
@@ -627,6 +637,7 @@ fn run_jobs(
     mut first: Job,
 ) {
     let Some(w) = worker.as_mut() else { return };
+    let pid = info.cell.get().unwrap_or(0) as usize; // for the trace event
     if !first.start() {
         // Relaxed: statistics only.
         pool.cancelled.fetch_add(1, Ordering::Relaxed);
@@ -646,7 +657,7 @@ fn run_jobs(
         let Some(head) = inflight.front() else { return };
         // Relaxed: a diagnostic snapshot (`describe`, `stats`).
         info.running.store(head.id, Ordering::Relaxed);
-        let room = per_child.map_or(true, |n| w.tasks_done + inflight.len() < n);
+        let room = per_child.is_none_or(|n| w.tasks_done + inflight.len() < n);
         if send_failed.is_none() && inflight.len() == 1 && head.prefetch && room {
             if let Some(mut next) = pool.try_prefetch() {
                 if next.start() {
@@ -703,6 +714,7 @@ fn run_jobs(
         // The worker is gone (reaped). The head was what it was running;
         // the rest never started on it.
         *worker = None;
+        trace::worker_died("process", pid, &error);
         let death = error.clone();
         pool.fail(head, error);
         pool.requeue_front(inflight.drain(..).collect(), &death);

@@ -556,6 +556,7 @@ where
     let id = pool.next_id();
     let frame = encode_task(rf, id, arg, pool.config.spawn.max_frame)?;
     let (completer, future) = Completer::new();
+    concurrent_futures_core::trace::submitted("process", &future);
     pool.submit(Job {
         id,
         frame,
