@@ -125,6 +125,9 @@ const PREFETCH_MAX: usize = 32 * 1024;
 thread_local! {
     /// The pool whose slot this thread is (its address), 0 elsewhere.
     static SLOT_OF: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Whether this slot thread is counted in `State::ready` now (it is
+    /// completing a future, perhaps running its done-callbacks).
+    static READY_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 impl Pool {
@@ -174,7 +177,10 @@ impl Pool {
         // Relaxed: a hint for spinning slots, which re-check under the lock.
         self.queued.store(st.queue.len(), Ordering::Relaxed);
         let mut new_slot = None;
-        let available = st.idle + st.starting + st.ready;
+        // A done-callback on a ready slot's thread that submits (and may
+        // wait) cannot count that slot: it is busy until the callback returns.
+        let own_ready = usize::from(READY_HERE.with(std::cell::Cell::get));
+        let available = st.idle + st.starting + st.ready - own_ready;
         if st.queue.len() > available && st.slots.len() < self.config.max_workers {
             let info = Arc::new(SlotInfo {
                 id: st.next_slot,
@@ -237,6 +243,7 @@ impl Pool {
         }
         if std::mem::take(&mut marks.ready) {
             st.ready -= 1;
+            READY_HERE.with(|r| r.set(false));
         }
     }
 
@@ -245,6 +252,7 @@ impl Pool {
         if !marks.ready {
             self.lock().ready += 1;
             marks.ready = true;
+            READY_HERE.with(|r| r.set(true));
         }
     }
 
