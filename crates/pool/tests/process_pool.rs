@@ -1446,6 +1446,18 @@ fn callback_that_submits_and_waits_does_not_deadlock() {
     let got = rx.recv_timeout(secs(20.0)).expect("the callback finished");
     assert_eq!(got, Some(2), "the callback's task did not run");
     assert_eq!(value(&f, secs(10.0)), 1);
+    // And one that submits to another pool (whose counts it must not touch).
+    let other = pool_n(1);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let f = ex.submit(ident, 3).unwrap();
+    f.add_done_callback(move |_| {
+        let g = other.submit(ident, 4).expect("submit to another pool");
+        let _ = tx.send(g.result_timeout(Duration::from_secs(10)).ok().copied());
+    });
+    assert_eq!(
+        rx.recv_timeout(secs(20.0)).expect("the callback finished"),
+        Some(4)
+    );
 }
 
 fn main() {

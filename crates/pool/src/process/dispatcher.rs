@@ -179,8 +179,9 @@ impl Pool {
         let mut new_slot = None;
         // A done-callback on a ready slot's thread that submits (and may
         // wait) cannot count that slot: it is busy until the callback returns.
-        let own_ready = usize::from(READY_HERE.with(std::cell::Cell::get));
-        let available = st.idle + st.starting + st.ready - own_ready;
+        let own_ready = READY_HERE.with(std::cell::Cell::get)
+            && SLOT_OF.with(std::cell::Cell::get) == Arc::as_ptr(self) as usize;
+        let available = (st.idle + st.starting + st.ready).saturating_sub(usize::from(own_ready));
         if st.queue.len() > available && st.slots.len() < self.config.max_workers {
             let info = Arc::new(SlotInfo {
                 id: st.next_slot,
