@@ -874,4 +874,47 @@ mod loom_models {
             assert!(p.lock().queue.is_empty());
         });
     }
+
+    /// submit ‖ `kill_workers`: an accepted job is cancelled (nothing starts
+    /// after the call), a refused one says `Shutdown`; the queue ends empty.
+    #[test]
+    fn loom_submit_vs_kill_workers() {
+        loom::model(|| {
+            let p = pool();
+            let submitter = spawn_submitter(&p);
+            p.signal_workers(libc::SIGKILL);
+            let (ok, f) = submitter.join().unwrap();
+            if ok {
+                assert!(f.cancelled(), "an accepted job outlived kill_workers");
+            }
+            assert!(p.lock().queue.is_empty());
+            assert!(p.lock().killed);
+        });
+    }
+
+    /// A slot marked ready (it has a reply and completes its future) ‖
+    /// submit: the slot takes the job without being counted idle, and the
+    /// counts come back to zero.
+    #[test]
+    fn loom_ready_slot_takes_the_next_submit() {
+        loom::model(|| {
+            let p = pool();
+            let mut marks = Marks {
+                starting: false,
+                ready: false,
+            };
+            p.mark_ready(&mut marks);
+            let p2 = p.clone();
+            let slot = loom::thread::spawn(move || {
+                let got = p2.next_job(&mut marks).is_some();
+                (got, marks.ready)
+            });
+            let (j, _f) = job(&p);
+            p.submit(j).unwrap();
+            let (got, still_marked) = slot.join().unwrap();
+            assert!(got && !still_marked);
+            let st = p.lock();
+            assert_eq!((st.ready, st.idle), (0, 0));
+        });
+    }
 }
