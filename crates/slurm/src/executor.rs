@@ -379,6 +379,8 @@ trait Completer: Send + Sync {
     fn cancel(&self) -> bool;
     fn finish(&self, outcome: Outcome, job: &str);
     fn fail(&self, error: TaskError);
+    /// Drops the executor's handle (its future is done).
+    fn release(&self);
 }
 
 fn outcome_error(outcome: Outcome) -> Result<Vec<u8>, TaskError> {
@@ -393,40 +395,99 @@ fn outcome_error(outcome: Outcome) -> Result<Vec<u8>, TaskError> {
     }
 }
 
-struct One<R>(Future<R>);
+/// The executor's handle of a future, until the future is done: the
+/// completing call takes it out and drops it right after `set_*`, so the
+/// owner's `into_result` finds its handle the only one.
+struct Handle<T>(Mutex<Option<Future<T>>>);
+
+impl<T> Handle<T> {
+    fn new(f: Future<T>) -> Self {
+        Handle(Mutex::new(Some(f)))
+    }
+
+    /// Calls `f` on a clone of the handle, outside the lock: a cancel runs
+    /// the future's callbacks, and the executor's own callback releases
+    /// this handle.
+    fn with<U>(&self, default: U, f: impl FnOnce(&Future<T>) -> U) -> U {
+        let fut = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        match fut {
+            Some(fut) => f(&fut),
+            None => default,
+        }
+    }
+
+    fn take(&self) -> Option<Future<T>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    fn state(&self) -> FutureState {
+        // Released only once done; the exact terminal state does not matter
+        // to the poller.
+        self.with(FutureState::Finished, Future::state)
+    }
+
+    fn start(&self) -> bool {
+        self.with(false, |f| match f.state() {
+            FutureState::Pending => f.set_running_or_notify_cancel().unwrap_or(false),
+            FutureState::Running => true,
+            _ => false,
+        })
+    }
+
+    fn cancel(&self) -> bool {
+        self.with(false, Future::cancel)
+    }
+
+    /// Completes the future with `make()` unless it was cancelled, then drops
+    /// the handle.
+    fn complete(&self, make: impl FnOnce() -> Result<T, TaskError>) {
+        let Some(f) = self.take() else {
+            return;
+        };
+        let started = match f.state() {
+            FutureState::Pending => f.set_running_or_notify_cancel().unwrap_or(false),
+            FutureState::Running => true,
+            _ => false,
+        };
+        if started {
+            let _ = match make() {
+                Ok(v) => f.set_result(v),
+                Err(e) => f.set_exception(e),
+            };
+        }
+        drop(f);
+    }
+}
+
+struct One<R>(Handle<R>);
 
 impl<R: DeserializeOwned + Send + 'static> Completer for One<R> {
     fn state(&self) -> FutureState {
         self.0.state()
     }
     fn start(&self) -> bool {
-        match self.0.state() {
-            FutureState::Pending => self.0.set_running_or_notify_cancel().unwrap_or(false),
-            FutureState::Running => true,
-            _ => false,
-        }
+        self.0.start()
     }
     fn cancel(&self) -> bool {
         self.0.cancel()
     }
     fn finish(&self, outcome: Outcome, job: &str) {
-        if !self.start() {
-            return;
-        }
-        let _ = match outcome_error(outcome) {
-            Ok(bytes) => match code::decode::<R>(&bytes) {
-                Ok(v) => self.0.set_result(v),
-                Err(e) => self.0.set_exception(TaskError::error(format!(
-                    "cannot decode the result of job {job}: {e}"
-                ))),
-            },
-            Err(e) => self.0.set_exception(e),
-        };
+        self.0.complete(|| {
+            let bytes = outcome_error(outcome)?;
+            code::decode::<R>(&bytes).map_err(|e| {
+                TaskError::error(format!("cannot decode the result of job {job}: {e}"))
+            })
+        });
     }
     fn fail(&self, error: TaskError) {
-        if self.start() {
-            let _ = self.0.set_exception(error);
-        }
+        self.0.complete(|| Err(error));
+    }
+    fn release(&self) {
+        drop(self.0.take());
     }
 }
 
@@ -435,45 +496,35 @@ type ChunkResults<R> = Vec<Result<R, TaskError>>;
 /// A submitted chunk's future and its number of items.
 type ChunkSlot<R> = (Future<ChunkResults<R>>, usize);
 
-struct Chunk<R>(Future<ChunkResults<R>>);
+struct Chunk<R>(Handle<ChunkResults<R>>);
 
 impl<R: DeserializeOwned + Send + 'static> Completer for Chunk<R> {
     fn state(&self) -> FutureState {
         self.0.state()
     }
     fn start(&self) -> bool {
-        match self.0.state() {
-            FutureState::Pending => self.0.set_running_or_notify_cancel().unwrap_or(false),
-            FutureState::Running => true,
-            _ => false,
-        }
+        self.0.start()
     }
     fn cancel(&self) -> bool {
         self.0.cancel()
     }
     fn finish(&self, outcome: Outcome, job: &str) {
-        if !self.start() {
-            return;
-        }
-        let _ = match outcome_error(outcome) {
-            Ok(bytes) => match code::decode::<Vec<Result<R, String>>>(&bytes) {
-                Ok(items) => self.0.set_result(
-                    items
-                        .into_iter()
-                        .map(|r| r.map_err(TaskError::panic))
-                        .collect(),
-                ),
-                Err(e) => self.0.set_exception(TaskError::error(format!(
-                    "cannot decode the results of job {job}: {e}"
-                ))),
-            },
-            Err(e) => self.0.set_exception(e),
-        };
+        self.0.complete(|| {
+            let bytes = outcome_error(outcome)?;
+            let items = code::decode::<Vec<Result<R, String>>>(&bytes).map_err(|e| {
+                TaskError::error(format!("cannot decode the results of job {job}: {e}"))
+            })?;
+            Ok(items
+                .into_iter()
+                .map(|r| r.map_err(TaskError::panic))
+                .collect())
+        });
     }
     fn fail(&self, error: TaskError) {
-        if self.start() {
-            let _ = self.0.set_exception(error);
-        }
+        self.0.complete(|| Err(error));
+    }
+    fn release(&self) {
+        drop(self.0.take());
     }
 }
 
@@ -555,6 +606,7 @@ impl Shared {
             g.kick = true;
             self.cond.notify_all();
             drop(g);
+            t.future.release();
             // A job that starts before its scancel lands finds no task and
             // runs nothing.
             let _ = fs::remove_file(worker::task_path(&self.dir, t.index));
@@ -951,7 +1003,7 @@ impl SlurmExecutor {
             index,
             job_id: job_id.clone(),
             submitted: Instant::now(),
-            future: Box::new(One(future.clone())),
+            future: Box::new(One(Handle::new(future.clone()))),
             seen: Mutex::new(Seen::default()),
         });
         s.end_submit(vec![Arc::clone(&task)]);
@@ -1095,7 +1147,7 @@ impl SlurmExecutor {
                 index: base + i as u64,
                 job_id: format!("{array_id}_{i}"),
                 submitted: now,
-                future: Box::new(Chunk::<R>(future.clone())),
+                future: Box::new(Chunk::<R>(Handle::new(future.clone()))),
                 seen: Mutex::new(Seen::default()),
             }));
             out.push((future, len));
@@ -1509,6 +1561,7 @@ fn poll_round(s: &Shared, tasks: &[Arc<Task>]) -> bool {
                 }
                 Action::Cancel(t) => {
                     t.future.cancel();
+                    t.future.release();
                 }
             }
         }
