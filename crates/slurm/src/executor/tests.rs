@@ -684,21 +684,30 @@ fn time_limits_round_up_to_minutes() {
 fn into_result_takes_the_value_the_executor_keeps_no_handle() {
     let fake = Fake::new();
     let ex = executor(&fake, "owned");
-    let jobs: Vec<_> = (0..40u64).map(|i| ex.submit_job(square, i).unwrap()).collect();
+    let jobs: Vec<_> = (0..40u64)
+        .map(|i| ex.submit_job(square, i).unwrap())
+        .collect();
     for i in 0..40u64 {
         write_result(&ex, i, value(&(i * i)));
     }
     for (i, job) in jobs.into_iter().enumerate() {
         let f = job.into_future();
-        assert_eq!(f.into_result_timeout(Duration::from_secs(10)).unwrap(), (i * i) as u64);
+        assert_eq!(
+            f.into_result_timeout(Duration::from_secs(10)).unwrap(),
+            (i * i) as u64
+        );
     }
     let m = ex
         .map_with(square, 0..30u64, MapOptions::default().chunksize(7))
         .unwrap();
     for (k, i) in (40..45u64).enumerate() {
-        let items: Vec<Result<u64, String>> =
-            (k as u64 * 7..(k as u64 * 7 + 7).min(30)).map(|x| Ok(x * x)).collect();
+        let items: Vec<Result<u64, String>> = (k as u64 * 7..(k as u64 * 7 + 7).min(30))
+            .map(|x| Ok(x * x))
+            .collect();
         write_result(&ex, i, value(&items));
     }
-    assert_eq!(m.into_result().unwrap(), (0..30u64).map(|x| x * x).collect::<Vec<_>>());
+    assert_eq!(
+        m.into_result().unwrap(),
+        (0..30u64).map(|x| x * x).collect::<Vec<_>>()
+    );
 }
