@@ -13,3 +13,6 @@ echo "--- the library crates with Rust $msrv"
 for krate in concurrent-futures-core concurrent-futures-wait concurrent-futures-pool concurrent-futures; do
   timeout 300 cargo "+$msrv" check --locked --target-dir target/msrv -p "$krate" --lib
 done
+for features in --no-default-features --all-features; do
+  timeout 300 cargo "+$msrv" check --locked --target-dir target/msrv -p concurrent-futures --lib "$features"
+done

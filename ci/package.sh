@@ -2,7 +2,8 @@
 # The published crates build from their tarballs alone. Budget: 6 minutes.
 #
 # 1. `cargo package --list`: every package ships README.md, LICENSE-MIT and
-#    LICENSE-APACHE.
+#    LICENSE-APACHE; without default features the facade's tree has no
+#    serde, codec or proc-macro.
 # 2. `cargo publish --dry-run --workspace`: packages every publishable crate
 #    in dependency order and builds each tarball against its siblings'
 #    tarballs (cargo's verify step), without uploading.
@@ -31,7 +32,19 @@ for krate in "${crates[@]}"; do
   done
 done
 
+echo "--- a thread-pool-only build has no serde, codec or proc-macro"
+light=$(cargo tree --quiet -e normal --no-default-features -p concurrent-futures --prefix none)
+if grep -E "^(serde|rmp|syn|proc-macro2|quote|thiserror)" <<<"$light"; then
+  echo "error: the lines above are in the tree of concurrent-futures without default features" >&2
+  exit 1
+fi
+
 echo "--- cargo publish --dry-run --workspace (packages and builds every tarball)"
+# Cargo verifies each tarball against its siblings served from a local
+# registry overlay, which it unpacks once per version under
+# registry/src/-<hash>/ and never refreshes: drop our crates' stale copies
+# (a re-run at the same version would build the old sources).
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/concurrent-futures*
 timeout 300 cargo publish --dry-run --workspace "${dirty[@]}"
 
 echo "--- the facade from its unpacked tarball, siblings patched to theirs"

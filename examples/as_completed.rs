@@ -1,4 +1,4 @@
-//! The seeds' spider: crawl a web site with a `ThreadPoolExecutor`, a `HashMap<Future<_>, Url>` and `as_completed`, handling each page as it arrives.
+//! The spider of Python's tutorials: crawl a web site with a `ThreadPoolExecutor`, a `HashMap<Future<_>, Url>` and `as_completed`, handling each page as it arrives.
 //!
 //! Python: `tasks = {executor.submit(get_html, url): url for url in urls}`
 //! then `for task in as_completed(tasks): url = tasks[task]`. The site is

@@ -1,10 +1,10 @@
 //! Bank transfers between accounts on a thread pool: one lock per account, always taken in the same order, so crossed transfers never deadlock and no money is lost.
 //!
-//! The seeds' Xiaoming and Xiaozhang pay each other back and forth: with a
+//! Xiaoming and Xiaozhang, of a classic Python lesson on locks, pay each other back and forth: with a
 //! lock per account, "lock mine, then lock yours" deadlocks when both pay
-//! at once (each holds its own lock and waits for the other's). The seeds'
+//! at once (each holds its own lock and waits for the other's). The usual
 //! fix is to take the locks in one agreed order; here, by account number.
-//! (The seeds' `RLock` variant has no place in Rust: a `MutexGuard` is
+//! (Python's `RLock` variant has no place in Rust: a `MutexGuard` is
 //! passed down instead of locking twice.)
 
 use concurrent_futures::{wait, ReturnWhen, ThreadPoolExecutor};

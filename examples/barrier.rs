@@ -1,6 +1,6 @@
 //! `Barrier`: runners wait at the start line and start together, a flash sale opens for everyone at once, and `abort`/`reset`/timeouts break and mend a barrier.
 //!
-//! The seeds' Barrier examples: "like a race, everyone gets ready (all call
+//! Python's `threading.Barrier` as tutorials show it: "like a race, everyone gets ready (all call
 //! `wait`), then all run"; the 1000 shoppers released together on 100 items
 //! (with a pool, give it at least as many threads as the barrier has
 //! parties, or the last parties never get a thread); and `abort()` /
@@ -93,7 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         stock.load(Ordering::SeqCst)
     );
 
-    // 3. abort and reset (the seeds' Barrier(3) with abort at thread 2 and
+    // 3. abort and reset (Python's `Barrier(3)` example with abort at thread 2 and
     //    reset at thread 4, on plain threads as there): waiting parties and
     //    later ones get BrokenBarrierError until `reset`.
     println!("3. abort and reset:");

@@ -1,8 +1,8 @@
 //! A pool of database connections guarded by a `BoundedSemaphore`: at most N tasks hold a connection at once, the others wait (or give up after a timeout).
 //!
-//! The seeds' connection pool (`Pool.get` acquires the semaphore and pops a
+//! A Python-style connection pool (`Pool.get` acquires the semaphore and pops a
 //! connection, `Pool.set` pushes it back and releases), run by eight tasks
-//! on a `ThreadPoolExecutor`; and the seeds' point about `BoundedSemaphore`:
+//! on a `ThreadPoolExecutor`; and the point of `BoundedSemaphore`:
 //! releasing more than was acquired is an error, not a silent extra slot.
 
 use concurrent_futures::sync::BoundedSemaphore;
@@ -18,7 +18,7 @@ struct Conn {
     queries: usize,
 }
 
-/// The seeds' `Pool`: a semaphore counts the free connections.
+/// The `Pool`: a semaphore counts the free connections.
 struct ConnPool {
     sema: BoundedSemaphore,
     conns: Mutex<Vec<Conn>>,

@@ -1,9 +1,9 @@
-//! `done()`, `cancel()`, `cancelled()`, `running()`: a queued task can be cancelled and never runs, a running one cannot; `shutdown(cancel_futures)` cancels the queue.
+//! `done()`, `cancel()`, `cancelled()`, `running()`: a queued task can be cancelled and never runs, a running one cannot; `shutdown_with(ShutdownOptions::default().cancel_futures(true))` cancels the queue.
 //!
-//! The seeds' example: a pool of one worker, two tasks; the second is still
+//! Python's classic example: a pool of one worker, two tasks; the second is still
 //! queued when it is cancelled.
 
-use concurrent_futures::{FutureError, FutureState, ThreadPoolExecutor};
+use concurrent_futures::{FutureError, FutureState, ShutdownOptions, ThreadPoolExecutor};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -78,7 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     while !futures.iter().any(|f| f.running()) {
         thread::yield_now();
     }
-    executor.shutdown(true, true);
+    executor.shutdown_with(ShutdownOptions::default().cancel_futures(true));
     let states: Vec<String> = futures.iter().map(|f| f.state().to_string()).collect();
     println!("after shutdown(wait = true, cancel_futures = true): {states:?}");
     println!(

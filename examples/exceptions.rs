@@ -1,6 +1,6 @@
 //! A task's failure as data: a panic or a returned `Err` becomes the future's exception, read through `result`/`exception` or in a done-callback.
 //!
-//! The seeds' two ways to see a worker's exception: `try: future.result()
+//! Python's two ways to see a worker's exception: `try: future.result()
 //! except Exception as e` inside `as_completed`, and
 //! `future.add_done_callback(executor_callback)` reading `future.exception()`.
 
@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-/// The seeds' `error(t)`: sleeps, then raises.
+/// Python's `error(t)`: sleeps, then raises.
 fn error(t: Duration) -> u32 {
     thread::sleep(t);
     panic!("This is Error");

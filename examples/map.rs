@@ -1,6 +1,6 @@
 //! `executor.map`: results in input order, `zip` with the inputs, a failed item failing only its place, `timeout` and `buffersize`.
 //!
-//! The seeds' `for url, result in zip(url_list, executor.map(get_html,
+//! Python's `for url, result in zip(url_list, executor.map(get_html,
 //! url_list))`, against a small web site served on loopback by this program.
 
 #[path = "common/site.rs"]

@@ -1,4 +1,4 @@
-//! Pools inside threads and pool tasks, and threads started inside pool tasks: the seeds' homework questions 3 and 4.
+//! Pools inside threads and pool tasks, and threads started inside pool tasks: two questions Python users ask.
 //!
 //! "Can a single thread create its own ThreadPoolExecutor?" Yes. "Can a pool
 //! task start a thread?" Yes, and whoever joins it decides when it is done.

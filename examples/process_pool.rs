@@ -1,6 +1,6 @@
 //! CPU-bound work (counting primes) on a `ProcessPoolExecutor` beside a sequential run and a `ThreadPoolExecutor`, with the speedups measured as it runs; a crash and a hang that fail only their own task.
 //!
-//! The seeds' point about the GIL: in CPython, threads do not speed up
+//! Python's usual advice about the GIL: in CPython, threads do not speed up
 //! CPU-bound Python code (one thread runs bytecode at a time), so such work
 //! goes to a process pool. Rust has no GIL: threads already run in
 //! parallel, and the process pool is for isolation (a crash or a runaway

@@ -1,6 +1,6 @@
 //! Producers and consumers on a thread pool, coordinated by `Semaphore`s (a bounded buffer) and `Event`s (start, stop, and a per-item acknowledgement).
 //!
-//! The seeds' producer/consumer: consumers wait for an `Event` before they
+//! The classic producer/consumer: consumers wait for an `Event` before they
 //! start, producers block while the buffer is full (a `Semaphore` counts the
 //! free places, another the filled ones), a stop `Event` tells consumers to
 //! leave once the buffer is empty; then the "send the data with an `Event`"

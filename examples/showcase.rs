@@ -10,7 +10,7 @@ mod site;
 
 use concurrent_futures::{
     as_completed, process, wait, Future, MapOptions, ProcessPoolExecutor, ReturnWhen,
-    ThreadPoolExecutor,
+    ShutdownOptions, ThreadPoolExecutor,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{HashMap, HashSet};
@@ -51,7 +51,7 @@ fn progress(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// The seeds' spider: a `HashMap` from futures to URLs, results taken as they complete.
+/// The spider: a `HashMap` from futures to URLs, results taken as they complete.
 fn crawl(pages: usize) -> Res<()> {
     println!("1. crawling a {pages}-page site on loopback with 8 threads and as_completed");
     let site = site::Site::start(pages)?;
@@ -216,7 +216,7 @@ fn first_exception() -> Res<()> {
     Ok(())
 }
 
-/// Queued tasks stay cancellable until a worker takes them; `shutdown(.., cancel_futures)`.
+/// Queued tasks stay cancellable until a worker takes them; `shutdown_with` with `cancel_futures(true)`.
 fn cancel_queued() -> Res<()> {
     println!("4. 40 slow jobs on 2 workers: cancel the queued ones, then shut down");
     let ex = ThreadPoolExecutor::new(2)?;
@@ -231,7 +231,7 @@ fn cancel_queued() -> Res<()> {
     std::thread::sleep(Duration::from_millis(30));
     let cancelled = futures[20..].iter().filter(|f| f.cancel()).count();
     println!("   cancelled {cancelled} of the last 20 (none of them had started)");
-    ex.shutdown(true, true);
+    ex.shutdown_with(ShutdownOptions::default().cancel_futures(true));
     let finished = futures
         .iter()
         .filter(|f| f.done() && !f.cancelled())

@@ -1,14 +1,14 @@
 //! Submit a task to a `ThreadPoolExecutor` and wait for its result, as Python's `executor.submit(fn, *args).result()`.
 //!
-//! The seeds' first example: `test(name, age)` sleeps, then returns; the
+//! Python's classic first example: `test(name, age)` sleeps, then returns; the
 //! future prints like Python's repr, `running` while the task runs and
 //! `finished returned ...` after.
 
-use concurrent_futures::{FutureError, ThreadPoolExecutor};
+use concurrent_futures::{FutureError, ShutdownOptions, ThreadPoolExecutor};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// The seeds' `test(name, age)`: prints its arguments, works, returns.
+/// Python's `test(name, age)`: prints its arguments, works, returns.
 fn test(name: &str, age: u32, work: Duration) -> String {
     println!("  [task] {name} {age}");
     thread::sleep(work);
@@ -74,7 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Python: leaving `with` calls shutdown(wait=True); here, explicitly.
-    executor.shutdown(true, false);
+    executor.shutdown_with(ShutdownOptions::default());
     match executor.submit(|| ()) {
         Err(e) => println!("submit after shutdown: {e}"),
         Ok(_) => println!("submit after shutdown was accepted?"),

@@ -1,6 +1,6 @@
 //! `Timer`: run a function once after a delay on its own thread, `cancel` it before it fires, re-arm it for a periodic job, and use it as a watchdog.
 //!
-//! The seeds' `Timer(2, test, args=("mmd",)).start()` (the main thread goes
+//! Python's `Timer(2, test, args=("mmd",)).start()` (the main thread goes
 //! on and the timer fires later), `t.cancel()`, and the timer that starts
 //! the next timer ("better than a busy loop: it waits").
 
@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// Starts a timer that runs a tick every `period` until `stop` is set: each
-/// run arms the next timer (the seeds' self-restarting `Timer`). `current`
+/// run arms the next timer (Python's self-restarting `Timer` pattern). `current`
 /// holds the armed one, so that it can be cancelled.
 fn every(
     period: Duration,

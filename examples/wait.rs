@@ -1,6 +1,6 @@
 //! `wait` with `FIRST_COMPLETED`, `ALL_COMPLETED` and `FIRST_EXCEPTION`: which futures are done, which are not, and cancelling the rest.
 //!
-//! The seeds' `done_set, no_done_set = wait(tasks, return_when=...)`, on
+//! Python's `done_set, no_done_set = wait(tasks, return_when=...)`, on
 //! downloads of different lengths (simulated with sleeps) and one that fails.
 
 // `Future<T>` hashes by identity (an address its interior mutability never

@@ -15,7 +15,11 @@ fn examples_dir() -> PathBuf {
         .join("examples")
 }
 
-/// The example names: every `examples/*.rs`.
+/// Examples that need a feature of this package (`required-features`):
+/// cargo builds them only with it.
+const NEEDS_FEATURE: [(&str, bool); 1] = [("tracing", cfg!(feature = "tracing"))];
+
+/// The example names: every `examples/*.rs` that cargo built.
 fn example_names() -> Vec<String> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -23,6 +27,13 @@ fn example_names() -> Vec<String> {
         .filter_map(|e| {
             let name = e.ok()?.file_name().into_string().ok()?;
             name.strip_suffix(".rs").map(str::to_owned)
+        })
+        .filter(|name| {
+            let unbuilt = NEEDS_FEATURE.iter().any(|&(n, on)| n == name && !on);
+            if unbuilt {
+                println!("example {name} skipped: it needs `--features {name}`");
+            }
+            !unbuilt
         })
         .collect();
     names.sort();

@@ -10,7 +10,7 @@
 //! complete, exactly as with Python's module:
 //!
 //! ```
-//! use concurrent_futures::{as_completed, wait, Future, ReturnWhen, ThreadPoolExecutor};
+//! use concurrent_futures::{as_completed, wait, Future, ReturnWhen, ShutdownOptions, ThreadPoolExecutor};
 //! use std::collections::HashMap;
 //! use std::time::Duration;
 //!
@@ -43,7 +43,7 @@
 //! assert!(r.done.iter().any(|f| f.exception().unwrap().is_some()));
 //! r.not_done.iter().for_each(|f| { f.cancel(); });
 //!
-//! ex.shutdown(true, false); // also what dropping the executor does
+//! ex.shutdown_with(ShutdownOptions::default()); // wait, cancel nothing: what dropping it does
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -88,6 +88,18 @@
 //! }
 //! ```
 //!
+//! # Features
+//!
+//! * `process` (default): the process pool on Linux ([`process`],
+//!   `ProcessPoolExecutor`) and the [`Executor`] trait's plain-function
+//!   `submit` and `map`, with their serde bounds. A thread-pool-only user
+//!   turns it off (`default-features = false`) and builds no serde, codec or
+//!   `syn`-based derive.
+//! * `tracing`: the pools' `tracing` events (target `concurrent_futures`:
+//!   submit, start, finish, cancel; workers started, died, replaced) and the
+//!   library's [`diagnostics`] (a panicking done-callback or `Timer`) as
+//!   `ERROR` events when a subscriber takes them.
+//!
 //! # `Future` beside `std::future::Future`
 //!
 //! [`Future`] shares its name with the trait in Rust's prelude. In code that
@@ -119,10 +131,12 @@
 //! [architecture page](https://github.com/concurrent-futures/concurrent-futures/blob/main/docs/architecture.md)
 //! explains how it works.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub use concurrent_futures_core::{
     panic_message, BoxError, ClusterJobError, Completion, ExitCause, Future, FutureError,
-    FutureState, InvalidStateError, RefResultFuture, ResultFuture, SharedError, TaskError,
-    TimeoutError, Waitable, Waiter,
+    FutureState, InvalidStateError, NotUniqueError, Ran, RefResultFuture, ResultFuture,
+    SharedError, Task, TaskError, TimeoutError, Waitable, Waiter,
 };
 pub use concurrent_futures_wait::{
     as_completed, as_completed_any, wait, wait_any, AsCompleted, AsCompletedAny, DoneAndNotDone,
@@ -130,9 +144,11 @@ pub use concurrent_futures_wait::{
 };
 
 pub use concurrent_futures_pool::{
-    BuildError, Executor, Map, MapOptions, PoolStats, Scope, SubmitError, ThreadPoolBuilder,
-    ThreadPoolExecutor,
+    BuildError, Executor, Map, MapOptions, PoolStats, Scope, ShutdownOptions, SubmitError,
+    ThreadPoolBuilder, ThreadPoolExecutor,
 };
+
+pub use concurrent_futures_core::diagnostics;
 
 /// Python's `threading` primitives `std` lacks: `Event`, `Semaphore`,
 /// `BoundedSemaphore`, `Barrier`, `Timer`.
@@ -140,15 +156,18 @@ pub use concurrent_futures_core::sync;
 
 /// The process pool: `process::init()` (first line of `main`),
 /// [`ProcessPoolExecutor`] and its errors.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process"))]
+#[cfg_attr(docsrs, doc(cfg(all(target_os = "linux", feature = "process"))))]
 pub use concurrent_futures_pool::process;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process"))]
+#[cfg_attr(docsrs, doc(cfg(all(target_os = "linux", feature = "process"))))]
 pub use concurrent_futures_pool::{ProcessPoolBuilder, ProcessPoolExecutor};
 
 /// The Slurm backends: [`SlurmExecutor`](slurm::SlurmExecutor) (batch jobs)
 /// and its state table; process-pool workers on a cluster are
 /// `process::launcher::Launcher::srun()`. See `docs/cluster.md`.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "slurm"))]
+#[cfg_attr(docsrs, doc(cfg(all(target_os = "linux", feature = "slurm"))))]
 pub use concurrent_futures_slurm as slurm;
 
 /// The crate README's examples (its crates.io page), run as doctests so they

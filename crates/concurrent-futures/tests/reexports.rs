@@ -54,6 +54,16 @@ fn every_reexport() {
     assert_eq!(r.done, [0]);
     let it: cf::AsCompletedAny<'_> = cf::as_completed_any(&[&f], None);
     assert_eq!(it.count(), 1);
+    let (task, g) = cf::Task::new(|| 2u8);
+    assert_eq!(task.run(), cf::Ran::Completed);
+    let _g2 = g.clone();
+    match g.into_result() {
+        Err(cf::FutureError::NotUnique(e)) => {
+            let e: cf::NotUniqueError = e;
+            assert_eq!(e.others(), 1);
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -77,7 +87,7 @@ fn every_sync_reexport() {
     assert!(timer.cancel());
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process"))]
 #[test]
 fn process_reexports() {
     let _: fn() = cf::process::init;
@@ -102,7 +112,7 @@ fn thread_pool_reexports() {
     let stats: cf::PoolStats = ex.stats();
     assert!(stats.completed >= 2, "{stats:?}");
     fn shut<E: cf::Executor>(e: &E) {
-        e.shutdown(true, false);
+        e.shutdown_with(cf::ShutdownOptions::default());
     }
     shut(&ex);
     let e: cf::SubmitError = ex.submit(|| ()).unwrap_err();
@@ -115,4 +125,46 @@ fn thread_pool_reexports() {
 fn panic_message_reexport() {
     let payload = std::panic::catch_unwind(|| panic!("boom")).unwrap_err();
     assert_eq!(cf::panic_message(payload.as_ref()), "boom");
+}
+
+/// `shutdown_with(ShutdownOptions)` names Python's keyword arguments: with
+/// `wait(false).cancel_futures(true)` a queued task is cancelled and the call
+/// does not wait for the running one.
+#[test]
+fn shutdown_options_name_the_arguments() {
+    use std::time::Duration;
+    let ex = cf::ThreadPoolExecutor::new(1).unwrap();
+    let gate = Arc::new(cf::sync::Event::new());
+    let g = Arc::clone(&gate);
+    let running = ex
+        .submit(move || g.wait_timeout(Duration::from_secs(30)))
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !running.running() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first task did not start in 30 s"
+        );
+        std::thread::yield_now();
+    }
+    let queued = ex.submit(|| 1).unwrap();
+    let opts = cf::ShutdownOptions::default()
+        .wait(false)
+        .cancel_futures(true);
+    assert!(!opts.get_wait() && opts.get_cancel_futures());
+    ex.shutdown_with(opts);
+    assert!(queued.cancelled(), "{queued:?}");
+    assert!(
+        !running.done(),
+        "shutdown_with(wait(false)) waited for the running task"
+    );
+    gate.set();
+    assert!(*running.result_timeout(Duration::from_secs(30)).unwrap());
+}
+
+#[test]
+fn diagnostics_reexport() {
+    let kind = cf::diagnostics::DiagnosticKind::CallbackPanicked;
+    assert_eq!(kind.as_str(), "callback panicked");
+    let _: fn(&cf::diagnostics::Diagnostic<'_>) = cf::diagnostics::report;
 }

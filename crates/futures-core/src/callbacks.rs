@@ -1,6 +1,6 @@
 //! Done-callbacks: taken out of the future under its lock, run after the lock
 //! is released, in the order they were added, each exactly once. A callback
-//! that panics is reported on stderr and the others still run (CPython's
+//! that panics is reported (`diagnostics`) and the others still run (CPython's
 //! `_invoke_callbacks` logs and goes on the same way).
 //!
 //! While a completion runs a future's callbacks, the thread remembers which
@@ -11,6 +11,7 @@
 use std::cell::Cell;
 
 use crate::cell::Callback;
+use crate::diagnostics::DiagnosticKind;
 use crate::future::Future;
 use crate::unwind;
 
@@ -42,7 +43,11 @@ pub(crate) fn run_all<T>(future: &Future<T>, callbacks: Vec<Callback<T>>) {
 /// Runs one callback, reporting a panic instead of unwinding.
 pub(crate) fn run_one<T>(future: &Future<T>, callback: Callback<T>) {
     if let Err(message) = unwind::catch(|| callback(future)) {
-        unwind::report(&format!("a done-callback of {future:?}"), &message);
+        unwind::report_as(
+            DiagnosticKind::CallbackPanicked,
+            &format!("a done-callback of {future:?}"),
+            &message,
+        );
     }
 }
 

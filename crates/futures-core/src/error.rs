@@ -100,23 +100,43 @@ impl std::error::Error for NotUniqueError {}
 /// assert!(f.cancel());
 /// assert!(matches!(f.result(), Err(FutureError::Cancelled)));
 /// ```
-#[derive(Clone, Debug, thiserror::Error)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum FutureError {
     /// The future was cancelled (Python's `CancelledError`).
-    #[error("future was cancelled")]
     Cancelled,
     /// The wait ran past its timeout (Python's `TimeoutError`); the future
     /// itself is untouched and may still complete.
-    #[error(transparent)]
     Timeout(TimeoutError),
     /// The task failed; the [`TaskError`] says how.
-    #[error(transparent)]
     Failed(TaskError),
     /// `into_result` (or an owned `.await`) could not take the value: other
     /// handles of the future are alive. The value stays for them.
-    #[error(transparent)]
     NotUnique(NotUniqueError),
+}
+
+impl fmt::Display for FutureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FutureError::Cancelled => f.write_str("future was cancelled"),
+            FutureError::Timeout(e) => fmt::Display::fmt(e, f),
+            FutureError::Failed(e) => fmt::Display::fmt(e, f),
+            FutureError::NotUnique(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+/// Transparent: the variants' errors are the error, so their sources are
+/// its source.
+impl StdError for FutureError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            FutureError::Cancelled => None,
+            FutureError::Timeout(e) => e.source(),
+            FutureError::Failed(e) => e.source(),
+            FutureError::NotUnique(e) => e.source(),
+        }
+    }
 }
 
 impl FutureError {
@@ -237,14 +257,15 @@ impl From<TaskError> for FutureError {
 
 /// A wait ran out of time: how many futures were still unfinished, of how many.
 ///
-/// Displays as Python's message: `"2 (of 4) futures unfinished"`, or
-/// `"timed out waiting for the future"` for a single future.
+/// Displays as `"timed out: 2 (of 4) futures unfinished"` (Python's
+/// message, after the words that say what happened), or `"timed out waiting
+/// for the future"` for a single future.
 ///
 /// # Examples
 ///
 /// ```
 /// use concurrent_futures_core::TimeoutError;
-/// assert_eq!(TimeoutError::new(2, 4).to_string(), "2 (of 4) futures unfinished");
+/// assert_eq!(TimeoutError::new(2, 4).to_string(), "timed out: 2 (of 4) futures unfinished");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimeoutError {
@@ -298,7 +319,7 @@ impl fmt::Display for TimeoutError {
         } else {
             write!(
                 f,
-                "{} (of {}) futures unfinished",
+                "timed out: {} (of {}) futures unfinished",
                 self.unfinished, self.total
             )
         }
@@ -374,26 +395,22 @@ fn signal_name(sig: i32) -> Option<&'static str> {
 /// assert_eq!(e.panic_message(), Some("boom"));
 /// assert_eq!(e.to_string(), "task panicked: boom");
 /// ```
-#[derive(Clone, Debug, thiserror::Error)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum TaskError {
     /// The task panicked; the panic's message is kept.
-    #[error("task panicked: {message}")]
     Panicked {
         /// The panic's message (`"<non-string panic payload>"` when it had none).
         message: String,
     },
     /// The task returned an error (`submit_fallible`), kept as it was.
-    #[error("task failed: {0}")]
-    Error(#[source] SharedError),
+    Error(SharedError),
     /// The executor broke before the task could run (Python's `BrokenExecutor`).
-    #[error("executor is broken: {reason}")]
     Broken {
         /// What broke it, e.g. what a failing initializer reported.
         reason: String,
     },
     /// The worker process running the task died.
-    #[error("worker process {pid} {cause} while running the task")]
     WorkerDied {
         /// The worker's process id.
         pid: u32,
@@ -401,7 +418,6 @@ pub enum TaskError {
         cause: ExitCause,
     },
     /// The task ran past its time limit and was killed with its worker.
-    #[error("task ran past its time limit of {limit:?} and was killed (worker process {pid})")]
     TimeLimit {
         /// The limit the task ran past.
         limit: Duration,
@@ -409,8 +425,34 @@ pub enum TaskError {
         pid: u32,
     },
     /// A cluster job (Slurm) that ran the task ended without a result.
-    #[error(transparent)]
     ClusterJob(Box<ClusterJobError>),
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Panicked { message } => write!(f, "task panicked: {message}"),
+            TaskError::Error(e) => write!(f, "task failed: {e}"),
+            TaskError::Broken { reason } => write!(f, "executor is broken: {reason}"),
+            TaskError::WorkerDied { pid, cause } => {
+                write!(f, "worker process {pid} {cause} while running the task")
+            }
+            TaskError::TimeLimit { limit, pid } => write!(
+                f,
+                "task ran past its time limit of {limit:?} and was killed (worker process {pid})"
+            ),
+            TaskError::ClusterJob(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl StdError for TaskError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            TaskError::Error(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl TaskError {
@@ -863,12 +905,20 @@ impl TaskError {
 /// assert_eq!(e.to_string(), "invalid state: cannot set_result on a finished future");
 /// assert_eq!(*f.result().unwrap(), 1);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("invalid state: cannot {operation} on a {state} future")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InvalidStateError {
     state: FutureState,
     operation: &'static str,
 }
+
+impl fmt::Display for InvalidStateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let InvalidStateError { state, operation } = self;
+        write!(f, "invalid state: cannot {operation} on a {state} future")
+    }
+}
+
+impl StdError for InvalidStateError {}
 
 impl InvalidStateError {
     pub(crate) fn new(state: FutureState, operation: &'static str) -> Self {

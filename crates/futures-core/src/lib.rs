@@ -40,11 +40,15 @@
 //! * `awaiting.rs` — `.await` support ([`ResultFuture`]);
 //! * `error.rs` — [`FutureError`], [`TaskError`], [`InvalidStateError`];
 //! * `unwind.rs` — panic containment; `primitives.rs` — the std/loom switch;
-//! * `sync/` — `Event`, `Semaphore`, `BoundedSemaphore`, `Barrier`, `Timer`.
+//! * `sync/` — `Event`, `Semaphore`, `BoundedSemaphore`, `Barrier`, `Timer`;
+//! * `diagnostics.rs` — [`diagnostics`]: panics no caller receives, to a hook, `tracing` or stderr;
+//! * `trace.rs` — [`trace`]: the executors' `tracing` events (feature `tracing`).
 
 mod awaiting;
 mod callbacks;
 mod cell;
+mod completer;
+pub mod diagnostics;
 mod error;
 mod future;
 #[cfg(all(test, loom))]
@@ -53,10 +57,12 @@ mod primitives;
 mod state;
 pub mod sync;
 mod task;
+pub mod trace;
 mod unwind;
 mod waiter;
 
 pub use awaiting::{RefResultFuture, ResultFuture};
+pub use completer::Completer;
 pub use error::{
     BoxError, ClusterJobError, ExitCause, FutureError, InvalidStateError, NotUniqueError,
     SharedError, TaskError, TimeoutError,

@@ -15,6 +15,8 @@
 //! `concurrent_futures_core::__private::unwind` (not public API).
 
 use std::any::Any;
+
+use crate::diagnostics::{self, Diagnostic, DiagnosticKind};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// The message of a panic payload (what `catch_unwind` returns), as `std`'s
@@ -65,9 +67,18 @@ pub fn catch_and_report(what: &str, f: impl FnOnce()) {
     }
 }
 
-/// Reports a contained panic of `what` on stderr.
+/// Reports a contained panic of `what` as a [`diagnostics`](crate::diagnostics)
+/// event of kind `Panicked` (by default a line on stderr).
 pub fn report(what: &str, message: &str) {
-    eprintln!("concurrent-futures: {what} panicked: {message}");
+    report_as(DiagnosticKind::Panicked, what, message);
+}
+
+/// [`report`] with a more specific kind (a done-callback, a waiter).
+pub fn report_as(kind: DiagnosticKind, what: &str, message: &str) {
+    diagnostics::report(&Diagnostic::new(
+        kind,
+        format_args!("{what} panicked: {message}"),
+    ));
 }
 
 /// Drops `value`, containing any panic its `Drop` raises, and the panic of
@@ -180,8 +191,11 @@ mod tests {
     fn a_payload_whose_drop_panics_is_contained() {
         let r = catch(|| std::panic::panic_any(PanicsOnDrop(3)));
         assert_eq!(r.unwrap_err(), "<non-string panic payload>");
-        // Deeper than the rounds: leaked, still contained.
-        assert!(drop_contained(PanicsOnDrop(100)));
+        // Deeper than the rounds: leaked (on purpose; Miri's leak check
+        // would report it), still contained.
+        if !cfg!(miri) {
+            assert!(drop_contained(PanicsOnDrop(100)));
+        }
         assert!(!drop_contained(PanicsOnDrop(0)));
     }
 

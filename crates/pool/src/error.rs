@@ -1,6 +1,7 @@
 //! Errors of the pools: [`SubmitError`] when a task is refused,
 //! [`BuildError`] when a pool cannot be built.
 
+use std::fmt;
 use std::io;
 
 /// Why `submit` (or `map`) refused a task.
@@ -17,39 +18,52 @@ use std::io;
 /// assert!(err.is_shutdown());
 /// assert_eq!(err.to_string(), "cannot schedule new futures after shutdown");
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SubmitError {
     /// `shutdown` has begun; no new task is accepted.
-    #[error("cannot schedule new futures after shutdown")]
     Shutdown,
     /// The executor is broken (Python's `BrokenExecutor`), e.g. because an
     /// initializer failed; `reason` says what broke it.
-    #[error("executor is broken: {reason}")]
     Broken {
         /// What broke the executor.
         reason: String,
     },
     /// The task's argument could not be serialized for a worker process;
     /// the message is the serializer's.
-    #[error("cannot serialize the task's argument: {0}")]
     Serialize(String),
     /// `try_submit` on a pool whose queue holds `max_queued` tasks not yet
     /// started.
-    #[error("the pool's queue is full ({max_queued} tasks waiting to start)")]
     Full {
         /// The pool's bound.
         max_queued: usize,
     },
     /// `submit_timeout` gave up: the queue stayed full for the whole timeout.
-    #[error(
-        "timed out waiting for room in the pool's queue ({max_queued} tasks waiting to start)"
-    )]
     Timeout {
         /// The pool's bound.
         max_queued: usize,
     },
 }
+
+impl fmt::Display for SubmitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SubmitError::Shutdown => f.write_str("cannot schedule new futures after shutdown"),
+            SubmitError::Broken { reason } => write!(f, "executor is broken: {reason}"),
+            SubmitError::Serialize(e) => write!(f, "cannot serialize the task's argument: {e}"),
+            SubmitError::Full { max_queued } => write!(
+                f,
+                "the pool's queue is full ({max_queued} tasks waiting to start)"
+            ),
+            SubmitError::Timeout { max_queued } => write!(
+                f,
+                "timed out waiting for room in the pool's queue ({max_queued} tasks waiting to start)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SubmitError {}
 
 impl SubmitError {
     /// A broken-executor error with this reason.
@@ -156,8 +170,7 @@ impl SubmitError {
 /// tx.send(()).unwrap();
 /// assert!(ex.shutdown_timeout(Duration::from_secs(10), false).is_ok());
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("shutdown timed out: {running} tasks running and {queued} queued on {workers} worker threads {threads:?}")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ShutdownTimeout {
     /// Tasks running when the timeout passed.
@@ -170,6 +183,23 @@ pub struct ShutdownTimeout {
     pub threads: Vec<String>,
 }
 
+impl fmt::Display for ShutdownTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ShutdownTimeout {
+            running,
+            queued,
+            workers,
+            threads,
+        } = self;
+        write!(
+            f,
+            "shutdown timed out: {running} tasks running and {queued} queued on {workers} worker threads {threads:?}"
+        )
+    }
+}
+
+impl std::error::Error for ShutdownTimeout {}
+
 /// Why a pool could not be built.
 ///
 /// # Examples
@@ -181,23 +211,41 @@ pub struct ShutdownTimeout {
 /// assert!(err.is_zero_workers());
 /// assert_eq!(err.to_string(), "max_workers must be greater than 0");
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum BuildError {
     /// `max_workers(0)`: a pool needs at least one worker (Python's
     /// `ValueError("max_workers must be greater than 0")`).
-    #[error("max_workers must be greater than 0")]
     ZeroWorkers,
     /// A worker thread or process could not be started.
-    #[error("cannot start a worker: {0}")]
-    Spawn(#[source] io::Error),
+    Spawn(io::Error),
     /// An option has a value the pool cannot use; the message says which.
-    #[error("invalid option: {0}")]
     InvalidOption(String),
     /// A process pool was built in a program whose `main` did not call
     /// `process::init()` first (its workers would not know they are workers).
-    #[error("process::init() was not called at the start of main; a process pool needs it")]
     NotInitialized,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::ZeroWorkers => f.write_str("max_workers must be greater than 0"),
+            BuildError::Spawn(e) => write!(f, "cannot start a worker: {e}"),
+            BuildError::InvalidOption(why) => write!(f, "invalid option: {why}"),
+            BuildError::NotInitialized => f.write_str(
+                "process::init() was not called at the start of main; a process pool needs it",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BuildError::Spawn(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl BuildError {

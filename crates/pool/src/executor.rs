@@ -1,12 +1,16 @@
 //! The [`Executor`] trait: what the thread and process pools share, so code
 //! can be written against either (Python's `Executor` base class).
 
+#[cfg(feature = "process")]
 use concurrent_futures_core::Future;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+#[cfg(feature = "process")]
+use serde::{de::DeserializeOwned, Serialize};
 
+#[cfg(feature = "process")]
 use crate::error::SubmitError;
+#[cfg(feature = "process")]
 use crate::map::{Map, MapOptions};
+use crate::shutdown_options::ShutdownOptions;
 
 /// What every pool offers: submit a plain function with an argument, map a
 /// plain function over an input, shut down.
@@ -16,7 +20,9 @@ use crate::map::{Map, MapOptions};
 /// pool. The thread pool's own [`submit`](crate::ThreadPoolExecutor::submit)
 /// and [`map`](crate::ThreadPoolExecutor::map) take closures and need no
 /// serde; on a concrete `ThreadPoolExecutor` the inherent methods win, so call
-/// the trait's as `Executor::submit(&ex, f, arg)` there.
+/// the trait's as `Executor::submit(&ex, f, arg)` there. `submit` and `map`
+/// come with the `process` feature (on by default); without it the trait
+/// has only the shutdown methods.
 ///
 /// # Examples
 ///
@@ -56,6 +62,8 @@ pub trait Executor {
     /// let f = Executor::submit(&ex, u32::count_ones, 7).unwrap();
     /// assert_eq!(f.into_result().unwrap(), 3);
     /// ```
+    #[cfg(feature = "process")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
     fn submit<A, R>(&self, f: fn(A) -> R, arg: A) -> Result<Future<R>, SubmitError>
     where
         A: Serialize + DeserializeOwned + Send + 'static,
@@ -78,6 +86,8 @@ pub trait Executor {
     /// let m = Executor::map(&ex, u8::is_power_of_two, [3u8, 4], MapOptions::default()).unwrap();
     /// assert_eq!(m.into_result().unwrap(), [false, true]);
     /// ```
+    #[cfg(feature = "process")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
     fn map<A, R, I>(
         &self,
         f: fn(A) -> R,
@@ -103,4 +113,19 @@ pub trait Executor {
     /// Executor::shutdown(&ex, true, false);
     /// ```
     fn shutdown(&self, wait: bool, cancel_futures: bool);
+
+    /// [`shutdown`](Executor::shutdown) with named options.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures_pool::{Executor, ShutdownOptions, ThreadPoolExecutor};
+    /// fn stop_now<E: Executor>(ex: &E) {
+    ///     ex.shutdown_with(ShutdownOptions::default().cancel_futures(true));
+    /// }
+    /// stop_now(&ThreadPoolExecutor::new(1).unwrap());
+    /// ```
+    fn shutdown_with(&self, options: ShutdownOptions) {
+        self.shutdown(options.get_wait(), options.get_cancel_futures());
+    }
 }

@@ -47,7 +47,21 @@
 //! * `thread/` — [`ThreadPoolExecutor`], its queues, workers, sleep protocol
 //!   (`thread/README.md`), [`ThreadPoolBuilder`], [`Scope`] and
 //!   [`PoolStats`];
-//! * [`process`] — [`ProcessPoolExecutor`] and `process::init()` (Linux).
+//! * `process/` — `ProcessPoolExecutor` and `process::init()` (Linux, the
+//!   `process` feature, on by default).
+//!
+//! # Features
+//!
+//! * `process` (default): the process pool on Linux, and the [`Executor`]
+//!   trait's `submit` and `map` (their serde bounds are the process pool's).
+//!   Without it the crate builds no serde, codec or libc.
+//! * `tracing`: `tracing` events of both pools (see
+//!   `concurrent_futures_core::trace`) and diagnostics through `tracing`.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// std's locks poison and are invisible to loom: library code uses the
+// shared ones (clippy.toml).
+#![cfg_attr(not(test), warn(clippy::disallowed_types))]
 
 mod error;
 mod executor;
@@ -55,14 +69,17 @@ mod lifecycle;
 mod map;
 /// The workspace's std/loom switch and poison-free lock (futures-core's).
 use concurrent_futures_core::__private::primitives;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process"))]
+#[cfg_attr(docsrs, doc(cfg(all(target_os = "linux", feature = "process"))))]
 pub mod process;
+mod shutdown_options;
 mod thread;
 mod work_item;
 
 pub use error::{BuildError, ShutdownTimeout, SubmitError};
 pub use executor::Executor;
 pub use map::{Map, MapOptions};
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process"))]
 pub use process::{ProcessPoolBuilder, ProcessPoolExecutor};
+pub use shutdown_options::ShutdownOptions;
 pub use thread::{PoolStats, Scope, ThreadPoolBuilder, ThreadPoolExecutor};

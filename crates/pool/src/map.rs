@@ -222,7 +222,7 @@ impl<T> Slot<T> {
             Slot::One(f) => out.push_back(f.into_result()),
             Slot::Chunk { future, len } => match future.into_result() {
                 Ok(items) => out.extend(items.into_iter().map(|r| r.map_err(FutureError::from))),
-                Err(e) => out.extend(std::iter::repeat(e).take(len).map(Err)),
+                Err(e) => out.extend(std::iter::repeat_n(e, len).map(Err)),
             },
         }
     }
@@ -627,7 +627,7 @@ mod tests {
         assert_eq!(m.next().unwrap().unwrap(), 1);
         let e = m.next().unwrap().unwrap_err();
         assert!(e.is_timeout());
-        assert_eq!(e.to_string(), "2 (of 3) futures unfinished");
+        assert_eq!(e.to_string(), "timed out: 2 (of 3) futures unfinished");
         assert!(m.next().is_none());
         assert!(slow.cancelled() && later.cancelled());
     }

@@ -18,7 +18,9 @@
 use std::mem::{self, ManuallyDrop, MaybeUninit};
 use std::ptr;
 
-use concurrent_futures_core::{BoxError, Future, Ran as CoreRan, Task as CoreTask, TaskError};
+use concurrent_futures_core::{
+    trace, BoxError, Future, Ran as CoreRan, Task as CoreTask, TaskError,
+};
 
 /// How a job ended, for the pool's counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,6 +199,7 @@ impl WorkItem {
         T: Send + 'static,
     {
         let (task, future) = CoreTask::new(f);
+        trace::submitted("thread", &future);
         (WorkItem { task }, future)
     }
 
@@ -209,6 +212,7 @@ impl WorkItem {
         E: Into<BoxError> + 'static,
     {
         let (task, future) = CoreTask::new_fallible(f);
+        trace::submitted("thread", &future);
         (WorkItem { task }, future)
     }
 
@@ -226,6 +230,7 @@ impl WorkItem {
     {
         // SAFETY: the caller's contract is `new_unchecked`'s.
         let (task, future) = unsafe { CoreTask::new_unchecked(f) };
+        trace::submitted("thread", &future);
         (WorkItem { task }, future)
     }
 

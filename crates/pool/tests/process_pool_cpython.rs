@@ -426,6 +426,7 @@ fn test_failing_initializer() {
 }
 
 fn main() {
+    support::quiet_deliberate_faults();
     process::init();
     support::run(&[
         support::case!(test_killed_child, 30),

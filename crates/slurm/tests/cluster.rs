@@ -883,7 +883,7 @@ fn main() {
     }
     let selected: Vec<_> = tests
         .into_iter()
-        .filter(|(n, _)| filter.as_deref().map_or(true, |f| n.contains(f)))
+        .filter(|(n, _)| filter.as_deref().is_none_or(|f| n.contains(f)))
         .collect();
     // The tests run in parallel (the cluster oversubscribes its cores), each
     // on its own thread; each reports how long it took.

@@ -25,7 +25,7 @@ use concurrent_futures_core::__private::primitives;
 /// Yields `Ok(future)` for each distinct future exactly once: first those
 /// already done at the call, then each as it completes. If the timeout
 /// passes first, it yields one `Err(FutureError::Timeout(_))` saying how
-/// many futures were unfinished ("2 (of 4) futures unfinished") and ends.
+/// many futures were unfinished ("timed out: 2 (of 4) futures unfinished") and ends.
 ///
 /// It holds no handle to a future it has yielded, and dropping it (or
 /// timing out) removes its waiter from every future not yet done.
@@ -201,7 +201,7 @@ pub struct AsCompletedAny<'a> {
 /// for i in as_completed_any(&[&size, &body], Some(Duration::from_millis(50))) {
 ///     match i {
 ///         Ok(i) => order.push(i),
-///         Err(e) => assert_eq!(e.to_string(), "1 (of 2) futures unfinished"),
+///         Err(e) => assert_eq!(e.to_string(), "timed out: 1 (of 2) futures unfinished"),
 ///     }
 /// }
 /// assert_eq!(order, [1]);

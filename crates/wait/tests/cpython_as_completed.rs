@@ -78,7 +78,7 @@ fn test_future_times_out() {
         // Check that `future` wasn't completed.
         assert_eq!(completed, already_completed, "timeout {timeout:?}");
         let err = err.expect("a timeout error after the finished futures");
-        assert_eq!(err.to_string(), "1 (of 4) futures unfinished");
+        assert_eq!(err.to_string(), "timed out: 1 (of 4) futures unfinished");
         event.set();
         future.result_timeout(LONG).unwrap();
     }
@@ -97,7 +97,7 @@ fn test_duplicate_futures() {
         event.set();
         drop(f);
     });
-    let completed: Vec<_> = as_completed(std::iter::repeat(&future1).take(3), Some(LONG)).collect();
+    let completed: Vec<_> = as_completed(std::iter::repeat_n(&future1, 3), Some(LONG)).collect();
     assert_eq!(completed.len(), 1);
     assert!(completed[0].as_ref().is_ok_and(|f| *f == future1));
 }
@@ -173,7 +173,7 @@ fn test_correct_timeout_exception_msg() {
     assert_eq!(done.len(), 2);
     let err = err.expect("a timeout error");
     assert!(matches!(err, FutureError::Timeout(t) if t.unfinished() == 2 && t.total() == 4));
-    assert_eq!(err.to_string(), "2 (of 4) futures unfinished");
+    assert_eq!(err.to_string(), "timed out: 2 (of 4) futures unfinished");
 }
 
 // Cases beyond CPython's file.

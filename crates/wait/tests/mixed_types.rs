@@ -108,6 +108,6 @@ fn as_completed_any_timeout_message() {
     assert_eq!(items[0].as_ref().unwrap(), &0);
     assert_eq!(
         items[1].as_ref().unwrap_err().to_string(),
-        "2 (of 3) futures unfinished"
+        "timed out: 2 (of 3) futures unfinished"
     );
 }

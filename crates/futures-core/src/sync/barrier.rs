@@ -598,10 +598,17 @@ impl fmt::Debug for Barrier {
 /// b.abort();
 /// assert_eq!(b.wait().unwrap_err().to_string(), "barrier is broken");
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
-#[error("barrier is broken")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct BrokenBarrierError {}
+
+impl fmt::Display for BrokenBarrierError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("barrier is broken")
+    }
+}
+
+impl std::error::Error for BrokenBarrierError {}
 
 impl BrokenBarrierError {
     fn new() -> Self {

@@ -76,7 +76,7 @@ impl Core {
         let value = counter.value;
         let new = value
             .checked_add(n)
-            .filter(|&v| self.bound.map_or(true, |b| v <= b));
+            .filter(|&v| self.bound.is_none_or(|b| v <= b));
         let Some(new) = new else {
             let bound = self.bound.unwrap_or(usize::MAX);
             return Err(ReleaseError { value, bound, n });
@@ -620,13 +620,24 @@ impl fmt::Debug for SemaphoreGuard<'_> {
 /// let err = sem.release_n(2).unwrap_err();
 /// assert_eq!((err.value(), err.bound(), err.releasing()), (1, 2, 2));
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
-#[error("semaphore released too many times (value {value} of {bound}, releasing {n})")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ReleaseError {
     value: usize,
     bound: usize,
     n: usize,
 }
+
+impl fmt::Display for ReleaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ReleaseError { value, bound, n } = self;
+        write!(
+            f,
+            "semaphore released too many times (value {value} of {bound}, releasing {n})"
+        )
+    }
+}
+
+impl std::error::Error for ReleaseError {}
 
 impl ReleaseError {
     /// The counter when the release was refused.

@@ -16,6 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{deadline, sleep_on, Sleep};
+use crate::diagnostics::{diagnose, DiagnosticKind};
 use crate::error::TaskError;
 use crate::primitives::{Arc, Condvar, Mutex};
 use crate::unwind;
@@ -265,7 +266,10 @@ impl Shared {
         let outcome = if self.sleep_then_claim(at) {
             let ran = unwind::catch(f);
             if let Err(message) = &ran {
-                eprintln!("concurrent-futures: a Timer's function panicked: {message}");
+                diagnose(
+                    DiagnosticKind::TimerPanicked,
+                    format_args!("a Timer's function panicked: {message}"),
+                );
             }
             ran.map(|()| true).map_err(TaskError::panic)
         } else {

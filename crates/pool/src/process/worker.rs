@@ -14,10 +14,12 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use concurrent_futures_core::ExitCause;
+
+use crate::primitives::{Mutex, MutexGuard};
 
 use super::code::RemoteFn;
 use super::launcher::Launcher;
@@ -29,9 +31,17 @@ use super::worker_main::{self, ExeIdentity, Spec, ENV};
 /// `kill_workers` / `terminate_workers` mark the cell *doomed*: the signal
 /// reaches the live worker, and a worker that is still starting is killed
 /// as soon as its pid is published, so no worker outlives the call.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct PidCell {
     inner: Mutex<CellState>,
+}
+
+impl Default for PidCell {
+    fn default() -> Self {
+        PidCell {
+            inner: Mutex::new(CellState::default()),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -41,8 +51,8 @@ struct CellState {
 }
 
 impl PidCell {
-    fn guard(&self) -> std::sync::MutexGuard<'_, CellState> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    fn guard(&self) -> MutexGuard<'_, CellState> {
+        self.inner.lock()
     }
 
     /// Publishes a live worker's pid; false (nothing published) if the

@@ -9,11 +9,13 @@
 //! * `loom_models.rs` — model checks of the submit, sleep and shutdown
 //!   protocols (`--cfg loom`).
 //!
-//! Submit, in order: enter the shutdown gate (`lifecycle/gate.rs`), box one
-//! [`WorkItem`] (closure + future handle), push it (onto the current
-//! worker's own deque when a task of this pool submits, else the injector),
-//! wake one sleeping worker if any sleeps, else start a thread if no worker
-//! is idle and fewer than `max_workers` run, leave the gate.
+//! Submit, in order: reserve room under `max_queued` if set
+//! (`lifecycle/bound.rs`), enter the admission gate (`lifecycle/`), make one
+//! [`WorkItem`] (closure + future handle), push it onto the injector (a
+//! scoped submit made on a worker: that worker's own deque), wake one
+//! sleeping worker if any sleeps, else start a thread if no worker is idle
+//! and fewer than `max_workers` run, leave the gate (the pass's drop, also
+//! on a panic).
 
 mod builder;
 #[cfg(all(test, loom))]
@@ -33,9 +35,10 @@ use std::time::{Duration, Instant};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use concurrent_futures_core::__private::unwind;
-use concurrent_futures_core::{BoxError, Future, TaskError};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use concurrent_futures_core::diagnostics::{self, Diagnostic, DiagnosticKind};
+use concurrent_futures_core::{trace, BoxError, Future, TaskError};
+#[cfg(feature = "process")]
+use serde::{de::DeserializeOwned, Serialize};
 
 use self::queue::Queues;
 use self::sleep::Sleep;
@@ -651,8 +654,16 @@ impl Shared {
         let shared = Arc::clone(self);
         self.alive.fetch_add(1, Ordering::Relaxed);
         match self.spawn_thread(index, move || worker::main(shared, index, slot, deque)) {
+            // Events and diagnostics go out after unlocking: a subscriber
+            // or a diagnostic hook is user code.
             Ok(h) => {
                 threads.handles.push(h);
+                drop(threads);
+                if replacing.is_some() {
+                    trace::worker_replaced("thread", index);
+                } else {
+                    trace::worker_spawned("thread", index);
+                }
                 true
             }
             Err(e) => {
@@ -662,7 +673,13 @@ impl Shared {
                 // Nobody left to run what is queued: the pool is broken.
                 let others = self.alive.load(Ordering::Relaxed) - usize::from(replacing.is_some());
                 drop(threads);
-                if others == 0 {
+                if others > 0 {
+                    // The pool goes on with fewer threads: nobody else hears.
+                    diagnostics::report(&Diagnostic::new(
+                        DiagnosticKind::WorkerStartFailed,
+                        format_args!("cannot start thread pool worker {index}: {e}"),
+                    ));
+                } else {
                     self.break_pool(format!("cannot start a worker thread: {e}"));
                 }
                 false
@@ -704,6 +721,7 @@ impl Shared {
     /// to the injector; start a thread with its index in its place, unless
     /// the pool has nothing left to do. Returns whether the pool is served.
     fn worker_died(self: &Arc<Self>, index: usize) -> bool {
+        trace::worker_died("thread", index, &"its thread unwound");
         self.spawned.fetch_sub(1, Ordering::Relaxed);
         if self.lc.drained() && !self.queues.has_work() {
             return true;
@@ -797,9 +815,7 @@ impl Queued for Shared {
         let n = self.queues.drain(|job| {
             self.dequeued();
             if let Err(msg) = lifecycle::contain(|| job.abandon(why)) {
-                eprintln!(
-                    "concurrent-futures: a panic while abandoning a task was contained: {msg}"
-                );
+                unwind::report("abandoning a task", &msg);
             }
         });
         if let Abandon::Broken(_) = why {
@@ -892,6 +908,7 @@ impl fmt::Debug for ThreadPoolExecutor {
 }
 
 impl Executor for ThreadPoolExecutor {
+    #[cfg(feature = "process")]
     fn submit<A, R>(&self, f: fn(A) -> R, arg: A) -> Result<Future<R>, SubmitError>
     where
         A: Serialize + DeserializeOwned + Send + 'static,
@@ -900,6 +917,7 @@ impl Executor for ThreadPoolExecutor {
         ThreadPoolExecutor::submit(self, move || f(arg))
     }
 
+    #[cfg(feature = "process")]
     fn map<A, R, I>(
         &self,
         f: fn(A) -> R,

@@ -12,6 +12,7 @@
 
 use std::sync::Arc;
 
+use concurrent_futures_core::diagnostics::{self, Diagnostic, DiagnosticKind};
 use crossbeam_deque::Worker;
 use crossbeam_utils::Backoff;
 
@@ -63,10 +64,10 @@ impl Drop for Exit<'_> {
             let replaced =
                 lifecycle::contain(|| self.shared.worker_died(self.index)).unwrap_or(false);
             if !replaced {
-                eprintln!(
-                    "concurrent-futures: worker {} died and was not replaced",
-                    self.index
-                );
+                diagnostics::report(&Diagnostic::new(
+                    DiagnosticKind::WorkerStartFailed,
+                    format_args!("worker {} died and was not replaced", self.index),
+                ));
             }
         } else {
             drop(local);
