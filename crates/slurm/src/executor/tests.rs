@@ -673,6 +673,14 @@ fn sbatch_errors_are_submit_errors() {
 }
 
 #[test]
+fn executor_and_job_are_send_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<SlurmExecutor>();
+    check::<SlurmJob<u8>>();
+    check::<SlurmBuilder>();
+}
+
+#[test]
 fn time_limits_round_up_to_minutes() {
     assert_eq!(minutes_for(Duration::from_secs(1)), 2);
     assert_eq!(minutes_for(Duration::from_secs(60)), 2);
