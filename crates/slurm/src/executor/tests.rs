@@ -719,3 +719,24 @@ fn into_result_takes_the_value_the_executor_keeps_no_handle() {
         (0..30u64).map(|x| x * x).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn a_requeued_job_stays_running_and_its_result_counts() {
+    let fake = Fake::new();
+    let ex = executor(&fake, "requeue");
+    let f = ex.submit(square, 6).unwrap();
+    fake.set("100", "RUNNING", "n1");
+    wait_for("Running", || f.running());
+    // Preempted and requeued: pending again on Slurm's side, but the task
+    // has started, so the future stays Running (and cannot be cancelled).
+    for s in ["PREEMPTED", "REQUEUED", "PENDING", "RUNNING"] {
+        fake.set("100", s, "n2");
+        let before = ex.squeue_calls();
+        wait_for("a round", || ex.squeue_calls() >= before + 2);
+        assert_eq!(f.state(), FutureState::Running, "{s}");
+    }
+    assert!(!f.cancel());
+    write_result(&ex, 0, value(&36u64));
+    fake.set("100", "COMPLETED", "n2");
+    assert_eq!(f.result_timeout(Duration::from_secs(10)).unwrap(), &36);
+}
