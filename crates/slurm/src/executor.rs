@@ -379,8 +379,6 @@ trait Completer: Send + Sync {
     fn cancel(&self) -> bool;
     fn finish(&self, outcome: Outcome, job: &str);
     fn fail(&self, error: TaskError);
-    /// Drops the executor's handle (its future is done).
-    fn release(&self);
 }
 
 fn outcome_error(outcome: Outcome) -> Result<Vec<u8>, TaskError> {
@@ -395,75 +393,72 @@ fn outcome_error(outcome: Outcome) -> Result<Vec<u8>, TaskError> {
     }
 }
 
-/// The executor's handle of a future, until the future is done: the
-/// completing call takes it out and drops it right after `set_*`, so the
-/// owner's `into_result` finds its handle the only one.
-struct Handle<T>(Mutex<Option<Future<T>>>);
+/// The executor's side of one future: core's uncounted
+/// [`Completer`](concurrent_futures_core::Completer), so the executor's
+/// reference never counts as a user handle (`into_result` on the caller's
+/// future never reports it). Taken out when the future is completed or
+/// cancelled; every transition happens under the lock, so `start` and
+/// `cancel` do not race each other.
+struct Side<T>(Mutex<Option<concurrent_futures_core::Completer<T>>>);
 
-impl<T> Handle<T> {
-    fn new(f: Future<T>) -> Self {
-        Handle(Mutex::new(Some(f)))
+impl<T: Send> Side<T> {
+    fn new(completer: concurrent_futures_core::Completer<T>) -> Self {
+        Side(Mutex::new(Some(completer)))
     }
 
-    /// Calls `f` on a clone of the handle, outside the lock: a cancel runs
-    /// the future's callbacks, and the executor's own callback releases
-    /// this handle.
-    fn with<U>(&self, default: U, f: impl FnOnce(&Future<T>) -> U) -> U {
-        let fut = self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        match fut {
-            Some(fut) => f(&fut),
-            None => default,
-        }
+    fn lock(&self) -> MutexGuard<'_, Option<concurrent_futures_core::Completer<T>>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn take(&self) -> Option<Future<T>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
-    }
-
+    /// The future's state; a completer already taken means a done future.
     fn state(&self) -> FutureState {
-        // Released only once done; the exact terminal state does not matter
-        // to the poller.
-        self.with(FutureState::Finished, Future::state)
+        self.lock()
+            .as_ref()
+            .map_or(FutureState::Finished, |c| c.state())
     }
 
     fn start(&self) -> bool {
-        self.with(false, |f| match f.state() {
-            FutureState::Pending => f.set_running_or_notify_cancel().unwrap_or(false),
-            FutureState::Running => true,
-            _ => false,
-        })
+        match self.lock().as_ref() {
+            Some(c) => match c.state() {
+                FutureState::Pending => c.set_running_or_notify_cancel(),
+                FutureState::Running => true,
+                _ => false,
+            },
+            None => false,
+        }
     }
 
     fn cancel(&self) -> bool {
-        self.with(false, Future::cancel)
+        let mut g = self.lock();
+        match g.as_ref().map(|c| c.state()) {
+            Some(FutureState::Pending) => {
+                if let Some(c) = g.take() {
+                    c.cancel();
+                }
+                true
+            }
+            Some(FutureState::Cancelled) => true,
+            _ => false,
+        }
     }
 
-    /// Completes the future with `make()` unless it was cancelled, then drops
-    /// the handle.
-    fn complete(&self, make: impl FnOnce() -> Result<T, TaskError>) {
-        let Some(f) = self.take() else {
-            return;
-        };
-        let started = match f.state() {
-            FutureState::Pending => f.set_running_or_notify_cancel().unwrap_or(false),
+    /// Marks it running (unless cancelled) and takes the completer out.
+    fn take_started(&self) -> Option<concurrent_futures_core::Completer<T>> {
+        let mut g = self.lock();
+        let go = match g.as_ref()?.state() {
+            FutureState::Pending => g.as_ref()?.set_running_or_notify_cancel(),
             FutureState::Running => true,
             _ => false,
         };
-        if started {
-            let _ = match make() {
-                Ok(v) => f.set_result(v),
-                Err(e) => f.set_exception(e),
-            };
+        if go {
+            g.take()
+        } else {
+            None
         }
-        drop(f);
     }
 }
 
-struct One<R>(Handle<R>);
+struct One<R>(Side<R>);
 
 impl<R: DeserializeOwned + Send + 'static> Completer for One<R> {
     fn state(&self) -> FutureState {
@@ -476,18 +471,19 @@ impl<R: DeserializeOwned + Send + 'static> Completer for One<R> {
         self.0.cancel()
     }
     fn finish(&self, outcome: Outcome, job: &str) {
-        self.0.complete(|| {
-            let bytes = outcome_error(outcome)?;
+        let Some(c) = self.0.take_started() else {
+            return;
+        };
+        c.complete(outcome_error(outcome).and_then(|bytes| {
             code::decode::<R>(&bytes).map_err(|e| {
                 TaskError::error(format!("cannot decode the result of job {job}: {e}"))
             })
-        });
+        }));
     }
     fn fail(&self, error: TaskError) {
-        self.0.complete(|| Err(error));
-    }
-    fn release(&self) {
-        drop(self.0.take());
+        if let Some(c) = self.0.take_started() {
+            c.complete(Err(error));
+        }
     }
 }
 
@@ -496,7 +492,7 @@ type ChunkResults<R> = Vec<Result<R, TaskError>>;
 /// A submitted chunk's future and its number of items.
 type ChunkSlot<R> = (Future<ChunkResults<R>>, usize);
 
-struct Chunk<R>(Handle<ChunkResults<R>>);
+struct Chunk<R>(Side<ChunkResults<R>>);
 
 impl<R: DeserializeOwned + Send + 'static> Completer for Chunk<R> {
     fn state(&self) -> FutureState {
@@ -509,22 +505,26 @@ impl<R: DeserializeOwned + Send + 'static> Completer for Chunk<R> {
         self.0.cancel()
     }
     fn finish(&self, outcome: Outcome, job: &str) {
-        self.0.complete(|| {
-            let bytes = outcome_error(outcome)?;
-            let items = code::decode::<Vec<Result<R, String>>>(&bytes).map_err(|e| {
-                TaskError::error(format!("cannot decode the results of job {job}: {e}"))
-            })?;
-            Ok(items
-                .into_iter()
-                .map(|r| r.map_err(TaskError::panic))
-                .collect())
-        });
+        let Some(c) = self.0.take_started() else {
+            return;
+        };
+        c.complete(outcome_error(outcome).and_then(|bytes| {
+            code::decode::<Vec<Result<R, String>>>(&bytes)
+                .map(|items| {
+                    items
+                        .into_iter()
+                        .map(|r| r.map_err(TaskError::panic))
+                        .collect()
+                })
+                .map_err(|e| {
+                    TaskError::error(format!("cannot decode the results of job {job}: {e}"))
+                })
+        }));
     }
     fn fail(&self, error: TaskError) {
-        self.0.complete(|| Err(error));
-    }
-    fn release(&self) {
-        drop(self.0.take());
+        if let Some(c) = self.0.take_started() {
+            c.complete(Err(error));
+        }
     }
 }
 
@@ -606,7 +606,6 @@ impl Shared {
             g.kick = true;
             self.cond.notify_all();
             drop(g);
-            t.future.release();
             // A job that starts before its scancel lands finds no task and
             // runs nothing.
             let _ = fs::remove_file(worker::task_path(&self.dir, t.index));
@@ -998,12 +997,12 @@ impl SlurmExecutor {
                 return Err(e);
             }
         };
-        let future = Future::new();
+        let (completer, future) = concurrent_futures_core::Completer::new();
         let task = Arc::new(Task {
             index,
             job_id: job_id.clone(),
             submitted: Instant::now(),
-            future: Box::new(One(Handle::new(future.clone()))),
+            future: Box::new(One(Side::new(completer))),
             seen: Mutex::new(Seen::default()),
         });
         s.end_submit(vec![Arc::clone(&task)]);
@@ -1142,12 +1141,12 @@ impl SlurmExecutor {
         let mut tasks = Vec::with_capacity(lens.len());
         let mut out = Vec::with_capacity(lens.len());
         for (i, len) in lens.into_iter().enumerate() {
-            let future = Future::new();
+            let (completer, future) = concurrent_futures_core::Completer::new();
             tasks.push(Arc::new(Task {
                 index: base + i as u64,
                 job_id: format!("{array_id}_{i}"),
                 submitted: now,
-                future: Box::new(Chunk::<R>(Handle::new(future.clone()))),
+                future: Box::new(Chunk::<R>(Side::new(completer))),
                 seen: Mutex::new(Seen::default()),
             }));
             out.push((future, len));
@@ -1562,7 +1561,6 @@ fn poll_round(s: &Shared, tasks: &[Arc<Task>]) -> bool {
                 }
                 Action::Cancel(t) => {
                     t.future.cancel();
-                    t.future.release();
                 }
             }
         }
