@@ -135,8 +135,8 @@
 
 pub use concurrent_futures_core::{
     panic_message, BoxError, Completion, ExitCause, Future, FutureError, FutureState,
-    InvalidStateError, RefResultFuture, ResultFuture, SharedError, TaskError, TimeoutError,
-    Waitable, Waiter,
+    InvalidStateError, NotUniqueError, Ran, RefResultFuture, ResultFuture, SharedError, Task,
+    TaskError, TimeoutError, Waitable, Waiter,
 };
 pub use concurrent_futures_wait::{
     as_completed, as_completed_any, wait, wait_any, AsCompleted, AsCompletedAny, DoneAndNotDone,

@@ -50,6 +50,16 @@ fn every_reexport() {
     assert_eq!(r.done, [0]);
     let it: cf::AsCompletedAny<'_> = cf::as_completed_any(&[&f], None);
     assert_eq!(it.count(), 1);
+    let (task, g) = cf::Task::new(|| 2u8);
+    assert_eq!(task.run(), cf::Ran::Completed);
+    let _g2 = g.clone();
+    match g.into_result() {
+        Err(cf::FutureError::NotUnique(e)) => {
+            let e: cf::NotUniqueError = e;
+            assert_eq!(e.others(), 1);
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

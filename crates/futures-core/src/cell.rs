@@ -30,7 +30,7 @@
 //! the `TASK` reference, before that reference is released. `Future::new`
 //! cells have no body (`B = NoBody`).
 
-use std::cell::UnsafeCell as StdCell;
+use std::cell::UnsafeCell as StdUnsafeCell;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
@@ -80,7 +80,7 @@ pub(crate) struct Inner<T> {
 #[repr(C)]
 pub(crate) struct Cell<T, B> {
     pub(crate) inner: Inner<T>,
-    pub(crate) body: StdCell<MaybeUninit<B>>,
+    pub(crate) body: StdUnsafeCell<MaybeUninit<B>>,
 }
 
 /// The body of a cell made by `Future::new` (there is none).
@@ -156,7 +156,7 @@ pub(crate) fn allocate<T, B>(body: B, state: usize, vtable: &'static Vtable) -> 
             cond: Condvar::new(),
             outcome: UnsafeCell::new(None),
         },
-        body: StdCell::new(MaybeUninit::new(body)),
+        body: StdUnsafeCell::new(MaybeUninit::new(body)),
     });
     NonNull::from(Box::leak(cell)).cast()
 }

@@ -47,6 +47,7 @@
 mod awaiting;
 mod callbacks;
 mod cell;
+mod completer;
 pub mod diagnostics;
 mod error;
 mod future;
@@ -61,6 +62,7 @@ mod unwind;
 mod waiter;
 
 pub use awaiting::{RefResultFuture, ResultFuture};
+pub use completer::Completer;
 pub use error::{
     BoxError, ExitCause, FutureError, InvalidStateError, NotUniqueError, SharedError, TaskError,
     TimeoutError,

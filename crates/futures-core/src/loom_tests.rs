@@ -286,6 +286,29 @@ fn loom_task_drop_vs_cancel_and_result() {
     });
 }
 
+/// A task dropped unrun racing a blocked `result()` and a callback's
+/// registration: the future fails with the reason, the reader wakes, the
+/// callback runs once.
+#[test]
+fn loom_task_drop_vs_result_and_callback() {
+    loom::model(|| {
+        let (task, f) = Task::new(|| 1u8);
+        let runs = StdArc::new(StdUsize::new(0));
+        let (adder, r) = (f.clone(), runs.clone());
+        let t1 = thread::spawn(move || drop(task));
+        let t2 = thread::spawn(move || {
+            adder.add_done_callback(move |_| {
+                r.fetch_add(1, SeqCst);
+            });
+        });
+        let err = f.result().unwrap_err();
+        assert!(err.task_error().unwrap().is_broken(), "{err}");
+        t1.join().unwrap();
+        t2.join().unwrap();
+        assert_eq!(runs.load(SeqCst), 1);
+    });
+}
+
 /// A zero-timeout look racing the completion leaves the lock-free path
 /// behind it: after both, nobody listens.
 #[test]

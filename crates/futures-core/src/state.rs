@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn word_fields() {
-        let w = Word(PENDING | TASK | 2 * HANDLE_ONE);
+        let w = Word(PENDING | TASK | (2 * HANDLE_ONE));
         assert_eq!(w.handles(), 2);
         assert!(!w.unreferenced() && !w.is_done());
         let c = w.completed(FINISHED, true);

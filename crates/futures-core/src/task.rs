@@ -384,3 +384,118 @@ unsafe fn abandon<T: Send, B: Body<T>>(header: NonNull<Header>, error: Option<Ta
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// Counts its drops.
+    struct Counted(Arc<AtomicUsize>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    #[test]
+    fn every_way_a_task_ends_frees_closure_value_and_cell_once() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        // Run, value taken.
+        let (d, c) = (drops.clone(), Counted(drops.clone()));
+        let (task, f) = Task::new(move || {
+            drop(c);
+            Counted(d)
+        });
+        assert_eq!(task.run(), Ran::Completed);
+        drop(f.into_result().unwrap());
+        assert_eq!(drops.load(SeqCst), 2);
+        // Cancelled by hand, then run: the closure is dropped unrun.
+        let c = Counted(drops.clone());
+        let (task, f) = Task::new(move || drop(c));
+        assert!(f.cancel());
+        assert_eq!(task.run(), Ran::Cancelled);
+        assert_eq!(drops.load(SeqCst), 3);
+        // Cancelled and failed by the executor, dropped unrun.
+        for end in 0..3 {
+            let c = Counted(drops.clone());
+            let (task, f) = Task::new(move || drop(c));
+            match end {
+                0 => task.cancel(),
+                1 => task.fail(TaskError::broken("gone")),
+                _ => drop(task),
+            }
+            assert!(f.done());
+            assert_eq!(f.cancelled(), end == 0);
+        }
+        assert_eq!(drops.load(SeqCst), 6);
+        // The future dropped first, the task run later on another thread:
+        // the worker frees the cell and the value.
+        let d = drops.clone();
+        let (task, f) = Task::new(move || Counted(d));
+        drop(f);
+        std::thread::spawn(move || task.run()).join().unwrap();
+        assert_eq!(drops.load(SeqCst), 7);
+    }
+
+    #[test]
+    fn callbacks_and_waiting_threads_with_a_task() {
+        let (task, f) = Task::new(|| String::from("v"));
+        let seen = Arc::new(AtomicUsize::new(0));
+        let s = seen.clone();
+        f.add_done_callback(move |f| {
+            assert_eq!(f.result_timeout(Duration::ZERO).unwrap(), "v");
+            s.fetch_add(1, SeqCst);
+        });
+        let reader = f.clone();
+        let t = std::thread::spawn(move || reader.result().unwrap().len());
+        let runner = std::thread::spawn(move || task.run());
+        assert_eq!(t.join().unwrap(), 1);
+        assert_eq!(runner.join().unwrap(), Ran::Completed);
+        assert_eq!(seen.load(SeqCst), 1);
+        assert_eq!(f.into_result().unwrap(), "v");
+    }
+
+    #[test]
+    fn panicking_closure_and_panicking_value_drop_are_contained() {
+        struct PanicsOnDrop;
+        impl Drop for PanicsOnDrop {
+            fn drop(&mut self) {
+                panic!("drop of the value");
+            }
+        }
+        let (task, f) = Task::new(|| -> u8 { panic!("in the task") });
+        assert_eq!(task.run(), Ran::Failed);
+        assert_eq!(
+            f.exception().unwrap().unwrap().panic_message(),
+            Some("in the task")
+        );
+        let (task, f) = Task::new(|| PanicsOnDrop);
+        drop(f);
+        // The worker frees the cell: the value's panicking drop is contained.
+        assert_eq!(task.run(), Ran::Completed);
+        let p = PanicsOnDrop;
+        let (task, f) = Task::new(move || drop(p));
+        drop(task); // the closure's capture panics on drop: contained
+        assert!(f.exception().unwrap().unwrap().is_broken());
+    }
+
+    #[test]
+    fn a_callback_taking_its_own_future_is_refused_not_deadlocked() {
+        let (task, f) = Task::new(|| 5u8);
+        let (tx, rx) = std::sync::mpsc::channel();
+        f.add_done_callback(move |f| {
+            let _ = tx.send(f.clone().into_result());
+        });
+        drop(f);
+        task.run();
+        let err = rx
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap()
+            .unwrap_err();
+        assert!(err.to_string().contains("own done-callback"), "{err}");
+    }
+}

@@ -188,8 +188,11 @@ mod tests {
     fn a_payload_whose_drop_panics_is_contained() {
         let r = catch(|| std::panic::panic_any(PanicsOnDrop(3)));
         assert_eq!(r.unwrap_err(), "<non-string panic payload>");
-        // Deeper than the rounds: leaked, still contained.
-        assert!(drop_contained(PanicsOnDrop(100)));
+        // Deeper than the rounds: leaked (on purpose; Miri's leak check
+        // would report it), still contained.
+        if !cfg!(miri) {
+            assert!(drop_contained(PanicsOnDrop(100)));
+        }
         assert!(!drop_contained(PanicsOnDrop(0)));
     }
 

@@ -60,6 +60,10 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// std's locks poison and are invisible to loom: library code uses the
+// shared ones (clippy.toml).
+#![cfg_attr(not(test), warn(clippy::disallowed_types))]
+
 mod error;
 mod executor;
 mod lifecycle;

@@ -1414,6 +1414,23 @@ fn stats_and_max_workers() {
     drop(queued);
 }
 
+/// `into_result()` takes the value at once: the pool's reference to the
+/// future is core's uncounted `Completer`, never "another handle" (with a
+/// `Future` clone in the job, a caller woken by the completion could see it
+/// still alive and get `NotUnique`; the map bench did).
+fn into_result_never_sees_the_pool_as_a_handle() {
+    let ex = pool_n(2);
+    for i in 0..2000u64 {
+        let f = ex.submit(ident, i).unwrap();
+        assert_eq!(f.into_result_timeout(secs(10.0)).unwrap(), i);
+    }
+    let opts = MapOptions::default().chunksize(10);
+    for _ in 0..20 {
+        let m = ex.map_with(ident, 0..1000u64, opts).unwrap();
+        assert_eq!(m.into_result().unwrap().iter().sum::<u64>(), 499_500);
+    }
+}
+
 fn main() {
     support::quiet_deliberate_faults();
     // Only this check runs before `init()`: a pool in a program that never
@@ -1487,5 +1504,6 @@ fn main() {
         support::case!(sequential_work_reuses_one_idle_worker, 120),
         support::case!(self_describing_values_cross_the_boundary, 30),
         support::case!(stats_and_max_workers, 30),
+        support::case!(into_result_never_sees_the_pool_as_a_handle, 60),
     ]);
 }

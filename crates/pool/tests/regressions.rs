@@ -50,7 +50,7 @@ fn a_callback_that_submits_and_waits_does_not_deadlock() {
     let (pool, out) = (Arc::clone(&ex), Arc::clone(&outcome));
     f.add_done_callback(move |_| {
         let follow_up = pool.submit(|| 5).unwrap();
-        *out.lock().unwrap() = Some(follow_up.result_timeout(SOON).map(|v| *v).ok());
+        *out.lock().unwrap() = Some(follow_up.result_timeout(SOON).copied().ok());
     });
     go.open();
     wait_until("the callback to finish", || {
@@ -85,7 +85,7 @@ fn a_slow_callback_does_not_delay_new_submits() {
         in_callback.load(Ordering::SeqCst)
     });
     let other = ex.submit(|| 7).unwrap();
-    let got = other.result_timeout(SOON).map(|v| *v).ok();
+    let got = other.result_timeout(SOON).copied().ok();
     release.open();
     assert_eq!(
         got,

@@ -202,7 +202,7 @@ impl Lifecycle {
     }
 
     /// Submitters inside the gate now (tests).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn inside(&self) -> usize {
         self.gate.inside()
     }

@@ -39,7 +39,9 @@ use super::job::Job;
 use super::protocol::ProtocolError;
 use super::worker::{PidCell, RunOutcome, SpawnConfig, WorkerProcess};
 use crate::error::SubmitError;
+use crate::lifecycle::{Lifecycle, Queued};
 use crate::primitives::{Condvar, Mutex, MutexGuard};
+use crate::work_item::Abandon;
 use crate::PoolStats;
 
 /// The options a pool was built with.
@@ -63,8 +65,6 @@ pub(crate) struct SlotInfo {
 #[derive(Debug, Default)]
 struct State {
     queue: VecDeque<Job>,
-    shutdown: bool,
-    broken: Option<String>,
     slots: Vec<Arc<SlotInfo>>,
     /// Slots waiting for a job.
     idle: usize,
@@ -85,6 +85,10 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct Pool {
     pub(crate) config: Config,
+    /// Admission, shutdown and breaking, shared with the thread pool
+    /// (`lifecycle/`): a submit is accepted iff it entered the gate before
+    /// `shutdown` or a break closed it; slots exit once it is drained.
+    lc: Lifecycle,
     state: Mutex<State>,
     /// A job was queued, or the pool shut down or broke.
     work: Condvar,
@@ -127,6 +131,7 @@ impl Pool {
     pub(crate) fn new(config: Config) -> Arc<Self> {
         Arc::new(Pool {
             config,
+            lc: Lifecycle::new(),
             state: Mutex::new(State::default()),
             work: Condvar::new(),
             exited: Condvar::new(),
@@ -148,17 +153,13 @@ impl Pool {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Refuses new work if the pool is broken or shut down.
+    /// Refuses new work early (before the argument is encoded) if the pool
+    /// is broken or shut down; `submit` decides for good.
     pub(crate) fn check_open(&self) -> Result<(), SubmitError> {
-        let st = self.lock();
-        Self::open(&st)
-    }
-
-    fn open(st: &State) -> Result<(), SubmitError> {
-        if let Some(reason) = &st.broken {
-            return Err(SubmitError::broken(reason.clone()));
+        if self.lc.broken() {
+            return Err(SubmitError::broken(self.lc.broken_reason()));
         }
-        if st.shutdown {
+        if self.lc.closed() {
             return Err(SubmitError::Shutdown);
         }
         Ok(())
@@ -167,8 +168,8 @@ impl Pool {
     /// Queues a job, starting a slot if every slot is busy and there is
     /// room for another.
     pub(crate) fn submit(self: &Arc<Self>, job: Job) -> Result<(), SubmitError> {
+        let pass = self.lc.admit(&**self)?;
         let mut st = self.lock();
-        Self::open(&st)?;
         st.queue.push_back(job);
         // Relaxed: a hint for spinning slots, which re-check under the lock.
         self.queued.store(st.queue.len(), Ordering::Relaxed);
@@ -186,6 +187,9 @@ impl Pool {
         }
         let wake_idle = st.idle > 0;
         drop(st);
+        // Leaving after the push: a `shutdown(cancel_futures)` that waits
+        // for the gate to drain sees this job queued.
+        drop(pass);
         // Signal after unlocking, so the woken slot does not block at once on
         // the pool's lock; it re-checks the queue under the lock.
         if wake_idle {
@@ -223,7 +227,7 @@ impl Pool {
     /// Whether a slot without a worker should start one.
     fn wants_worker(&self, carrying: bool) -> bool {
         let st = self.lock();
-        st.broken.is_none() && !st.killed && (carrying || !st.shutdown || !st.queue.is_empty())
+        !self.lc.broken() && !st.killed && (carrying || !self.lc.drained() || !st.queue.is_empty())
     }
 
     /// Undoes a slot's marks (under the lock).
@@ -245,20 +249,22 @@ impl Pool {
     }
 
     /// The next job for a slot whose worker is idle; `None` when the slot
-    /// should exit (shut down with an empty queue, or broken).
+    /// should exit (broken, or shut down and drained with an empty queue).
     fn next_job(&self, marks: &mut Marks) -> Option<Job> {
         let mut st = self.lock();
         Self::unmark(&mut st, marks);
         let mut spun = cfg!(loom);
         loop {
-            if st.broken.is_some() {
+            if self.lc.broken() {
                 return None;
             }
             if let Some(job) = st.queue.pop_front() {
                 self.queued.store(st.queue.len(), Ordering::Relaxed);
                 return Some(job);
             }
-            if st.shutdown {
+            // Drained: no accepted submitter can push any more (a closed
+            // gate with one still inside would strand its job).
+            if self.lc.drained() {
                 return None;
             }
             if !spun {
@@ -284,10 +290,10 @@ impl Pool {
     /// A `map` job small enough to send ahead while the worker is busy, if
     /// one is at the front of the queue.
     fn try_prefetch(&self) -> Option<Job> {
-        let mut st = self.lock();
-        if st.broken.is_some() {
+        if self.lc.broken() {
             return None;
         }
+        let mut st = self.lock();
         let front = st.queue.front()?;
         if front.prefetch && front.frame.len() <= PREFETCH_MAX {
             let job = st.queue.pop_front();
@@ -322,7 +328,9 @@ impl Pool {
         let error = if st.killed {
             Some(death.clone())
         } else {
-            st.broken.clone().map(TaskError::broken)
+            self.lc
+                .broken()
+                .then(|| TaskError::broken(self.lc.broken_reason()))
         };
         if let Some(error) = error {
             drop(st);
@@ -338,21 +346,19 @@ impl Pool {
         self.work.notify_all();
     }
 
-    /// Breaks the pool (Python's `BrokenProcessPool`): queued jobs and
-    /// `carried` fail, later submits are refused. After `shutdown` the pool
-    /// is only drained, not marked broken.
+    /// Breaks the pool (Python's `BrokenProcessPool`, `Lifecycle::break_with`):
+    /// queued jobs and `carried` fail, later submits are refused. After
+    /// `shutdown` the pool is only drained (its queued jobs fail with the
+    /// reason), not marked broken.
     fn break_pool(&self, reason: String, carried: Option<Job>) {
-        let drained: Vec<Job> = {
-            let mut st = self.lock();
-            if st.broken.is_none() && !st.shutdown {
-                st.broken = Some(reason.clone());
-            }
-            self.work.notify_all();
-            self.queued.store(0, Ordering::Relaxed);
-            st.queue.drain(..).collect()
-        };
-        for job in carried.into_iter().chain(drained) {
-            self.fail(job, TaskError::broken(reason.clone()));
+        if self.lc.closed() && !self.lc.broken() {
+            self.abandon_queued(Abandon::Broken(&reason));
+            self.wake_all();
+        } else {
+            self.lc.break_with(self, reason.clone());
+        }
+        if let Some(job) = carried {
+            self.fail(job, TaskError::broken(reason));
         }
     }
 
@@ -363,27 +369,11 @@ impl Pool {
         self.exited.notify_all();
     }
 
-    /// Python's `shutdown(wait, cancel_futures)`.
+    /// Python's `shutdown(wait, cancel_futures)` (`Lifecycle::shutdown`:
+    /// with `cancel_futures`, every job accepted before it is started or
+    /// cancelled).
     pub(crate) fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        let cancelled: Vec<Job> = {
-            let mut st = self.lock();
-            st.shutdown = true;
-            self.work.notify_all();
-            if cancel_futures {
-                // Jobs already marked running (handed back by a dead worker)
-                // cannot be cancelled: they stay queued and run.
-                let (keep, cancel): (VecDeque<Job>, VecDeque<Job>) =
-                    st.queue.drain(..).partition(|j| j.started);
-                st.queue = keep;
-                self.queued.store(st.queue.len(), Ordering::Relaxed);
-                cancel.into_iter().collect()
-            } else {
-                Vec::new()
-            }
-        };
-        for job in cancelled {
-            self.cancel(job);
-        }
+        self.lc.shutdown(self, cancel_futures);
         if wait {
             self.join_slots(None);
         }
@@ -427,26 +417,10 @@ impl Pool {
     /// starting), and waits until they are reaped. Nothing starts after
     /// the call: jobs sent ahead to a killed worker fail with its death.
     pub(crate) fn signal_workers(&self, sig: libc::c_int) {
-        let drained: Vec<Job> = {
-            let mut st = self.lock();
-            st.shutdown = true;
-            st.killed = true;
-            self.queued.store(0, Ordering::Relaxed);
-            self.work.notify_all();
-            st.queue.drain(..).collect()
-        };
-        for job in drained {
-            if job.started {
-                // Handed back by a worker that died earlier; it cannot be
-                // cancelled any more.
-                self.fail(
-                    job,
-                    TaskError::broken("the pool's workers were killed before the task ran again"),
-                );
-            } else {
-                self.cancel(job);
-            }
-        }
+        self.lock().killed = true;
+        // Cancels (or, for jobs handed back already, fails) everything
+        // queued, after every accepted submitter has pushed.
+        self.lc.shutdown(self, true);
         let signal_all = |sig| {
             let slots = self.lock().slots.clone();
             for s in &slots {
@@ -482,8 +456,8 @@ impl Pool {
         s.completed = self.completed.load(Ordering::Relaxed);
         s.failed = self.failed.load(Ordering::Relaxed);
         s.cancelled = self.cancelled.load(Ordering::Relaxed);
-        s.shutdown = st.shutdown || st.broken.is_some();
-        s.broken = st.broken.is_some();
+        s.shutdown = self.lc.closed();
+        s.broken = self.lc.broken();
         s
     }
 
@@ -496,8 +470,8 @@ impl Pool {
             st.queue.len(),
             st.idle,
             st.starting,
-            st.shutdown,
-            st.broken,
+            self.lc.closed(),
+            self.lc.broken().then(|| self.lc.broken_reason()),
             st.workers_started,
         );
         for (i, s) in st.slots.iter().enumerate() {
@@ -516,6 +490,48 @@ impl Pool {
 
     fn note_started(&self) {
         self.lock().workers_started += 1;
+    }
+}
+
+impl Queued for Pool {
+    fn abandon_queued(&self, why: Abandon<'_>) -> usize {
+        let jobs: Vec<Job> = {
+            let mut st = self.lock();
+            let jobs = match why {
+                // Jobs already marked running (handed back by a dead
+                // worker) cannot be cancelled: they stay queued and run,
+                // unless the workers were killed.
+                Abandon::Cancel if !st.killed => {
+                    let (keep, cancel): (VecDeque<Job>, VecDeque<Job>) =
+                        st.queue.drain(..).partition(|j| j.started);
+                    st.queue = keep;
+                    cancel.into_iter().collect()
+                }
+                _ => st.queue.drain(..).collect(),
+            };
+            self.queued.store(st.queue.len(), Ordering::Relaxed);
+            jobs
+        };
+        let n = jobs.len();
+        // Outside the lock: completing a future runs its callbacks.
+        for job in jobs {
+            match why {
+                Abandon::Cancel if job.started => self.fail(
+                    job,
+                    TaskError::broken("the pool's workers were killed before the task ran again"),
+                ),
+                Abandon::Cancel => self.cancel(job),
+                Abandon::Broken(reason) => self.fail(job, TaskError::broken(reason)),
+            }
+        }
+        n
+    }
+
+    fn wake_all(&self) {
+        // Under the lock, so a slot between its check and its wait cannot
+        // miss it.
+        let _st = self.lock();
+        self.work.notify_all();
     }
 }
 
@@ -711,7 +727,7 @@ fn run_jobs(
 #[cfg(all(test, loom))]
 mod loom_models {
     use super::*;
-    use concurrent_futures_core::Future;
+    use concurrent_futures_core::{Completer, Future};
 
     use crate::process::job::One;
 
@@ -728,23 +744,25 @@ mod loom_models {
         })
     }
 
-    fn job(pool: &Pool, f: &Future<u8>) -> Job {
-        Job {
+    fn job(pool: &Pool) -> (Job, Future<u8>) {
+        let (completer, f) = Completer::new();
+        let job = Job {
             id: pool.next_id(),
             frame: Vec::new(),
             time_limit: None,
-            sink: Box::new(One(f.clone())),
+            sink: Box::new(One(completer)),
             prefetch: false,
             started: false,
-        }
+        };
+        (job, f)
     }
 
     /// A thread that submits one job: whether it was accepted, and its future.
     fn spawn_submitter(p: &Arc<Pool>) -> loom::thread::JoinHandle<(bool, Future<u8>)> {
         let p = p.clone();
         loom::thread::spawn(move || {
-            let f = Future::new();
-            let ok = p.submit(job(&p, &f)).is_ok();
+            let (j, f) = job(&p);
+            let ok = p.submit(j).is_ok();
             (ok, f)
         })
     }
@@ -796,8 +814,8 @@ mod loom_models {
                 };
                 p2.next_job(&mut marks).is_some()
             });
-            let f = Future::new();
-            p.submit(job(&p, &f)).unwrap();
+            let (j, _f) = job(&p);
+            p.submit(j).unwrap();
             assert!(slot.join().unwrap());
         });
     }
@@ -830,8 +848,8 @@ mod loom_models {
             let p = pool();
             let p1 = p.clone();
             let submitter = loom::thread::spawn(move || {
-                let f = Future::new();
-                let r = p1.submit(job(&p1, &f));
+                let (j, f) = job(&p1);
+                let r = p1.submit(j);
                 (r, f)
             });
             p.break_pool("initializer failed".into(), None);

@@ -3,46 +3,50 @@
 
 use std::time::Duration;
 
-use concurrent_futures_core::{Future, FutureState, TaskError};
+use concurrent_futures_core::{Completer, FutureState, TaskError};
 use serde::de::DeserializeOwned;
 
 use super::codec::{self, SerdeError, SerdeStage};
 use super::protocol::{FailCode, Reply, ReplyBody};
 
-/// The typed side of a job: the future it completes.
+/// The typed side of a job: the completer of the future it ends. The
+/// completer is core's uncounted executor reference, so the caller's
+/// `into_result()` never sees the pool's side as another handle.
 pub(crate) trait Sink: Send {
     /// `set_running_or_notify_cancel`: whether the task should run.
     fn start(&self) -> bool;
     /// Cancels a task that never started.
-    fn cancel(&self);
+    fn cancel(self: Box<Self>);
     /// Fails the task.
-    fn fail(&self, e: TaskError);
+    fn fail(self: Box<Self>, e: TaskError);
     /// Completes the task with an `OK` payload (decoded here, in the
     /// parent; a decode failure or panic fails the task): whether it got
     /// its value.
-    fn finish(&self, payload: &[u8]) -> bool;
+    fn finish(self: Box<Self>, payload: &[u8]) -> bool;
     /// The future's state (for `Debug`).
     fn state(&self) -> FutureState;
 }
 
-/// One task's future.
-pub(crate) struct One<R>(pub(crate) Future<R>);
+/// One task's future. Dropped without an outcome (only if a slot thread
+/// unwinds from a bug), the completer still fails it, so no caller waits
+/// forever.
+pub(crate) struct One<R>(pub(crate) Completer<R>);
 
 impl<R: DeserializeOwned + Send + 'static> Sink for One<R> {
     fn start(&self) -> bool {
-        self.0.set_running_or_notify_cancel() == Ok(true)
+        self.0.set_running_or_notify_cancel()
     }
-    fn cancel(&self) {
+    fn cancel(self: Box<Self>) {
         self.0.cancel();
     }
-    fn fail(&self, e: TaskError) {
-        let _ = self.0.set_exception(e);
+    fn fail(self: Box<Self>, e: TaskError) {
+        self.0.complete(Err(e));
     }
-    fn finish(&self, payload: &[u8]) -> bool {
+    fn finish(self: Box<Self>, payload: &[u8]) -> bool {
         match codec::decode::<R>(payload, SerdeStage::ResultDecode) {
-            Ok(r) => self.0.set_result(r).is_ok(),
+            Ok(r) => self.0.complete(Ok(r)),
             Err(e) => {
-                let _ = self.0.set_exception(TaskError::error(e));
+                self.0.complete(Err(TaskError::error(e)));
                 false
             }
         }
@@ -52,54 +56,27 @@ impl<R: DeserializeOwned + Send + 'static> Sink for One<R> {
     }
 }
 
-/// A job dropped without an outcome (only if a slot thread unwinds from a
-/// bug) still ends its future, so no caller waits forever.
-fn fail_if_undone<T>(f: &Future<T>) {
-    if !f.done() {
-        let _ = f.set_exception(TaskError::broken(
-            "the process pool dropped the task without an outcome",
-        ));
-    }
-}
-
-impl<R> Drop for One<R> {
-    fn drop(&mut self) {
-        fail_if_undone(&self.0);
-    }
-}
-
 /// A chunk of `map` items run as one task.
-pub(crate) struct Chunk<R>(pub(crate) Future<Vec<Result<R, TaskError>>>);
-
-impl<R> Drop for Chunk<R> {
-    fn drop(&mut self) {
-        fail_if_undone(&self.0);
-    }
-}
+pub(crate) struct Chunk<R>(pub(crate) Completer<Vec<Result<R, TaskError>>>);
 
 impl<R: DeserializeOwned + Send + 'static> Sink for Chunk<R> {
     fn start(&self) -> bool {
-        self.0.set_running_or_notify_cancel() == Ok(true)
+        self.0.set_running_or_notify_cancel()
     }
-    fn cancel(&self) {
+    fn cancel(self: Box<Self>) {
         self.0.cancel();
     }
-    fn fail(&self, e: TaskError) {
-        let _ = self.0.set_exception(e);
+    fn fail(self: Box<Self>, e: TaskError) {
+        self.0.complete(Err(e));
     }
-    fn finish(&self, payload: &[u8]) -> bool {
+    fn finish(self: Box<Self>, payload: &[u8]) -> bool {
         match codec::decode::<Vec<Result<R, String>>>(payload, SerdeStage::ResultDecode) {
-            Ok(items) => self
-                .0
-                .set_result(
-                    items
-                        .into_iter()
-                        .map(|r| r.map_err(TaskError::panic))
-                        .collect(),
-                )
-                .is_ok(),
+            Ok(items) => self.0.complete(Ok(items
+                .into_iter()
+                .map(|r| r.map_err(TaskError::panic))
+                .collect())),
             Err(e) => {
-                let _ = self.0.set_exception(TaskError::error(e));
+                self.0.complete(Err(TaskError::error(e)));
                 false
             }
         }

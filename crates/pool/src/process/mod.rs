@@ -60,7 +60,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use concurrent_futures_core::Future;
+use concurrent_futures_core::{Completer, Future};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -528,22 +528,23 @@ fn queue_task<Arg, T>(
     arg: &Arg,
     limit: Option<Duration>,
     prefetch: bool,
-    sink: impl FnOnce(Future<T>) -> Box<dyn Sink>,
+    sink: impl FnOnce(Completer<T>) -> Box<dyn Sink>,
 ) -> Result<Future<T>, SubmitError>
 where
     Arg: Serialize + ?Sized,
+    T: Send,
 {
     pool.check_open()?;
     let rf = rf.ok_or_else(not_in_image)?;
     let id = pool.next_id();
     let frame = encode_task(rf, id, arg, pool.config.spawn.max_frame)?;
-    let future = Future::new();
+    let (completer, future) = Completer::new();
     concurrent_futures_core::trace::submitted("process", &future);
     pool.submit(Job {
         id,
         frame,
         time_limit: limit,
-        sink: sink(future.clone()),
+        sink: sink(completer),
         prefetch,
         started: false,
     })?;

@@ -14,10 +14,12 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use concurrent_futures_core::ExitCause;
+
+use crate::primitives::{Mutex, MutexGuard};
 
 use super::code::RemoteFn;
 use super::protocol::{self, FrameError, FromWorker, Reply, ToWorker};
@@ -28,9 +30,17 @@ use super::worker_main::{self, ExeIdentity, Spec, ENV};
 /// `kill_workers` / `terminate_workers` mark the cell *doomed*: the signal
 /// reaches the live worker, and a worker that is still starting is killed
 /// as soon as its pid is published, so no worker outlives the call.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct PidCell {
     inner: Mutex<CellState>,
+}
+
+impl Default for PidCell {
+    fn default() -> Self {
+        PidCell {
+            inner: Mutex::new(CellState::default()),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -40,8 +50,8 @@ struct CellState {
 }
 
 impl PidCell {
-    fn guard(&self) -> std::sync::MutexGuard<'_, CellState> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    fn guard(&self) -> MutexGuard<'_, CellState> {
+        self.inner.lock()
     }
 
     /// Publishes a live worker's pid; false (nothing published) if the
@@ -215,7 +225,7 @@ impl Conn {
                     libc::c_int::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
                 }
             };
-            if self.pidfd.is_none() && (timeout < 0 || timeout > EXIT_CHECK_INTERVAL_MS) {
+            if self.pidfd.is_none() && !(0..=EXIT_CHECK_INTERVAL_MS).contains(&timeout) {
                 timeout = EXIT_CHECK_INTERVAL_MS;
             }
             let mut fds = [

@@ -9,11 +9,13 @@
 //! * `loom_models.rs` — model checks of the submit, sleep and shutdown
 //!   protocols (`--cfg loom`).
 //!
-//! Submit, in order: enter the shutdown gate (`lifecycle/gate.rs`), box one
-//! [`WorkItem`] (closure + future handle), push it (onto the current
-//! worker's own deque when a task of this pool submits, else the injector),
-//! wake one sleeping worker if any sleeps, else start a thread if no worker
-//! is idle and fewer than `max_workers` run, leave the gate.
+//! Submit, in order: reserve room under `max_queued` if set
+//! (`lifecycle/bound.rs`), enter the admission gate (`lifecycle/`), make one
+//! [`WorkItem`] (closure + future handle), push it onto the injector (a
+//! scoped submit made on a worker: that worker's own deque), wake one
+//! sleeping worker if any sleeps, else start a thread if no worker is idle
+//! and fewer than `max_workers` run, leave the gate (the pass's drop, also
+//! on a panic).
 
 mod builder;
 #[cfg(all(test, loom))]

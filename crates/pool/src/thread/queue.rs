@@ -40,11 +40,10 @@ pub(crate) struct Slot {
     completed: AtomicU64,
     failed: AtomicU64,
     cancelled: AtomicU64,
-    /// [`Activity`] as a byte. A worker starts `Starting` (Python counts a
-    /// thread idle only once it waits for work), is `Idle` once its task's
-    /// closure returned (before the future is completed, so that a
-    /// submitter that saw the result sees the worker idle) or once it found
-    /// no work, and `Running` while it runs a job.
+    /// [`Activity`] as a word. A worker starts `Starting` (Python counts a
+    /// thread idle only once it waits for work), is `Running` from taking a
+    /// job until its `run` returned (done-callbacks included), and `Idle`
+    /// after that or once it found no work.
     activity: AtomicU32,
 }
 
@@ -179,20 +178,20 @@ impl Queues {
     /// injector first when `tick` is a multiple of [`GLOBAL_INTERVAL`].
     pub(crate) fn find(&self, id: usize, local: &Worker<Job>, tick: u32) -> Option<Job> {
         if tick % GLOBAL_INTERVAL == 0 {
-            if let Some(j) = self.from_injector(local) {
+            if let Some(j) = self.take_injected(local) {
                 return Some(j);
             }
         }
         if let Some(j) = local.pop() {
             return Some(j);
         }
-        if let Some(j) = self.from_injector(local) {
+        if let Some(j) = self.take_injected(local) {
             return Some(j);
         }
         self.steal_from_others(id)
     }
 
-    fn from_injector(&self, local: &Worker<Job>) -> Option<Job> {
+    fn take_injected(&self, local: &Worker<Job>) -> Option<Job> {
         loop {
             match self.injector.steal_batch_and_pop(local) {
                 Steal::Success(j) => return Some(j),

@@ -3,15 +3,17 @@
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+
+type SpawnHook = Box<dyn FnMut() -> io::Result<()> + Send>;
+type AdmitHook = Box<dyn Fn() + Send + Sync>;
 
 /// Fault injection points (tests only).
 pub(crate) struct Faults {
     /// Called before each thread spawn; an `Err` is the spawn's error, a
     /// panic a panic inside `thread::Builder::spawn`.
-    pub(crate) spawn: crate::primitives::Mutex<Option<Box<dyn FnMut() -> io::Result<()> + Send>>>,
+    pub(crate) spawn: crate::primitives::Mutex<Option<SpawnHook>>,
     /// Called by a submitter right after it entered the gate.
-    pub(crate) admitted: crate::primitives::Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
+    pub(crate) admitted: crate::primitives::Mutex<Option<AdmitHook>>,
     /// Workers that panic (outside the containment) after their next job.
     pub(crate) kill: AtomicUsize,
 }
@@ -60,6 +62,7 @@ mod cases {
     use crate::thread::{Map, ThreadPoolExecutor};
     use concurrent_futures_core::FutureState;
     use std::sync::Arc;
+    use std::time::{Duration, Instant};
 
     const T: Duration = Duration::from_secs(20);
 

@@ -40,11 +40,11 @@ pub fn running<T>() -> Future<T> {
     f
 }
 
-/// Runs `task` on a thread of its own: a minimal executor.
+/// Runs `task` on a thread of its own: a minimal executor (its reference to
+/// the future, a `Task`, is not a handle, as in the real pools).
 pub fn submit<T: Send + 'static>(task: impl FnOnce() -> T + Send + 'static) -> Future<T> {
-    let f = Future::new();
-    let g = f.clone();
-    thread::spawn(move || g.run(task));
+    let (task, f) = concurrent_futures_core::Task::new(task);
+    thread::spawn(move || task.run());
     f
 }
 
@@ -53,11 +53,10 @@ pub fn submit_fallible<T: Send + 'static, E>(
     task: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Future<T>
 where
-    E: Into<concurrent_futures_core::BoxError>,
+    E: Into<concurrent_futures_core::BoxError> + 'static,
 {
-    let f = Future::new();
-    let g = f.clone();
-    thread::spawn(move || g.run_fallible(task));
+    let (task, f) = concurrent_futures_core::Task::new_fallible(task);
+    thread::spawn(move || task.run());
     f
 }
 
