@@ -134,7 +134,7 @@ impl<T> Listeners<T> {
     pub(crate) fn is_empty(&self) -> bool {
         self.sleepers == 0
             && self.waiter.is_none()
-            && self.more.as_ref().map_or(true, |m| {
+            && self.more.as_ref().is_none_or(|m| {
                 m.waiters.is_empty()
                     && m.wakers.is_empty()
                     && m.callbacks.is_empty()

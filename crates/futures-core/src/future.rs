@@ -31,9 +31,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::callbacks;
-use crate::diagnostics::DiagnosticKind;
-use crate::trace;
 use crate::cell::{self, Callback, Header, Inner, Listeners, NoBody, NoBodyVtable, Outcome};
+use crate::diagnostics::DiagnosticKind;
 use crate::error::{BoxError, FutureError, InvalidStateError, TaskError};
 use crate::primitives::{self, fence, MutexGuard, Nap, Ordering};
 use crate::state::FutureState;
@@ -41,6 +40,7 @@ use crate::state::{
     self, Cancel, Word, CANCELLED, FINISHED, HANDLE_ONE, LISTENING, MAX_HANDLES, NOTIFIED,
     OWNER_WAITING, PENDING, RUNNING, TASK,
 };
+use crate::trace;
 use crate::unwind::{self, AbortOnUnwind};
 use crate::waiter::{self, Completion, Waitable, Waiter};
 
@@ -384,7 +384,14 @@ impl<T> Future<T> {
         let prev = Word(prev);
         // Before the listeners (so a callback's events come after it), and
         // before the cell may be freed below.
-        trace::finished(self.id(), if how == Completion::Failed { "failed" } else { "returned" });
+        trace::finished(
+            self.id(),
+            if how == Completion::Failed {
+                "failed"
+            } else {
+                "returned"
+            },
+        );
         if prev.has(LISTENING) {
             self.notify_listeners(how, release_task);
         } else if release_task && prev.completed(to, true).unreferenced() {
@@ -413,7 +420,11 @@ impl<T> Future<T> {
             .chain(more.iter().flat_map(|m| m.waiters.iter()))
         {
             if let Err(message) = unwind::catch(|| w.notify(*token, how)) {
-                unwind::report_as(DiagnosticKind::WaiterPanicked, "a waiter's notify", &message);
+                unwind::report_as(
+                    DiagnosticKind::WaiterPanicked,
+                    "a waiter's notify",
+                    &message,
+                );
             }
         }
         drop(g);
@@ -597,7 +608,7 @@ impl<T> Future<T> {
         // A result that is microseconds away is cheaper to spin for than to
         // sleep for (no futex wait here, no wake syscall in the completer).
         // Short timeouts (`Duration::ZERO` among them) only look.
-        let long_wait = deadline.map_or(true, |d| d > Instant::now() + SPIN_MIN_TIMEOUT);
+        let long_wait = deadline.is_none_or(|d| d > Instant::now() + SPIN_MIN_TIMEOUT);
         if long_wait && primitives::backoff(|| self.done()) {
             return true;
         }

@@ -75,7 +75,10 @@ pub fn report(what: &str, message: &str) {
 
 /// [`report`] with a more specific kind (a done-callback, a waiter).
 pub fn report_as(kind: DiagnosticKind, what: &str, message: &str) {
-    diagnostics::report(&Diagnostic::new(kind, format_args!("{what} panicked: {message}")));
+    diagnostics::report(&Diagnostic::new(
+        kind,
+        format_args!("{what} panicked: {message}"),
+    ));
 }
 
 /// Drops `value`, containing any panic its `Drop` raises, and the panic of

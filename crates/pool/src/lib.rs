@@ -59,7 +59,6 @@
 //!   `concurrent_futures_core::trace`) and diagnostics through `tracing`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
-
 // std's locks poison and are invisible to loom: library code uses the
 // shared ones (clippy.toml).
 #![cfg_attr(not(test), warn(clippy::disallowed_types))]

@@ -222,7 +222,7 @@ impl<T> Slot<T> {
             Slot::One(f) => out.push_back(f.into_result()),
             Slot::Chunk { future, len } => match future.into_result() {
                 Ok(items) => out.extend(items.into_iter().map(|r| r.map_err(FutureError::from))),
-                Err(e) => out.extend(std::iter::repeat(e).take(len).map(Err)),
+                Err(e) => out.extend(std::iter::repeat_n(e, len).map(Err)),
             },
         }
     }

@@ -905,7 +905,7 @@ fn parent_sigkill_leaves_no_orphans() {
     wait_until(secs(2.0), "the orphaned workers to exit", || {
         workers
             .iter()
-            .all(|&p| support::stat(p).map_or(true, |(s, _)| s == 'Z' || s == 'X'))
+            .all(|&p| support::stat(p).is_none_or(|(s, _)| s == 'Z' || s == 'X'))
     });
 }
 
@@ -988,7 +988,7 @@ fn ctrl_c_to_the_process_group() {
     wait_until(secs(2.0), "the workers to exit with their parent", || {
         workers
             .iter()
-            .all(|&p| support::stat(p).map_or(true, |(s, _)| s == 'Z' || s == 'X'))
+            .all(|&p| support::stat(p).is_none_or(|(s, _)| s == 'Z' || s == 'X'))
     });
 }
 

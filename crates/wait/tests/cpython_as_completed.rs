@@ -97,7 +97,7 @@ fn test_duplicate_futures() {
         event.set();
         drop(f);
     });
-    let completed: Vec<_> = as_completed(std::iter::repeat(&future1).take(3), Some(LONG)).collect();
+    let completed: Vec<_> = as_completed(std::iter::repeat_n(&future1, 3), Some(LONG)).collect();
     assert_eq!(completed.len(), 1);
     assert!(completed[0].as_ref().is_ok_and(|f| *f == future1));
 }

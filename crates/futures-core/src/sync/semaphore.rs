@@ -76,7 +76,7 @@ impl Core {
         let value = counter.value;
         let new = value
             .checked_add(n)
-            .filter(|&v| self.bound.map_or(true, |b| v <= b));
+            .filter(|&v| self.bound.is_none_or(|b| v <= b));
         let Some(new) = new else {
             let bound = self.bound.unwrap_or(usize::MAX);
             return Err(ReleaseError { value, bound, n });

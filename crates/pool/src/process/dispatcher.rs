@@ -657,7 +657,7 @@ fn run_jobs(
         let Some(head) = inflight.front() else { return };
         // Relaxed: a diagnostic snapshot (`describe`, `stats`).
         info.running.store(head.id, Ordering::Relaxed);
-        let room = per_child.map_or(true, |n| w.tasks_done + inflight.len() < n);
+        let room = per_child.is_none_or(|n| w.tasks_done + inflight.len() < n);
         if send_failed.is_none() && inflight.len() == 1 && head.prefetch && room {
             if let Some(mut next) = pool.try_prefetch() {
                 if next.start() {
