@@ -134,7 +134,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use concurrent_futures_core::{
-    panic_message, BoxError, Completion, ExitCause, Future, FutureError, FutureState,
+    panic_message, BoxError, Completer, Completion, ExitCause, Future, FutureError, FutureState,
     InvalidStateError, NotUniqueError, Ran, RefResultFuture, ResultFuture, SharedError, Task,
     TaskError, TimeoutError, Waitable, Waiter,
 };
@@ -144,11 +144,11 @@ pub use concurrent_futures_wait::{
 };
 
 pub use concurrent_futures_pool::{
-    BuildError, Executor, Map, MapOptions, PoolStats, Scope, ShutdownOptions, SubmitError,
-    ThreadPoolBuilder, ThreadPoolExecutor,
+    BuildError, Executor, Map, MapOptions, PoolStats, Scope, ShutdownOptions, ShutdownTimeout,
+    SubmitError, ThreadPoolBuilder, ThreadPoolExecutor,
 };
 
-pub use concurrent_futures_core::diagnostics;
+pub use concurrent_futures_core::{diagnostics, trace};
 
 /// Python's `threading` primitives `std` lacks: `Event`, `Semaphore`,
 /// `BoundedSemaphore`, `Barrier`, `Timer`.
@@ -161,7 +161,7 @@ pub use concurrent_futures_core::sync;
 pub use concurrent_futures_pool::process;
 #[cfg(all(target_os = "linux", feature = "process"))]
 #[cfg_attr(docsrs, doc(cfg(all(target_os = "linux", feature = "process"))))]
-pub use concurrent_futures_pool::{ProcessPoolBuilder, ProcessPoolExecutor};
+pub use concurrent_futures_pool::{process_test_main, ProcessPoolBuilder, ProcessPoolExecutor};
 
 /// The crate README's examples (its crates.io page), run as doctests so they
 /// cannot rot. The repository's README and migration guide are doc-tested by

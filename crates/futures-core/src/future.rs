@@ -59,7 +59,7 @@ const SPIN_MIN_TIMEOUT: Duration = Duration::from_millis(1);
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::Future;
+/// use concurrent_futures::Future;
 /// use std::thread;
 ///
 /// let f = Future::new();
@@ -97,7 +97,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::{Future, FutureState};
+    /// use concurrent_futures::{Future, FutureState};
     /// let f = Future::<String>::new();
     /// assert_eq!(f.state(), FutureState::Pending);
     /// ```
@@ -146,7 +146,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::{Future, FutureState};
+    /// use concurrent_futures::{Future, FutureState};
     /// let f = Future::<()>::new();
     /// f.cancel();
     /// assert_eq!(f.state(), FutureState::Cancelled);
@@ -160,7 +160,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::<()>::new();
+    /// let f = concurrent_futures::Future::<()>::new();
     /// assert!(!f.cancelled());
     /// f.cancel();
     /// assert!(f.cancelled());
@@ -174,7 +174,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::<()>::new();
+    /// let f = concurrent_futures::Future::<()>::new();
     /// f.set_running_or_notify_cancel().unwrap();
     /// assert!(f.running());
     /// ```
@@ -188,7 +188,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// assert!(!f.done());
     /// f.set_result(1).unwrap();
     /// assert!(f.done());
@@ -207,7 +207,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::Future;
+    /// use concurrent_futures::Future;
     /// let f = Future::<i32>::new();
     /// assert!(f.cancel());
     /// assert!(f.cancel()); // still cancelled
@@ -250,7 +250,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::Future;
+    /// use concurrent_futures::Future;
     /// let f = Future::<()>::new();
     /// assert_eq!(f.set_running_or_notify_cancel(), Ok(true));
     /// assert!(f.set_running_or_notify_cancel().is_err());
@@ -291,7 +291,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// f.set_result("hi").unwrap();
     /// assert_eq!(*f.result().unwrap(), "hi");
     /// assert!(f.set_result("again").is_err());
@@ -310,7 +310,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::{Future, TaskError};
+    /// use concurrent_futures::{Future, TaskError};
     /// let f = Future::<u8>::new();
     /// f.set_exception(TaskError::broken("pool gone")).unwrap();
     /// assert!(f.result().unwrap_err().task_error().unwrap().is_broken());
@@ -489,10 +489,10 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// assert!(f.run(|| 2 + 2));
     /// assert_eq!(*f.result().unwrap(), 4);
-    /// let p = concurrent_futures_core::Future::<()>::new();
+    /// let p = concurrent_futures::Future::<()>::new();
     /// p.run(|| panic!("bad input"));
     /// assert_eq!(p.exception().unwrap().unwrap().panic_message(), Some("bad input"));
     /// ```
@@ -506,7 +506,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::<u32>::new();
+    /// let f = concurrent_futures::Future::<u32>::new();
     /// f.run_fallible(|| "x".parse::<u32>());
     /// assert!(f.exception().unwrap().unwrap().is_error());
     /// ```
@@ -647,7 +647,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// f.set_result(5).unwrap();
     /// assert!(f.exception().unwrap().is_none());
     /// ```
@@ -667,7 +667,7 @@ impl<T> Future<T> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let f = concurrent_futures_core::Future::<()>::new();
+    /// let f = concurrent_futures::Future::<()>::new();
     /// assert!(f.exception_timeout(Duration::ZERO).unwrap_err().is_timeout());
     /// ```
     pub fn exception_timeout(&self, timeout: Duration) -> Result<Option<&TaskError>, FutureError> {
@@ -705,7 +705,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// f.set_result(vec![1, 2, 3]).unwrap();
     /// let g = f.clone();
     /// assert_eq!(g.into_result().unwrap_err().to_string(),
@@ -731,7 +731,7 @@ impl<T> Future<T> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let f = concurrent_futures_core::Future::<u8>::new();
+    /// let f = concurrent_futures::Future::<u8>::new();
     /// assert!(f.into_result_timeout(Duration::from_millis(1)).unwrap_err().is_timeout());
     /// ```
     pub fn into_result_timeout(self, timeout: Duration) -> Result<T, FutureError> {
@@ -794,7 +794,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// let g = f.clone();
     /// f.set_result(1).unwrap();
     /// let f = f.try_into_result().unwrap_err(); // `g` is still alive
@@ -845,7 +845,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::Future;
+    /// use concurrent_futures::Future;
     /// use std::sync::mpsc;
     ///
     /// let (tx, rx) = mpsc::channel();
@@ -999,7 +999,7 @@ impl<T: Sync> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// f.set_result(String::from("done")).unwrap();
     /// let a: &String = f.result().unwrap();
     /// let b: &String = f.result().unwrap();
@@ -1021,7 +1021,7 @@ impl<T: Sync> Future<T> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let f = concurrent_futures_core::Future::<i32>::new();
+    /// let f = concurrent_futures::Future::<i32>::new();
     /// assert!(f.result_timeout(Duration::from_millis(10)).unwrap_err().is_timeout());
     /// ```
     pub fn result_timeout(&self, timeout: Duration) -> Result<&T, FutureError> {

@@ -23,7 +23,7 @@ pub const DEFAULT_MAX_FRAME_SIZE: usize = 1 << 30;
 /// # Examples
 ///
 /// ```no_run
-/// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+/// use concurrent_futures::process::{self, ProcessPoolExecutor};
 /// use std::time::Duration;
 ///
 /// fn main() {
@@ -68,7 +68,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_pool::process::ProcessPoolExecutor::builder().max_workers(2);
+    /// let b = concurrent_futures::process::ProcessPoolExecutor::builder().max_workers(2);
     /// # let _ = b;
     /// ```
     pub fn max_workers(mut self, n: usize) -> Self {
@@ -83,7 +83,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_pool::process::ProcessPoolExecutor::builder().max_tasks_per_child(1);
+    /// let b = concurrent_futures::process::ProcessPoolExecutor::builder().max_tasks_per_child(1);
     /// # let _ = b;
     /// ```
     pub fn max_tasks_per_child(mut self, n: usize) -> Self {
@@ -99,7 +99,7 @@ impl ProcessPoolBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let b = concurrent_futures_pool::process::ProcessPoolExecutor::builder()
+    /// let b = concurrent_futures::process::ProcessPoolExecutor::builder()
     ///     .task_timeout(Duration::from_secs(30));
     /// # let _ = b;
     /// ```
@@ -115,7 +115,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_pool::process::ProcessPoolExecutor::builder()
+    /// let b = concurrent_futures::process::ProcessPoolExecutor::builder()
     ///     .max_frame_size(64 << 20);
     /// # let _ = b;
     /// ```
@@ -133,7 +133,7 @@ impl ProcessPoolBuilder {
     ///
     /// ```
     /// fn setup() {}
-    /// let b = concurrent_futures_pool::process::ProcessPoolExecutor::builder().initializer(setup);
+    /// let b = concurrent_futures::process::ProcessPoolExecutor::builder().initializer(setup);
     /// # let _ = b;
     /// ```
     pub fn initializer(mut self, f: fn()) -> Self {
@@ -150,7 +150,7 @@ impl ProcessPoolBuilder {
     /// fn setup() -> Result<(), String> {
     ///     Ok(())
     /// }
-    /// let b = concurrent_futures_pool::process::ProcessPoolExecutor::builder().try_initializer(setup);
+    /// let b = concurrent_futures::process::ProcessPoolExecutor::builder().try_initializer(setup);
     /// # let _ = b;
     /// ```
     pub fn try_initializer(mut self, f: fn() -> Result<(), String>) -> Self {
@@ -168,7 +168,7 @@ impl ProcessPoolBuilder {
     /// fn connect(url: String) {
     ///     let _ = url;
     /// }
-    /// let b = concurrent_futures_pool::process::ProcessPoolExecutor::builder()
+    /// let b = concurrent_futures::process::ProcessPoolExecutor::builder()
     ///     .initializer_with(connect, "db://localhost".to_owned());
     /// # let _ = b;
     /// ```
@@ -200,7 +200,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```no_run
-    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures::process::{self, ProcessPoolExecutor};
     /// fn main() {
     ///     process::init();
     ///     let ex = ProcessPoolExecutor::builder().max_workers(2).build().unwrap();

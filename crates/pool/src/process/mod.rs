@@ -26,7 +26,7 @@
 //! # Examples
 //!
 //! ```
-//! use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+//! use concurrent_futures::process::{self, ProcessPoolExecutor};
 //!
 //! fn count_primes(n: u64) -> usize {
 //!     (2..n).filter(|&k| (2..k).take_while(|d| d * d <= k).all(|d| k % d != 0)).count()
@@ -103,7 +103,7 @@ static INIT_CALLED: AtomicBool = AtomicBool::new(false);
 ///
 /// ```
 /// fn main() {
-///     concurrent_futures_pool::process::init();
+///     concurrent_futures::process::init();
 ///     // ... the program, which may build process pools
 /// }
 /// ```
@@ -146,8 +146,8 @@ pub(crate) fn init_was_called() -> bool {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
-/// use concurrent_futures_core::TaskError;
+/// use concurrent_futures::process::{self, ProcessPoolExecutor};
+/// use concurrent_futures::TaskError;
 ///
 /// fn checked_div((a, b): (i64, i64)) -> i64 {
 ///     a / b
@@ -178,8 +178,8 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::ProcessPoolExecutor;
-    /// use concurrent_futures_pool::BuildError;
+    /// use concurrent_futures::process::ProcessPoolExecutor;
+    /// use concurrent_futures::BuildError;
     /// // This doctest did not call `process::init()`:
     /// assert!(matches!(ProcessPoolExecutor::new(2), Err(BuildError::NotInitialized)));
     /// ```
@@ -192,7 +192,7 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_pool::process::ProcessPoolExecutor::builder().max_workers(3);
+    /// let b = concurrent_futures::process::ProcessPoolExecutor::builder().max_workers(3);
     /// # let _ = b;
     /// ```
     pub fn builder() -> ProcessPoolBuilder {
@@ -204,7 +204,7 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures::process::{self, ProcessPoolExecutor};
     /// fn main() {
     ///     process::init();
     ///     assert_eq!(ProcessPoolExecutor::new(3).unwrap().max_workers(), 3);
@@ -223,7 +223,7 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures::process::{self, ProcessPoolExecutor};
     /// fn main() {
     ///     process::init();
     ///     let ex = ProcessPoolExecutor::new(2).unwrap();
@@ -253,7 +253,7 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures::process::{self, ProcessPoolExecutor};
     /// fn main() {
     ///     process::init();
     ///     let ex = ProcessPoolExecutor::new(1).unwrap();
@@ -269,7 +269,7 @@ impl ProcessPoolExecutor {
     /// boundary):
     ///
     /// ```compile_fail
-    /// use concurrent_futures_pool::process::ProcessPoolExecutor;
+    /// use concurrent_futures::process::ProcessPoolExecutor;
     /// let ex = ProcessPoolExecutor::new(1).unwrap();
     /// let offset = 3u32;
     /// let f = ex.submit(move |x: u32| x + offset, 1);
@@ -278,7 +278,7 @@ impl ProcessPoolExecutor {
     /// And so is an argument type without serde:
     ///
     /// ```compile_fail
-    /// use concurrent_futures_pool::process::ProcessPoolExecutor;
+    /// use concurrent_futures::process::ProcessPoolExecutor;
     /// struct Opaque;
     /// fn take(_: Opaque) -> u8 { 0 }
     /// let ex = ProcessPoolExecutor::new(1).unwrap();
@@ -303,7 +303,7 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures::process::{self, ProcessPoolExecutor};
     /// use std::time::Duration;
     ///
     /// fn nap(ms: u64) {
@@ -355,7 +355,7 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures::process::{self, ProcessPoolExecutor};
     /// fn main() {
     ///     process::init();
     ///     let ex = ProcessPoolExecutor::new(2).unwrap();
@@ -388,8 +388,8 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
-    /// use concurrent_futures_pool::MapOptions;
+    /// use concurrent_futures::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures::MapOptions;
     /// fn main() {
     ///     process::init();
     ///     let ex = ProcessPoolExecutor::new(2).unwrap();
@@ -440,7 +440,7 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures::process::{self, ProcessPoolExecutor};
     /// fn main() {
     ///     process::init();
     ///     let ex = ProcessPoolExecutor::new(1).unwrap();
@@ -463,7 +463,7 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures::process::{self, ProcessPoolExecutor};
     /// fn main() {
     ///     process::init();
     ///     let ex = ProcessPoolExecutor::new(1).unwrap();
@@ -482,7 +482,7 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures::process::{self, ProcessPoolExecutor};
     /// fn main() {
     ///     process::init();
     ///     let ex = ProcessPoolExecutor::new(1).unwrap();
