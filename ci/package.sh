@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-crates=(concurrent-futures-core concurrent-futures-pool concurrent-futures-wait concurrent-futures)
+crates=(concurrent-futures-core concurrent-futures-pool concurrent-futures-wait concurrent-futures-slurm concurrent-futures)
 # The tarballs hold the committed tree; CI runs on a clean checkout, and a
 # local run with edits in progress packages them as they are.
 dirty=()

@@ -134,9 +134,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use concurrent_futures_core::{
-    panic_message, BoxError, Completer, Completion, ExitCause, Future, FutureError, FutureState,
-    InvalidStateError, NotUniqueError, Ran, RefResultFuture, ResultFuture, SharedError, Task,
-    TaskError, TimeoutError, Waitable, Waiter,
+    panic_message, BoxError, ClusterJobError, Completer, Completion, ExitCause, Future,
+    FutureError, FutureState, InvalidStateError, NotUniqueError, Ran, RefResultFuture,
+    ResultFuture, SharedError, Task, TaskError, TimeoutError, Waitable, Waiter,
 };
 pub use concurrent_futures_wait::{
     as_completed, as_completed_any, wait, wait_any, AsCompleted, AsCompletedAny, DoneAndNotDone,
@@ -162,6 +162,13 @@ pub use concurrent_futures_pool::process;
 #[cfg(all(target_os = "linux", feature = "process"))]
 #[cfg_attr(docsrs, doc(cfg(all(target_os = "linux", feature = "process"))))]
 pub use concurrent_futures_pool::{process_test_main, ProcessPoolBuilder, ProcessPoolExecutor};
+
+/// The Slurm backends: [`SlurmExecutor`](slurm::SlurmExecutor) (batch jobs)
+/// and its state table; process-pool workers on a cluster are
+/// `process::launcher::Launcher::srun()`. See `docs/cluster.md`.
+#[cfg(all(target_os = "linux", feature = "slurm"))]
+#[cfg_attr(docsrs, doc(cfg(all(target_os = "linux", feature = "slurm"))))]
+pub use concurrent_futures_slurm as slurm;
 
 /// The crate README's examples (its crates.io page), run as doctests so they
 /// cannot rot. The repository's README and migration guide are doc-tested by

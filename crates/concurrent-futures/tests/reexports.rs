@@ -18,6 +18,10 @@ fn every_reexport() {
     let _ = cf::ExitCause::Code(0);
     let _ = cf::FutureError::Cancelled;
     let _ = cf::TaskError::panic("p");
+    let _ = cf::ClusterJobError::new("1", "FAILED");
+    let _ = cf::slurm::SlurmState::parse("PENDING");
+    let _: fn() -> bool = cf::slurm::cluster_available;
+    let _ = cf::process::launcher::Launcher::srun();
     let _ = cf::TimeoutError::new(1, 2);
     let f = cf::Future::<()>::new();
     let e: cf::InvalidStateError = {

@@ -41,7 +41,7 @@ unsafe impl<T: Send> Sync for Completer<T> {}
 
 impl<T: Send> Completer<T> {
     /// A pending future and its completer.
-    #[must_use = "the future never completes unless its completer is used"]
+    #[must_use = "dropping the completer fails the future at once"]
     pub fn new() -> (Completer<T>, Future<T>) {
         let vtable: &'static cell::Vtable = const { &NoBodyVtable::<T>::VTABLE };
         let header = cell::allocate::<T, NoBody>(NoBody, PENDING | TASK | HANDLE_ONE, vtable);

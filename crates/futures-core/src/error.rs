@@ -424,6 +424,8 @@ pub enum TaskError {
         /// The worker process that was killed.
         pid: u32,
     },
+    /// A cluster job (Slurm) that ran the task ended without a result.
+    ClusterJob(Box<ClusterJobError>),
 }
 
 impl fmt::Display for TaskError {
@@ -439,6 +441,7 @@ impl fmt::Display for TaskError {
                 f,
                 "task ran past its time limit of {limit:?} and was killed (worker process {pid})"
             ),
+            TaskError::ClusterJob(e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -614,6 +617,7 @@ impl TaskError {
             TaskError::Broken { .. } => "broken executor",
             TaskError::WorkerDied { .. } => "worker died",
             TaskError::TimeLimit { .. } => "time limit",
+            TaskError::ClusterJob(_) => "cluster job failed",
         }
     }
 
@@ -630,6 +634,256 @@ impl TaskError {
     #[must_use]
     pub fn is_time_limit(&self) -> bool {
         matches!(self, TaskError::TimeLimit { .. })
+    }
+}
+
+/// How a cluster job that ran a task ended without a result: what the
+/// scheduler (Slurm) reported for it, and the tail of its standard error.
+///
+/// Built by the Slurm executors; [`TaskError::ClusterJob`] carries it.
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures::{ClusterJobError, ExitCause, TaskError};
+///
+/// let e = ClusterJobError::new("4242_7", "FAILED")
+///     .with_exit(ExitCause::Signal(11))
+///     .with_reason("JobLaunchFailure")
+///     .with_node("node17")
+///     .with_stderr_tail("Segmentation fault");
+/// assert_eq!(e.job_id(), "4242_7");
+/// assert_eq!(e.state(), "FAILED");
+/// assert_eq!(e.exit(), Some(ExitCause::Signal(11)));
+/// let t = TaskError::from(e);
+/// assert!(t.is_cluster_job());
+/// assert_eq!(
+///     t.to_string(),
+///     "cluster job 4242_7 on node17 ended FAILED, killed by signal 11 (SIGSEGV) \
+///      (reason: JobLaunchFailure); stderr: Segmentation fault"
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterJobError {
+    job_id: String,
+    state: String,
+    exit: Option<ExitCause>,
+    reason: Option<String>,
+    node: Option<String>,
+    stderr_tail: String,
+}
+
+impl ClusterJobError {
+    /// The job `job_id` (`"1234"`, or `"1234_5"` for an array task) ended in
+    /// the scheduler's `state` (`"FAILED"`, `"TIMEOUT"`, `"NODE_FAIL"`, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = concurrent_futures::ClusterJobError::new("7", "NODE_FAIL");
+    /// assert_eq!(e.to_string(), "cluster job 7 ended NODE_FAIL");
+    /// ```
+    #[must_use]
+    pub fn new(job_id: impl Into<String>, state: impl Into<String>) -> Self {
+        ClusterJobError {
+            job_id: job_id.into(),
+            state: state.into(),
+            exit: None,
+            reason: None,
+            node: None,
+            stderr_tail: String::new(),
+        }
+    }
+
+    /// With the job's exit code or signal.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures::{ClusterJobError, ExitCause};
+    /// let e = ClusterJobError::new("7", "FAILED").with_exit(ExitCause::Code(3));
+    /// assert_eq!(e.exit(), Some(ExitCause::Code(3)));
+    /// ```
+    #[must_use]
+    pub fn with_exit(mut self, exit: ExitCause) -> Self {
+        self.exit = Some(exit);
+        self
+    }
+
+    /// With the scheduler's reason (`"NonZeroExitCode"`, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = concurrent_futures::ClusterJobError::new("7", "FAILED").with_reason("NonZeroExitCode");
+    /// assert_eq!(e.reason(), Some("NonZeroExitCode"));
+    /// ```
+    #[must_use]
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// With the node the job ran on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = concurrent_futures::ClusterJobError::new("7", "FAILED").with_node("n1");
+    /// assert_eq!(e.node(), Some("n1"));
+    /// ```
+    #[must_use]
+    pub fn with_node(mut self, node: impl Into<String>) -> Self {
+        self.node = Some(node.into());
+        self
+    }
+
+    /// With the last lines of the job's standard error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = concurrent_futures::ClusterJobError::new("7", "FAILED").with_stderr_tail("oops");
+    /// assert_eq!(e.stderr_tail(), "oops");
+    /// ```
+    #[must_use]
+    pub fn with_stderr_tail(mut self, tail: impl Into<String>) -> Self {
+        self.stderr_tail = tail.into();
+        self
+    }
+
+    /// The job's id (`"1234"`, or `"1234_5"` for an array task).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(concurrent_futures::ClusterJobError::new("9_1", "FAILED").job_id(), "9_1");
+    /// ```
+    #[must_use]
+    pub fn job_id(&self) -> &str {
+        &self.job_id
+    }
+
+    /// The scheduler's final state of the job.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(concurrent_futures::ClusterJobError::new("9", "TIMEOUT").state(), "TIMEOUT");
+    /// ```
+    #[must_use]
+    pub fn state(&self) -> &str {
+        &self.state
+    }
+
+    /// The job's exit code or signal, if the scheduler reported one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(concurrent_futures::ClusterJobError::new("9", "FAILED").exit(), None);
+    /// ```
+    #[must_use]
+    pub fn exit(&self) -> Option<ExitCause> {
+        self.exit
+    }
+
+    /// The scheduler's reason, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(concurrent_futures::ClusterJobError::new("9", "FAILED").reason(), None);
+    /// ```
+    #[must_use]
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
+    /// The node the job ran on, if known.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(concurrent_futures::ClusterJobError::new("9", "FAILED").node(), None);
+    /// ```
+    #[must_use]
+    pub fn node(&self) -> Option<&str> {
+        self.node.as_deref()
+    }
+
+    /// The tail of the job's standard error (empty if none was found).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(concurrent_futures::ClusterJobError::new("9", "FAILED").stderr_tail(), "");
+    /// ```
+    #[must_use]
+    pub fn stderr_tail(&self) -> &str {
+        &self.stderr_tail
+    }
+}
+
+impl fmt::Display for ClusterJobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cluster job {}", self.job_id)?;
+        if let Some(node) = &self.node {
+            write!(f, " on {node}")?;
+        }
+        write!(f, " ended {}", self.state)?;
+        if let Some(exit) = self.exit {
+            write!(f, ", {exit}")?;
+        }
+        if let Some(reason) = &self.reason {
+            write!(f, " (reason: {reason})")?;
+        }
+        if !self.stderr_tail.is_empty() {
+            write!(f, "; stderr: {}", self.stderr_tail)?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for ClusterJobError {}
+
+impl From<ClusterJobError> for TaskError {
+    fn from(e: ClusterJobError) -> Self {
+        TaskError::ClusterJob(Box::new(e))
+    }
+}
+
+impl TaskError {
+    /// Whether a cluster job ended without a result
+    /// ([`TaskError::ClusterJob`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures::{ClusterJobError, TaskError};
+    /// assert!(TaskError::from(ClusterJobError::new("1", "FAILED")).is_cluster_job());
+    /// assert!(!TaskError::panic("p").is_cluster_job());
+    /// ```
+    #[must_use]
+    pub fn is_cluster_job(&self) -> bool {
+        matches!(self, TaskError::ClusterJob(_))
+    }
+
+    /// The cluster job's details, if a cluster job failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures::{ClusterJobError, TaskError};
+    /// let e = TaskError::from(ClusterJobError::new("1", "TIMEOUT"));
+    /// assert_eq!(e.cluster_job().unwrap().state(), "TIMEOUT");
+    /// ```
+    #[must_use]
+    pub fn cluster_job(&self) -> Option<&ClusterJobError> {
+        match self {
+            TaskError::ClusterJob(e) => Some(e),
+            _ => None,
+        }
     }
 }
 

@@ -64,8 +64,8 @@ mod waiter;
 pub use awaiting::{RefResultFuture, ResultFuture};
 pub use completer::Completer;
 pub use error::{
-    BoxError, ExitCause, FutureError, InvalidStateError, NotUniqueError, SharedError, TaskError,
-    TimeoutError,
+    BoxError, ClusterJobError, ExitCause, FutureError, InvalidStateError, NotUniqueError,
+    SharedError, TaskError, TimeoutError,
 };
 pub use future::Future;
 pub use state::FutureState;

@@ -332,6 +332,61 @@ impl<T> Map<T> {
         })
     }
 
+    /// A map over futures that an executor outside this crate submitted,
+    /// one per item, in input order (how the Slurm executor builds its
+    /// `map`). `options`' timeout counts from now; dropping the map cancels
+    /// what has not finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures::Future;
+    /// use concurrent_futures::{Map, MapOptions};
+    ///
+    /// let futures: Vec<Future<u8>> = (0..3).map(|_| Future::new()).collect();
+    /// for (i, f) in futures.iter().enumerate() {
+    ///     f.set_result(i as u8).unwrap();
+    /// }
+    /// let m = Map::from_futures(futures, MapOptions::default());
+    /// assert_eq!(m.into_result().unwrap(), [0, 1, 2]);
+    /// ```
+    pub fn from_futures(futures: impl IntoIterator<Item = Future<T>>, options: MapOptions) -> Self {
+        Self::submitted(futures.into_iter().map(|f| Ok(Slot::One(f))), options)
+            .unwrap_or_else(|_| unreachable!("no slot is an error"))
+    }
+
+    /// A map over chunks that an executor outside this crate submitted:
+    /// each future yields the outcomes of `len` consecutive items, and a
+    /// chunk that fails as a whole fails each of its `len` places.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures::{Future, TaskError};
+    /// use concurrent_futures::{Map, MapOptions};
+    ///
+    /// let a = Future::new();
+    /// a.set_result(vec![Ok(1u8), Ok(2)]).unwrap();
+    /// let b = Future::new();
+    /// b.set_exception(TaskError::broken("node lost")).unwrap();
+    /// let m = Map::from_chunks([(a, 2), (b, 2)], MapOptions::default());
+    /// let got: Vec<_> = m.collect();
+    /// assert_eq!(got.len(), 4);
+    /// assert!(got[3].is_err());
+    /// ```
+    pub fn from_chunks(
+        chunks: impl IntoIterator<Item = (Future<Vec<Result<T, TaskError>>>, usize)>,
+        options: MapOptions,
+    ) -> Self {
+        Self::submitted(
+            chunks
+                .into_iter()
+                .map(|(future, len)| Ok(Slot::Chunk { future, len })),
+            options,
+        )
+        .unwrap_or_else(|_| unreachable!("no slot is an error"))
+    }
+
     /// Collects every result, stopping at the first error (Python's
     /// `list(ex.map(...))` raising); what has not started then is cancelled.
     ///

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::code::{self, RemoteFn};
 use super::codec::{self, SerdeStage};
 use super::dispatcher::{Config, Pool};
+use super::launcher::Launcher;
 use super::worker::SpawnConfig;
 use super::ProcessPoolExecutor;
 use crate::error::BuildError;
@@ -47,6 +48,7 @@ pub struct ProcessPoolBuilder {
     /// The initializer, its trampoline, and its encoded argument (or why it
     /// could not be encoded).
     init: Option<(usize, code::InitTrampoline, Result<Vec<u8>, String>)>,
+    launcher: Launcher,
 }
 
 impl Default for ProcessPoolBuilder {
@@ -57,6 +59,7 @@ impl Default for ProcessPoolBuilder {
             task_timeout: None,
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             init: None,
+            launcher: Launcher::local(),
         }
     }
 }
@@ -185,6 +188,23 @@ impl ProcessPoolBuilder {
         self
     }
 
+    /// How workers are started: [`Launcher::local`] (the default) or
+    /// [`Launcher::srun`], one Slurm job step per worker (see
+    /// [`launcher`](super::launcher)). Everything else about the pool stays
+    /// as it is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures::process::{launcher::Launcher, ProcessPoolExecutor};
+    /// let b = ProcessPoolExecutor::builder().launcher(Launcher::srun().partition("debug"));
+    /// # let _ = b;
+    /// ```
+    pub fn launcher(mut self, launcher: Launcher) -> Self {
+        self.launcher = launcher;
+        self
+    }
+
     /// Builds the pool. No process starts until the first task.
     ///
     /// # Errors
@@ -247,6 +267,7 @@ impl ProcessPoolBuilder {
                 max_frame: self.max_frame_size,
                 init,
                 init_arg: init_arg.into(),
+                launcher: self.launcher,
             },
         };
         Ok(ProcessPoolExecutor {

@@ -740,6 +740,7 @@ mod loom_models {
                 max_frame: 1024,
                 init: None,
                 init_arg: Arc::from(&[][..]),
+                launcher: Default::default(),
             },
         })
     }

@@ -50,6 +50,7 @@ mod code;
 mod codec;
 mod dispatcher;
 mod job;
+pub mod launcher;
 mod protocol;
 pub mod testing;
 mod worker;
@@ -120,6 +121,7 @@ pub fn init() {
     // In a worker, tasks may build pools of their own (nested pools): the
     // flag is set before serving.
     INIT_CALLED.store(true, Ordering::Release);
+    launcher::run_entry_if_requested();
     worker_main::serve_if_worker();
 }
 
@@ -132,6 +134,21 @@ fn on_main_thread() -> bool {
 
 pub(crate) fn init_was_called() -> bool {
     INIT_CALLED.load(Ordering::Acquire)
+}
+
+/// Whether [`init()`] was called in this process (and returned: this is not
+/// a worker). Executors outside this crate that run this binary elsewhere
+/// check it, as [`ProcessPoolExecutor`] does.
+///
+/// # Examples
+///
+/// ```
+/// // This doctest did not call `process::init()`:
+/// assert!(!concurrent_futures::process::initialized());
+/// ```
+#[must_use]
+pub fn initialized() -> bool {
+    init_was_called()
 }
 
 /// A pool of worker processes (Python's `ProcessPoolExecutor`).

@@ -12,7 +12,7 @@ use std::ffi::OsString;
 use std::io::{self, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -22,6 +22,7 @@ use concurrent_futures_core::ExitCause;
 use crate::primitives::{Mutex, MutexGuard};
 
 use super::code::RemoteFn;
+use super::launcher::Launcher;
 use super::protocol::{self, FrameError, FromWorker, Reply, ToWorker};
 use super::worker_main::{self, ExeIdentity, Spec, ENV};
 
@@ -98,6 +99,8 @@ pub(crate) struct SpawnConfig {
     pub(crate) init: Option<RemoteFn>,
     /// The initializer's encoded argument (empty for `fn()`).
     pub(crate) init_arg: Arc<[u8]>,
+    /// How workers are started.
+    pub(crate) launcher: Launcher,
 }
 
 /// Why a worker could not be started.
@@ -304,6 +307,8 @@ pub(crate) struct WorkerProcess {
     reader: BufReader<Conn>,
     /// Tasks this process ran (for `max_tasks_per_child`).
     pub(crate) tasks_done: usize,
+    /// How it was started (how to read its exit status).
+    launcher: Launcher,
 }
 
 fn exe_identity() -> io::Result<ExeIdentity> {
@@ -351,14 +356,6 @@ fn is_disconnect(e: &FrameError) -> bool {
     }
 }
 
-fn cause_of(status: std::process::ExitStatus) -> ExitCause {
-    match (status.code(), status.signal()) {
-        (Some(c), _) => ExitCause::Code(c),
-        (None, Some(s)) => ExitCause::Signal(s),
-        _ => ExitCause::Unknown,
-    }
-}
-
 /// Starts the worker process: how the child is started, and which
 /// descriptor it speaks on. Today a re-exec of `/proc/self/exe` that
 /// inherits `child_end` (close-on-exec cleared in the child only), with the
@@ -393,6 +390,8 @@ impl WorkerProcess {
     /// starts.
     pub(crate) fn spawn(cfg: &SpawnConfig, cell: &PidCell) -> Result<Self, StartError> {
         let (parent_end, child_end) = UnixStream::pair().map_err(StartError::Spawn)?;
+        // Local workers inherit the descriptor number; srun gets the socket
+        // as its stdin and stdout (launcher.rs).
         let token = random_token().map_err(StartError::Spawn)?;
         let spec = Spec {
             fd: child_end.as_raw_fd(),
@@ -403,7 +402,11 @@ impl WorkerProcess {
             max_frame: cfg.max_frame,
             init: cfg.init,
         };
-        let mut child = launch(&spec, &child_end).map_err(StartError::Spawn)?;
+        let launched = match cfg.launcher.spawn_srun(&spec, &child_end) {
+            Some(srun) => srun,
+            None => launch(&spec, &child_end),
+        };
+        let mut child = launched.map_err(StartError::Spawn)?;
         drop(child_end);
         let pid = child.id();
         if let Err(e) = parent_end.set_nonblocking(true) {
@@ -425,6 +428,7 @@ impl WorkerProcess {
                 },
             ),
             tasks_done: 0,
+            launcher: cfg.launcher.clone(),
         };
         // After the pidfd exists: a kill that comes now is seen at once.
         if !cell.set_live(pid) {
@@ -451,7 +455,9 @@ impl WorkerProcess {
             .and_then(|f| protocol::decode_from_worker(f).map_err(FrameError::Malformed));
         match read {
             Ok(FromWorker::Ready { token: t, pid }) => {
-                if &t == token && pid == self.pid {
+                // Behind srun the worker's pid is on the node, not srun's.
+                let pid_ok = self.launcher.is_srun() || pid == self.pid;
+                if &t == token && pid_ok {
                     return Ok(());
                 }
                 self.kill_and_reap_in_place(cell);
@@ -614,7 +620,7 @@ impl WorkerProcess {
 
     fn wait(&mut self) -> ExitCause {
         match self.child.wait() {
-            Ok(status) => cause_of(status),
+            Ok(status) => self.launcher.exit_cause(status),
             Err(_) => ExitCause::Unknown,
         }
     }

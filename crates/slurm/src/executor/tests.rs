@@ -1,0 +1,681 @@
+//! The executor against a fake Slurm: scripted job states, recorded calls.
+//! The tests play the jobs' part by writing result files themselves.
+
+use super::*;
+use crate::cli::CommandOutput;
+use crate::code::{encode, Outcome, ResultFile};
+use concurrent_futures_core::{ExitCause, FutureError};
+
+/// One fake job (or array element).
+#[derive(Clone, Debug)]
+struct FakeJob {
+    state: String,
+    reason: String,
+    node: String,
+    /// What `scontrol show job` prints; `None`: "Invalid job id".
+    scontrol: Option<String>,
+    /// Whether squeue still lists it (false: aged out).
+    listed: bool,
+}
+
+#[derive(Debug, Default)]
+struct FakeState {
+    next_id: u64,
+    jobs: Vec<(String, FakeJob)>,
+    calls: Vec<(String, Vec<String>, Option<String>)>,
+    /// `sbatch` fails with this message.
+    sbatch_error: Option<String>,
+    max_array: usize,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Fake(Arc<Mutex<FakeState>>);
+
+impl Fake {
+    fn new() -> Fake {
+        let f = Fake::default();
+        f.state().next_id = 100;
+        f.state().max_array = 1001;
+        f
+    }
+
+    fn state(&self) -> MutexGuard<'_, FakeState> {
+        self.0.lock().unwrap()
+    }
+
+    fn set(&self, id: &str, state: &str, node: &str) {
+        let mut g = self.state();
+        let j = &mut g
+            .jobs
+            .iter_mut()
+            .find(|(i, _)| i == id)
+            .expect("a fake job")
+            .1;
+        j.state = state.into();
+        j.node = node.into();
+    }
+
+    fn with_job(&self, id: &str, f: impl FnOnce(&mut FakeJob)) {
+        let mut g = self.state();
+        f(&mut g
+            .jobs
+            .iter_mut()
+            .find(|(i, _)| i == id)
+            .expect("a fake job")
+            .1);
+    }
+
+    fn calls(&self, program: &str) -> Vec<(Vec<String>, Option<String>)> {
+        self.state()
+            .calls
+            .iter()
+            .filter(|c| c.0 == program)
+            .map(|c| (c.1.clone(), c.2.clone()))
+            .collect()
+    }
+}
+
+fn ok(stdout: impl Into<String>) -> io::Result<CommandOutput> {
+    Ok(CommandOutput {
+        success: true,
+        stdout: stdout.into(),
+        stderr: String::new(),
+    })
+}
+
+fn failed(stderr: &str) -> io::Result<CommandOutput> {
+    Ok(CommandOutput {
+        success: false,
+        stdout: String::new(),
+        stderr: stderr.into(),
+    })
+}
+
+impl SlurmCli for Fake {
+    fn run(
+        &self,
+        program: &str,
+        args: &[String],
+        stdin: Option<&str>,
+    ) -> io::Result<CommandOutput> {
+        let mut g = self.state();
+        g.calls
+            .push((program.to_owned(), args.to_vec(), stdin.map(str::to_owned)));
+        let job = |state: &str| FakeJob {
+            state: state.into(),
+            reason: "None".into(),
+            node: String::new(),
+            scontrol: None,
+            listed: true,
+        };
+        match program {
+            "sbatch" => {
+                if let Some(e) = g.sbatch_error.clone() {
+                    return failed(&e);
+                }
+                let id = g.next_id;
+                g.next_id += 1;
+                match args.iter().find_map(|a| a.strip_prefix("--array=0-")) {
+                    Some(spec) => {
+                        let last: u64 = spec.split('%').next().unwrap().parse().unwrap();
+                        for i in 0..=last {
+                            g.jobs.push((format!("{id}_{i}"), job("PENDING")));
+                        }
+                    }
+                    None => g.jobs.push((id.to_string(), job("PENDING"))),
+                }
+                ok(format!("{id}\n"))
+            }
+            "squeue" => {
+                let text: String = g
+                    .jobs
+                    .iter()
+                    .filter(|(_, j)| j.listed)
+                    .map(|(id, j)| format!("{id}|{}|{}|{}\n", j.state, j.reason, j.node))
+                    .collect();
+                ok(text)
+            }
+            "scancel" => {
+                let by_name = args.iter().any(|a| a.starts_with("--name="));
+                for (id, j) in &mut g.jobs {
+                    let named = args.contains(id);
+                    let live = matches!(j.state.as_str(), "PENDING" | "RUNNING");
+                    if (by_name || named) && live {
+                        j.state = "CANCELLED".into();
+                    }
+                }
+                ok("")
+            }
+            "scontrol" if args.first().map(String::as_str) == Some("show") => {
+                if args.get(1).map(String::as_str) == Some("config") {
+                    return ok(format!("MaxArraySize            = {}\n", g.max_array));
+                }
+                let id = args.last().unwrap();
+                match g
+                    .jobs
+                    .iter()
+                    .find(|(i, _)| i == id)
+                    .and_then(|(_, j)| j.scontrol.clone())
+                {
+                    Some(text) => ok(text),
+                    None => failed("slurm_load_jobs error: Invalid job id specified"),
+                }
+            }
+            "sacct" => failed("Slurm accounting storage is disabled"),
+            other => failed(&format!("fake: no {other}")),
+        }
+    }
+}
+
+fn folder(test: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("cf-slurm-unit-{}-{test}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    d
+}
+
+/// An executor whose folder is removed after it is dropped.
+struct Ex {
+    ex: Option<SlurmExecutor>,
+    dir: PathBuf,
+}
+
+impl std::ops::Deref for Ex {
+    type Target = SlurmExecutor;
+    fn deref(&self) -> &SlurmExecutor {
+        self.ex.as_ref().expect("alive")
+    }
+}
+
+impl Drop for Ex {
+    fn drop(&mut self) {
+        drop(self.ex.take());
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn executor(fake: &Fake, test: &str) -> Ex {
+    executor_with(fake, test, |b| b)
+}
+
+fn executor_with(fake: &Fake, test: &str, f: impl FnOnce(SlurmBuilder) -> SlurmBuilder) -> Ex {
+    let dir = folder(test);
+    let b = SlurmExecutor::builder(&dir)
+        .cli(fake.clone())
+        .poll_interval(Duration::from_millis(5), Duration::from_millis(20))
+        .result_grace(Duration::from_millis(50));
+    Ex {
+        ex: Some(f(b).build_unchecked().expect("a fake executor")),
+        dir,
+    }
+}
+
+/// Plays the job of task `index`: writes its result file.
+fn write_result(ex: &SlurmExecutor, index: u64, outcome: Outcome) {
+    let r = ResultFile {
+        node: "n1".into(),
+        pid: 4242,
+        outcome,
+    };
+    worker::write_atomically(&worker::result_path(ex.folder(), index), &r.to_bytes()).unwrap();
+}
+
+fn value<T: Serialize>(v: &T) -> Outcome {
+    Outcome::Ok(encode(v).unwrap())
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "waited 10 s for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+#[test]
+fn sbatch_gets_the_options_and_the_script() {
+    let fake = Fake::new();
+    let ex = executor_with(&fake, "options", |b| {
+        b.partition("debug")
+            .time_limit(Duration::from_secs(90))
+            .cpus_per_task(2)
+            .memory_mb(512)
+            .sbatch_arg("--qos=short")
+            .job_name("cf-unit-options")
+    });
+    let f = ex.submit(square, 7).unwrap();
+    let calls = fake.calls("sbatch");
+    assert_eq!(calls.len(), 1);
+    let (args, script) = &calls[0];
+    for want in [
+        "--parsable",
+        "--job-name=cf-unit-options",
+        "--partition=debug",
+        "--time=3",
+        "--cpus-per-task=2",
+        "--mem=512M",
+        "--qos=short",
+    ] {
+        assert!(
+            args.iter().any(|a| a == want),
+            "{want} missing from {args:?}"
+        );
+    }
+    let script = script.as_deref().unwrap();
+    assert!(script.starts_with("#!/bin/sh\n"), "{script}");
+    assert!(script.contains("CF_SLURM_TASK=0\n"), "{script}");
+    assert!(
+        script.contains(&format!("CF_SLURM_SHA256='{}'", ex.shared.sha)),
+        "{script}"
+    );
+    assert!(
+        script.ends_with(&format!("exec '{}'\n", ex.executable().display())),
+        "the job must exec the copy: {script}"
+    );
+    // The task file is there for the job; the copy is named by its hash.
+    assert!(worker::task_path(ex.folder(), 0).exists());
+    assert!(ex
+        .executable()
+        .ends_with(format!("bin/{}.exe", ex.shared.sha)));
+    write_result(&ex, 0, value(&49u64));
+    fake.set("100", "COMPLETED", "n1");
+    assert_eq!(f.result_timeout(Duration::from_secs(10)).unwrap(), &49);
+    assert!(
+        !worker::task_path(ex.folder(), 0).exists(),
+        "task file left behind"
+    );
+}
+
+#[test]
+fn the_state_table_drives_the_future() {
+    let fake = Fake::new();
+    let ex = executor(&fake, "states");
+    let job = ex.submit_job(square, 3).unwrap();
+    let f = job.future().clone();
+    wait_for("a round", || ex.squeue_calls() >= 2);
+    assert_eq!(f.state(), FutureState::Pending);
+    for s in ["CONFIGURING", "REQUEUED", "PENDING"] {
+        fake.set("100", s, "");
+        let before = ex.squeue_calls();
+        wait_for("a round", || ex.squeue_calls() >= before + 2);
+        assert_eq!(f.state(), FutureState::Pending, "{s}");
+    }
+    fake.set("100", "RUNNING", "n1");
+    wait_for("Running", || f.running());
+    assert_eq!(job.node().as_deref(), Some("n1"));
+    // Suspended, preempted, completing: still running.
+    for s in ["SUSPENDED", "PREEMPTED", "COMPLETING"] {
+        fake.set("100", s, "n1");
+        let before = ex.squeue_calls();
+        wait_for("a round", || ex.squeue_calls() >= before + 2);
+        assert_eq!(f.state(), FutureState::Running, "{s}");
+        assert_eq!(job.slurm_state().unwrap().name(), s);
+    }
+    // A result file wins over any state, even a failed one.
+    write_result(&ex, 0, value(&9u64));
+    fake.set("100", "NODE_FAIL", "n1");
+    assert_eq!(f.result_timeout(Duration::from_secs(10)).unwrap(), &9);
+    assert!(
+        fake.calls("scontrol").is_empty(),
+        "scontrol asked for a job with a result"
+    );
+}
+
+#[test]
+fn a_job_ended_without_a_result_fails_with_its_details() {
+    let fake = Fake::new();
+    let ex = executor(&fake, "failed");
+    let ok = ex.submit(square, 2).unwrap();
+    let bad = ex.submit(square, 3).unwrap();
+    fs::write(
+        ex.folder().join("logs/101.err"),
+        "line 1\nSegmentation fault\n",
+    )
+    .unwrap();
+    fake.with_job("101", |j| {
+        j.state = "FAILED".into();
+        j.reason = "JobLaunchFailure".into();
+        j.scontrol = Some(
+            "JobId=101 JobName=x JobState=FAILED Reason=JobLaunchFailure ExitCode=0:11 NodeList=n7\n"
+                .into(),
+        );
+    });
+    write_result(&ex, 0, value(&4u64));
+    fake.set("100", "COMPLETED", "n7");
+    assert_eq!(ok.result_timeout(Duration::from_secs(10)).unwrap(), &4);
+    let e = bad
+        .exception_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    let j = e.cluster_job().unwrap_or_else(|| panic!("{e}"));
+    assert_eq!(j.job_id(), "101");
+    assert_eq!(j.state(), "FAILED");
+    assert_eq!(j.exit(), Some(ExitCause::Signal(11)));
+    assert_eq!(j.reason(), Some("JobLaunchFailure"));
+    assert_eq!(j.node(), Some("n7"));
+    assert_eq!(j.stderr_tail(), "line 1\nSegmentation fault");
+    let asked: Vec<String> = fake
+        .calls("scontrol")
+        .into_iter()
+        .map(|c| c.0.last().unwrap().clone())
+        .collect();
+    assert_eq!(asked, ["101"], "scontrol only for the job without a result");
+}
+
+#[test]
+fn each_ended_state_without_a_result_fails() {
+    let fake = Fake::new();
+    let ex = executor(&fake, "ended");
+    let states = [
+        "COMPLETED",
+        "FAILED",
+        "TIMEOUT",
+        "NODE_FAIL",
+        "OUT_OF_MEMORY",
+        "BOOT_FAIL",
+        "DEADLINE",
+    ];
+    let futures: Vec<_> = states
+        .iter()
+        .map(|_| ex.submit(square, 1).unwrap())
+        .collect();
+    for (i, s) in states.iter().enumerate() {
+        fake.set(&(100 + i).to_string(), "RUNNING", "n1");
+        let _ = s;
+    }
+    wait_for("all running", || futures.iter().all(Future::running));
+    for (i, s) in states.iter().enumerate() {
+        fake.set(&(100 + i).to_string(), s, "n1");
+    }
+    for (f, s) in futures.iter().zip(states) {
+        let e = f
+            .exception_timeout(Duration::from_secs(10))
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.cluster_job().map(ClusterJobError::state), Some(s), "{e}");
+    }
+}
+
+#[test]
+fn cancel_of_pending_futures_is_one_scancel() {
+    let fake = Fake::new();
+    let ex = executor(&fake, "cancel");
+    let futures: Vec<_> = (0..5).map(|i| ex.submit(square, i).unwrap()).collect();
+    ex.shutdown(true, true);
+    assert!(futures.iter().all(Future::cancelled));
+    let calls = fake.calls("scancel");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let mut ids = calls[0].0.clone();
+    ids.retain(|a| !a.starts_with('-'));
+    ids.sort();
+    assert_eq!(ids, ["100", "101", "102", "103", "104"]);
+    drop(ex);
+    // One more cancel of one pending future: its own scancel.
+    let fake = Fake::new();
+    let ex = executor(&fake, "cancel1");
+    let f = ex.submit(square, 1).unwrap();
+    assert!(f.cancel());
+    wait_for("the scancel", || !fake.calls("scancel").is_empty());
+    assert_eq!(fake.calls("scancel")[0].0, ["--quiet", "100"]);
+}
+
+#[test]
+fn a_running_future_cannot_be_cancelled() {
+    let fake = Fake::new();
+    let ex = executor(&fake, "running");
+    let f = ex.submit(square, 1).unwrap();
+    fake.set("100", "RUNNING", "n1");
+    wait_for("Running", || f.running());
+    assert!(!f.cancel());
+    write_result(&ex, 0, value(&1u64));
+    fake.set("100", "COMPLETED", "n1");
+    assert_eq!(f.result_timeout(Duration::from_secs(10)).unwrap(), &1);
+    assert!(fake.calls("scancel").is_empty());
+}
+
+#[test]
+fn map_splits_arrays_past_max_array_size() {
+    let fake = Fake::new();
+    fake.state().max_array = 4;
+    let ex = executor(&fake, "arrays");
+    let m = ex
+        .map_with(square, 0..10u64, MapOptions::default().chunksize(1))
+        .unwrap();
+    let calls = fake.calls("sbatch");
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    let arrays: Vec<&String> = calls
+        .iter()
+        .map(|c| c.0.iter().find(|a| a.starts_with("--array=")).unwrap())
+        .collect();
+    assert_eq!(arrays, ["--array=0-3", "--array=0-3", "--array=0-1"]);
+    for (c, base) in calls.iter().zip([0, 4, 8]) {
+        assert!(c
+            .1
+            .as_deref()
+            .unwrap()
+            .contains(&format!("CF_SLURM_BASE={base}\n")));
+    }
+    // The jobs' part: chunks of one item each.
+    for i in 0..10u64 {
+        let items: Vec<Result<u64, String>> = vec![Ok(i * i)];
+        write_result(&ex, i, value(&items));
+    }
+    for (id, _) in fake.state().jobs.iter_mut() {
+        let _ = id;
+    }
+    for (_, j) in fake.state().jobs.iter_mut() {
+        j.state = "COMPLETED".into();
+    }
+    let v = m.into_result().unwrap();
+    assert_eq!(v, (0..10u64).map(|x| x * x).collect::<Vec<_>>());
+}
+
+#[test]
+fn map_chunks_keep_item_panics_and_fail_whole_chunks() {
+    let fake = Fake::new();
+    let ex = executor_with(&fake, "chunks", |b| b.array_parallelism(3));
+    let m = ex
+        .map_with(square, 0..6u64, MapOptions::default().chunksize(2))
+        .unwrap();
+    let calls = fake.calls("sbatch");
+    assert_eq!(calls.len(), 1);
+    assert!(
+        calls[0].0.iter().any(|a| a == "--array=0-2%3"),
+        "{:?}",
+        calls[0].0
+    );
+    let chunk0: Vec<Result<u64, String>> = vec![Ok(0), Err("boom".into())];
+    write_result(&ex, 0, value(&chunk0));
+    let chunk2: Vec<Result<u64, String>> = vec![Ok(16), Ok(25)];
+    write_result(&ex, 2, value(&chunk2));
+    fake.set("100_0", "COMPLETED", "n1");
+    fake.set("100_1", "RUNNING", "n1");
+    fake.set("100_2", "COMPLETED", "n1");
+    wait_for("100_1 running", || ex.shared.lock().live.len() == 1);
+    fake.set("100_1", "TIMEOUT", "n1");
+    let got: Vec<Result<u64, FutureError>> = m.collect();
+    assert_eq!(got.len(), 6);
+    assert_eq!(got[0].as_ref().unwrap(), &0);
+    assert_eq!(
+        got[1]
+            .as_ref()
+            .unwrap_err()
+            .task_error()
+            .unwrap()
+            .panic_message(),
+        Some("boom")
+    );
+    for r in &got[2..4] {
+        let e = r.as_ref().unwrap_err().task_error().unwrap();
+        assert_eq!(e.cluster_job().unwrap().state(), "TIMEOUT");
+    }
+    assert_eq!(got[4].as_ref().unwrap(), &16);
+}
+
+#[test]
+fn one_squeue_per_round_for_all_jobs() {
+    let fake = Fake::new();
+    let ex = executor(&fake, "rounds");
+    let futures: Vec<_> = (0..50).map(|i| ex.submit(square, i).unwrap()).collect();
+    wait_for("some rounds", || ex.squeue_calls() >= 5);
+    let squeues = fake.calls("squeue");
+    assert!(squeues.len() as u64 >= ex.squeue_calls() - 1);
+    for (args, _) in &squeues {
+        assert!(
+            args.contains(&format!("--name={}", ex.job_name())),
+            "{args:?}"
+        );
+        assert!(
+            args.iter().any(|a| a == "-r"),
+            "array elements one per line: {args:?}"
+        );
+    }
+    // Nothing changes: the poller backs off (20 ms at most here, so well
+    // under one call per millisecond).
+    let (n0, t0) = (ex.squeue_calls(), Instant::now());
+    std::thread::sleep(Duration::from_millis(200));
+    let per_ms = (ex.squeue_calls() - n0) as f64 / t0.elapsed().as_millis() as f64;
+    assert!(per_ms < 0.2, "{per_ms} squeue calls per ms while idle");
+    assert!(fake.calls("scontrol").is_empty());
+    ex.kill_workers();
+    for f in &futures {
+        assert!(f.cancelled());
+    }
+}
+
+#[test]
+fn kill_workers_is_one_scancel_by_name() {
+    let fake = Fake::new();
+    let ex = executor(&fake, "kill");
+    let running = ex.submit(square, 1).unwrap();
+    let pending = ex.submit(square, 2).unwrap();
+    fake.set("100", "RUNNING", "n1");
+    wait_for("Running", || running.running());
+    ex.kill_workers();
+    assert!(pending.cancelled());
+    let e = running
+        .exception_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.cluster_job().unwrap().state(), "CANCELLED");
+    let calls = fake.calls("scancel");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(
+        calls[0].0,
+        ["--quiet".to_owned(), format!("--name={}", ex.job_name())]
+    );
+    assert!(ex.submit(square, 3).unwrap_err().is_shutdown());
+}
+
+#[test]
+fn cancelled_from_outside() {
+    let fake = Fake::new();
+    let ex = executor(&fake, "outside");
+    let pending = ex.submit(square, 1).unwrap();
+    let started = ex.submit(square, 2).unwrap();
+    fake.set("101", "RUNNING", "n1");
+    wait_for("Running", || started.running());
+    fake.set("100", "CANCELLED", "");
+    fake.set("101", "CANCELLED", "n1");
+    let e = started
+        .exception_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.cluster_job().unwrap().state(), "CANCELLED");
+    assert!(matches!(
+        pending.exception_timeout(Duration::from_secs(10)),
+        Err(FutureError::Cancelled)
+    ));
+}
+
+#[test]
+fn a_vanished_job_fails_as_unknown() {
+    let fake = Fake::new();
+    let ex = executor(&fake, "vanished");
+    let f = ex.submit(square, 1).unwrap();
+    fake.set("100", "RUNNING", "n1");
+    wait_for("Running", || f.running());
+    fake.with_job("100", |j| j.listed = false);
+    let e = f
+        .exception_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    let j = e.cluster_job().unwrap();
+    assert_eq!(j.state(), "UNKNOWN");
+    assert_eq!(j.node(), Some("n1"));
+    assert!(!fake.calls("sacct").is_empty(), "sacct is the last resort");
+}
+
+#[test]
+fn task_failures_come_back_typed() {
+    let fake = Fake::new();
+    let ex = executor(&fake, "typed");
+    let a = ex.submit(square, 1).unwrap();
+    let b = ex.submit(square, 2).unwrap();
+    let c = ex.submit(square, 3).unwrap();
+    write_result(&ex, 0, Outcome::Panicked("bad".into()));
+    write_result(
+        &ex,
+        1,
+        Outcome::TimedOut {
+            limit_ms: 1500,
+            pid: 77,
+        },
+    );
+    write_result(&ex, 2, Outcome::Ok(vec![1, 2]));
+    for id in ["100", "101", "102"] {
+        fake.set(id, "COMPLETED", "n1");
+    }
+    let ea = a
+        .exception_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    assert_eq!(ea.panic_message(), Some("bad"));
+    let eb = b
+        .exception_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(eb, TaskError::TimeLimit { limit, pid: 77 } if *limit == Duration::from_millis(1500))
+    );
+    let ec = c
+        .exception_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    assert!(ec.is_error() && ec.to_string().contains("decode"), "{ec}");
+}
+
+#[test]
+fn sbatch_errors_are_submit_errors() {
+    let fake = Fake::new();
+    fake.state().sbatch_error = Some("sbatch: error: invalid partition specified: nope".into());
+    let ex = executor(&fake, "sbatch-error");
+    let e = ex.submit(square, 1).unwrap_err();
+    assert!(
+        e.broken_reason().unwrap().contains("invalid partition"),
+        "{e}"
+    );
+    assert!(
+        !worker::task_path(ex.folder(), 0).exists(),
+        "task file left behind"
+    );
+    // The executor is still usable, and Drop does not wait for the refused task.
+    fake.state().sbatch_error = None;
+    let f = ex.submit(square, 2).unwrap();
+    write_result(&ex, 1, value(&4u64));
+    assert_eq!(f.result_timeout(Duration::from_secs(10)).unwrap(), &4);
+}
+
+#[test]
+fn time_limits_round_up_to_minutes() {
+    assert_eq!(minutes_for(Duration::from_secs(1)), 2);
+    assert_eq!(minutes_for(Duration::from_secs(60)), 2);
+    assert_eq!(minutes_for(Duration::from_secs(61)), 3);
+    assert_eq!(quote("it's"), "'it'\\''s'");
+}
