@@ -95,6 +95,8 @@
 //!   `submit` and `map`, with their serde bounds. A thread-pool-only user
 //!   turns it off (`default-features = false`) and builds no serde, codec or
 //!   `syn`-based derive.
+//! * `slurm` (default, needs `process`): [`slurm`], the `SlurmExecutor`
+//!   that runs the same plain-function tasks as Slurm batch jobs.
 //! * `tracing`: the pools' `tracing` events (target `concurrent_futures`:
 //!   submit, start, finish, cancel; workers started, died, replaced) and the
 //!   library's [`diagnostics`] (a panicking done-callback or `Timer`) as
