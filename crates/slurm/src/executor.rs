@@ -393,39 +393,96 @@ fn outcome_error(outcome: Outcome) -> Result<Vec<u8>, TaskError> {
     }
 }
 
-struct One<R>(Future<R>);
+/// The executor's side of one future: core's uncounted
+/// [`Completer`](concurrent_futures_core::Completer), so the executor's
+/// reference never counts as a user handle (`into_result` on the caller's
+/// future never reports it). Taken out when the future is completed or
+/// cancelled; every transition happens under the lock, so `start` and
+/// `cancel` do not race each other.
+struct Side<T>(Mutex<Option<concurrent_futures_core::Completer<T>>>);
+
+impl<T: Send> Side<T> {
+    fn new(completer: concurrent_futures_core::Completer<T>) -> Self {
+        Side(Mutex::new(Some(completer)))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<concurrent_futures_core::Completer<T>>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The future's state; a completer already taken means a done future.
+    fn state(&self) -> FutureState {
+        self.lock()
+            .as_ref()
+            .map_or(FutureState::Finished, |c| c.state())
+    }
+
+    fn start(&self) -> bool {
+        match self.lock().as_ref() {
+            Some(c) => match c.state() {
+                FutureState::Pending => c.set_running_or_notify_cancel(),
+                FutureState::Running => true,
+                _ => false,
+            },
+            None => false,
+        }
+    }
+
+    fn cancel(&self) -> bool {
+        let mut g = self.lock();
+        match g.as_ref().map(|c| c.state()) {
+            Some(FutureState::Pending) => {
+                if let Some(c) = g.take() {
+                    c.cancel();
+                }
+                true
+            }
+            Some(FutureState::Cancelled) => true,
+            _ => false,
+        }
+    }
+
+    /// Marks it running (unless cancelled) and takes the completer out.
+    fn take_started(&self) -> Option<concurrent_futures_core::Completer<T>> {
+        let mut g = self.lock();
+        let go = match g.as_ref()?.state() {
+            FutureState::Pending => g.as_ref()?.set_running_or_notify_cancel(),
+            FutureState::Running => true,
+            _ => false,
+        };
+        if go {
+            g.take()
+        } else {
+            None
+        }
+    }
+}
+
+struct One<R>(Side<R>);
 
 impl<R: DeserializeOwned + Send + 'static> Completer for One<R> {
     fn state(&self) -> FutureState {
         self.0.state()
     }
     fn start(&self) -> bool {
-        match self.0.state() {
-            FutureState::Pending => self.0.set_running_or_notify_cancel().unwrap_or(false),
-            FutureState::Running => true,
-            _ => false,
-        }
+        self.0.start()
     }
     fn cancel(&self) -> bool {
         self.0.cancel()
     }
     fn finish(&self, outcome: Outcome, job: &str) {
-        if !self.start() {
+        let Some(c) = self.0.take_started() else {
             return;
-        }
-        let _ = match outcome_error(outcome) {
-            Ok(bytes) => match code::decode::<R>(&bytes) {
-                Ok(v) => self.0.set_result(v),
-                Err(e) => self.0.set_exception(TaskError::error(format!(
-                    "cannot decode the result of job {job}: {e}"
-                ))),
-            },
-            Err(e) => self.0.set_exception(e),
         };
+        c.complete(outcome_error(outcome).and_then(|bytes| {
+            code::decode::<R>(&bytes).map_err(|e| {
+                TaskError::error(format!("cannot decode the result of job {job}: {e}"))
+            })
+        }));
     }
     fn fail(&self, error: TaskError) {
-        if self.start() {
-            let _ = self.0.set_exception(error);
+        if let Some(c) = self.0.take_started() {
+            c.complete(Err(error));
         }
     }
 }
@@ -435,44 +492,38 @@ type ChunkResults<R> = Vec<Result<R, TaskError>>;
 /// A submitted chunk's future and its number of items.
 type ChunkSlot<R> = (Future<ChunkResults<R>>, usize);
 
-struct Chunk<R>(Future<ChunkResults<R>>);
+struct Chunk<R>(Side<ChunkResults<R>>);
 
 impl<R: DeserializeOwned + Send + 'static> Completer for Chunk<R> {
     fn state(&self) -> FutureState {
         self.0.state()
     }
     fn start(&self) -> bool {
-        match self.0.state() {
-            FutureState::Pending => self.0.set_running_or_notify_cancel().unwrap_or(false),
-            FutureState::Running => true,
-            _ => false,
-        }
+        self.0.start()
     }
     fn cancel(&self) -> bool {
         self.0.cancel()
     }
     fn finish(&self, outcome: Outcome, job: &str) {
-        if !self.start() {
+        let Some(c) = self.0.take_started() else {
             return;
-        }
-        let _ = match outcome_error(outcome) {
-            Ok(bytes) => match code::decode::<Vec<Result<R, String>>>(&bytes) {
-                Ok(items) => self.0.set_result(
+        };
+        c.complete(outcome_error(outcome).and_then(|bytes| {
+            code::decode::<Vec<Result<R, String>>>(&bytes)
+                .map(|items| {
                     items
                         .into_iter()
                         .map(|r| r.map_err(TaskError::panic))
-                        .collect(),
-                ),
-                Err(e) => self.0.set_exception(TaskError::error(format!(
-                    "cannot decode the results of job {job}: {e}"
-                ))),
-            },
-            Err(e) => self.0.set_exception(e),
-        };
+                        .collect()
+                })
+                .map_err(|e| {
+                    TaskError::error(format!("cannot decode the results of job {job}: {e}"))
+                })
+        }));
     }
     fn fail(&self, error: TaskError) {
-        if self.start() {
-            let _ = self.0.set_exception(error);
+        if let Some(c) = self.0.take_started() {
+            c.complete(Err(error));
         }
     }
 }
@@ -946,12 +997,12 @@ impl SlurmExecutor {
                 return Err(e);
             }
         };
-        let future = Future::new();
+        let (completer, future) = concurrent_futures_core::Completer::new();
         let task = Arc::new(Task {
             index,
             job_id: job_id.clone(),
             submitted: Instant::now(),
-            future: Box::new(One(future.clone())),
+            future: Box::new(One(Side::new(completer))),
             seen: Mutex::new(Seen::default()),
         });
         s.end_submit(vec![Arc::clone(&task)]);
@@ -1090,12 +1141,12 @@ impl SlurmExecutor {
         let mut tasks = Vec::with_capacity(lens.len());
         let mut out = Vec::with_capacity(lens.len());
         for (i, len) in lens.into_iter().enumerate() {
-            let future = Future::new();
+            let (completer, future) = concurrent_futures_core::Completer::new();
             tasks.push(Arc::new(Task {
                 index: base + i as u64,
                 job_id: format!("{array_id}_{i}"),
                 submitted: now,
-                future: Box::new(Chunk::<R>(future.clone())),
+                future: Box::new(Chunk::<R>(Side::new(completer))),
                 seen: Mutex::new(Seen::default()),
             }));
             out.push((future, len));
