@@ -61,7 +61,7 @@ const SPIN_MIN_TIMEOUT: Duration = Duration::from_millis(1);
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::Future;
+/// use concurrent_futures::Future;
 /// use std::thread;
 ///
 /// let f = Future::new();
@@ -99,7 +99,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::{Future, FutureState};
+    /// use concurrent_futures::{Future, FutureState};
     /// let f = Future::<String>::new();
     /// assert_eq!(f.state(), FutureState::Pending);
     /// ```
@@ -158,7 +158,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::{Future, FutureState};
+    /// use concurrent_futures::{Future, FutureState};
     /// let f = Future::<()>::new();
     /// f.cancel();
     /// assert_eq!(f.state(), FutureState::Cancelled);
@@ -172,7 +172,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::<()>::new();
+    /// let f = concurrent_futures::Future::<()>::new();
     /// assert!(!f.cancelled());
     /// f.cancel();
     /// assert!(f.cancelled());
@@ -186,7 +186,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::<()>::new();
+    /// let f = concurrent_futures::Future::<()>::new();
     /// f.set_running_or_notify_cancel().unwrap();
     /// assert!(f.running());
     /// ```
@@ -200,7 +200,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// assert!(!f.done());
     /// f.set_result(1).unwrap();
     /// assert!(f.done());
@@ -219,7 +219,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::Future;
+    /// use concurrent_futures::Future;
     /// let f = Future::<i32>::new();
     /// assert!(f.cancel());
     /// assert!(f.cancel()); // still cancelled
@@ -262,7 +262,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::Future;
+    /// use concurrent_futures::Future;
     /// let f = Future::<()>::new();
     /// assert_eq!(f.set_running_or_notify_cancel(), Ok(true));
     /// assert!(f.set_running_or_notify_cancel().is_err());
@@ -303,7 +303,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// f.set_result("hi").unwrap();
     /// assert_eq!(*f.result().unwrap(), "hi");
     /// assert!(f.set_result("again").is_err());
@@ -322,7 +322,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::{Future, TaskError};
+    /// use concurrent_futures::{Future, TaskError};
     /// let f = Future::<u8>::new();
     /// f.set_exception(TaskError::broken("pool gone")).unwrap();
     /// assert!(f.result().unwrap_err().task_error().unwrap().is_broken());
@@ -502,10 +502,10 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// assert!(f.run(|| 2 + 2));
     /// assert_eq!(*f.result().unwrap(), 4);
-    /// let p = concurrent_futures_core::Future::<()>::new();
+    /// let p = concurrent_futures::Future::<()>::new();
     /// p.run(|| panic!("bad input"));
     /// assert_eq!(p.exception().unwrap().unwrap().panic_message(), Some("bad input"));
     /// ```
@@ -519,7 +519,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::<u32>::new();
+    /// let f = concurrent_futures::Future::<u32>::new();
     /// f.run_fallible(|| "x".parse::<u32>());
     /// assert!(f.exception().unwrap().unwrap().is_error());
     /// ```
@@ -660,7 +660,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// f.set_result(5).unwrap();
     /// assert!(f.exception().unwrap().is_none());
     /// ```
@@ -680,7 +680,7 @@ impl<T> Future<T> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let f = concurrent_futures_core::Future::<()>::new();
+    /// let f = concurrent_futures::Future::<()>::new();
     /// assert!(f.exception_timeout(Duration::ZERO).unwrap_err().is_timeout());
     /// ```
     pub fn exception_timeout(&self, timeout: Duration) -> Result<Option<&TaskError>, FutureError> {
@@ -718,7 +718,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// f.set_result(vec![1, 2, 3]).unwrap();
     /// let g = f.clone();
     /// assert_eq!(g.into_result().unwrap_err().to_string(),
@@ -744,7 +744,7 @@ impl<T> Future<T> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let f = concurrent_futures_core::Future::<u8>::new();
+    /// let f = concurrent_futures::Future::<u8>::new();
     /// assert!(f.into_result_timeout(Duration::from_millis(1)).unwrap_err().is_timeout());
     /// ```
     pub fn into_result_timeout(self, timeout: Duration) -> Result<T, FutureError> {
@@ -807,7 +807,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// let g = f.clone();
     /// f.set_result(1).unwrap();
     /// let f = f.try_into_result().unwrap_err(); // `g` is still alive
@@ -858,7 +858,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::Future;
+    /// use concurrent_futures::Future;
     /// use std::sync::mpsc;
     ///
     /// let (tx, rx) = mpsc::channel();
@@ -1012,7 +1012,7 @@ impl<T: Sync> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// f.set_result(String::from("done")).unwrap();
     /// let a: &String = f.result().unwrap();
     /// let b: &String = f.result().unwrap();
@@ -1034,7 +1034,7 @@ impl<T: Sync> Future<T> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let f = concurrent_futures_core::Future::<i32>::new();
+    /// let f = concurrent_futures::Future::<i32>::new();
     /// assert!(f.result_timeout(Duration::from_millis(10)).unwrap_err().is_timeout());
     /// ```
     pub fn result_timeout(&self, timeout: Duration) -> Result<&T, FutureError> {

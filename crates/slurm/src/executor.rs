@@ -30,11 +30,11 @@ const DEFAULT_MAP_TASKS: usize = 256;
 /// # Examples
 ///
 /// ```no_run
-/// use concurrent_futures_slurm::SlurmExecutor;
+/// use concurrent_futures::slurm::SlurmExecutor;
 /// use std::time::Duration;
 ///
 /// fn main() {
-///     concurrent_futures_pool::process::init();
+///     concurrent_futures::process::init();
 ///     let ex = SlurmExecutor::builder("/shared/scratch/me/cf")
 ///         .partition("batch")
 ///         .time_limit(Duration::from_secs(3600))
@@ -89,7 +89,7 @@ impl SlurmBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").partition("debug");
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").partition("debug");
     /// # let _ = b;
     /// ```
     pub fn partition(mut self, partition: impl Into<String>) -> Self {
@@ -106,7 +106,7 @@ impl SlurmBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf")
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf")
     ///     .time_limit(Duration::from_secs(90));
     /// # let _ = b;
     /// ```
@@ -120,7 +120,7 @@ impl SlurmBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").cpus_per_task(2);
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").cpus_per_task(2);
     /// # let _ = b;
     /// ```
     pub fn cpus_per_task(mut self, cpus: u32) -> Self {
@@ -133,7 +133,7 @@ impl SlurmBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").memory_mb(512);
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").memory_mb(512);
     /// # let _ = b;
     /// ```
     pub fn memory_mb(mut self, mb: u64) -> Self {
@@ -147,7 +147,7 @@ impl SlurmBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").sbatch_arg("--qos=short");
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").sbatch_arg("--qos=short");
     /// # let _ = b;
     /// ```
     pub fn sbatch_arg(mut self, arg: impl Into<String>) -> Self {
@@ -160,7 +160,7 @@ impl SlurmBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").array_parallelism(16);
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").array_parallelism(16);
     /// # let _ = b;
     /// ```
     pub fn array_parallelism(mut self, n: usize) -> Self {
@@ -176,7 +176,7 @@ impl SlurmBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").job_name("nightly-7");
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").job_name("nightly-7");
     /// # let _ = b;
     /// ```
     pub fn job_name(mut self, name: impl Into<String>) -> Self {
@@ -189,7 +189,7 @@ impl SlurmBuilder {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_slurm::{SlurmExecutor, SystemCli};
+    /// use concurrent_futures::slurm::{SlurmExecutor, SystemCli};
     /// let b = SlurmExecutor::builder("/tmp/cf").cli(SystemCli);
     /// # let _ = b;
     /// ```
@@ -205,7 +205,7 @@ impl SlurmBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf")
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf")
     ///     .poll_interval(Duration::from_millis(100), Duration::from_secs(10));
     /// # let _ = b;
     /// ```
@@ -223,7 +223,7 @@ impl SlurmBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf")
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf")
     ///     .result_grace(Duration::from_secs(5));
     /// # let _ = b;
     /// ```
@@ -238,7 +238,7 @@ impl SlurmBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").max_array_size(1001);
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").max_array_size(1001);
     /// # let _ = b;
     /// ```
     pub fn max_array_size(mut self, n: usize) -> Self {
@@ -261,8 +261,8 @@ impl SlurmBuilder {
     ///
     /// ```no_run
     /// fn main() {
-    ///     concurrent_futures_pool::process::init();
-    ///     let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    ///     concurrent_futures::process::init();
+    ///     let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     ///     # drop(ex);
     /// }
     /// ```
@@ -762,14 +762,14 @@ fn on_cancel<T: Send + 'static>(shared: &Arc<Shared>, future: &Future<T>, job_id
 /// # Examples
 ///
 /// ```no_run
-/// use concurrent_futures_slurm::SlurmExecutor;
+/// use concurrent_futures::slurm::SlurmExecutor;
 ///
 /// fn simulate(seed: u64) -> f64 {
 ///     seed as f64 * 0.5
 /// }
 ///
 /// fn main() {
-///     concurrent_futures_pool::process::init();
+///     concurrent_futures::process::init();
 ///     let ex = SlurmExecutor::builder("/shared/scratch/cf").partition("debug").build().unwrap();
 ///     let f = ex.submit(simulate, 7).unwrap();
 ///     assert_eq!(f.into_result().unwrap(), 3.5);
@@ -794,8 +794,8 @@ impl<R> SlurmJob<R> {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// # let ex = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// # let ex = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").build().unwrap();
     /// let job = ex.submit_job(|x: u8| x + 1, 1).unwrap();
     /// assert_eq!(*job.future().result().unwrap(), 2);
     /// # }
@@ -809,8 +809,8 @@ impl<R> SlurmJob<R> {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// # let ex = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// # let ex = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").build().unwrap();
     /// let f = ex.submit_job(|x: u8| x + 1, 1).unwrap().into_future();
     /// assert_eq!(f.into_result().unwrap(), 2);
     /// # }
@@ -824,8 +824,8 @@ impl<R> SlurmJob<R> {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// # let ex = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// # let ex = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").build().unwrap();
     /// let job = ex.submit_job(|x: u8| x, 1).unwrap();
     /// println!("submitted as job {}", job.job_id());
     /// # }
@@ -839,8 +839,8 @@ impl<R> SlurmJob<R> {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// # let ex = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// # let ex = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").build().unwrap();
     /// let job = ex.submit_job(|x: u8| x, 1).unwrap();
     /// job.future().result().unwrap();
     /// println!("ran on {:?}", job.node());
@@ -855,8 +855,8 @@ impl<R> SlurmJob<R> {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// # let ex = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// # let ex = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").build().unwrap();
     /// let job = ex.submit_job(|x: u8| x, 1).unwrap();
     /// println!("{:?}", job.slurm_state());
     /// # }
@@ -882,7 +882,7 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf");
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf");
     /// # let _ = b;
     /// ```
     pub fn builder(shared_folder: impl Into<PathBuf>) -> SlurmBuilder {
@@ -901,8 +901,8 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     /// assert_eq!(ex.submit(u64::count_ones, 7).unwrap().into_result().unwrap(), 3);
     /// # }
     /// ```
@@ -924,9 +924,9 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
+    /// # fn main() { concurrent_futures::process::init();
     /// use std::time::Duration;
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     /// let f = ex.submit_with_timeout(std::thread::sleep, Duration::from_secs(60), Duration::from_secs(1)).unwrap();
     /// assert!(f.into_result().unwrap_err().task_error().unwrap().is_time_limit());
     /// # }
@@ -955,8 +955,8 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     /// let job = ex.submit_job(|x: u32| x * 2, 21).unwrap();
     /// assert_eq!(*job.future().result().unwrap(), 42);
     /// println!("job {} on {:?}", job.job_id(), job.node());
@@ -1026,9 +1026,9 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// use concurrent_futures_pool::MapOptions;
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// use concurrent_futures::MapOptions;
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     /// let m = ex.map_with(|x: u64| x * x, 0..1000, MapOptions::default().chunksize(100)).unwrap();
     /// assert_eq!(m.into_result().unwrap().len(), 1000);
     /// # }
@@ -1087,8 +1087,8 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     /// let v: Vec<u8> = ex.map(|x: u8| x + 1, [1, 2]).unwrap().into_result().unwrap();
     /// assert_eq!(v, [2, 3]);
     /// # }
@@ -1166,8 +1166,8 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     /// ex.shutdown(true, true);
     /// assert!(ex.submit(|x: u8| x, 1).unwrap_err().is_shutdown());
     /// # }
@@ -1226,8 +1226,8 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     /// let f = ex.submit(std::thread::sleep, std::time::Duration::from_secs(600)).unwrap();
     /// ex.kill_workers();
     /// // Cancelled if it had not started, else failed with state CANCELLED.
@@ -1253,8 +1253,8 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").job_name("x").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").job_name("x").build().unwrap();
     /// assert_eq!(ex.job_name(), "x");
     /// # }
     /// ```
@@ -1267,8 +1267,8 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     /// assert!(ex.folder().starts_with("/shared/cf"));
     /// # }
     /// ```
@@ -1281,8 +1281,8 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     /// assert!(ex.executable().ends_with(".exe"));
     /// # }
     /// ```
@@ -1296,8 +1296,8 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     /// assert_eq!(ex.squeue_calls(), 0);
     /// # }
     /// ```
