@@ -10,7 +10,7 @@ if ! rustup run "$msrv" rustc --version >/dev/null 2>&1; then
   exit 0
 fi
 echo "--- the library crates with Rust $msrv"
-for krate in concurrent-futures-core concurrent-futures-wait concurrent-futures-pool concurrent-futures; do
+for krate in concurrent-futures-core concurrent-futures-wait concurrent-futures-pool concurrent-futures-slurm concurrent-futures; do
   timeout 300 cargo "+$msrv" check --locked --target-dir target/msrv -p "$krate" --lib
 done
 for features in --no-default-features --all-features; do

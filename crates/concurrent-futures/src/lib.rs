@@ -95,6 +95,8 @@
 //!   `submit` and `map`, with their serde bounds. A thread-pool-only user
 //!   turns it off (`default-features = false`) and builds no serde, codec or
 //!   `syn`-based derive.
+//! * `slurm` (default, needs `process`): [`slurm`], the `SlurmExecutor`
+//!   that runs the same plain-function tasks as Slurm batch jobs.
 //! * `tracing`: the pools' `tracing` events (target `concurrent_futures`:
 //!   submit, start, finish, cancel; workers started, died, replaced) and the
 //!   library's [`diagnostics`] (a panicking done-callback or `Timer`) as
@@ -134,9 +136,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use concurrent_futures_core::{
-    panic_message, BoxError, ClusterJobError, Completion, ExitCause, Future, FutureError,
-    FutureState, InvalidStateError, NotUniqueError, Ran, RefResultFuture, ResultFuture,
-    SharedError, Task, TaskError, TimeoutError, Waitable, Waiter,
+    panic_message, BoxError, ClusterJobError, Completer, Completion, ExitCause, Future,
+    FutureError, FutureState, InvalidStateError, NotUniqueError, Ran, RefResultFuture,
+    ResultFuture, SharedError, Task, TaskError, TimeoutError, Waitable, Waiter,
 };
 pub use concurrent_futures_wait::{
     as_completed, as_completed_any, wait, wait_any, AsCompleted, AsCompletedAny, DoneAndNotDone,
@@ -148,7 +150,7 @@ pub use concurrent_futures_pool::{
     SubmitError, ThreadPoolBuilder, ThreadPoolExecutor,
 };
 
-pub use concurrent_futures_core::diagnostics;
+pub use concurrent_futures_core::{diagnostics, trace};
 
 /// Python's `threading` primitives `std` lacks: `Event`, `Semaphore`,
 /// `BoundedSemaphore`, `Barrier`, `Timer`.
@@ -161,7 +163,7 @@ pub use concurrent_futures_core::sync;
 pub use concurrent_futures_pool::process;
 #[cfg(all(target_os = "linux", feature = "process"))]
 #[cfg_attr(docsrs, doc(cfg(all(target_os = "linux", feature = "process"))))]
-pub use concurrent_futures_pool::{ProcessPoolBuilder, ProcessPoolExecutor};
+pub use concurrent_futures_pool::{process_test_main, ProcessPoolBuilder, ProcessPoolExecutor};
 
 /// The Slurm backends: [`SlurmExecutor`](slurm::SlurmExecutor) (batch jobs)
 /// and its state table; process-pool workers on a cluster are

@@ -167,4 +167,12 @@ fn diagnostics_reexport() {
     let kind = cf::diagnostics::DiagnosticKind::CallbackPanicked;
     assert_eq!(kind.as_str(), "callback panicked");
     let _: fn(&cf::diagnostics::Diagnostic<'_>) = cf::diagnostics::report;
+    cf::trace::worker_spawned("reexports test", 0);
+    let (completer, future): (cf::Completer<u8>, cf::Future<u8>) = cf::Completer::new();
+    drop(completer);
+    let _ = future.cancel();
+    let ex = cf::ThreadPoolExecutor::new(1).unwrap();
+    let on_time: Result<(), cf::ShutdownTimeout> =
+        ex.shutdown_timeout(std::time::Duration::from_secs(10), false);
+    assert!(on_time.is_ok());
 }

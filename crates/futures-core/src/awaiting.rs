@@ -52,7 +52,7 @@ impl Registration {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::Future;
+/// use concurrent_futures::Future;
 ///
 /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
 /// # rt.block_on(async {
@@ -142,7 +142,7 @@ impl<T> std::fmt::Debug for ResultFuture<T> {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::Future;
+/// use concurrent_futures::Future;
 /// use std::time::Duration;
 ///
 /// # let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();

@@ -21,7 +21,7 @@ use crate::state::{FutureState, HANDLE_ONE, PENDING, TASK};
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::Completer;
+/// use concurrent_futures::Completer;
 /// let (c, f) = Completer::new();
 /// assert!(c.set_running_or_notify_cancel());
 /// std::thread::spawn(move || c.complete(Ok(7))).join().unwrap();

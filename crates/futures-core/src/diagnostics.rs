@@ -21,8 +21,8 @@
 //! that sends them to its own log):
 //!
 //! ```
-//! use concurrent_futures_core::diagnostics::{self, DiagnosticKind};
-//! use concurrent_futures_core::Future;
+//! use concurrent_futures::diagnostics::{self, DiagnosticKind};
+//! use concurrent_futures::Future;
 //! use std::sync::atomic::{AtomicUsize, Ordering};
 //! use std::sync::Arc;
 //!
@@ -76,7 +76,7 @@ impl DiagnosticKind {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::diagnostics::DiagnosticKind;
+    /// use concurrent_futures::diagnostics::DiagnosticKind;
     /// assert_eq!(DiagnosticKind::TimerPanicked.as_str(), "timer panicked");
     /// ```
     #[must_use]
@@ -97,7 +97,7 @@ impl DiagnosticKind {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::diagnostics::{Diagnostic, DiagnosticKind};
+/// use concurrent_futures::diagnostics::{Diagnostic, DiagnosticKind};
 /// let d = Diagnostic::new(DiagnosticKind::WorkerStartFailed, format_args!("no threads left"));
 /// assert_eq!(d.to_string(), "no threads left");
 /// ```
@@ -139,8 +139,8 @@ static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
 /// # Examples
 ///
 /// ```
-/// concurrent_futures_core::diagnostics::set_hook(|d| eprintln!("[my-service] {d}"));
-/// # let _ = concurrent_futures_core::diagnostics::take_hook();
+/// concurrent_futures::diagnostics::set_hook(|d| eprintln!("[my-service] {d}"));
+/// # let _ = concurrent_futures::diagnostics::take_hook();
 /// ```
 pub fn set_hook(hook: impl Fn(&Diagnostic<'_>) + Send + Sync + 'static) {
     *HOOK.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(hook));
@@ -153,7 +153,7 @@ pub fn set_hook(hook: impl Fn(&Diagnostic<'_>) + Send + Sync + 'static) {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::diagnostics;
+/// use concurrent_futures::diagnostics;
 /// let previous = diagnostics::take_hook();
 /// diagnostics::set_hook(move |d| {
 ///     // ... count it, then hand it on
@@ -176,7 +176,7 @@ pub fn take_hook() -> Box<dyn Fn(&Diagnostic<'_>) + Send + Sync + 'static> {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::diagnostics::{self, Diagnostic, DiagnosticKind};
+/// use concurrent_futures::diagnostics::{self, Diagnostic, DiagnosticKind};
 /// let why = "out of file descriptors";
 /// diagnostics::report(&Diagnostic::new(
 ///     DiagnosticKind::WorkerStartFailed,

@@ -25,7 +25,7 @@ pub type SharedError = Arc<dyn StdError + Send + Sync + 'static>;
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::{Future, FutureError};
+/// use concurrent_futures::{Future, FutureError};
 ///
 /// let f = Future::new();
 /// f.set_result(String::from("x")).unwrap();
@@ -48,7 +48,7 @@ impl NotUniqueError {
     /// # Examples
     ///
     /// ```
-    /// # use concurrent_futures_core::{Future, FutureError};
+    /// # use concurrent_futures::{Future, FutureError};
     /// let f = Future::new();
     /// f.set_result(0).unwrap();
     /// let _g = f.clone();
@@ -91,7 +91,7 @@ impl std::error::Error for NotUniqueError {}
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::{Future, FutureError};
+/// use concurrent_futures::{Future, FutureError};
 /// use std::time::Duration;
 ///
 /// let f = Future::<i32>::new();
@@ -153,7 +153,7 @@ impl FutureError {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// f.set_result(1).unwrap();
     /// let g = f.clone();
     /// assert!(f.into_result().unwrap_err().is_not_unique());
@@ -169,7 +169,7 @@ impl FutureError {
     /// # Examples
     ///
     /// ```
-    /// assert!(concurrent_futures_core::FutureError::timeout().is_timeout());
+    /// assert!(concurrent_futures::FutureError::timeout().is_timeout());
     /// ```
     #[must_use]
     pub fn timeout() -> Self {
@@ -181,7 +181,7 @@ impl FutureError {
     /// # Examples
     ///
     /// ```
-    /// assert!(concurrent_futures_core::FutureError::Cancelled.is_cancelled());
+    /// assert!(concurrent_futures::FutureError::Cancelled.is_cancelled());
     /// ```
     #[must_use]
     pub fn is_cancelled(&self) -> bool {
@@ -193,7 +193,7 @@ impl FutureError {
     /// # Examples
     ///
     /// ```
-    /// assert!(!concurrent_futures_core::FutureError::Cancelled.is_timeout());
+    /// assert!(!concurrent_futures::FutureError::Cancelled.is_timeout());
     /// ```
     #[must_use]
     pub fn is_timeout(&self) -> bool {
@@ -205,7 +205,7 @@ impl FutureError {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::{FutureError, TaskError};
+    /// use concurrent_futures::{FutureError, TaskError};
     /// assert!(FutureError::from(TaskError::panic("p")).is_failed());
     /// ```
     #[must_use]
@@ -218,7 +218,7 @@ impl FutureError {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::{FutureError, TaskError};
+    /// use concurrent_futures::{FutureError, TaskError};
     /// let e = FutureError::from(TaskError::broken("gone"));
     /// assert!(e.task_error().unwrap().is_broken());
     /// assert!(FutureError::Cancelled.task_error().is_none());
@@ -236,7 +236,7 @@ impl FutureError {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::{FutureError, TaskError};
+    /// use concurrent_futures::{FutureError, TaskError};
     /// let e = FutureError::from(TaskError::panic("p")).into_task_error().unwrap();
     /// assert_eq!(e.panic_message(), Some("p"));
     /// ```
@@ -264,7 +264,7 @@ impl From<TaskError> for FutureError {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::TimeoutError;
+/// use concurrent_futures::TimeoutError;
 /// assert_eq!(TimeoutError::new(2, 4).to_string(), "timed out: 2 (of 4) futures unfinished");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -279,7 +279,7 @@ impl TimeoutError {
     /// # Examples
     ///
     /// ```
-    /// let t = concurrent_futures_core::TimeoutError::new(2, 4);
+    /// let t = concurrent_futures::TimeoutError::new(2, 4);
     /// assert_eq!((t.unfinished(), t.total()), (2, 4));
     /// ```
     #[must_use]
@@ -292,7 +292,7 @@ impl TimeoutError {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(concurrent_futures_core::TimeoutError::new(1, 3).unfinished(), 1);
+    /// assert_eq!(concurrent_futures::TimeoutError::new(1, 3).unfinished(), 1);
     /// ```
     #[must_use]
     pub fn unfinished(&self) -> usize {
@@ -304,7 +304,7 @@ impl TimeoutError {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(concurrent_futures_core::TimeoutError::new(1, 3).total(), 3);
+    /// assert_eq!(concurrent_futures::TimeoutError::new(1, 3).total(), 3);
     /// ```
     #[must_use]
     pub fn total(&self) -> usize {
@@ -333,7 +333,7 @@ impl StdError for TimeoutError {}
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::ExitCause;
+/// use concurrent_futures::ExitCause;
 /// assert_eq!(ExitCause::Signal(9).to_string(), "killed by signal 9 (SIGKILL)");
 /// assert_eq!(ExitCause::Code(3).to_string(), "exited with code 3");
 /// ```
@@ -387,7 +387,7 @@ fn signal_name(sig: i32) -> Option<&'static str> {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::{Future, TaskError};
+/// use concurrent_futures::{Future, TaskError};
 ///
 /// let f = Future::<()>::new();
 /// f.set_exception(TaskError::panic("boom")).unwrap();
@@ -461,7 +461,7 @@ impl TaskError {
     /// # Examples
     ///
     /// ```
-    /// let e = concurrent_futures_core::TaskError::panic("index out of range");
+    /// let e = concurrent_futures::TaskError::panic("index out of range");
     /// assert_eq!(e.to_string(), "task panicked: index out of range");
     /// ```
     #[must_use]
@@ -477,7 +477,7 @@ impl TaskError {
     ///
     /// ```
     /// let payload = std::panic::catch_unwind(|| panic!("boom")).unwrap_err();
-    /// let e = concurrent_futures_core::TaskError::from_panic(payload);
+    /// let e = concurrent_futures::TaskError::from_panic(payload);
     /// assert_eq!(e.panic_message(), Some("boom"));
     /// ```
     #[must_use]
@@ -490,7 +490,7 @@ impl TaskError {
     /// # Examples
     ///
     /// ```
-    /// let e = concurrent_futures_core::TaskError::error("not a number");
+    /// let e = concurrent_futures::TaskError::error("not a number");
     /// assert!(e.is_error());
     /// assert_eq!(e.to_string(), "task failed: not a number");
     /// ```
@@ -504,7 +504,7 @@ impl TaskError {
     /// # Examples
     ///
     /// ```
-    /// let e = concurrent_futures_core::TaskError::broken("initializer failed: no database");
+    /// let e = concurrent_futures::TaskError::broken("initializer failed: no database");
     /// assert!(e.is_broken() && e.to_string().contains("no database"));
     /// ```
     #[must_use]
@@ -519,7 +519,7 @@ impl TaskError {
     /// # Examples
     ///
     /// ```
-    /// assert!(concurrent_futures_core::TaskError::panic("p").is_panic());
+    /// assert!(concurrent_futures::TaskError::panic("p").is_panic());
     /// ```
     #[must_use]
     pub fn is_panic(&self) -> bool {
@@ -531,7 +531,7 @@ impl TaskError {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::TaskError;
+    /// use concurrent_futures::TaskError;
     /// assert_eq!(TaskError::panic("p").panic_message(), Some("p"));
     /// assert_eq!(TaskError::broken("b").panic_message(), None);
     /// ```
@@ -548,7 +548,7 @@ impl TaskError {
     /// # Examples
     ///
     /// ```
-    /// assert!(concurrent_futures_core::TaskError::error("e").is_error());
+    /// assert!(concurrent_futures::TaskError::error("e").is_error());
     /// ```
     #[must_use]
     pub fn is_error(&self) -> bool {
@@ -560,7 +560,7 @@ impl TaskError {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::TaskError;
+    /// use concurrent_futures::TaskError;
     /// let e = TaskError::error("x".parse::<u32>().unwrap_err());
     /// assert!(e.downcast_ref::<std::num::ParseIntError>().is_some());
     /// assert!(e.downcast_ref::<std::io::Error>().is_none());
@@ -578,7 +578,7 @@ impl TaskError {
     /// # Examples
     ///
     /// ```
-    /// assert!(concurrent_futures_core::TaskError::broken("b").is_broken());
+    /// assert!(concurrent_futures::TaskError::broken("b").is_broken());
     /// ```
     #[must_use]
     pub fn is_broken(&self) -> bool {
@@ -590,7 +590,7 @@ impl TaskError {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::{ExitCause, TaskError};
+    /// use concurrent_futures::{ExitCause, TaskError};
     /// let e = TaskError::WorkerDied { pid: 42, cause: ExitCause::Signal(9) };
     /// assert!(e.is_worker_died());
     /// assert_eq!(e.to_string(), "worker process 42 killed by signal 9 (SIGKILL) while running the task");
@@ -607,7 +607,7 @@ impl TaskError {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(concurrent_futures_core::TaskError::panic("p").kind(), "panic");
+    /// assert_eq!(concurrent_futures::TaskError::panic("p").kind(), "panic");
     /// ```
     #[must_use]
     pub fn kind(&self) -> &'static str {
@@ -626,7 +626,7 @@ impl TaskError {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::TaskError;
+    /// use concurrent_futures::TaskError;
     /// use std::time::Duration;
     /// let e = TaskError::TimeLimit { limit: Duration::from_secs(1), pid: 7 };
     /// assert!(e.is_time_limit());
@@ -645,7 +645,7 @@ impl TaskError {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::{ClusterJobError, ExitCause, TaskError};
+/// use concurrent_futures::{ClusterJobError, ExitCause, TaskError};
 ///
 /// let e = ClusterJobError::new("4242_7", "FAILED")
 ///     .with_exit(ExitCause::Signal(11))
@@ -680,7 +680,7 @@ impl ClusterJobError {
     /// # Examples
     ///
     /// ```
-    /// let e = concurrent_futures_core::ClusterJobError::new("7", "NODE_FAIL");
+    /// let e = concurrent_futures::ClusterJobError::new("7", "NODE_FAIL");
     /// assert_eq!(e.to_string(), "cluster job 7 ended NODE_FAIL");
     /// ```
     #[must_use]
@@ -700,7 +700,7 @@ impl ClusterJobError {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::{ClusterJobError, ExitCause};
+    /// use concurrent_futures::{ClusterJobError, ExitCause};
     /// let e = ClusterJobError::new("7", "FAILED").with_exit(ExitCause::Code(3));
     /// assert_eq!(e.exit(), Some(ExitCause::Code(3)));
     /// ```
@@ -715,7 +715,7 @@ impl ClusterJobError {
     /// # Examples
     ///
     /// ```
-    /// let e = concurrent_futures_core::ClusterJobError::new("7", "FAILED").with_reason("NonZeroExitCode");
+    /// let e = concurrent_futures::ClusterJobError::new("7", "FAILED").with_reason("NonZeroExitCode");
     /// assert_eq!(e.reason(), Some("NonZeroExitCode"));
     /// ```
     #[must_use]
@@ -729,7 +729,7 @@ impl ClusterJobError {
     /// # Examples
     ///
     /// ```
-    /// let e = concurrent_futures_core::ClusterJobError::new("7", "FAILED").with_node("n1");
+    /// let e = concurrent_futures::ClusterJobError::new("7", "FAILED").with_node("n1");
     /// assert_eq!(e.node(), Some("n1"));
     /// ```
     #[must_use]
@@ -743,7 +743,7 @@ impl ClusterJobError {
     /// # Examples
     ///
     /// ```
-    /// let e = concurrent_futures_core::ClusterJobError::new("7", "FAILED").with_stderr_tail("oops");
+    /// let e = concurrent_futures::ClusterJobError::new("7", "FAILED").with_stderr_tail("oops");
     /// assert_eq!(e.stderr_tail(), "oops");
     /// ```
     #[must_use]
@@ -757,7 +757,7 @@ impl ClusterJobError {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(concurrent_futures_core::ClusterJobError::new("9_1", "FAILED").job_id(), "9_1");
+    /// assert_eq!(concurrent_futures::ClusterJobError::new("9_1", "FAILED").job_id(), "9_1");
     /// ```
     #[must_use]
     pub fn job_id(&self) -> &str {
@@ -769,7 +769,7 @@ impl ClusterJobError {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(concurrent_futures_core::ClusterJobError::new("9", "TIMEOUT").state(), "TIMEOUT");
+    /// assert_eq!(concurrent_futures::ClusterJobError::new("9", "TIMEOUT").state(), "TIMEOUT");
     /// ```
     #[must_use]
     pub fn state(&self) -> &str {
@@ -781,7 +781,7 @@ impl ClusterJobError {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(concurrent_futures_core::ClusterJobError::new("9", "FAILED").exit(), None);
+    /// assert_eq!(concurrent_futures::ClusterJobError::new("9", "FAILED").exit(), None);
     /// ```
     #[must_use]
     pub fn exit(&self) -> Option<ExitCause> {
@@ -793,7 +793,7 @@ impl ClusterJobError {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(concurrent_futures_core::ClusterJobError::new("9", "FAILED").reason(), None);
+    /// assert_eq!(concurrent_futures::ClusterJobError::new("9", "FAILED").reason(), None);
     /// ```
     #[must_use]
     pub fn reason(&self) -> Option<&str> {
@@ -805,7 +805,7 @@ impl ClusterJobError {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(concurrent_futures_core::ClusterJobError::new("9", "FAILED").node(), None);
+    /// assert_eq!(concurrent_futures::ClusterJobError::new("9", "FAILED").node(), None);
     /// ```
     #[must_use]
     pub fn node(&self) -> Option<&str> {
@@ -817,7 +817,7 @@ impl ClusterJobError {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(concurrent_futures_core::ClusterJobError::new("9", "FAILED").stderr_tail(), "");
+    /// assert_eq!(concurrent_futures::ClusterJobError::new("9", "FAILED").stderr_tail(), "");
     /// ```
     #[must_use]
     pub fn stderr_tail(&self) -> &str {
@@ -860,7 +860,7 @@ impl TaskError {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::{ClusterJobError, TaskError};
+    /// use concurrent_futures::{ClusterJobError, TaskError};
     /// assert!(TaskError::from(ClusterJobError::new("1", "FAILED")).is_cluster_job());
     /// assert!(!TaskError::panic("p").is_cluster_job());
     /// ```
@@ -874,7 +874,7 @@ impl TaskError {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::{ClusterJobError, TaskError};
+    /// use concurrent_futures::{ClusterJobError, TaskError};
     /// let e = TaskError::from(ClusterJobError::new("1", "TIMEOUT"));
     /// assert_eq!(e.cluster_job().unwrap().state(), "TIMEOUT");
     /// ```
@@ -896,7 +896,7 @@ impl TaskError {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::{Future, FutureState};
+/// use concurrent_futures::{Future, FutureState};
 ///
 /// let f = Future::new();
 /// f.set_result(1).unwrap();
@@ -930,7 +930,7 @@ impl InvalidStateError {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::{Future, FutureState};
+    /// use concurrent_futures::{Future, FutureState};
     /// let f = Future::<()>::new();
     /// f.cancel();
     /// assert_eq!(f.set_result(()).unwrap_err().state(), FutureState::Cancelled);
@@ -945,9 +945,9 @@ impl InvalidStateError {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::<()>::new();
+    /// let f = concurrent_futures::Future::<()>::new();
     /// f.set_result(()).unwrap();
-    /// assert_eq!(f.set_exception(concurrent_futures_core::TaskError::panic("p")).unwrap_err().operation(), "set_exception");
+    /// assert_eq!(f.set_exception(concurrent_futures::TaskError::panic("p")).unwrap_err().operation(), "set_exception");
     /// ```
     #[must_use]
     pub fn operation(&self) -> &'static str {

@@ -31,7 +31,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::callbacks;
-use crate::cell::{self, Callback, Header, Inner, Listeners, NoBody, NoBodyVtable, Outcome};
+use crate::cell::{
+    self, Callback, Header, Inner, Listeners, NoBody, NoBodyVtable, Outcome, Stored,
+};
 use crate::diagnostics::DiagnosticKind;
 use crate::error::{BoxError, FutureError, InvalidStateError, TaskError};
 use crate::primitives::{self, MutexGuard, Nap, Ordering};
@@ -59,7 +61,7 @@ const SPIN_MIN_TIMEOUT: Duration = Duration::from_millis(1);
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::Future;
+/// use concurrent_futures::Future;
 /// use std::thread;
 ///
 /// let f = Future::new();
@@ -97,7 +99,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::{Future, FutureState};
+    /// use concurrent_futures::{Future, FutureState};
     /// let f = Future::<String>::new();
     /// assert_eq!(f.state(), FutureState::Pending);
     /// ```
@@ -156,7 +158,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::{Future, FutureState};
+    /// use concurrent_futures::{Future, FutureState};
     /// let f = Future::<()>::new();
     /// f.cancel();
     /// assert_eq!(f.state(), FutureState::Cancelled);
@@ -170,7 +172,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::<()>::new();
+    /// let f = concurrent_futures::Future::<()>::new();
     /// assert!(!f.cancelled());
     /// f.cancel();
     /// assert!(f.cancelled());
@@ -184,7 +186,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::<()>::new();
+    /// let f = concurrent_futures::Future::<()>::new();
     /// f.set_running_or_notify_cancel().unwrap();
     /// assert!(f.running());
     /// ```
@@ -198,7 +200,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// assert!(!f.done());
     /// f.set_result(1).unwrap();
     /// assert!(f.done());
@@ -217,7 +219,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::Future;
+    /// use concurrent_futures::Future;
     /// let f = Future::<i32>::new();
     /// assert!(f.cancel());
     /// assert!(f.cancel()); // still cancelled
@@ -260,7 +262,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::Future;
+    /// use concurrent_futures::Future;
     /// let f = Future::<()>::new();
     /// assert_eq!(f.set_running_or_notify_cancel(), Ok(true));
     /// assert!(f.set_running_or_notify_cancel().is_err());
@@ -301,7 +303,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// f.set_result("hi").unwrap();
     /// assert_eq!(*f.result().unwrap(), "hi");
     /// assert!(f.set_result("again").is_err());
@@ -320,7 +322,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::{Future, TaskError};
+    /// use concurrent_futures::{Future, TaskError};
     /// let f = Future::<u8>::new();
     /// f.set_exception(TaskError::broken("pool gone")).unwrap();
     /// assert!(f.result().unwrap_err().task_error().unwrap().is_broken());
@@ -369,12 +371,13 @@ impl<T> Future<T> {
         } else {
             Completion::Failed
         };
+        let stored: Stored<T> = outcome.map_err(Box::new);
         // SAFETY: the claim (lifecycle `COMPLETING`) makes this the one
         // writer, and no reader exists before `FINISHED` (`cell.rs`, "Rules of
         // the outcome slot").
         self.inner()
             .outcome
-            .with_mut(|slot| unsafe { *slot = Some(outcome) });
+            .with_mut(|slot| unsafe { *slot = Some(stored) });
         self.publish(FINISHED, how, release_task);
         Ok(())
     }
@@ -499,10 +502,10 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// assert!(f.run(|| 2 + 2));
     /// assert_eq!(*f.result().unwrap(), 4);
-    /// let p = concurrent_futures_core::Future::<()>::new();
+    /// let p = concurrent_futures::Future::<()>::new();
     /// p.run(|| panic!("bad input"));
     /// assert_eq!(p.exception().unwrap().unwrap().panic_message(), Some("bad input"));
     /// ```
@@ -516,7 +519,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::<u32>::new();
+    /// let f = concurrent_futures::Future::<u32>::new();
     /// f.run_fallible(|| "x".parse::<u32>());
     /// assert!(f.exception().unwrap().unwrap().is_error());
     /// ```
@@ -636,7 +639,7 @@ impl<T> Future<T> {
     }
 
     /// The stored outcome; `None` if cancelled. Call only once done.
-    fn outcome(&self) -> Option<&Outcome<T>> {
+    fn outcome(&self) -> Option<&Stored<T>> {
         debug_assert!(self.done());
         // SAFETY: the caller saw the future done, so the single write
         // happened-before (`cell.rs`); it is taken only by a unique handle,
@@ -657,7 +660,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// f.set_result(5).unwrap();
     /// assert!(f.exception().unwrap().is_none());
     /// ```
@@ -677,7 +680,7 @@ impl<T> Future<T> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let f = concurrent_futures_core::Future::<()>::new();
+    /// let f = concurrent_futures::Future::<()>::new();
     /// assert!(f.exception_timeout(Duration::ZERO).unwrap_err().is_timeout());
     /// ```
     pub fn exception_timeout(&self, timeout: Duration) -> Result<Option<&TaskError>, FutureError> {
@@ -690,7 +693,7 @@ impl<T> Future<T> {
     fn exception_now(&self) -> Result<Option<&TaskError>, FutureError> {
         match self.outcome() {
             None => Err(FutureError::Cancelled),
-            Some(o) => Ok(o.as_ref().err()),
+            Some(o) => Ok(o.as_ref().err().map(|e| &**e)),
         }
     }
 
@@ -715,7 +718,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// f.set_result(vec![1, 2, 3]).unwrap();
     /// let g = f.clone();
     /// assert_eq!(g.into_result().unwrap_err().to_string(),
@@ -741,7 +744,7 @@ impl<T> Future<T> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let f = concurrent_futures_core::Future::<u8>::new();
+    /// let f = concurrent_futures::Future::<u8>::new();
     /// assert!(f.into_result_timeout(Duration::from_millis(1)).unwrap_err().is_timeout());
     /// ```
     pub fn into_result_timeout(self, timeout: Duration) -> Result<T, FutureError> {
@@ -788,7 +791,7 @@ impl<T> Future<T> {
         }
         let others = self.word().handles() - 1;
         Some(match self.outcome() {
-            Some(Err(e)) => FutureError::Failed(e.clone()),
+            Some(Err(e)) => FutureError::Failed((**e).clone()),
             _ => FutureError::not_unique(others, false),
         })
     }
@@ -804,7 +807,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// let g = f.clone();
     /// f.set_result(1).unwrap();
     /// let f = f.try_into_result().unwrap_err(); // `g` is still alive
@@ -842,7 +845,7 @@ impl<T> Future<T> {
             .with_mut(|slot| unsafe { (*slot).take() });
         match outcome {
             Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => Err(FutureError::Failed(e)),
+            Some(Err(e)) => Err(FutureError::Failed(*e)),
             None => Err(FutureError::Cancelled),
         }
     }
@@ -855,7 +858,7 @@ impl<T> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::Future;
+    /// use concurrent_futures::Future;
     /// use std::sync::mpsc;
     ///
     /// let (tx, rx) = mpsc::channel();
@@ -1009,7 +1012,7 @@ impl<T: Sync> Future<T> {
     /// # Examples
     ///
     /// ```
-    /// let f = concurrent_futures_core::Future::new();
+    /// let f = concurrent_futures::Future::new();
     /// f.set_result(String::from("done")).unwrap();
     /// let a: &String = f.result().unwrap();
     /// let b: &String = f.result().unwrap();
@@ -1031,7 +1034,7 @@ impl<T: Sync> Future<T> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let f = concurrent_futures_core::Future::<i32>::new();
+    /// let f = concurrent_futures::Future::<i32>::new();
     /// assert!(f.result_timeout(Duration::from_millis(10)).unwrap_err().is_timeout());
     /// ```
     pub fn result_timeout(&self, timeout: Duration) -> Result<&T, FutureError> {
@@ -1045,7 +1048,7 @@ impl<T: Sync> Future<T> {
         match self.outcome() {
             None => Err(FutureError::Cancelled),
             Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => Err(FutureError::Failed(e.clone())),
+            Some(Err(e)) => Err(FutureError::Failed((**e).clone())),
         }
     }
 }

@@ -43,7 +43,7 @@ use crate::error::InvalidStateError;
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::{Future, FutureState};
+/// use concurrent_futures::{Future, FutureState};
 ///
 /// let f = Future::<i32>::new();
 /// assert_eq!(f.state(), FutureState::Pending);
@@ -70,7 +70,7 @@ impl FutureState {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::FutureState;
+    /// use concurrent_futures::FutureState;
     /// assert!(FutureState::Cancelled.is_done());
     /// assert!(!FutureState::Running.is_done());
     /// ```
@@ -84,7 +84,7 @@ impl FutureState {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::FutureState;
+    /// use concurrent_futures::FutureState;
     /// assert_eq!(FutureState::Finished.name(), "finished");
     /// ```
     #[must_use]

@@ -20,7 +20,7 @@ use crate::unwind;
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::{Ran, Task};
+/// use concurrent_futures::{Ran, Task};
 /// let (task, f) = Task::new(|| 1 + 1);
 /// assert_eq!(task.run(), Ran::Completed);
 /// assert_eq!(f.into_result().unwrap(), 2);
@@ -51,7 +51,7 @@ pub enum Ran {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::Task;
+/// use concurrent_futures::Task;
 /// use std::sync::mpsc;
 ///
 /// // A one-thread executor.
@@ -121,7 +121,7 @@ impl Task {
     /// # Examples
     ///
     /// ```
-    /// let (task, f) = concurrent_futures_core::Task::new(|| 6 * 7);
+    /// let (task, f) = concurrent_futures::Task::new(|| 6 * 7);
     /// task.run();
     /// assert_eq!(*f.result().unwrap(), 42);
     /// ```
@@ -140,7 +140,7 @@ impl Task {
     /// # Examples
     ///
     /// ```
-    /// let (task, f) = concurrent_futures_core::Task::new_fallible(|| "x".parse::<u8>());
+    /// let (task, f) = concurrent_futures::Task::new_fallible(|| "x".parse::<u8>());
     /// task.run();
     /// assert!(f.exception().unwrap().unwrap().is_error());
     /// ```
@@ -171,7 +171,7 @@ impl Task {
     /// let data = vec![1, 2, 3];
     /// // SAFETY: the task runs (and drops its closure) right here, before
     /// // `data` goes away.
-    /// let (task, f) = unsafe { concurrent_futures_core::Task::new_unchecked(|| data.len()) };
+    /// let (task, f) = unsafe { concurrent_futures::Task::new_unchecked(|| data.len()) };
     /// task.run();
     /// assert_eq!(f.into_result().unwrap(), 3);
     /// ```
@@ -214,7 +214,7 @@ impl Task {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::{Ran, Task};
+    /// use concurrent_futures::{Ran, Task};
     /// let (task, f) = Task::new(|| -> u8 { panic!("no") });
     /// assert_eq!(task.run(), Ran::Failed);
     /// assert_eq!(f.exception().unwrap().unwrap().panic_message(), Some("no"));
@@ -233,7 +233,7 @@ impl Task {
     /// ```
     /// use std::cell::Cell;
     /// let seen = Cell::new(false);
-    /// let (task, f) = concurrent_futures_core::Task::new(|| 1);
+    /// let (task, f) = concurrent_futures::Task::new(|| 1);
     /// task.run_with(&|| seen.set(true));
     /// assert!(seen.get() && f.done());
     /// ```
@@ -251,7 +251,7 @@ impl Task {
     /// # Examples
     ///
     /// ```
-    /// let (task, f) = concurrent_futures_core::Task::new(|| 1);
+    /// let (task, f) = concurrent_futures::Task::new(|| 1);
     /// task.cancel();
     /// assert!(f.cancelled());
     /// ```
@@ -265,7 +265,7 @@ impl Task {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::{Task, TaskError};
+    /// use concurrent_futures::{Task, TaskError};
     /// let (task, f) = Task::new(|| 1);
     /// task.fail(TaskError::broken("initializer failed"));
     /// assert!(f.exception().unwrap().unwrap().is_broken());

@@ -26,9 +26,9 @@
 //! # Examples
 //!
 //! ```
-//! use concurrent_futures_core::trace;
+//! use concurrent_futures::trace;
 //! // An executor of one's own, reporting like the built-in ones:
-//! use concurrent_futures_core::Future;
+//! use concurrent_futures::Future;
 //! let f = Future::<u8>::new();
 //! trace::submitted("my-executor", &f);
 //! trace::worker_spawned("my-executor", 0);

@@ -28,7 +28,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 ///
 /// ```
 /// let payload = std::panic::catch_unwind(|| panic!("bad input {}", 7)).unwrap_err();
-/// assert_eq!(concurrent_futures_core::panic_message(payload.as_ref()), "bad input 7");
+/// assert_eq!(concurrent_futures::panic_message(payload.as_ref()), "bad input 7");
 /// ```
 pub fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {

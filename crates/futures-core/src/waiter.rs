@@ -44,7 +44,7 @@ use std::sync::Arc;
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::{Completion, Future, TaskError, Waitable};
+/// use concurrent_futures::{Completion, Future, TaskError, Waitable};
 ///
 /// let f = Future::<i32>::new();
 /// assert_eq!(f.completion(), None);
@@ -86,7 +86,7 @@ pub enum Completion {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::{Completion, Future, Waitable, Waiter};
+/// use concurrent_futures::{Completion, Future, Waitable, Waiter};
 /// use std::sync::{Arc, Mutex};
 ///
 /// #[derive(Default)]
@@ -119,7 +119,7 @@ pub unsafe trait Waiter: Send + Sync {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::{Completion, Future, TaskError, Waitable};
+/// use concurrent_futures::{Completion, Future, TaskError, Waitable};
 ///
 /// let text = Future::<String>::new();
 /// let number = Future::<u64>::new();

@@ -12,7 +12,7 @@ use std::io;
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_pool::SubmitError;
+/// use concurrent_futures::SubmitError;
 ///
 /// let err = SubmitError::Shutdown;
 /// assert!(err.is_shutdown());
@@ -71,7 +71,7 @@ impl SubmitError {
     /// # Examples
     ///
     /// ```
-    /// let e = concurrent_futures_pool::SubmitError::broken("initializer failed");
+    /// let e = concurrent_futures::SubmitError::broken("initializer failed");
     /// assert!(e.is_broken());
     /// assert_eq!(e.to_string(), "executor is broken: initializer failed");
     /// ```
@@ -87,7 +87,7 @@ impl SubmitError {
     /// # Examples
     ///
     /// ```
-    /// assert!(concurrent_futures_pool::SubmitError::Shutdown.is_shutdown());
+    /// assert!(concurrent_futures::SubmitError::Shutdown.is_shutdown());
     /// ```
     #[must_use]
     pub fn is_shutdown(&self) -> bool {
@@ -99,7 +99,7 @@ impl SubmitError {
     /// # Examples
     ///
     /// ```
-    /// assert!(!concurrent_futures_pool::SubmitError::Shutdown.is_broken());
+    /// assert!(!concurrent_futures::SubmitError::Shutdown.is_broken());
     /// ```
     #[must_use]
     pub fn is_broken(&self) -> bool {
@@ -111,7 +111,7 @@ impl SubmitError {
     /// # Examples
     ///
     /// ```
-    /// let e = concurrent_futures_pool::SubmitError::Serialize("bad".into());
+    /// let e = concurrent_futures::SubmitError::Serialize("bad".into());
     /// assert!(e.is_serialize());
     /// ```
     #[must_use]
@@ -125,7 +125,7 @@ impl SubmitError {
     /// # Examples
     ///
     /// ```
-    /// let e = concurrent_futures_pool::SubmitError::Full { max_queued: 8 };
+    /// let e = concurrent_futures::SubmitError::Full { max_queued: 8 };
     /// assert!(e.is_full());
     /// ```
     #[must_use]
@@ -138,7 +138,7 @@ impl SubmitError {
     /// # Examples
     ///
     /// ```
-    /// let e = concurrent_futures_pool::SubmitError::broken("no threads");
+    /// let e = concurrent_futures::SubmitError::broken("no threads");
     /// assert_eq!(e.broken_reason(), Some("no threads"));
     /// ```
     #[must_use]
@@ -157,7 +157,7 @@ impl SubmitError {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_pool::ThreadPoolExecutor;
+/// use concurrent_futures::ThreadPoolExecutor;
 /// use std::time::Duration;
 ///
 /// let ex = ThreadPoolExecutor::new(1).unwrap();
@@ -205,7 +205,7 @@ impl std::error::Error for ShutdownTimeout {}
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_pool::BuildError;
+/// use concurrent_futures::BuildError;
 ///
 /// let err = BuildError::ZeroWorkers;
 /// assert!(err.is_zero_workers());
@@ -254,7 +254,7 @@ impl BuildError {
     /// # Examples
     ///
     /// ```
-    /// assert!(concurrent_futures_pool::BuildError::ZeroWorkers.is_zero_workers());
+    /// assert!(concurrent_futures::BuildError::ZeroWorkers.is_zero_workers());
     /// ```
     #[must_use]
     pub fn is_zero_workers(&self) -> bool {
@@ -266,7 +266,7 @@ impl BuildError {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::BuildError;
+    /// use concurrent_futures::BuildError;
     /// assert!(BuildError::Spawn(std::io::Error::other("no")).is_spawn());
     /// ```
     #[must_use]

@@ -27,7 +27,7 @@ use crate::shutdown_options::ShutdownOptions;
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_pool::{Executor, MapOptions, ThreadPoolExecutor};
+/// use concurrent_futures::{Executor, MapOptions, ThreadPoolExecutor};
 ///
 /// fn square(x: u64) -> u64 {
 ///     x * x
@@ -57,7 +57,7 @@ pub trait Executor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::{Executor, ThreadPoolExecutor};
+    /// use concurrent_futures::{Executor, ThreadPoolExecutor};
     /// let ex = ThreadPoolExecutor::new(1).unwrap();
     /// let f = Executor::submit(&ex, u32::count_ones, 7).unwrap();
     /// assert_eq!(f.into_result().unwrap(), 3);
@@ -81,7 +81,7 @@ pub trait Executor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::{Executor, MapOptions, ThreadPoolExecutor};
+    /// use concurrent_futures::{Executor, MapOptions, ThreadPoolExecutor};
     /// let ex = ThreadPoolExecutor::new(2).unwrap();
     /// let m = Executor::map(&ex, u8::is_power_of_two, [3u8, 4], MapOptions::default()).unwrap();
     /// assert_eq!(m.into_result().unwrap(), [false, true]);
@@ -107,7 +107,7 @@ pub trait Executor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::{Executor, ThreadPoolExecutor};
+    /// use concurrent_futures::{Executor, ThreadPoolExecutor};
     /// let ex = ThreadPoolExecutor::new(1).unwrap();
     /// Executor::shutdown(&ex, true, false);
     /// Executor::shutdown(&ex, true, false);
@@ -119,7 +119,7 @@ pub trait Executor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::{Executor, ShutdownOptions, ThreadPoolExecutor};
+    /// use concurrent_futures::{Executor, ShutdownOptions, ThreadPoolExecutor};
     /// fn stop_now<E: Executor>(ex: &E) {
     ///     ex.shutdown_with(ShutdownOptions::default().cancel_futures(true));
     /// }

@@ -33,7 +33,7 @@ use crate::error::SubmitError;
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_pool::MapOptions;
+/// use concurrent_futures::MapOptions;
 /// use std::time::Duration;
 ///
 /// let opts = MapOptions::default()
@@ -69,7 +69,7 @@ impl MapOptions {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(concurrent_futures_pool::MapOptions::new().get_chunksize(), 1);
+    /// assert_eq!(concurrent_futures::MapOptions::new().get_chunksize(), 1);
     /// ```
     pub fn new() -> Self {
         Self::default()
@@ -81,7 +81,7 @@ impl MapOptions {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let o = concurrent_futures_pool::MapOptions::default().timeout(Duration::ZERO);
+    /// let o = concurrent_futures::MapOptions::default().timeout(Duration::ZERO);
     /// assert_eq!(o.get_timeout(), Some(Duration::ZERO));
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -98,12 +98,12 @@ impl MapOptions {
     /// # Examples
     ///
     /// ```
-    /// let o = concurrent_futures_pool::MapOptions::default().buffersize(2);
+    /// let o = concurrent_futures::MapOptions::default().buffersize(2);
     /// assert_eq!(o.get_buffersize(), Some(2));
     /// ```
     ///
     /// ```should_panic
-    /// concurrent_futures_pool::MapOptions::default().buffersize(0);
+    /// concurrent_futures::MapOptions::default().buffersize(0);
     /// ```
     pub fn buffersize(mut self, n: usize) -> Self {
         assert!(n > 0, "buffersize must be greater than 0");
@@ -124,7 +124,7 @@ impl MapOptions {
     /// # Examples
     ///
     /// ```
-    /// let o = concurrent_futures_pool::MapOptions::default().chunksize(8);
+    /// let o = concurrent_futures::MapOptions::default().chunksize(8);
     /// assert_eq!(o.get_chunksize(), 8);
     /// ```
     pub fn chunksize(mut self, n: usize) -> Self {
@@ -138,7 +138,7 @@ impl MapOptions {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(concurrent_futures_pool::MapOptions::default().get_timeout(), None);
+    /// assert_eq!(concurrent_futures::MapOptions::default().get_timeout(), None);
     /// ```
     #[must_use]
     pub fn get_timeout(&self) -> Option<Duration> {
@@ -150,7 +150,7 @@ impl MapOptions {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(concurrent_futures_pool::MapOptions::default().get_buffersize(), None);
+    /// assert_eq!(concurrent_futures::MapOptions::default().get_buffersize(), None);
     /// ```
     #[must_use]
     pub fn get_buffersize(&self) -> Option<usize> {
@@ -162,7 +162,7 @@ impl MapOptions {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(concurrent_futures_pool::MapOptions::default().get_chunksize(), 1);
+    /// assert_eq!(concurrent_futures::MapOptions::default().get_chunksize(), 1);
     /// ```
     #[must_use]
     pub fn get_chunksize(&self) -> usize {
@@ -243,7 +243,7 @@ pub(crate) type Source<T> = Box<dyn FnMut() -> Option<Result<Slot<T>, SubmitErro
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_pool::ThreadPoolExecutor;
+/// use concurrent_futures::ThreadPoolExecutor;
 ///
 /// let ex = ThreadPoolExecutor::new(2).unwrap();
 /// let squares: Vec<u64> = ex.map(|x: u64| x * x, 1..=4).unwrap().into_result().unwrap();
@@ -340,8 +340,8 @@ impl<T> Map<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::Future;
-    /// use concurrent_futures_pool::{Map, MapOptions};
+    /// use concurrent_futures::Future;
+    /// use concurrent_futures::{Map, MapOptions};
     ///
     /// let futures: Vec<Future<u8>> = (0..3).map(|_| Future::new()).collect();
     /// for (i, f) in futures.iter().enumerate() {
@@ -362,8 +362,8 @@ impl<T> Map<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::{Future, TaskError};
-    /// use concurrent_futures_pool::{Map, MapOptions};
+    /// use concurrent_futures::{Future, TaskError};
+    /// use concurrent_futures::{Map, MapOptions};
     ///
     /// let a = Future::new();
     /// a.set_result(vec![Ok(1u8), Ok(2)]).unwrap();
@@ -397,7 +397,7 @@ impl<T> Map<T> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::ThreadPoolExecutor;
+    /// use concurrent_futures::ThreadPoolExecutor;
     ///
     /// let ex = ThreadPoolExecutor::new(2).unwrap();
     /// let m = ex.map(|x: i32| if x == 2 { panic!("two") } else { x }, 0..4).unwrap();

@@ -18,7 +18,7 @@ use crate::thread::ThreadPoolExecutor;
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_pool::{ShutdownOptions, ThreadPoolExecutor};
+/// use concurrent_futures::{ShutdownOptions, ThreadPoolExecutor};
 /// use std::time::Duration;
 ///
 /// let ex = ThreadPoolExecutor::new(1).unwrap();
@@ -51,7 +51,7 @@ impl ShutdownOptions {
     /// # Examples
     ///
     /// ```
-    /// let o = concurrent_futures_pool::ShutdownOptions::new();
+    /// let o = concurrent_futures::ShutdownOptions::new();
     /// assert!(o.get_wait() && !o.get_cancel_futures());
     /// ```
     pub fn new() -> Self {
@@ -64,7 +64,7 @@ impl ShutdownOptions {
     /// # Examples
     ///
     /// ```
-    /// let o = concurrent_futures_pool::ShutdownOptions::default().wait(false);
+    /// let o = concurrent_futures::ShutdownOptions::default().wait(false);
     /// assert!(!o.get_wait());
     /// ```
     pub fn wait(mut self, wait: bool) -> Self {
@@ -78,7 +78,7 @@ impl ShutdownOptions {
     /// # Examples
     ///
     /// ```
-    /// let o = concurrent_futures_pool::ShutdownOptions::default().cancel_futures(true);
+    /// let o = concurrent_futures::ShutdownOptions::default().cancel_futures(true);
     /// assert!(o.get_cancel_futures());
     /// ```
     pub fn cancel_futures(mut self, cancel_futures: bool) -> Self {
@@ -91,7 +91,7 @@ impl ShutdownOptions {
     /// # Examples
     ///
     /// ```
-    /// assert!(concurrent_futures_pool::ShutdownOptions::default().get_wait());
+    /// assert!(concurrent_futures::ShutdownOptions::default().get_wait());
     /// ```
     #[must_use]
     pub fn get_wait(&self) -> bool {
@@ -103,7 +103,7 @@ impl ShutdownOptions {
     /// # Examples
     ///
     /// ```
-    /// assert!(!concurrent_futures_pool::ShutdownOptions::default().get_cancel_futures());
+    /// assert!(!concurrent_futures::ShutdownOptions::default().get_cancel_futures());
     /// ```
     #[must_use]
     pub fn get_cancel_futures(&self) -> bool {
@@ -117,7 +117,7 @@ impl ThreadPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::{ShutdownOptions, ThreadPoolExecutor};
+    /// use concurrent_futures::{ShutdownOptions, ThreadPoolExecutor};
     /// let ex = ThreadPoolExecutor::new(2).unwrap();
     /// let f = ex.submit(|| 6 * 7).unwrap();
     /// ex.shutdown_with(ShutdownOptions::default()); // waits, as Python's `shutdown()`
@@ -135,7 +135,7 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// use concurrent_futures_pool::{process, ProcessPoolExecutor, ShutdownOptions};
+    /// use concurrent_futures::{process, ProcessPoolExecutor, ShutdownOptions};
     /// process::init();
     /// let ex = ProcessPoolExecutor::new(2).unwrap();
     /// ex.shutdown_with(ShutdownOptions::default().cancel_futures(true));

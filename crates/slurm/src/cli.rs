@@ -33,7 +33,7 @@ pub struct CommandOutput {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_slurm::{CommandOutput, SlurmCli};
+/// use concurrent_futures::slurm::{CommandOutput, SlurmCli};
 ///
 /// #[derive(Debug)]
 /// struct AlwaysEmpty;
@@ -61,7 +61,7 @@ pub trait SlurmCli: Send + Sync + fmt::Debug {
 /// # Examples
 ///
 /// ```no_run
-/// use concurrent_futures_slurm::{SlurmCli, SystemCli};
+/// use concurrent_futures::slurm::{SlurmCli, SystemCli};
 /// let out = SystemCli.run("sinfo", &["-h".to_owned()], None).unwrap();
 /// println!("{}", out.stdout);
 /// ```
@@ -104,7 +104,7 @@ impl SlurmCli for SystemCli {
 /// # Examples
 ///
 /// ```
-/// if !concurrent_futures_slurm::cluster_available() {
+/// if !concurrent_futures::slurm::cluster_available() {
 ///     println!("no cluster here");
 /// }
 /// ```

@@ -30,11 +30,11 @@ const DEFAULT_MAP_TASKS: usize = 256;
 /// # Examples
 ///
 /// ```no_run
-/// use concurrent_futures_slurm::SlurmExecutor;
+/// use concurrent_futures::slurm::SlurmExecutor;
 /// use std::time::Duration;
 ///
 /// fn main() {
-///     concurrent_futures_pool::process::init();
+///     concurrent_futures::process::init();
 ///     let ex = SlurmExecutor::builder("/shared/scratch/me/cf")
 ///         .partition("batch")
 ///         .time_limit(Duration::from_secs(3600))
@@ -89,7 +89,7 @@ impl SlurmBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").partition("debug");
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").partition("debug");
     /// # let _ = b;
     /// ```
     pub fn partition(mut self, partition: impl Into<String>) -> Self {
@@ -106,7 +106,7 @@ impl SlurmBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf")
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf")
     ///     .time_limit(Duration::from_secs(90));
     /// # let _ = b;
     /// ```
@@ -120,7 +120,7 @@ impl SlurmBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").cpus_per_task(2);
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").cpus_per_task(2);
     /// # let _ = b;
     /// ```
     pub fn cpus_per_task(mut self, cpus: u32) -> Self {
@@ -133,7 +133,7 @@ impl SlurmBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").memory_mb(512);
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").memory_mb(512);
     /// # let _ = b;
     /// ```
     pub fn memory_mb(mut self, mb: u64) -> Self {
@@ -147,7 +147,7 @@ impl SlurmBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").sbatch_arg("--qos=short");
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").sbatch_arg("--qos=short");
     /// # let _ = b;
     /// ```
     pub fn sbatch_arg(mut self, arg: impl Into<String>) -> Self {
@@ -160,7 +160,7 @@ impl SlurmBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").array_parallelism(16);
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").array_parallelism(16);
     /// # let _ = b;
     /// ```
     pub fn array_parallelism(mut self, n: usize) -> Self {
@@ -176,7 +176,7 @@ impl SlurmBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").job_name("nightly-7");
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").job_name("nightly-7");
     /// # let _ = b;
     /// ```
     pub fn job_name(mut self, name: impl Into<String>) -> Self {
@@ -189,7 +189,7 @@ impl SlurmBuilder {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_slurm::{SlurmExecutor, SystemCli};
+    /// use concurrent_futures::slurm::{SlurmExecutor, SystemCli};
     /// let b = SlurmExecutor::builder("/tmp/cf").cli(SystemCli);
     /// # let _ = b;
     /// ```
@@ -205,7 +205,7 @@ impl SlurmBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf")
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf")
     ///     .poll_interval(Duration::from_millis(100), Duration::from_secs(10));
     /// # let _ = b;
     /// ```
@@ -223,7 +223,7 @@ impl SlurmBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf")
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf")
     ///     .result_grace(Duration::from_secs(5));
     /// # let _ = b;
     /// ```
@@ -238,7 +238,7 @@ impl SlurmBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").max_array_size(1001);
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").max_array_size(1001);
     /// # let _ = b;
     /// ```
     pub fn max_array_size(mut self, n: usize) -> Self {
@@ -261,8 +261,8 @@ impl SlurmBuilder {
     ///
     /// ```no_run
     /// fn main() {
-    ///     concurrent_futures_pool::process::init();
-    ///     let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    ///     concurrent_futures::process::init();
+    ///     let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     ///     # drop(ex);
     /// }
     /// ```
@@ -393,39 +393,96 @@ fn outcome_error(outcome: Outcome) -> Result<Vec<u8>, TaskError> {
     }
 }
 
-struct One<R>(Future<R>);
+/// The executor's side of one future: core's uncounted
+/// [`Completer`](concurrent_futures_core::Completer), so the executor's
+/// reference never counts as a user handle (`into_result` on the caller's
+/// future never reports it). Taken out when the future is completed or
+/// cancelled; every transition happens under the lock, so `start` and
+/// `cancel` do not race each other.
+struct Side<T>(Mutex<Option<concurrent_futures_core::Completer<T>>>);
+
+impl<T: Send> Side<T> {
+    fn new(completer: concurrent_futures_core::Completer<T>) -> Self {
+        Side(Mutex::new(Some(completer)))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<concurrent_futures_core::Completer<T>>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The future's state; a completer already taken means a done future.
+    fn state(&self) -> FutureState {
+        self.lock()
+            .as_ref()
+            .map_or(FutureState::Finished, |c| c.state())
+    }
+
+    fn start(&self) -> bool {
+        match self.lock().as_ref() {
+            Some(c) => match c.state() {
+                FutureState::Pending => c.set_running_or_notify_cancel(),
+                FutureState::Running => true,
+                _ => false,
+            },
+            None => false,
+        }
+    }
+
+    fn cancel(&self) -> bool {
+        let mut g = self.lock();
+        match g.as_ref().map(|c| c.state()) {
+            Some(FutureState::Pending) => {
+                if let Some(c) = g.take() {
+                    c.cancel();
+                }
+                true
+            }
+            Some(FutureState::Cancelled) => true,
+            _ => false,
+        }
+    }
+
+    /// Marks it running (unless cancelled) and takes the completer out.
+    fn take_started(&self) -> Option<concurrent_futures_core::Completer<T>> {
+        let mut g = self.lock();
+        let go = match g.as_ref()?.state() {
+            FutureState::Pending => g.as_ref()?.set_running_or_notify_cancel(),
+            FutureState::Running => true,
+            _ => false,
+        };
+        if go {
+            g.take()
+        } else {
+            None
+        }
+    }
+}
+
+struct One<R>(Side<R>);
 
 impl<R: DeserializeOwned + Send + 'static> Completer for One<R> {
     fn state(&self) -> FutureState {
         self.0.state()
     }
     fn start(&self) -> bool {
-        match self.0.state() {
-            FutureState::Pending => self.0.set_running_or_notify_cancel().unwrap_or(false),
-            FutureState::Running => true,
-            _ => false,
-        }
+        self.0.start()
     }
     fn cancel(&self) -> bool {
         self.0.cancel()
     }
     fn finish(&self, outcome: Outcome, job: &str) {
-        if !self.start() {
+        let Some(c) = self.0.take_started() else {
             return;
-        }
-        let _ = match outcome_error(outcome) {
-            Ok(bytes) => match code::decode::<R>(&bytes) {
-                Ok(v) => self.0.set_result(v),
-                Err(e) => self.0.set_exception(TaskError::error(format!(
-                    "cannot decode the result of job {job}: {e}"
-                ))),
-            },
-            Err(e) => self.0.set_exception(e),
         };
+        c.complete(outcome_error(outcome).and_then(|bytes| {
+            code::decode::<R>(&bytes).map_err(|e| {
+                TaskError::error(format!("cannot decode the result of job {job}: {e}"))
+            })
+        }));
     }
     fn fail(&self, error: TaskError) {
-        if self.start() {
-            let _ = self.0.set_exception(error);
+        if let Some(c) = self.0.take_started() {
+            c.complete(Err(error));
         }
     }
 }
@@ -435,44 +492,38 @@ type ChunkResults<R> = Vec<Result<R, TaskError>>;
 /// A submitted chunk's future and its number of items.
 type ChunkSlot<R> = (Future<ChunkResults<R>>, usize);
 
-struct Chunk<R>(Future<ChunkResults<R>>);
+struct Chunk<R>(Side<ChunkResults<R>>);
 
 impl<R: DeserializeOwned + Send + 'static> Completer for Chunk<R> {
     fn state(&self) -> FutureState {
         self.0.state()
     }
     fn start(&self) -> bool {
-        match self.0.state() {
-            FutureState::Pending => self.0.set_running_or_notify_cancel().unwrap_or(false),
-            FutureState::Running => true,
-            _ => false,
-        }
+        self.0.start()
     }
     fn cancel(&self) -> bool {
         self.0.cancel()
     }
     fn finish(&self, outcome: Outcome, job: &str) {
-        if !self.start() {
+        let Some(c) = self.0.take_started() else {
             return;
-        }
-        let _ = match outcome_error(outcome) {
-            Ok(bytes) => match code::decode::<Vec<Result<R, String>>>(&bytes) {
-                Ok(items) => self.0.set_result(
+        };
+        c.complete(outcome_error(outcome).and_then(|bytes| {
+            code::decode::<Vec<Result<R, String>>>(&bytes)
+                .map(|items| {
                     items
                         .into_iter()
                         .map(|r| r.map_err(TaskError::panic))
-                        .collect(),
-                ),
-                Err(e) => self.0.set_exception(TaskError::error(format!(
-                    "cannot decode the results of job {job}: {e}"
-                ))),
-            },
-            Err(e) => self.0.set_exception(e),
-        };
+                        .collect()
+                })
+                .map_err(|e| {
+                    TaskError::error(format!("cannot decode the results of job {job}: {e}"))
+                })
+        }));
     }
     fn fail(&self, error: TaskError) {
-        if self.start() {
-            let _ = self.0.set_exception(error);
+        if let Some(c) = self.0.take_started() {
+            c.complete(Err(error));
         }
     }
 }
@@ -711,14 +762,14 @@ fn on_cancel<T: Send + 'static>(shared: &Arc<Shared>, future: &Future<T>, job_id
 /// # Examples
 ///
 /// ```no_run
-/// use concurrent_futures_slurm::SlurmExecutor;
+/// use concurrent_futures::slurm::SlurmExecutor;
 ///
 /// fn simulate(seed: u64) -> f64 {
 ///     seed as f64 * 0.5
 /// }
 ///
 /// fn main() {
-///     concurrent_futures_pool::process::init();
+///     concurrent_futures::process::init();
 ///     let ex = SlurmExecutor::builder("/shared/scratch/cf").partition("debug").build().unwrap();
 ///     let f = ex.submit(simulate, 7).unwrap();
 ///     assert_eq!(f.into_result().unwrap(), 3.5);
@@ -743,8 +794,8 @@ impl<R> SlurmJob<R> {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// # let ex = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// # let ex = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").build().unwrap();
     /// let job = ex.submit_job(|x: u8| x + 1, 1).unwrap();
     /// assert_eq!(*job.future().result().unwrap(), 2);
     /// # }
@@ -758,8 +809,8 @@ impl<R> SlurmJob<R> {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// # let ex = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// # let ex = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").build().unwrap();
     /// let f = ex.submit_job(|x: u8| x + 1, 1).unwrap().into_future();
     /// assert_eq!(f.into_result().unwrap(), 2);
     /// # }
@@ -773,8 +824,8 @@ impl<R> SlurmJob<R> {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// # let ex = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// # let ex = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").build().unwrap();
     /// let job = ex.submit_job(|x: u8| x, 1).unwrap();
     /// println!("submitted as job {}", job.job_id());
     /// # }
@@ -788,8 +839,8 @@ impl<R> SlurmJob<R> {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// # let ex = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// # let ex = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").build().unwrap();
     /// let job = ex.submit_job(|x: u8| x, 1).unwrap();
     /// job.future().result().unwrap();
     /// println!("ran on {:?}", job.node());
@@ -804,8 +855,8 @@ impl<R> SlurmJob<R> {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// # let ex = concurrent_futures_slurm::SlurmExecutor::builder("/tmp/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// # let ex = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").build().unwrap();
     /// let job = ex.submit_job(|x: u8| x, 1).unwrap();
     /// println!("{:?}", job.slurm_state());
     /// # }
@@ -831,7 +882,7 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf");
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf");
     /// # let _ = b;
     /// ```
     pub fn builder(shared_folder: impl Into<PathBuf>) -> SlurmBuilder {
@@ -850,8 +901,8 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     /// assert_eq!(ex.submit(u64::count_ones, 7).unwrap().into_result().unwrap(), 3);
     /// # }
     /// ```
@@ -873,9 +924,9 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
+    /// # fn main() { concurrent_futures::process::init();
     /// use std::time::Duration;
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     /// let f = ex.submit_with_timeout(std::thread::sleep, Duration::from_secs(60), Duration::from_secs(1)).unwrap();
     /// assert!(f.into_result().unwrap_err().task_error().unwrap().is_time_limit());
     /// # }
@@ -904,8 +955,8 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     /// let job = ex.submit_job(|x: u32| x * 2, 21).unwrap();
     /// assert_eq!(*job.future().result().unwrap(), 42);
     /// println!("job {} on {:?}", job.job_id(), job.node());
@@ -946,12 +997,12 @@ impl SlurmExecutor {
                 return Err(e);
             }
         };
-        let future = Future::new();
+        let (completer, future) = concurrent_futures_core::Completer::new();
         let task = Arc::new(Task {
             index,
             job_id: job_id.clone(),
             submitted: Instant::now(),
-            future: Box::new(One(future.clone())),
+            future: Box::new(One(Side::new(completer))),
             seen: Mutex::new(Seen::default()),
         });
         s.end_submit(vec![Arc::clone(&task)]);
@@ -975,9 +1026,9 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// use concurrent_futures_pool::MapOptions;
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// use concurrent_futures::MapOptions;
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     /// let m = ex.map_with(|x: u64| x * x, 0..1000, MapOptions::default().chunksize(100)).unwrap();
     /// assert_eq!(m.into_result().unwrap().len(), 1000);
     /// # }
@@ -1036,8 +1087,8 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     /// let v: Vec<u8> = ex.map(|x: u8| x + 1, [1, 2]).unwrap().into_result().unwrap();
     /// assert_eq!(v, [2, 3]);
     /// # }
@@ -1090,12 +1141,12 @@ impl SlurmExecutor {
         let mut tasks = Vec::with_capacity(lens.len());
         let mut out = Vec::with_capacity(lens.len());
         for (i, len) in lens.into_iter().enumerate() {
-            let future = Future::new();
+            let (completer, future) = concurrent_futures_core::Completer::new();
             tasks.push(Arc::new(Task {
                 index: base + i as u64,
                 job_id: format!("{array_id}_{i}"),
                 submitted: now,
-                future: Box::new(Chunk::<R>(future.clone())),
+                future: Box::new(Chunk::<R>(Side::new(completer))),
                 seen: Mutex::new(Seen::default()),
             }));
             out.push((future, len));
@@ -1115,8 +1166,8 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     /// ex.shutdown(true, true);
     /// assert!(ex.submit(|x: u8| x, 1).unwrap_err().is_shutdown());
     /// # }
@@ -1175,11 +1226,12 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     /// let f = ex.submit(std::thread::sleep, std::time::Duration::from_secs(600)).unwrap();
     /// ex.kill_workers();
-    /// assert!(f.exception().unwrap().is_some() || f.cancelled());
+    /// // Cancelled if it had not started, else failed with state CANCELLED.
+    /// assert!(f.cancelled() || f.exception().unwrap().unwrap().is_cluster_job());
     /// # }
     /// ```
     pub fn kill_workers(&self) {
@@ -1201,8 +1253,8 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").job_name("x").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").job_name("x").build().unwrap();
     /// assert_eq!(ex.job_name(), "x");
     /// # }
     /// ```
@@ -1215,8 +1267,8 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     /// assert!(ex.folder().starts_with("/shared/cf"));
     /// # }
     /// ```
@@ -1229,8 +1281,8 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     /// assert!(ex.executable().ends_with(".exe"));
     /// # }
     /// ```
@@ -1244,8 +1296,8 @@ impl SlurmExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # fn main() { concurrent_futures_pool::process::init();
-    /// let ex = concurrent_futures_slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
+    /// # fn main() { concurrent_futures::process::init();
+    /// let ex = concurrent_futures::slurm::SlurmExecutor::builder("/shared/cf").build().unwrap();
     /// assert_eq!(ex.squeue_calls(), 0);
     /// # }
     /// ```

@@ -17,8 +17,8 @@
 //! # Examples
 //!
 //! ```no_run
-//! use concurrent_futures_pool::process;
-//! use concurrent_futures_slurm::SlurmExecutor;
+//! use concurrent_futures::process;
+//! use concurrent_futures::slurm::SlurmExecutor;
 //!
 //! fn heavy(n: u64) -> u64 {
 //!     (0..n).map(|k| k * k % 7).sum()

@@ -9,7 +9,7 @@ use std::fmt;
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_slurm::{Phase, SlurmState};
+/// use concurrent_futures::slurm::{Phase, SlurmState};
 /// assert_eq!(SlurmState::parse("PENDING"), SlurmState::Pending);
 /// assert_eq!(SlurmState::parse("CANCELLED+").phase(), Phase::Ended);
 /// assert_eq!(SlurmState::parse("PREEMPTED").phase(), Phase::Running);
@@ -74,7 +74,7 @@ impl SlurmState {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_slurm::SlurmState;
+    /// use concurrent_futures::slurm::SlurmState;
     /// assert_eq!(SlurmState::parse("OUT_OF_MEMORY"), SlurmState::OutOfMemory);
     /// assert_eq!(SlurmState::parse("CANCELLED by 1000"), SlurmState::Cancelled);
     /// ```
@@ -120,7 +120,7 @@ impl SlurmState {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_slurm::{Phase, SlurmState};
+    /// use concurrent_futures::slurm::{Phase, SlurmState};
     /// assert_eq!(SlurmState::Requeued.phase(), Phase::Pending);
     /// assert_eq!(SlurmState::Completing.phase(), Phase::Running);
     /// assert_eq!(SlurmState::NodeFail.phase(), Phase::Ended);
@@ -154,7 +154,7 @@ impl SlurmState {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(concurrent_futures_slurm::SlurmState::NodeFail.name(), "NODE_FAIL");
+    /// assert_eq!(concurrent_futures::slurm::SlurmState::NodeFail.name(), "NODE_FAIL");
     /// ```
     #[must_use]
     pub fn name(&self) -> &str {

@@ -33,8 +33,8 @@ use concurrent_futures_core::__private::primitives;
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::Future;
-/// use concurrent_futures_wait::as_completed;
+/// use concurrent_futures::Future;
+/// use concurrent_futures::as_completed;
 ///
 /// let f = Future::new();
 /// f.set_result(7).unwrap();
@@ -69,8 +69,8 @@ pub struct AsCompleted<T: Send> {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::Future;
-/// use concurrent_futures_wait::as_completed;
+/// use concurrent_futures::Future;
+/// use concurrent_futures::as_completed;
 /// use std::{thread, time::Duration};
 ///
 /// let futures: Vec<Future<usize>> = (0..3).map(|_| Future::new()).collect();
@@ -158,8 +158,8 @@ impl<T: Send> fmt::Debug for AsCompleted<T> {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::Future;
-/// use concurrent_futures_wait::as_completed_any;
+/// use concurrent_futures::Future;
+/// use concurrent_futures::as_completed_any;
 ///
 /// let a = Future::<u8>::new();
 /// let b = Future::<Vec<u8>>::new();
@@ -189,8 +189,8 @@ pub struct AsCompletedAny<'a> {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::Future;
-/// use concurrent_futures_wait::as_completed_any;
+/// use concurrent_futures::Future;
+/// use concurrent_futures::as_completed_any;
 /// use std::{thread, time::Duration};
 ///
 /// let size = Future::<u64>::new();

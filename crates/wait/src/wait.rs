@@ -28,8 +28,8 @@ use concurrent_futures_core::__private::primitives;
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::{Future, TaskError};
-/// use concurrent_futures_wait::{wait, ReturnWhen};
+/// use concurrent_futures::{Future, TaskError};
+/// use concurrent_futures::{wait, ReturnWhen};
 ///
 /// let ok = Future::new();
 /// ok.set_result(1).unwrap();
@@ -64,8 +64,8 @@ pub enum ReturnWhen {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::Future;
-/// use concurrent_futures_wait::{wait, DoneAndNotDone, ReturnWhen};
+/// use concurrent_futures::Future;
+/// use concurrent_futures::{wait, DoneAndNotDone, ReturnWhen};
 /// use std::time::Duration;
 ///
 /// let a = Future::new();
@@ -125,8 +125,8 @@ impl<T> Clone for DoneAndNotDone<T> {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::Future;
-/// use concurrent_futures_wait::{wait, ReturnWhen};
+/// use concurrent_futures::Future;
+/// use concurrent_futures::{wait, ReturnWhen};
 /// use std::{thread, time::Duration};
 ///
 /// let futures: Vec<Future<u64>> = (0..4).map(|_| Future::new()).collect();
@@ -192,8 +192,8 @@ where
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::{Future, Waitable};
-/// use concurrent_futures_wait::{wait_any, ReturnWhen};
+/// use concurrent_futures::{Future, Waitable};
+/// use concurrent_futures::{wait_any, ReturnWhen};
 /// use std::time::Duration;
 ///
 /// let n = Future::<u32>::new();
@@ -222,8 +222,8 @@ pub struct DoneAndNotDoneIndices {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::Future;
-/// use concurrent_futures_wait::{wait_any, ReturnWhen};
+/// use concurrent_futures::Future;
+/// use concurrent_futures::{wait_any, ReturnWhen};
 /// use std::{thread, time::Duration};
 ///
 /// let count = Future::<usize>::new();

@@ -81,7 +81,7 @@ type Action = Box<dyn Fn() + Send + Sync + 'static>;
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::sync::Barrier;
+/// use concurrent_futures::sync::Barrier;
 /// use std::time::Duration;
 ///
 /// let barrier = Barrier::new(3);
@@ -138,7 +138,7 @@ impl Barrier {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Barrier;
+    /// use concurrent_futures::sync::Barrier;
     /// let b = Barrier::new(1);
     /// assert_eq!(b.wait(), Ok(0)); // one party: never blocks
     /// ```
@@ -162,7 +162,7 @@ impl Barrier {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Barrier;
+    /// use concurrent_futures::sync::Barrier;
     /// use std::sync::atomic::{AtomicUsize, Ordering};
     /// use std::sync::Arc;
     ///
@@ -193,7 +193,7 @@ impl Barrier {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Barrier;
+    /// use concurrent_futures::sync::Barrier;
     /// use std::time::Duration;
     ///
     /// // Python: threading.Barrier(2, timeout=0.01)
@@ -232,7 +232,7 @@ impl Barrier {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Barrier;
+    /// use concurrent_futures::sync::Barrier;
     /// let b = Barrier::new(2);
     /// std::thread::scope(|s| {
     ///     let other = s.spawn(|| b.wait());
@@ -263,7 +263,7 @@ impl Barrier {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Barrier;
+    /// use concurrent_futures::sync::Barrier;
     /// use std::time::Duration;
     ///
     /// let b = Barrier::new(2);
@@ -392,7 +392,7 @@ impl Barrier {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Barrier;
+    /// use concurrent_futures::sync::Barrier;
     /// let b = Barrier::new(2);
     /// b.abort();
     /// assert!(b.broken());
@@ -410,7 +410,7 @@ impl Barrier {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Barrier;
+    /// use concurrent_futures::sync::Barrier;
     /// let b = Barrier::new(1);
     /// b.abort();
     /// b.reset();
@@ -434,7 +434,7 @@ impl Barrier {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Barrier;
+    /// use concurrent_futures::sync::Barrier;
     /// assert!(!Barrier::new(3).broken());
     /// ```
     #[must_use]
@@ -448,7 +448,7 @@ impl Barrier {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Barrier;
+    /// use concurrent_futures::sync::Barrier;
     /// assert_eq!(Barrier::new(3).n_waiting(), 0);
     /// ```
     #[must_use]
@@ -467,7 +467,7 @@ impl Barrier {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Barrier;
+    /// use concurrent_futures::sync::Barrier;
     /// assert_eq!(Barrier::new(3).parties(), 3);
     /// ```
     #[must_use]
@@ -483,7 +483,7 @@ impl Barrier {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::sync::Barrier;
+/// use concurrent_futures::sync::Barrier;
 /// use std::time::Duration;
 ///
 /// let b = Barrier::builder(1)
@@ -506,7 +506,7 @@ impl BarrierBuilder {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Barrier;
+    /// use concurrent_futures::sync::Barrier;
     /// let b = Barrier::builder(1).action(|| println!("tripped")).build();
     /// b.wait().unwrap();
     /// ```
@@ -521,7 +521,7 @@ impl BarrierBuilder {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Barrier;
+    /// use concurrent_futures::sync::Barrier;
     /// use std::time::Duration;
     ///
     /// let b = Barrier::builder(2).timeout(Duration::ZERO).build();
@@ -537,7 +537,7 @@ impl BarrierBuilder {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Barrier;
+    /// use concurrent_futures::sync::Barrier;
     /// assert_eq!(Barrier::builder(4).build().parties(), 4);
     /// ```
     #[must_use]
@@ -593,7 +593,7 @@ impl fmt::Debug for Barrier {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::sync::Barrier;
+/// use concurrent_futures::sync::Barrier;
 /// let b = Barrier::new(2);
 /// b.abort();
 /// assert_eq!(b.wait().unwrap_err().to_string(), "barrier is broken");

@@ -26,7 +26,7 @@ use crate::primitives::{Condvar, Mutex};
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::sync::Event;
+/// use concurrent_futures::sync::Event;
 /// use std::time::Duration;
 ///
 /// let started = Event::new();
@@ -56,7 +56,7 @@ impl Event {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Event;
+    /// use concurrent_futures::sync::Event;
     /// assert!(!Event::new().is_set());
     /// ```
     #[must_use]
@@ -76,7 +76,7 @@ impl Event {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Event;
+    /// use concurrent_futures::sync::Event;
     /// let e = Event::new();
     /// e.set();
     /// assert!(e.is_set());
@@ -92,7 +92,7 @@ impl Event {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Event;
+    /// use concurrent_futures::sync::Event;
     /// let e = Event::new();
     /// e.set();
     /// e.set(); // setting a set event does nothing more
@@ -120,7 +120,7 @@ impl Event {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Event;
+    /// use concurrent_futures::sync::Event;
     /// let e = Event::new();
     /// e.set();
     /// e.clear();
@@ -137,7 +137,7 @@ impl Event {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Event;
+    /// use concurrent_futures::sync::Event;
     /// let e = Event::new();
     /// e.set();
     /// e.wait();
@@ -158,7 +158,7 @@ impl Event {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Event;
+    /// use concurrent_futures::sync::Event;
     /// use std::time::Duration;
     ///
     /// let e = Event::new();

@@ -30,7 +30,7 @@
 //! # Examples
 //!
 //! ```
-//! use concurrent_futures_core::sync::{Barrier, Event, Semaphore};
+//! use concurrent_futures::sync::{Barrier, Event, Semaphore};
 //! use std::time::Duration;
 //!
 //! let ready = Event::new();

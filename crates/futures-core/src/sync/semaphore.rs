@@ -114,7 +114,7 @@ fn take(counter: &mut Counter) -> bool {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::sync::Semaphore;
+/// use concurrent_futures::sync::Semaphore;
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 ///
 /// // At most two of the eight threads are inside at once.
@@ -143,7 +143,7 @@ impl Semaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Semaphore;
+    /// use concurrent_futures::sync::Semaphore;
     /// let sem = Semaphore::new(3);
     /// assert_eq!(sem.value(), 3);
     /// ```
@@ -159,7 +159,7 @@ impl Semaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Semaphore;
+    /// use concurrent_futures::sync::Semaphore;
     /// let sem = Semaphore::new(1);
     /// sem.acquire();
     /// assert_eq!(sem.value(), 0);
@@ -175,7 +175,7 @@ impl Semaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Semaphore;
+    /// use concurrent_futures::sync::Semaphore;
     /// let sem = Semaphore::new(1);
     /// assert!(sem.try_acquire());
     /// assert!(!sem.try_acquire());
@@ -192,7 +192,7 @@ impl Semaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Semaphore;
+    /// use concurrent_futures::sync::Semaphore;
     /// use std::time::Duration;
     ///
     /// let sem = Semaphore::new(1);
@@ -213,7 +213,7 @@ impl Semaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Semaphore;
+    /// use concurrent_futures::sync::Semaphore;
     /// let sem = Semaphore::new(0);
     /// sem.release();
     /// sem.release(); // unbounded: the counter may grow past its start
@@ -234,7 +234,7 @@ impl Semaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Semaphore;
+    /// use concurrent_futures::sync::Semaphore;
     /// let sem = Semaphore::new(0);
     /// sem.release_n(3);
     /// assert_eq!(sem.value(), 3);
@@ -251,7 +251,7 @@ impl Semaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Semaphore;
+    /// use concurrent_futures::sync::Semaphore;
     /// let sem = Semaphore::new(1);
     /// {
     ///     let _guard = sem.acquire_guard();
@@ -269,7 +269,7 @@ impl Semaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Semaphore;
+    /// use concurrent_futures::sync::Semaphore;
     /// let sem = Semaphore::new(1);
     /// let guard = sem.try_acquire_guard();
     /// assert!(guard.is_some());
@@ -286,7 +286,7 @@ impl Semaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Semaphore;
+    /// use concurrent_futures::sync::Semaphore;
     /// use std::time::Duration;
     ///
     /// let sem = Semaphore::new(0);
@@ -305,7 +305,7 @@ impl Semaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Semaphore;
+    /// use concurrent_futures::sync::Semaphore;
     /// assert_eq!(Semaphore::new(5).value(), 5);
     /// ```
     #[must_use]
@@ -337,7 +337,7 @@ impl fmt::Debug for Semaphore {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::sync::BoundedSemaphore;
+/// use concurrent_futures::sync::BoundedSemaphore;
 ///
 /// let pool_slots = BoundedSemaphore::new(2);
 /// pool_slots.acquire();
@@ -356,7 +356,7 @@ impl BoundedSemaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::BoundedSemaphore;
+    /// use concurrent_futures::sync::BoundedSemaphore;
     /// let sem = BoundedSemaphore::new(3);
     /// assert_eq!((sem.value(), sem.bound()), (3, 3));
     /// ```
@@ -372,7 +372,7 @@ impl BoundedSemaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::BoundedSemaphore;
+    /// use concurrent_futures::sync::BoundedSemaphore;
     /// let sem = BoundedSemaphore::new(1);
     /// sem.acquire();
     /// assert_eq!(sem.value(), 0);
@@ -388,7 +388,7 @@ impl BoundedSemaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::BoundedSemaphore;
+    /// use concurrent_futures::sync::BoundedSemaphore;
     /// let sem = BoundedSemaphore::new(1);
     /// assert!(sem.try_acquire());
     /// assert!(!sem.try_acquire());
@@ -404,7 +404,7 @@ impl BoundedSemaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::BoundedSemaphore;
+    /// use concurrent_futures::sync::BoundedSemaphore;
     /// use std::time::Duration;
     ///
     /// let sem = BoundedSemaphore::new(1);
@@ -426,7 +426,7 @@ impl BoundedSemaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::BoundedSemaphore;
+    /// use concurrent_futures::sync::BoundedSemaphore;
     /// let sem = BoundedSemaphore::new(1);
     /// assert!(sem.release().is_err());
     /// sem.acquire();
@@ -447,7 +447,7 @@ impl BoundedSemaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::BoundedSemaphore;
+    /// use concurrent_futures::sync::BoundedSemaphore;
     /// let sem = BoundedSemaphore::new(3);
     /// assert!(sem.try_acquire() && sem.try_acquire());
     /// assert!(sem.release_n(3).is_err());
@@ -465,7 +465,7 @@ impl BoundedSemaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::BoundedSemaphore;
+    /// use concurrent_futures::sync::BoundedSemaphore;
     /// let sem = BoundedSemaphore::new(1);
     /// drop(sem.acquire_guard());
     /// assert_eq!(sem.value(), 1);
@@ -480,7 +480,7 @@ impl BoundedSemaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::BoundedSemaphore;
+    /// use concurrent_futures::sync::BoundedSemaphore;
     /// let sem = BoundedSemaphore::new(1);
     /// let _g = sem.try_acquire_guard().unwrap();
     /// assert!(sem.try_acquire_guard().is_none());
@@ -496,7 +496,7 @@ impl BoundedSemaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::BoundedSemaphore;
+    /// use concurrent_futures::sync::BoundedSemaphore;
     /// use std::time::Duration;
     ///
     /// let sem = BoundedSemaphore::new(1);
@@ -513,7 +513,7 @@ impl BoundedSemaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::BoundedSemaphore;
+    /// use concurrent_futures::sync::BoundedSemaphore;
     /// assert_eq!(BoundedSemaphore::new(4).value(), 4);
     /// ```
     #[must_use]
@@ -526,7 +526,7 @@ impl BoundedSemaphore {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::BoundedSemaphore;
+    /// use concurrent_futures::sync::BoundedSemaphore;
     /// assert_eq!(BoundedSemaphore::new(4).bound(), 4);
     /// ```
     #[must_use]
@@ -559,7 +559,7 @@ impl fmt::Debug for BoundedSemaphore {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::sync::Semaphore;
+/// use concurrent_futures::sync::Semaphore;
 ///
 /// let sem = Semaphore::new(1);
 /// let guard = sem.acquire_guard();
@@ -579,7 +579,7 @@ impl SemaphoreGuard<'_> {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Semaphore;
+    /// use concurrent_futures::sync::Semaphore;
     /// let sem = Semaphore::new(1);
     /// sem.acquire_guard().forget();
     /// assert_eq!(sem.value(), 0);
@@ -614,7 +614,7 @@ impl fmt::Debug for SemaphoreGuard<'_> {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::sync::BoundedSemaphore;
+/// use concurrent_futures::sync::BoundedSemaphore;
 /// let sem = BoundedSemaphore::new(2);
 /// sem.acquire();
 /// let err = sem.release_n(2).unwrap_err();

@@ -31,7 +31,7 @@ use crate::unwind;
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_core::sync::Timer;
+/// use concurrent_futures::sync::Timer;
 /// use std::sync::mpsc;
 /// use std::time::Duration;
 ///
@@ -48,7 +48,7 @@ use crate::unwind;
 /// The function runs on another thread, so what it captures must be `Send`:
 ///
 /// ```compile_fail
-/// use concurrent_futures_core::sync::Timer;
+/// use concurrent_futures::sync::Timer;
 /// use std::rc::Rc;
 ///
 /// let not_send = Rc::new(1);
@@ -92,7 +92,7 @@ impl Timer {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Timer;
+    /// use concurrent_futures::sync::Timer;
     /// use std::time::Duration;
     ///
     /// let timer = Timer::start(Duration::ZERO, || println!("now"));
@@ -116,7 +116,7 @@ impl Timer {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Timer;
+    /// use concurrent_futures::sync::Timer;
     /// use std::time::Duration;
     ///
     /// let timer = Timer::try_start(Duration::from_millis(1), || {})?;
@@ -144,7 +144,7 @@ impl Timer {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Timer;
+    /// use concurrent_futures::sync::Timer;
     /// use std::time::Duration;
     ///
     /// let t = Timer::start(Duration::from_secs(3600), || {});
@@ -167,7 +167,7 @@ impl Timer {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Timer;
+    /// use concurrent_futures::sync::Timer;
     /// use std::time::Duration;
     ///
     /// let t = Timer::start(Duration::from_secs(3600), || {});
@@ -193,7 +193,7 @@ impl Timer {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Timer;
+    /// use concurrent_futures::sync::Timer;
     /// use std::time::Duration;
     ///
     /// let t = Timer::start(Duration::from_millis(1), || panic!("boom"));
@@ -215,7 +215,7 @@ impl Timer {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Timer;
+    /// use concurrent_futures::sync::Timer;
     /// use std::time::Duration;
     ///
     /// let t = Timer::start(Duration::from_secs(3600), || {});
@@ -247,7 +247,7 @@ impl Timer {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_core::sync::Timer;
+    /// use concurrent_futures::sync::Timer;
     /// use std::time::Duration;
     ///
     /// let t = Timer::start(Duration::from_secs(5), || {});

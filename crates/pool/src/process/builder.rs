@@ -24,7 +24,7 @@ pub const DEFAULT_MAX_FRAME_SIZE: usize = 1 << 30;
 /// # Examples
 ///
 /// ```no_run
-/// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+/// use concurrent_futures::process::{self, ProcessPoolExecutor};
 /// use std::time::Duration;
 ///
 /// fn main() {
@@ -71,7 +71,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_pool::process::ProcessPoolExecutor::builder().max_workers(2);
+    /// let b = concurrent_futures::process::ProcessPoolExecutor::builder().max_workers(2);
     /// # let _ = b;
     /// ```
     pub fn max_workers(mut self, n: usize) -> Self {
@@ -86,7 +86,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_pool::process::ProcessPoolExecutor::builder().max_tasks_per_child(1);
+    /// let b = concurrent_futures::process::ProcessPoolExecutor::builder().max_tasks_per_child(1);
     /// # let _ = b;
     /// ```
     pub fn max_tasks_per_child(mut self, n: usize) -> Self {
@@ -102,7 +102,7 @@ impl ProcessPoolBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let b = concurrent_futures_pool::process::ProcessPoolExecutor::builder()
+    /// let b = concurrent_futures::process::ProcessPoolExecutor::builder()
     ///     .task_timeout(Duration::from_secs(30));
     /// # let _ = b;
     /// ```
@@ -118,7 +118,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_pool::process::ProcessPoolExecutor::builder()
+    /// let b = concurrent_futures::process::ProcessPoolExecutor::builder()
     ///     .max_frame_size(64 << 20);
     /// # let _ = b;
     /// ```
@@ -136,7 +136,7 @@ impl ProcessPoolBuilder {
     ///
     /// ```
     /// fn setup() {}
-    /// let b = concurrent_futures_pool::process::ProcessPoolExecutor::builder().initializer(setup);
+    /// let b = concurrent_futures::process::ProcessPoolExecutor::builder().initializer(setup);
     /// # let _ = b;
     /// ```
     pub fn initializer(mut self, f: fn()) -> Self {
@@ -153,7 +153,7 @@ impl ProcessPoolBuilder {
     /// fn setup() -> Result<(), String> {
     ///     Ok(())
     /// }
-    /// let b = concurrent_futures_pool::process::ProcessPoolExecutor::builder().try_initializer(setup);
+    /// let b = concurrent_futures::process::ProcessPoolExecutor::builder().try_initializer(setup);
     /// # let _ = b;
     /// ```
     pub fn try_initializer(mut self, f: fn() -> Result<(), String>) -> Self {
@@ -171,7 +171,7 @@ impl ProcessPoolBuilder {
     /// fn connect(url: String) {
     ///     let _ = url;
     /// }
-    /// let b = concurrent_futures_pool::process::ProcessPoolExecutor::builder()
+    /// let b = concurrent_futures::process::ProcessPoolExecutor::builder()
     ///     .initializer_with(connect, "db://localhost".to_owned());
     /// # let _ = b;
     /// ```
@@ -196,7 +196,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::{launcher::Launcher, ProcessPoolExecutor};
+    /// use concurrent_futures::process::{launcher::Launcher, ProcessPoolExecutor};
     /// let b = ProcessPoolExecutor::builder().launcher(Launcher::srun().partition("debug"));
     /// # let _ = b;
     /// ```
@@ -220,7 +220,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```no_run
-    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures::process::{self, ProcessPoolExecutor};
     /// fn main() {
     ///     process::init();
     ///     let ex = ProcessPoolExecutor::builder().max_workers(2).build().unwrap();

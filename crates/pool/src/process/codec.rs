@@ -25,7 +25,7 @@ use serde::Serialize;
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_pool::process::SerdeStage;
+/// use concurrent_futures::process::SerdeStage;
 /// assert_eq!(SerdeStage::ArgumentDecode.to_string(), "deserializing the argument in the worker");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -62,7 +62,7 @@ impl fmt::Display for SerdeStage {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_pool::process::{SerdeError, SerdeStage};
+/// use concurrent_futures::process::{SerdeError, SerdeStage};
 /// let e = SerdeError::new(SerdeStage::ResultEncode, "map keys must be strings");
 /// assert_eq!(e.stage(), SerdeStage::ResultEncode);
 /// assert_eq!(

@@ -63,7 +63,7 @@ const EXIT_BAD_ENTRY: i32 = 123;
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_pool::process::launcher;
+/// use concurrent_futures::process::launcher;
 ///
 /// fn worker_mode() {}
 /// let value = launcher::entry_env_value(worker_mode).unwrap();
@@ -126,7 +126,7 @@ pub(crate) fn run_entry_if_requested() {
 /// # Examples
 ///
 /// ```no_run
-/// use concurrent_futures_pool::process::{self, launcher::Launcher, ProcessPoolExecutor};
+/// use concurrent_futures::process::{self, launcher::Launcher, ProcessPoolExecutor};
 ///
 /// fn main() {
 ///     process::init();
@@ -158,7 +158,7 @@ impl Launcher {
     /// # Examples
     ///
     /// ```
-    /// let l = concurrent_futures_pool::process::launcher::Launcher::local();
+    /// let l = concurrent_futures::process::launcher::Launcher::local();
     /// assert!(!l.is_srun());
     /// ```
     #[must_use]
@@ -173,7 +173,7 @@ impl Launcher {
     /// # Examples
     ///
     /// ```
-    /// let l = concurrent_futures_pool::process::launcher::Launcher::srun();
+    /// let l = concurrent_futures::process::launcher::Launcher::srun();
     /// assert!(l.is_srun());
     /// ```
     #[must_use]
@@ -198,7 +198,7 @@ impl Launcher {
     /// # Examples
     ///
     /// ```
-    /// let l = concurrent_futures_pool::process::launcher::Launcher::srun().partition("debug");
+    /// let l = concurrent_futures::process::launcher::Launcher::srun().partition("debug");
     /// # let _ = l;
     /// ```
     #[must_use]
@@ -215,7 +215,7 @@ impl Launcher {
     /// # Examples
     ///
     /// ```
-    /// let l = concurrent_futures_pool::process::launcher::Launcher::srun().job_name("mine");
+    /// let l = concurrent_futures::process::launcher::Launcher::srun().job_name("mine");
     /// # let _ = l;
     /// ```
     #[must_use]
@@ -234,7 +234,7 @@ impl Launcher {
     /// # Examples
     ///
     /// ```
-    /// let l = concurrent_futures_pool::process::launcher::Launcher::srun().bcast(None::<&str>);
+    /// let l = concurrent_futures::process::launcher::Launcher::srun().bcast(None::<&str>);
     /// # let _ = l;
     /// ```
     #[must_use]
@@ -251,7 +251,7 @@ impl Launcher {
     /// # Examples
     ///
     /// ```
-    /// let l = concurrent_futures_pool::process::launcher::Launcher::srun().arg("--mem=1G");
+    /// let l = concurrent_futures::process::launcher::Launcher::srun().arg("--mem=1G");
     /// # let _ = l;
     /// ```
     #[must_use]
@@ -268,7 +268,7 @@ impl Launcher {
     /// # Examples
     ///
     /// ```
-    /// let l = concurrent_futures_pool::process::launcher::Launcher::srun().program("/usr/bin/srun");
+    /// let l = concurrent_futures::process::launcher::Launcher::srun().program("/usr/bin/srun");
     /// # let _ = l;
     /// ```
     #[must_use]
@@ -284,7 +284,7 @@ impl Launcher {
     /// # Examples
     ///
     /// ```
-    /// assert!(!concurrent_futures_pool::process::launcher::Launcher::default().is_srun());
+    /// assert!(!concurrent_futures::process::launcher::Launcher::default().is_srun());
     /// ```
     #[must_use]
     pub fn is_srun(&self) -> bool {
@@ -383,7 +383,7 @@ fn unhex(s: &str) -> Option<[u8; 16]> {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_pool::process::launcher::sha256_hex;
+/// use concurrent_futures::process::launcher::sha256_hex;
 /// assert_eq!(
 ///     sha256_hex(b"abc"),
 ///     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

@@ -26,7 +26,7 @@
 //! # Examples
 //!
 //! ```
-//! use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+//! use concurrent_futures::process::{self, ProcessPoolExecutor};
 //!
 //! fn count_primes(n: u64) -> usize {
 //!     (2..n).filter(|&k| (2..k).take_while(|d| d * d <= k).all(|d| k % d != 0)).count()
@@ -104,7 +104,7 @@ static INIT_CALLED: AtomicBool = AtomicBool::new(false);
 ///
 /// ```
 /// fn main() {
-///     concurrent_futures_pool::process::init();
+///     concurrent_futures::process::init();
 ///     // ... the program, which may build process pools
 /// }
 /// ```
@@ -144,7 +144,7 @@ pub(crate) fn init_was_called() -> bool {
 ///
 /// ```
 /// // This doctest did not call `process::init()`:
-/// assert!(!concurrent_futures_pool::process::initialized());
+/// assert!(!concurrent_futures::process::initialized());
 /// ```
 #[must_use]
 pub fn initialized() -> bool {
@@ -163,8 +163,8 @@ pub fn initialized() -> bool {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
-/// use concurrent_futures_core::TaskError;
+/// use concurrent_futures::process::{self, ProcessPoolExecutor};
+/// use concurrent_futures::TaskError;
 ///
 /// fn checked_div((a, b): (i64, i64)) -> i64 {
 ///     a / b
@@ -195,8 +195,8 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::ProcessPoolExecutor;
-    /// use concurrent_futures_pool::BuildError;
+    /// use concurrent_futures::process::ProcessPoolExecutor;
+    /// use concurrent_futures::BuildError;
     /// // This doctest did not call `process::init()`:
     /// assert!(matches!(ProcessPoolExecutor::new(2), Err(BuildError::NotInitialized)));
     /// ```
@@ -209,7 +209,7 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// let b = concurrent_futures_pool::process::ProcessPoolExecutor::builder().max_workers(3);
+    /// let b = concurrent_futures::process::ProcessPoolExecutor::builder().max_workers(3);
     /// # let _ = b;
     /// ```
     pub fn builder() -> ProcessPoolBuilder {
@@ -221,7 +221,7 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures::process::{self, ProcessPoolExecutor};
     /// fn main() {
     ///     process::init();
     ///     assert_eq!(ProcessPoolExecutor::new(3).unwrap().max_workers(), 3);
@@ -240,7 +240,7 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures::process::{self, ProcessPoolExecutor};
     /// fn main() {
     ///     process::init();
     ///     let ex = ProcessPoolExecutor::new(2).unwrap();
@@ -270,7 +270,7 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures::process::{self, ProcessPoolExecutor};
     /// fn main() {
     ///     process::init();
     ///     let ex = ProcessPoolExecutor::new(1).unwrap();
@@ -286,7 +286,7 @@ impl ProcessPoolExecutor {
     /// boundary):
     ///
     /// ```compile_fail
-    /// use concurrent_futures_pool::process::ProcessPoolExecutor;
+    /// use concurrent_futures::process::ProcessPoolExecutor;
     /// let ex = ProcessPoolExecutor::new(1).unwrap();
     /// let offset = 3u32;
     /// let f = ex.submit(move |x: u32| x + offset, 1);
@@ -295,7 +295,7 @@ impl ProcessPoolExecutor {
     /// And so is an argument type without serde:
     ///
     /// ```compile_fail
-    /// use concurrent_futures_pool::process::ProcessPoolExecutor;
+    /// use concurrent_futures::process::ProcessPoolExecutor;
     /// struct Opaque;
     /// fn take(_: Opaque) -> u8 { 0 }
     /// let ex = ProcessPoolExecutor::new(1).unwrap();
@@ -320,7 +320,7 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures::process::{self, ProcessPoolExecutor};
     /// use std::time::Duration;
     ///
     /// fn nap(ms: u64) {
@@ -372,7 +372,7 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures::process::{self, ProcessPoolExecutor};
     /// fn main() {
     ///     process::init();
     ///     let ex = ProcessPoolExecutor::new(2).unwrap();
@@ -405,8 +405,8 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
-    /// use concurrent_futures_pool::MapOptions;
+    /// use concurrent_futures::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures::MapOptions;
     /// fn main() {
     ///     process::init();
     ///     let ex = ProcessPoolExecutor::new(2).unwrap();
@@ -457,7 +457,7 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures::process::{self, ProcessPoolExecutor};
     /// fn main() {
     ///     process::init();
     ///     let ex = ProcessPoolExecutor::new(1).unwrap();
@@ -480,7 +480,7 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures::process::{self, ProcessPoolExecutor};
     /// fn main() {
     ///     process::init();
     ///     let ex = ProcessPoolExecutor::new(1).unwrap();
@@ -499,7 +499,7 @@ impl ProcessPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::process::{self, ProcessPoolExecutor};
+    /// use concurrent_futures::process::{self, ProcessPoolExecutor};
     /// fn main() {
     ///     process::init();
     ///     let ex = ProcessPoolExecutor::new(1).unwrap();

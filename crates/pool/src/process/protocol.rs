@@ -389,7 +389,7 @@ impl fmt::Display for FrameError {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_pool::process::ProtocolError;
+/// use concurrent_futures::process::ProtocolError;
 /// let e = ProtocolError::new(42, "unknown frame kind 99");
 /// assert_eq!(e.pid(), 42);
 /// assert_eq!(

@@ -23,7 +23,7 @@
 //! `tests/primes.rs`:
 //!
 //! ```no_run
-//! use concurrent_futures_pool::process::ProcessPoolExecutor;
+//! use concurrent_futures::process::ProcessPoolExecutor;
 //!
 //! fn square(x: u64) -> u64 {
 //!     x * x
@@ -40,7 +40,7 @@
 //!     assert_ne!(pid.into_result().unwrap(), std::process::id());
 //! }
 //!
-//! concurrent_futures_pool::process_test_main!(squares_in_a_worker, workers_are_other_processes);
+//! concurrent_futures::process_test_main!(squares_in_a_worker, workers_are_other_processes);
 //! ```
 
 use std::io::Write;
@@ -66,7 +66,7 @@ pub type Test = (&'static str, fn());
 /// }
 ///
 /// fn main() {
-///     concurrent_futures_pool::process::testing::main(&[("one_plus_one", one_plus_one)]);
+///     concurrent_futures::process::testing::main(&[("one_plus_one", one_plus_one)]);
 /// }
 /// ```
 pub fn main(tests: &[Test]) {
@@ -124,11 +124,11 @@ fn run(tests: &[Test], args: &[String], out: &mut dyn Write) -> i32 {
 ///
 /// ```no_run
 /// fn spawns_a_worker() {
-///     let ex = concurrent_futures_pool::process::ProcessPoolExecutor::new(1).unwrap();
+///     let ex = concurrent_futures::process::ProcessPoolExecutor::new(1).unwrap();
 ///     assert_eq!(ex.submit(|x: u8| x + 1, 1).unwrap().into_result().unwrap(), 2);
 /// }
 ///
-/// concurrent_futures_pool::process_test_main!(spawns_a_worker);
+/// concurrent_futures::process_test_main!(spawns_a_worker);
 /// ```
 #[macro_export]
 macro_rules! process_test_main {

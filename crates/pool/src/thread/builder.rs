@@ -55,7 +55,7 @@ pub(crate) fn default_max_workers() -> usize {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_pool::ThreadPoolExecutor;
+/// use concurrent_futures::ThreadPoolExecutor;
 ///
 /// let ex = ThreadPoolExecutor::builder()
 ///     .max_workers(2)
@@ -82,7 +82,7 @@ impl ThreadPoolBuilder {
     /// # Examples
     ///
     /// ```
-    /// let ex = concurrent_futures_pool::ThreadPoolBuilder::new().build().unwrap();
+    /// let ex = concurrent_futures::ThreadPoolBuilder::new().build().unwrap();
     /// assert!(ex.max_workers() >= 5);
     /// ```
     pub fn new() -> Self {
@@ -97,7 +97,7 @@ impl ThreadPoolBuilder {
     /// # Examples
     ///
     /// ```
-    /// let ex = concurrent_futures_pool::ThreadPoolExecutor::builder().max_workers(3).build().unwrap();
+    /// let ex = concurrent_futures::ThreadPoolExecutor::builder().max_workers(3).build().unwrap();
     /// assert_eq!(ex.max_workers(), 3);
     /// ```
     pub fn max_workers(mut self, n: usize) -> Self {
@@ -112,7 +112,7 @@ impl ThreadPoolBuilder {
     /// # Examples
     ///
     /// ```
-    /// let ex = concurrent_futures_pool::ThreadPoolExecutor::builder()
+    /// let ex = concurrent_futures::ThreadPoolExecutor::builder()
     ///     .thread_name_prefix("io")
     ///     .build()
     ///     .unwrap();
@@ -134,7 +134,7 @@ impl ThreadPoolBuilder {
     ///     let pad = std::hint::black_box([0u8; 512]);
     ///     if n == 0 { u64::from(pad[0]) } else { 1 + depth(n - 1) }
     /// }
-    /// let ex = concurrent_futures_pool::ThreadPoolExecutor::builder()
+    /// let ex = concurrent_futures::ThreadPoolExecutor::builder()
     ///     .stack_size(64 << 20)
     ///     .build()
     ///     .unwrap();
@@ -162,7 +162,7 @@ impl ThreadPoolBuilder {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::ThreadPoolExecutor;
+    /// use concurrent_futures::ThreadPoolExecutor;
     ///
     /// let ex = ThreadPoolExecutor::builder().max_workers(2).max_queued(4).build().unwrap();
     /// // A producer faster than the pool waits instead of queueing a million tasks.
@@ -184,7 +184,7 @@ impl ThreadPoolBuilder {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::ThreadPoolExecutor;
+    /// use concurrent_futures::ThreadPoolExecutor;
     /// use std::cell::Cell;
     ///
     /// thread_local!(static READY: Cell<bool> = const { Cell::new(false) });
@@ -210,7 +210,7 @@ impl ThreadPoolBuilder {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::ThreadPoolExecutor;
+    /// use concurrent_futures::ThreadPoolExecutor;
     /// use std::cell::RefCell;
     ///
     /// thread_local!(static SCRATCH: RefCell<Option<(usize, Vec<u8>)>> = const { RefCell::new(None) });
@@ -245,7 +245,7 @@ impl ThreadPoolBuilder {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::ThreadPoolExecutor;
+    /// use concurrent_futures::ThreadPoolExecutor;
     /// use std::time::Duration;
     ///
     /// let ex = ThreadPoolExecutor::builder()
@@ -277,7 +277,7 @@ impl ThreadPoolBuilder {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::ThreadPoolExecutor;
+    /// use concurrent_futures::ThreadPoolExecutor;
     /// assert!(ThreadPoolExecutor::builder().max_workers(0).build().unwrap_err().is_zero_workers());
     /// ```
     pub fn build(self) -> Result<ThreadPoolExecutor, BuildError> {

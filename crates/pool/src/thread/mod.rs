@@ -69,7 +69,7 @@ static POOL_COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicU
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_pool::ThreadPoolExecutor;
+/// use concurrent_futures::ThreadPoolExecutor;
 /// use std::time::Duration;
 ///
 /// let ex = ThreadPoolExecutor::new(4).unwrap();
@@ -88,7 +88,7 @@ static POOL_COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicU
 /// [`scope`](ThreadPoolExecutor::scope)):
 ///
 /// ```compile_fail
-/// let ex = concurrent_futures_pool::ThreadPoolExecutor::new(1).unwrap();
+/// let ex = concurrent_futures::ThreadPoolExecutor::new(1).unwrap();
 /// let rc = std::rc::Rc::new(1);
 /// ex.submit(move || *rc);
 /// ```
@@ -169,7 +169,7 @@ impl ThreadPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// let ex = concurrent_futures_pool::ThreadPoolExecutor::new(2).unwrap();
+    /// let ex = concurrent_futures::ThreadPoolExecutor::new(2).unwrap();
     /// assert_eq!(ex.max_workers(), 2);
     /// ```
     pub fn new(max_workers: usize) -> Result<Self, crate::BuildError> {
@@ -181,7 +181,7 @@ impl ThreadPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// let ex = concurrent_futures_pool::ThreadPoolExecutor::builder()
+    /// let ex = concurrent_futures::ThreadPoolExecutor::builder()
     ///     .max_workers(1)
     ///     .build()
     ///     .unwrap();
@@ -224,7 +224,7 @@ impl ThreadPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// let ex = concurrent_futures_pool::ThreadPoolExecutor::new(7).unwrap();
+    /// let ex = concurrent_futures::ThreadPoolExecutor::new(7).unwrap();
     /// assert_eq!(ex.max_workers(), 7);
     /// ```
     #[must_use]
@@ -244,7 +244,7 @@ impl ThreadPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::ThreadPoolExecutor;
+    /// use concurrent_futures::ThreadPoolExecutor;
     ///
     /// let ex = ThreadPoolExecutor::new(2).unwrap();
     /// let f = ex.submit(|| "hello".to_uppercase()).unwrap();
@@ -272,7 +272,7 @@ impl ThreadPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::ThreadPoolExecutor;
+    /// use concurrent_futures::ThreadPoolExecutor;
     /// use std::time::Duration;
     ///
     /// let ex = ThreadPoolExecutor::builder().max_workers(1).max_queued(1).build().unwrap();
@@ -304,7 +304,7 @@ impl ThreadPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::ThreadPoolExecutor;
+    /// use concurrent_futures::ThreadPoolExecutor;
     /// use std::time::Duration;
     ///
     /// let ex = ThreadPoolExecutor::builder().max_workers(1).max_queued(1).build().unwrap();
@@ -313,7 +313,7 @@ impl ThreadPoolExecutor {
     /// while !busy.running() { std::thread::yield_now(); }
     /// ex.submit(|| ()).unwrap();
     /// let e = ex.submit_timeout(|| (), Duration::from_millis(10)).unwrap_err();
-    /// assert!(matches!(e, concurrent_futures_pool::SubmitError::Timeout { max_queued: 1 }));
+    /// assert!(matches!(e, concurrent_futures::SubmitError::Timeout { max_queued: 1 }));
     /// tx.send(()).unwrap();
     /// ```
     pub fn submit_timeout<F, T>(&self, f: F, timeout: Duration) -> Result<Future<T>, SubmitError>
@@ -346,7 +346,7 @@ impl ThreadPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::ThreadPoolExecutor;
+    /// use concurrent_futures::ThreadPoolExecutor;
     ///
     /// let ex = ThreadPoolExecutor::new(4).unwrap();
     /// let i = ex.submit(ThreadPoolExecutor::current_thread_index).unwrap();
@@ -369,7 +369,7 @@ impl ThreadPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::ThreadPoolExecutor;
+    /// use concurrent_futures::ThreadPoolExecutor;
     /// use std::num::ParseIntError;
     ///
     /// let ex = ThreadPoolExecutor::new(1).unwrap();
@@ -399,7 +399,7 @@ impl ThreadPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// let ex = concurrent_futures_pool::ThreadPoolExecutor::new(2).unwrap();
+    /// let ex = concurrent_futures::ThreadPoolExecutor::new(2).unwrap();
     /// let out: Vec<_> = ex.map(|x: i32| 10 / x, [5, 0, 2]).unwrap().collect();
     /// assert_eq!(*out[0].as_ref().unwrap(), 2);
     /// assert!(out[1].as_ref().unwrap_err().is_failed()); // only its own place fails
@@ -433,7 +433,7 @@ impl ThreadPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::{MapOptions, ThreadPoolExecutor};
+    /// use concurrent_futures::{MapOptions, ThreadPoolExecutor};
     ///
     /// let ex = ThreadPoolExecutor::new(2).unwrap();
     /// // An endless input: only a few items are ever read ahead.
@@ -490,7 +490,7 @@ impl ThreadPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::ThreadPoolExecutor;
+    /// use concurrent_futures::ThreadPoolExecutor;
     /// use std::time::Duration;
     ///
     /// let ex = ThreadPoolExecutor::new(1).unwrap();
@@ -523,7 +523,7 @@ impl ThreadPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::ThreadPoolExecutor;
+    /// use concurrent_futures::ThreadPoolExecutor;
     /// use std::time::Duration;
     ///
     /// let ex = ThreadPoolExecutor::new(2).unwrap();
@@ -547,7 +547,7 @@ impl ThreadPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// let ex = concurrent_futures_pool::ThreadPoolExecutor::new(2).unwrap();
+    /// let ex = concurrent_futures::ThreadPoolExecutor::new(2).unwrap();
     /// ex.submit(|| ()).unwrap().into_result().unwrap();
     /// ex.shutdown(true, false);
     /// let s = ex.stats();

@@ -82,7 +82,7 @@ impl Task for Scoped<WorkItem> {
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_pool::ThreadPoolExecutor;
+/// use concurrent_futures::ThreadPoolExecutor;
 ///
 /// let ex = ThreadPoolExecutor::new(2).unwrap();
 /// let data = vec![1u64, 2, 3, 4];
@@ -111,7 +111,7 @@ impl<'scope> Scope<'scope, '_> {
     /// # Examples
     ///
     /// ```
-    /// let ex = concurrent_futures_pool::ThreadPoolExecutor::new(2).unwrap();
+    /// let ex = concurrent_futures::ThreadPoolExecutor::new(2).unwrap();
     /// let mut counts = [0usize; 2];
     /// ex.scope(|s| {
     ///     for (i, c) in counts.iter_mut().enumerate() {
@@ -178,7 +178,7 @@ impl ThreadPoolExecutor {
     /// # Examples
     ///
     /// ```
-    /// use concurrent_futures_pool::ThreadPoolExecutor;
+    /// use concurrent_futures::ThreadPoolExecutor;
     ///
     /// let ex = ThreadPoolExecutor::new(4).unwrap();
     /// let words = ["alpha", "beta", "gamma"];

@@ -11,7 +11,7 @@
 /// # Examples
 ///
 /// ```
-/// use concurrent_futures_pool::ThreadPoolExecutor;
+/// use concurrent_futures::ThreadPoolExecutor;
 ///
 /// let ex = ThreadPoolExecutor::new(2).unwrap();
 /// ex.submit(|| 1).unwrap().into_result().unwrap();
