@@ -236,6 +236,13 @@ impl ThreadPoolExecutor {
     /// in `f` fails the future with the panic's message; the worker goes on.
     /// A future cancelled before its task starts never runs it.
     ///
+    /// Tasks start in submission order, one queue for the whole pool as in
+    /// Python, whether submitted from outside or from another task (exactly
+    /// so with one worker; with several, workers take queued tasks in small
+    /// batches, so order across workers is approximate). With
+    /// [`max_queued`](ThreadPoolBuilder::max_queued) set, this waits while
+    /// the queue is full (see [`try_submit`](ThreadPoolExecutor::try_submit)).
+    ///
     /// # Errors
     ///
     /// [`SubmitError::Shutdown`] once `shutdown` began,
