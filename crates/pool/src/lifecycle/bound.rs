@@ -39,12 +39,21 @@ pub(crate) enum NoRoom {
     Closed,
 }
 
+/// One queued task in [`Bound`]'s word (bit 0 is [`WAITERS`]).
+const ONE: usize = 2;
+/// Set while a submitter may be blocked: the next release takes the lock
+/// and notifies.
+const WAITERS: usize = 1;
+
 /// The bound on queued tasks.
 #[derive(Debug)]
 pub(crate) struct Bound {
     max: usize,
-    queued: CachePadded<AtomicUsize>,
-    waiters: AtomicUsize,
+    /// Tasks holding room, times [`ONE`], plus the [`WAITERS`] bit: one
+    /// word, so that a release learns whether to notify from its own RMW
+    /// and a blocking submitter learns whether room appeared from the RMW
+    /// that announces it (no Dekker pair of SeqCst loads).
+    word: CachePadded<AtomicUsize>,
     lock: Mutex<()>,
     room: Condvar,
 }
@@ -53,8 +62,7 @@ impl Bound {
     pub(crate) fn new(max: usize) -> Self {
         Bound {
             max,
-            queued: CachePadded::new(AtomicUsize::new(0)),
-            waiters: AtomicUsize::new(0),
+            word: CachePadded::new(AtomicUsize::new(0)),
             lock: Mutex::new(()),
             room: Condvar::new(),
         }
@@ -65,15 +73,19 @@ impl Bound {
         self.max
     }
 
+    fn has_room(&self, word: usize) -> bool {
+        word / ONE < self.max
+    }
+
     fn try_take(&self) -> bool {
-        let mut n = self.queued.load(Ordering::Relaxed);
-        while n < self.max {
+        let mut w = self.word.load(Ordering::Relaxed);
+        while self.has_room(w) {
             match self
-                .queued
-                .compare_exchange_weak(n, n + 1, Ordering::SeqCst, Ordering::Relaxed)
+                .word
+                .compare_exchange_weak(w, w + ONE, Ordering::AcqRel, Ordering::Relaxed)
             {
                 Ok(_) => return true,
-                Err(m) => n = m,
+                Err(now) => w = now,
             }
         }
         false
@@ -83,7 +95,7 @@ impl Bound {
     /// checked while waiting (shutdown wakes waiters through `wake_all`).
     pub(crate) fn reserve(&self, wait: Wait, closed: impl Fn() -> bool) -> Result<(), NoRoom> {
         if wait == Wait::Overdraw {
-            self.queued.fetch_add(1, Ordering::SeqCst);
+            self.word.fetch_add(ONE, Ordering::AcqRel);
             return Ok(());
         }
         loop {
@@ -94,48 +106,47 @@ impl Bound {
                 return Err(NoRoom::Full);
             }
             let mut g = self.lock.lock();
-            self.waiters.fetch_add(1, Ordering::SeqCst);
-            // Pairs with `release`: its decrement, then its load of
-            // `waiters` (all SeqCst): either we see the room here, or it
-            // sees us and notifies under the lock we hold until we wait.
-            let outcome = loop {
+            loop {
                 if closed() {
-                    break Some(Err(NoRoom::Closed));
+                    return Err(NoRoom::Closed);
                 }
-                if self.queued.load(Ordering::SeqCst) < self.max {
-                    break None;
+                // Announce under the lock. A release whose RMW comes after
+                // this one sees the bit and notifies under the lock, which
+                // we hold until we wait; one that comes before made room
+                // that this RMW sees.
+                let w = self.word.fetch_or(WAITERS, Ordering::AcqRel);
+                if self.has_room(w) {
+                    break;
                 }
                 match wait {
                     Wait::Until(d) => {
                         let now = Instant::now();
                         if now >= d {
-                            break Some(Err(NoRoom::Timeout));
+                            return Err(NoRoom::Timeout);
                         }
                         g = self.room.wait_timeout(g, d - now);
                     }
                     _ => g = self.room.wait(g),
                 }
-            };
-            self.waiters.fetch_sub(1, Ordering::SeqCst);
-            drop(g);
-            if let Some(r) = outcome {
-                return r;
             }
+            drop(g);
         }
     }
 
     /// Gives one task's room back.
     pub(crate) fn release(&self) {
-        self.queued.fetch_sub(1, Ordering::SeqCst);
-        if self.waiters.load(Ordering::SeqCst) > 0 {
-            let _g = self.lock.lock();
-            self.room.notify_all();
+        let prev = self.word.fetch_sub(ONE, Ordering::AcqRel);
+        if prev & WAITERS != 0 {
+            self.wake_all();
         }
     }
 
-    /// Wakes every blocked submitter (shutdown, a break).
+    /// Wakes every blocked submitter (shutdown, a break, a release that
+    /// saw the bit). The bit is cleared under the lock: a submitter still
+    /// blocked after this sets it again before it waits again.
     pub(crate) fn wake_all(&self) {
         let _g = self.lock.lock();
+        self.word.fetch_and(!WAITERS, Ordering::AcqRel);
         self.room.notify_all();
     }
 }
@@ -174,5 +185,43 @@ mod tests {
         std::thread::sleep(Duration::from_millis(10));
         b.release();
         assert_eq!(t.join().unwrap(), Ok(()));
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use loom::sync::atomic::AtomicBool;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// A submitter blocked on a full queue is woken by the release that
+    /// makes room (no lost wakeup between its check and its wait).
+    #[test]
+    fn loom_bound_release_wakes_a_blocked_submitter() {
+        loom::model(|| {
+            let b = Arc::new(Bound::new(1));
+            b.reserve(Wait::No, || false).unwrap();
+            let b2 = Arc::clone(&b);
+            let t = thread::spawn(move || b2.reserve(Wait::Forever, || false));
+            b.release();
+            assert_eq!(t.join().unwrap(), Ok(()));
+        });
+    }
+
+    /// Shutdown racing a blocked submitter: it either got room or saw the
+    /// pool closed; it never sleeps for ever.
+    #[test]
+    fn loom_bound_shutdown_wakes_a_blocked_submitter() {
+        loom::model(|| {
+            let b = Arc::new(Bound::new(1));
+            let closed = Arc::new(AtomicBool::new(false));
+            b.reserve(Wait::No, || false).unwrap();
+            let (b2, c2) = (Arc::clone(&b), Arc::clone(&closed));
+            let t = thread::spawn(move || b2.reserve(Wait::Forever, || c2.load(Ordering::SeqCst)));
+            closed.store(true, Ordering::SeqCst);
+            b.wake_all();
+            assert_eq!(t.join().unwrap(), Err(NoRoom::Closed));
+        });
     }
 }
