@@ -42,6 +42,10 @@
 //! let _ = diagnostics::take_hook(); // back to the default
 //! ```
 
+// The process-wide hook is a std `RwLock`: read-mostly, set by the user,
+// outside every protocol loom checks.
+#![allow(clippy::disallowed_types)]
+
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 

@@ -45,6 +45,10 @@
 //! * `diagnostics.rs` — [`diagnostics`]: panics no caller receives, to a hook, `tracing` or stderr;
 //! * `trace.rs` — [`trace`]: the executors' `tracing` events (feature `tracing`).
 
+// Library code locks through `primitives` (poison-free, seen by loom):
+// clippy.toml's disallowed-types.
+#![cfg_attr(not(test), warn(clippy::disallowed_types))]
+
 mod awaiting;
 mod callbacks;
 mod cell;

@@ -13,6 +13,9 @@
 //! unwind half-way (`unwind::AbortOnUnwind`), so a poisoned lock carries no
 //! information we need (tokio's `loom` shim does the same).
 
+// The one place std's lock is allowed: the poison-free wrapper around it.
+#![allow(clippy::disallowed_types)]
+
 use std::time::{Duration, Instant};
 
 #[cfg(not(loom))]

@@ -64,6 +64,8 @@
 // The one `unsafe` here is `unsafe impl Waiter` (waiter.rs): a promise about
 // what `notify` does, not an unchecked operation.
 #![deny(unsafe_code)]
+// Locks come from futures-core's shared primitives (clippy.toml).
+#![cfg_attr(not(test), warn(clippy::disallowed_types))]
 
 mod as_completed;
 mod wait;
