@@ -133,6 +133,43 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Voluntary context switches of process `pid`'s main thread.
+fn voluntary_switches(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Voluntary context switches of every thread of this process (each one a
+/// sleep, so a wake-up to come).
+fn own_switches() -> u64 {
+    // SAFETY: getrusage writes only into the zeroed `rusage` we own.
+    unsafe {
+        let mut r: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut r);
+        r.ru_nvcsw as u64
+    }
+}
+
+/// Sleeps (voluntary context switches) per trip, this process's threads and
+/// the child's, over `trips` calls of `f`.
+fn switches_per_trip(trips: u32, child: u32, mut f: impl FnMut()) -> (f64, f64) {
+    let (me, them) = (own_switches(), voluntary_switches(child));
+    for _ in 0..trips {
+        f();
+    }
+    let per = |a: u64, b: u64| (b - a) as f64 / f64::from(trips);
+    (
+        per(me, own_switches()),
+        per(them, voluntary_switches(child)),
+    )
+}
+
 /// Python's round trip (`benches/python/process_pool.py --round-trip`),
 /// in nanoseconds, if python3 is there.
 fn python_round_trip() -> Option<f64> {
@@ -171,6 +208,22 @@ fn round_trip_interleaved() {
             python_ns.extend(python_round_trip());
         }
     }
+    let worker = ex
+        .submit(|_: ()| std::process::id(), ())
+        .unwrap()
+        .into_result()
+        .unwrap();
+    let (pool_parent, pool_worker) = switches_per_trip(TRIPS, worker, || {
+        black_box(*ex.submit(tiny, black_box(7)).unwrap().result().unwrap());
+    });
+    let floor_child = floor.child.id();
+    let (floor_parent, floor_kid) = switches_per_trip(TRIPS, floor_child, || {
+        black_box(floor.round_trip(black_box(7)));
+    });
+    println!(
+        "process_round_trip: sleeps per trip (voluntary context switches): pool {pool_parent:.2} \
+         in the parent + {pool_worker:.2} in the worker, floor {floor_parent:.2} + {floor_kid:.2}"
+    );
     drop(floor);
     drop(ex);
     let (pool, floor) = (median(pool_ns), median(floor_ns));

@@ -464,6 +464,8 @@ def process_pool_block(groups, where, when):
     def medians(group):
         return {r["name"]: r["median"] for r in groups.get(group, {}).get("rows", [])}
 
+    # A group re-measured alone carries its own date (else the run's).
+    when = groups.get("process_round_trip", {}).get("date", when)
     rt = medians("process_round_trip")
     mp = medians("process_map_100k")  # already per item
     out = [PROCESS_BEGIN, "", f"Measured on {where}, {when}.", "",

@@ -33,14 +33,13 @@ if [ -d "$sysroot/lib/rustlib/src/rust/library" ]; then
     pool_tests+=(--test "$name")
   done
   RUSTFLAGS="-Zsanitizer=thread" \
-  RUSTDOCFLAGS="-Zsanitizer=thread" \
   TSAN_OPTIONS="halt_on_error=1 abort_on_error=1 report_signal_unsafe=0" \
-  CF_STRESS_TASKS=10000 \
+  CF_STRESS_TASKS=10000 RUST_BACKTRACE=0 \
     timeout 900 cargo +nightly test -Zbuild-std --target "$host" --target-dir target/tsan \
       -p concurrent-futures-core -p concurrent-futures-wait --lib --tests
   RUSTFLAGS="-Zsanitizer=thread" \
   TSAN_OPTIONS="halt_on_error=1 abort_on_error=1 report_signal_unsafe=0" \
-  CF_STRESS_TASKS=10000 \
+  CF_STRESS_TASKS=10000 RUST_BACKTRACE=0 \
     timeout 900 cargo +nightly test -Zbuild-std --target "$host" --target-dir target/tsan \
       -p concurrent-futures-pool --lib "${pool_tests[@]}" -- --skip process::
 else

@@ -69,9 +69,10 @@ fn main() {
         );
         std::process::exit(2);
     }
-    let folder = std::env::var_os("CF_SLURM_FOLDER")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("cf-slurm-example"));
+    let given = std::env::var_os("CF_SLURM_FOLDER").map(std::path::PathBuf::from);
+    let folder = given.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("cf-slurm-example-{}", std::process::id()))
+    });
 
     // Part 2: batch jobs.
     println!("== SlurmExecutor: one batch job per task ==");
@@ -145,6 +146,11 @@ fn main() {
         .all(|f| f.result_timeout(Duration::from_secs(120)).is_ok());
     let batch_50 = t5.elapsed();
     drop(batch);
+
+    if given.is_none() {
+        // The executable's copy and any logs of failed jobs.
+        let _ = std::fs::remove_dir_all(&folder);
+    }
 
     // Part 1: process-pool workers as srun job steps.
     println!("== ProcessPoolExecutor with Launcher::srun(): workers are job steps ==");

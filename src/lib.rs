@@ -13,3 +13,9 @@ pub struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/python-migration.md")]
 pub struct MigrationGuideDoctests;
+
+/// The cluster page's examples (`no_run`: they need a Slurm cluster), built
+/// as doctests so they match the code.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/cluster.md")]
+pub struct ClusterDoctests;

@@ -30,6 +30,7 @@
 //! the `TASK` reference, before that reference is released. `Future::new`
 //! cells have no body (`B = NoBody`).
 
+use std::alloc::Layout;
 use std::cell::UnsafeCell as StdUnsafeCell;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
@@ -39,11 +40,17 @@ use std::task::Waker;
 
 use crate::error::TaskError;
 use crate::primitives::{AtomicUsize, Condvar, Mutex, UnsafeCell};
+use crate::recycle;
 use crate::unwind;
 use crate::waiter::Waiter;
 
-/// The outcome stored in a finished future.
+/// The outcome of a task, as it is handed around.
 pub(crate) type Outcome<T> = Result<T, TaskError>;
+
+/// The outcome as the slot stores it: the error boxed, so the slot costs
+/// `T` plus a word (an unboxed `TaskError` would add 32 bytes to every cell,
+/// and most tasks succeed).
+pub(crate) type Stored<T> = Result<T, Box<TaskError>>;
 
 /// A done-callback waiting for its future to complete.
 pub(crate) type Callback<T> = Box<dyn FnOnce(&crate::Future<T>) + Send + 'static>;
@@ -73,7 +80,7 @@ pub(crate) struct Inner<T> {
     pub(crate) header: Header,
     pub(crate) listeners: Mutex<Listeners<T>>,
     pub(crate) cond: Condvar,
-    pub(crate) outcome: UnsafeCell<Option<Outcome<T>>>,
+    pub(crate) outcome: UnsafeCell<Option<Stored<T>>>,
 }
 
 /// A whole cell: the typed part and the body.
@@ -146,7 +153,7 @@ impl<T> Listeners<T> {
 /// Allocates a cell with `body`, the state word `state`, and the vtable of
 /// `(T, B)`.
 pub(crate) fn allocate<T, B>(body: B, state: usize, vtable: &'static Vtable) -> NonNull<Header> {
-    let cell = Box::new(Cell::<T, B> {
+    let cell = Cell::<T, B> {
         inner: Inner {
             header: Header {
                 state: AtomicUsize::new(state),
@@ -157,8 +164,11 @@ pub(crate) fn allocate<T, B>(body: B, state: usize, vtable: &'static Vtable) -> 
             outcome: UnsafeCell::new(None),
         },
         body: StdUnsafeCell::new(MaybeUninit::new(body)),
-    });
-    NonNull::from(Box::leak(cell)).cast()
+    };
+    let block = recycle::allocate(Layout::new::<Cell<T, B>>()).cast::<Cell<T, B>>();
+    // SAFETY: `block` is fresh memory with the layout of `Cell<T, B>`.
+    unsafe { block.as_ptr().write(cell) };
+    block.cast()
 }
 
 /// Frees a cell of `(T, B)`. The outcome, and whatever listeners a future
@@ -170,9 +180,10 @@ pub(crate) fn allocate<T, B>(body: B, state: usize, vtable: &'static Vtable) -> 
 /// `header` was made by `allocate::<T, B>` and nothing references it any
 /// more (the state word said so, read with `Acquire` ordering).
 pub(crate) unsafe fn dealloc<T, B>(header: NonNull<Header>) {
-    // SAFETY: the caller's contract: the pointer came from `Box::leak` of a
-    // `Cell<T, B>` in `allocate`, and this is the last reference.
-    let mut cell = unsafe { Box::from_raw(header.cast::<Cell<T, B>>().as_ptr()) };
+    let block = header.cast::<Cell<T, B>>();
+    // SAFETY: the caller's contract: the pointer is a `Cell<T, B>` written by
+    // `allocate`, and this is the last reference.
+    let cell = unsafe { &mut *block.as_ptr() };
     let outcome = cell.inner.outcome.with_mut(|slot| {
         // SAFETY: unique access (last reference, see above).
         unsafe { (*slot).take() }
@@ -184,7 +195,13 @@ pub(crate) unsafe fn dealloc<T, B>(header: NonNull<Header>) {
     if !listeners.is_empty() {
         unwind::drop_reporting("a listener of a future that never completed", listeners);
     }
-    drop(cell);
+    // SAFETY: the cell is live and dropped once, here (the body was moved out
+    // or dropped already and is `MaybeUninit`, so it is not dropped again);
+    // the memory goes back where `allocate` took it from, with its layout.
+    unsafe {
+        std::ptr::drop_in_place(block.as_ptr());
+        recycle::free(block.cast(), Layout::new::<Cell<T, B>>());
+    }
 }
 
 /// The vtable of `Future::new` cells: no body, so no task ever uses it.
@@ -204,4 +221,15 @@ unsafe fn no_task_run(_: NonNull<Header>, _: &dyn Fn()) -> crate::Ran {
 
 unsafe fn no_task_abandon(_: NonNull<Header>, _: Option<TaskError>) {
     unreachable!("a Future::new cell has no task")
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    /// The cell of a `u64` task capturing one word, as the memory target
+    /// (144 bytes per queued task, queue slot included) counts it.
+    #[test]
+    fn a_small_task_cell_fits_in_96_bytes() {
+        let size = std::mem::size_of::<super::Cell<u64, [usize; 1]>>();
+        assert!(size <= 96, "{size} bytes");
+    }
 }

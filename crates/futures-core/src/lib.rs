@@ -39,6 +39,7 @@
 //! * `waiter.rs` — [`Waiter`] and [`Waitable`], the hook for `wait`;
 //! * `awaiting.rs` — `.await` support ([`ResultFuture`]);
 //! * `error.rs` — [`FutureError`], [`TaskError`], [`InvalidStateError`];
+//! * `recycle.rs` — per-thread free lists of cells (no malloc per task);
 //! * `unwind.rs` — panic containment; `primitives.rs` — the std/loom switch;
 //! * `sync/` — `Event`, `Semaphore`, `BoundedSemaphore`, `Barrier`, `Timer`;
 //! * `diagnostics.rs` — [`diagnostics`]: panics no caller receives, to a hook, `tracing` or stderr;
@@ -54,6 +55,7 @@ mod future;
 #[cfg(all(test, loom))]
 mod loom_tests;
 mod primitives;
+mod recycle;
 mod state;
 pub mod sync;
 mod task;

@@ -3,7 +3,7 @@
 //! reference to it; the future handed to the caller points at the same cell.
 //!
 //! `submit` makes one [`WorkItem`] and queues it as a [`Job`]. A job keeps a
-//! small item (up to four words: a work item is one, a scoped one two) inline
+//! small item (up to two words: a work item is one, a scoped one two) inline
 //! in the queue slot itself, so the task cell is the only allocation of a
 //! task; a bigger item is boxed. A worker calls [`Task::run`]: the closure's
 //! value goes straight into the future (a future cancelled before it started
@@ -53,7 +53,7 @@ pub(crate) trait Task: Send + Sized {
 }
 
 /// Words of inline storage in a [`Job`].
-const INLINE_WORDS: usize = 4;
+const INLINE_WORDS: usize = 2;
 type Storage = MaybeUninit<[usize; INLINE_WORDS]>;
 
 /// A type-erased [`Task`]: what the queues hold. Either the task itself,
@@ -354,5 +354,49 @@ mod tests {
         j.abandon(Abandon::Broken("init failed"));
         let e = f.exception().unwrap().unwrap();
         assert!(e.is_broken() && e.to_string().contains("init failed"));
+    }
+}
+
+/// Loom models of a queued job (the real `Job` around the real core
+/// `Task`): a worker runs it while the caller cancels and takes the value,
+/// or the queue drops it while the caller waits.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use loom::thread;
+
+    #[test]
+    fn loom_job_run_vs_cancel_and_into_result() {
+        loom::model(|| {
+            let (item, f) = WorkItem::new(|| 7u32);
+            let job = Job::new(item);
+            let canceller = f.clone();
+            let worker = thread::spawn(move || job.run(&|| {}));
+            let cancelled = canceller.cancel();
+            drop(canceller);
+            let ran = worker.join().unwrap();
+            match f.into_result() {
+                Ok(v) => {
+                    assert_eq!((v, ran), (7, Ran::Completed));
+                    assert!(!cancelled);
+                }
+                Err(e) => {
+                    assert!(e.is_cancelled(), "{e}");
+                    assert!(cancelled && ran == Ran::Cancelled);
+                }
+            }
+        });
+    }
+
+    #[test]
+    fn loom_job_dropped_by_the_queue_vs_result() {
+        loom::model(|| {
+            let (item, f) = WorkItem::new(|| 1u8);
+            let job = Job::new(item);
+            let queue = thread::spawn(move || drop(job));
+            let e = f.result().unwrap_err();
+            assert!(e.task_error().is_some_and(TaskError::is_broken), "{e}");
+            queue.join().unwrap();
+        });
     }
 }

@@ -1431,6 +1431,35 @@ fn into_result_never_sees_the_pool_as_a_handle() {
     }
 }
 
+/// A done-callback (on the slot thread) that submits to its own pool of 2
+/// and waits: a second worker takes it (the completing slot, counted ready
+/// for idle reuse, is not counted for its own callback's submit).
+fn callback_that_submits_and_waits_does_not_deadlock() {
+    let ex = pool_n(2);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let inner = ex.clone();
+    let f = ex.submit(ident, 1).unwrap();
+    f.add_done_callback(move |_| {
+        let g = inner.submit(ident, 2).expect("submit from a callback");
+        let _ = tx.send(g.result_timeout(Duration::from_secs(10)).ok().copied());
+    });
+    let got = rx.recv_timeout(secs(20.0)).expect("the callback finished");
+    assert_eq!(got, Some(2), "the callback's task did not run");
+    assert_eq!(value(&f, secs(10.0)), 1);
+    // And one that submits to another pool (whose counts it must not touch).
+    let other = pool_n(1);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let f = ex.submit(ident, 3).unwrap();
+    f.add_done_callback(move |_| {
+        let g = other.submit(ident, 4).expect("submit to another pool");
+        let _ = tx.send(g.result_timeout(Duration::from_secs(10)).ok().copied());
+    });
+    assert_eq!(
+        rx.recv_timeout(secs(20.0)).expect("the callback finished"),
+        Some(4)
+    );
+}
+
 fn main() {
     support::quiet_deliberate_faults();
     // Only this check runs before `init()`: a pool in a program that never
@@ -1505,5 +1534,6 @@ fn main() {
         support::case!(self_describing_values_cross_the_boundary, 30),
         support::case!(stats_and_max_workers, 30),
         support::case!(into_result_never_sees_the_pool_as_a_handle, 60),
+        support::case!(callback_that_submits_and_waits_does_not_deadlock, 60),
     ]);
 }

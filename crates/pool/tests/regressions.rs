@@ -14,8 +14,9 @@ use common::{wait_until, Latch, T};
 use concurrent_futures_core::Future;
 use concurrent_futures_pool::ThreadPoolExecutor;
 
-/// How long a callback or task waits for something that must happen soon.
-const SOON: Duration = Duration::from_secs(5);
+/// How long a callback or task waits for something that must happen soon
+/// (half of `T`, so the test's own waits outlast it; generous for TSan).
+const SOON: Duration = Duration::from_secs(10);
 
 /// Panics when dropped (a value whose `Drop` is user code that fails).
 struct PanicOnDrop;

@@ -885,30 +885,38 @@ fn main() {
         .into_iter()
         .filter(|(n, _)| filter.as_deref().is_none_or(|f| n.contains(f)))
         .collect();
-    // The tests run in parallel (the cluster oversubscribes its cores), each
-    // on its own thread; each reports how long it took.
+    // The local tests first, one after another: they write executables and
+    // exec them at once in this process tree, where a child forked by
+    // another test thread (holding a write descriptor between its fork and
+    // exec) would make the exec fail with ETXTBSY. Then the cluster tests
+    // in parallel (the cluster oversubscribes its cores), each on its own
+    // thread; each reports how long it took.
     let t0 = Instant::now();
-    let results: Vec<(&str, Duration, TestResult)> = std::thread::scope(|s| {
-        let handles: Vec<_> = selected
+    let run_one = |name: &'static str, f: fn() -> TestResult| {
+        let start = Instant::now();
+        let r = std::panic::catch_unwind(f).unwrap_or_else(|p| {
+            Err(format!(
+                "panicked: {}",
+                concurrent_futures_core::panic_message(p.as_ref())
+            ))
+        });
+        (name, start.elapsed(), r)
+    };
+    let (local, remote): (Vec<Test>, Vec<Test>) = selected
+        .into_iter()
+        .partition(|(n, _)| n.starts_with("local_"));
+    let mut results: Vec<(&str, Duration, TestResult)> =
+        local.into_iter().map(|(n, f)| run_one(n, f)).collect();
+    results.extend(std::thread::scope(|s| {
+        let handles: Vec<_> = remote
             .iter()
-            .map(|&(name, f)| {
-                s.spawn(move || {
-                    let start = Instant::now();
-                    let r = std::panic::catch_unwind(f).unwrap_or_else(|p| {
-                        Err(format!(
-                            "panicked: {}",
-                            concurrent_futures_core::panic_message(p.as_ref())
-                        ))
-                    });
-                    (name, start.elapsed(), r)
-                })
-            })
+            .map(|&(name, f)| s.spawn(move || run_one(name, f)))
             .collect();
         handles
             .into_iter()
             .map(|h| h.join().expect("joined"))
-            .collect()
-    });
+            .collect::<Vec<_>>()
+    }));
     let mut failed = 0;
     for (name, took, r) in &results {
         match r {

@@ -125,6 +125,9 @@ const PREFETCH_MAX: usize = 32 * 1024;
 thread_local! {
     /// The pool whose slot this thread is (its address), 0 elsewhere.
     static SLOT_OF: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Whether this slot thread is counted in `State::ready` now (it is
+    /// completing a future, perhaps running its done-callbacks).
+    static READY_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 impl Pool {
@@ -174,7 +177,11 @@ impl Pool {
         // Relaxed: a hint for spinning slots, which re-check under the lock.
         self.queued.store(st.queue.len(), Ordering::Relaxed);
         let mut new_slot = None;
-        let available = st.idle + st.starting + st.ready;
+        // A done-callback on a ready slot's thread that submits (and may
+        // wait) cannot count that slot: it is busy until the callback returns.
+        let own_ready = READY_HERE.with(std::cell::Cell::get)
+            && SLOT_OF.with(std::cell::Cell::get) == Arc::as_ptr(self) as usize;
+        let available = (st.idle + st.starting + st.ready).saturating_sub(usize::from(own_ready));
         if st.queue.len() > available && st.slots.len() < self.config.max_workers {
             let info = Arc::new(SlotInfo {
                 id: st.next_slot,
@@ -237,6 +244,7 @@ impl Pool {
         }
         if std::mem::take(&mut marks.ready) {
             st.ready -= 1;
+            READY_HERE.with(|r| r.set(false));
         }
     }
 
@@ -245,6 +253,7 @@ impl Pool {
         if !marks.ready {
             self.lock().ready += 1;
             marks.ready = true;
+            READY_HERE.with(|r| r.set(true));
         }
     }
 
@@ -863,6 +872,49 @@ mod loom_models {
                 Err(e) => assert!(e.is_broken()),
             }
             assert!(p.lock().queue.is_empty());
+        });
+    }
+
+    /// submit ‖ `kill_workers`: an accepted job is cancelled (nothing starts
+    /// after the call), a refused one says `Shutdown`; the queue ends empty.
+    #[test]
+    fn loom_submit_vs_kill_workers() {
+        loom::model(|| {
+            let p = pool();
+            let submitter = spawn_submitter(&p);
+            p.signal_workers(libc::SIGKILL);
+            let (ok, f) = submitter.join().unwrap();
+            if ok {
+                assert!(f.cancelled(), "an accepted job outlived kill_workers");
+            }
+            assert!(p.lock().queue.is_empty());
+            assert!(p.lock().killed);
+        });
+    }
+
+    /// A slot marked ready (it has a reply and completes its future) ‖
+    /// submit: the slot takes the job without being counted idle, and the
+    /// counts come back to zero.
+    #[test]
+    fn loom_ready_slot_takes_the_next_submit() {
+        loom::model(|| {
+            let p = pool();
+            let mut marks = Marks {
+                starting: false,
+                ready: false,
+            };
+            p.mark_ready(&mut marks);
+            let p2 = p.clone();
+            let slot = loom::thread::spawn(move || {
+                let got = p2.next_job(&mut marks).is_some();
+                (got, marks.ready)
+            });
+            let (j, _f) = job(&p);
+            p.submit(j).unwrap();
+            let (got, still_marked) = slot.join().unwrap();
+            assert!(got && !still_marked);
+            let st = p.lock();
+            assert_eq!((st.ready, st.idle), (0, 0));
         });
     }
 }

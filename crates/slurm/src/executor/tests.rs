@@ -673,9 +673,70 @@ fn sbatch_errors_are_submit_errors() {
 }
 
 #[test]
+fn executor_and_job_are_send_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<SlurmExecutor>();
+    check::<SlurmJob<u8>>();
+    check::<SlurmBuilder>();
+}
+
+#[test]
 fn time_limits_round_up_to_minutes() {
     assert_eq!(minutes_for(Duration::from_secs(1)), 2);
     assert_eq!(minutes_for(Duration::from_secs(60)), 2);
     assert_eq!(minutes_for(Duration::from_secs(61)), 3);
     assert_eq!(quote("it's"), "'it'\\''s'");
+}
+
+#[test]
+fn into_result_takes_the_value_the_executor_keeps_no_handle() {
+    let fake = Fake::new();
+    let ex = executor(&fake, "owned");
+    let jobs: Vec<_> = (0..40u64)
+        .map(|i| ex.submit_job(square, i).unwrap())
+        .collect();
+    for i in 0..40u64 {
+        write_result(&ex, i, value(&(i * i)));
+    }
+    for (i, job) in jobs.into_iter().enumerate() {
+        let f = job.into_future();
+        assert_eq!(
+            f.into_result_timeout(Duration::from_secs(10)).unwrap(),
+            (i * i) as u64
+        );
+    }
+    let m = ex
+        .map_with(square, 0..30u64, MapOptions::default().chunksize(7))
+        .unwrap();
+    for (k, i) in (40..45u64).enumerate() {
+        let items: Vec<Result<u64, String>> = (k as u64 * 7..(k as u64 * 7 + 7).min(30))
+            .map(|x| Ok(x * x))
+            .collect();
+        write_result(&ex, i, value(&items));
+    }
+    assert_eq!(
+        m.into_result().unwrap(),
+        (0..30u64).map(|x| x * x).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_requeued_job_stays_running_and_its_result_counts() {
+    let fake = Fake::new();
+    let ex = executor(&fake, "requeue");
+    let f = ex.submit(square, 6).unwrap();
+    fake.set("100", "RUNNING", "n1");
+    wait_for("Running", || f.running());
+    // Preempted and requeued: pending again on Slurm's side, but the task
+    // has started, so the future stays Running (and cannot be cancelled).
+    for s in ["PREEMPTED", "REQUEUED", "PENDING", "RUNNING"] {
+        fake.set("100", s, "n2");
+        let before = ex.squeue_calls();
+        wait_for("a round", || ex.squeue_calls() >= before + 2);
+        assert_eq!(f.state(), FutureState::Running, "{s}");
+    }
+    assert!(!f.cancel());
+    write_result(&ex, 0, value(&36u64));
+    fake.set("100", "COMPLETED", "n2");
+    assert_eq!(f.result_timeout(Duration::from_secs(10)).unwrap(), &36);
 }
