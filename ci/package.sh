@@ -41,18 +41,28 @@ fi
 
 echo "--- cargo publish --dry-run --workspace (packages and builds every tarball)"
 # Cargo verifies each tarball against its siblings served from a local
-# registry overlay, which it unpacks once per version under
-# registry/src/-<hash>/ and never refreshes: drop our crates' stale copies
-# (a re-run at the same version would build the old sources).
+# registry overlay. Registry crates count as immutable: it unpacks them once
+# per version under registry/src/-<hash>/ and reuses what it compiled from
+# them, so a re-run at the same version would build the old sources. Drop
+# our crates' unpacked copies and their artifacts (in a target dir of this
+# step's own, so the ordinary build is untouched).
 rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/concurrent-futures*
-timeout 300 cargo publish --dry-run --workspace "${dirty[@]}"
+verify_dir="$root/target/package-verify"
+own=()
+for krate in "${crates[@]}"; do own+=(-p "$krate"); done
+cargo clean --quiet --target-dir "$verify_dir" "${own[@]}" 2>/dev/null || true
+timeout 300 cargo publish --dry-run --workspace "${dirty[@]}" --target-dir "$verify_dir"
 
 echo "--- the facade from its unpacked tarball, siblings patched to theirs"
+# The tarballs themselves, fresh (the dry run keeps its own copies inside
+# cargo's scratch registry).
+rm -f "$verify_dir"/package/*.crate
+cargo package --quiet --no-verify "${dirty[@]}" "${own[@]}" --target-dir "$verify_dir"
 unpacked=$(mktemp -d)
 trap 'rm -rf "$unpacked"' EXIT
 patches=()
 for krate in "${crates[@]}"; do
-  tar -xzf "target/package/$krate-0.1.0.crate" -C "$unpacked"
+  tar -xzf "$verify_dir/package/$krate-0.1.0.crate" -C "$unpacked"
   patches+=(--config "patch.crates-io.$krate.path='$unpacked/$krate-0.1.0'")
 done
 facade=(--manifest-path "$unpacked/concurrent-futures-0.1.0/Cargo.toml" "${patches[@]}")
