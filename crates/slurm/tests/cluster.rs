@@ -832,8 +832,68 @@ fn srun_kill_workers_no_orphans() -> TestResult {
     )
 }
 
+/// The child of `srun_parent_killed_leaves_no_step`: an srun pool running
+/// a long task; prints the job name once the task runs, then waits to be
+/// killed.
+fn orphan_child(name: &str) {
+    let ex = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .launcher(Launcher::srun().job_name(name))
+        .build()
+        .expect("an srun pool");
+    let f = ex.submit(sleeps, 300_000).expect("submit");
+    while !f.running() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    println!("running");
+    std::thread::sleep(Duration::from_secs(300));
+}
+
+fn srun_parent_killed_leaves_no_step() -> TestResult {
+    use std::io::BufRead;
+    let name = format!("cf-test-orphan-{}", std::process::id());
+    let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        .env("CF_SLURM_TEST_ORPHAN", &name)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let running = || {
+        let out = Command::new("squeue")
+            .args([
+                "-h",
+                &format!("--name={name}"),
+                "-t",
+                "PENDING,RUNNING,COMPLETING",
+                "-o",
+                "%i",
+            ])
+            .output()
+            .expect("squeue runs");
+        !out.stdout.is_empty()
+    };
+    check(line.trim() == "running" && running(), || {
+        format!("the child said {line:?}")
+    })?;
+    child.kill().map_err(|e| e.to_string())?;
+    child.wait().map_err(|e| e.to_string())?;
+    wait_until(
+        "the step of a SIGKILLed parent gone from squeue",
+        Duration::from_secs(30),
+        || !running(),
+    )
+}
+
 fn main() {
     process::init();
+    if let Ok(name) = std::env::var("CF_SLURM_TEST_ORPHAN") {
+        orphan_child(&name);
+        return;
+    }
     let required = std::env::var("CF_SLURM_REQUIRED").is_ok_and(|v| v == "1");
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     // Worker mode without Slurm: runs everywhere.
@@ -874,12 +934,16 @@ fn main() {
             ("srun_time_limit_and_cancel", srun_time_limit_and_cancel),
             ("srun_max_tasks_per_child", srun_max_tasks_per_child),
             ("srun_kill_workers_no_orphans", srun_kill_workers_no_orphans),
+            (
+                "srun_parent_killed_leaves_no_step",
+                srun_parent_killed_leaves_no_step,
+            ),
         ]);
     } else if required {
         eprintln!("cluster tests: CF_SLURM_REQUIRED=1 but no Slurm cluster answers (SLURM_CONF unset or sinfo fails)");
         std::process::exit(1);
     } else {
-        println!("cluster tests: the 18 cluster tests skipped, no Slurm cluster here (start one: bash ci/slurm.sh start DIR; eval \"$(bash ci/slurm.sh env DIR)\")");
+        println!("cluster tests: the 19 cluster tests skipped, no Slurm cluster here (start one: bash ci/slurm.sh start DIR; eval \"$(bash ci/slurm.sh env DIR)\")");
     }
     let selected: Vec<_> = tests
         .into_iter()

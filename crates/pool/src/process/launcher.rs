@@ -25,9 +25,11 @@
 //! worker's own checks are the local pool's. The bridge exits as its worker
 //! did (same code, or re-raising the same signal), so srun's exit status
 //! says how the worker ended: `128 + n` for signal `n`, which
-//! [`Launcher`] maps back to `ExitCause::Signal(n)`. A killed srun makes
-//! Slurm cancel the step; the worker has `PR_SET_PDEATHSIG` towards the
-//! bridge; nothing is left behind.
+//! [`Launcher`] maps back to `ExitCause::Signal(n)`. srun has
+//! `PR_SET_PDEATHSIG` towards the pool's thread that started it, a killed
+//! srun makes Slurm cancel the step, and the worker has `PR_SET_PDEATHSIG`
+//! towards the bridge: nothing is left behind, even when the parent is
+//! killed with `SIGKILL`.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -360,6 +362,24 @@ fn spawn_srun(s: &Srun, spec: &Spec, child_end: &UnixStream) -> io::Result<Child
     // A new process group: Ctrl-C at the terminal is the parent's decision,
     // as for local workers (srun would forward it to the step).
     cmd.process_group(0);
+    // srun dies with the thread that started it (the slot thread, which
+    // owns the worker until it reaps it), as local workers do: a parent
+    // killed with SIGKILL leaves no step running its task on.
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec and calls
+    // only prctl(2), getppid(2) and _exit(2), which are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            // The parent may have died before the request.
+            if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
     cmd.spawn()
 }
 
