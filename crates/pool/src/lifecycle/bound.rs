@@ -73,6 +73,12 @@ impl Bound {
         self.max
     }
 
+    /// The tasks that hold room now: every queued task holds one until a
+    /// worker takes it, so this bounds the queue's true length.
+    pub(crate) fn reserved(&self) -> usize {
+        self.word.load(Ordering::Relaxed) / ONE
+    }
+
     fn has_room(&self, word: usize) -> bool {
         word / ONE < self.max
     }

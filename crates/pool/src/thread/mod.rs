@@ -799,7 +799,13 @@ impl Shared {
     }
 
     fn stats(&self) -> PoolStats {
-        let t = self.queues.totals();
+        let mut t = self.queues.totals();
+        // The queue lengths are read one after another, so a batch that a
+        // worker steals in between can be counted twice; under `max_queued`
+        // the reservations bound the true length.
+        if let Some(bound) = &self.bound {
+            t.queued = t.queued.min(bound.reserved());
+        }
         let workers = self.alive.load(Ordering::Relaxed);
         let running = t.running.min(workers);
         PoolStats {
