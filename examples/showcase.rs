@@ -97,10 +97,14 @@ fn crawl(pages: usize) -> Res<()> {
         broken.len(),
         broken.first().map_or("none", String::as_str)
     );
+    let workers = ex.stats().workers;
+    // A worker counts a task after its future completes: wait for the
+    // workers, so the counts match what as_completed reported.
+    ex.shutdown_with(ShutdownOptions::default());
     let s = ex.stats();
     println!(
-        "   pool: {} threads started, {} tasks completed, {} failed\n",
-        s.workers, s.completed, s.failed
+        "   pool: {workers} threads started, {} tasks completed, {} failed\n",
+        s.completed, s.failed
     );
     Ok(())
 }
