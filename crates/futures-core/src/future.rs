@@ -39,8 +39,8 @@ use crate::error::{BoxError, FutureError, InvalidStateError, TaskError};
 use crate::primitives::{self, MutexGuard, Nap, Ordering};
 use crate::state::FutureState;
 use crate::state::{
-    self, Cancel, Word, CANCELLED, FINISHED, HANDLE_ONE, LISTENING, MAX_HANDLES, NOTIFIED,
-    OWNER_WAITING, PENDING, RUNNING, TASK,
+    self, Cancel, Word, CANCELLED, COMPLETING, FINISHED, HANDLE_ONE, LISTENING, MAX_HANDLES,
+    NOTIFIED, OWNER_WAITING, PENDING, RUNNING, TASK,
 };
 use crate::trace;
 use crate::unwind::{self, AbortOnUnwind};
@@ -364,6 +364,16 @@ impl<T> Future<T> {
                 });
         if let Err(now) = claim {
             let e = state::claim(Word(now), op).expect_err("the swap refused the claim");
+            if Word(now).lifecycle() == COMPLETING {
+                // Another `set_*` won and is writing its outcome (a few
+                // instructions, no user code). A refusal says the future is
+                // done, so it is not returned before it is: a caller that
+                // checks `done()` next must see it (as Java's FutureTask
+                // counts its COMPLETING state as done).
+                while self.word().lifecycle() == COMPLETING {
+                    primitives::thread::yield_now();
+                }
+            }
             return Err((e, outcome));
         }
         let how = if outcome.is_ok() {
