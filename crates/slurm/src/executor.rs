@@ -458,75 +458,60 @@ impl<T: Send> Side<T> {
     }
 }
 
-struct One<R>(Side<R>);
+/// One job's future with the decoder of its result file's value: a single
+/// result (`submit`) or a chunk's results (`map`).
+struct Job<T> {
+    side: Side<T>,
+    decode: fn(&[u8], &str) -> Result<T, TaskError>,
+}
 
-impl<R: DeserializeOwned + Send + 'static> Completer for One<R> {
+impl<T: Send + 'static> Completer for Job<T> {
     fn state(&self) -> FutureState {
-        self.0.state()
+        self.side.state()
     }
     fn start(&self) -> bool {
-        self.0.start()
+        self.side.start()
     }
     fn cancel(&self) -> bool {
-        self.0.cancel()
+        self.side.cancel()
     }
     fn finish(&self, outcome: Outcome, job: &str) {
-        let Some(c) = self.0.take_started() else {
-            return;
-        };
-        c.complete(outcome_error(outcome).and_then(|bytes| {
-            code::decode::<R>(&bytes).map_err(|e| {
-                TaskError::error(format!("cannot decode the result of job {job}: {e}"))
-            })
-        }));
+        if let Some(c) = self.side.take_started() {
+            c.complete(outcome_error(outcome).and_then(|bytes| (self.decode)(&bytes, job)));
+        }
     }
     fn fail(&self, error: TaskError) {
-        if let Some(c) = self.0.take_started() {
+        if let Some(c) = self.side.take_started() {
             c.complete(Err(error));
         }
     }
+}
+
+/// The value of a `submit` job.
+fn decode_one<R: DeserializeOwned>(bytes: &[u8], job: &str) -> Result<R, TaskError> {
+    code::decode::<R>(bytes)
+        .map_err(|e| TaskError::error(format!("cannot decode the result of job {job}: {e}")))
+}
+
+/// The values of a `map` chunk's job, each item's panic at its place.
+fn decode_chunk<R: DeserializeOwned>(
+    bytes: &[u8],
+    job: &str,
+) -> Result<ChunkResults<R>, TaskError> {
+    code::decode::<Vec<Result<R, String>>>(bytes)
+        .map(|items| {
+            items
+                .into_iter()
+                .map(|r| r.map_err(TaskError::panic))
+                .collect()
+        })
+        .map_err(|e| TaskError::error(format!("cannot decode the results of job {job}: {e}")))
 }
 
 type ChunkResults<R> = Vec<Result<R, TaskError>>;
 
 /// A submitted chunk's future and its number of items.
 type ChunkSlot<R> = (Future<ChunkResults<R>>, usize);
-
-struct Chunk<R>(Side<ChunkResults<R>>);
-
-impl<R: DeserializeOwned + Send + 'static> Completer for Chunk<R> {
-    fn state(&self) -> FutureState {
-        self.0.state()
-    }
-    fn start(&self) -> bool {
-        self.0.start()
-    }
-    fn cancel(&self) -> bool {
-        self.0.cancel()
-    }
-    fn finish(&self, outcome: Outcome, job: &str) {
-        let Some(c) = self.0.take_started() else {
-            return;
-        };
-        c.complete(outcome_error(outcome).and_then(|bytes| {
-            code::decode::<Vec<Result<R, String>>>(&bytes)
-                .map(|items| {
-                    items
-                        .into_iter()
-                        .map(|r| r.map_err(TaskError::panic))
-                        .collect()
-                })
-                .map_err(|e| {
-                    TaskError::error(format!("cannot decode the results of job {job}: {e}"))
-                })
-        }));
-    }
-    fn fail(&self, error: TaskError) {
-        if let Some(c) = self.0.take_started() {
-            c.complete(Err(error));
-        }
-    }
-}
 
 /// What the poller last saw of a job.
 #[derive(Clone, Debug, Default)]
@@ -1002,7 +987,10 @@ impl SlurmExecutor {
             index,
             job_id: job_id.clone(),
             submitted: Instant::now(),
-            future: Box::new(One(Side::new(completer))),
+            future: Box::new(Job {
+                side: Side::new(completer),
+                decode: decode_one::<R>,
+            }),
             seen: Mutex::new(Seen::default()),
         });
         s.end_submit(vec![Arc::clone(&task)]);
@@ -1146,7 +1134,10 @@ impl SlurmExecutor {
                 index: base + i as u64,
                 job_id: format!("{array_id}_{i}"),
                 submitted: now,
-                future: Box::new(Chunk::<R>(Side::new(completer))),
+                future: Box::new(Job {
+                    side: Side::new(completer),
+                    decode: decode_chunk::<R>,
+                }),
                 seen: Mutex::new(Seen::default()),
             }));
             out.push((future, len));
