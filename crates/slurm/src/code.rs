@@ -11,56 +11,16 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// The magic first bytes of a task file and of a result file (format 1).
 const TASK_MAGIC: &[u8; 8] = b"cfslrmT1";
 const RESULT_MAGIC: &[u8; 8] = b"cfslrmR1";
 
-/// Encodes a value (an argument or a result) as the process pool does:
-/// MessagePack with named fields.
-pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    match catch_unwind(AssertUnwindSafe(|| {
-        rmp_serde::encode::write_named(&mut out, value)
-    })) {
-        Ok(Ok(())) => Ok(out),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(p) => Err(format!(
-            "Serialize panicked: {}",
-            concurrent_futures_core::panic_message(p.as_ref())
-        )),
-    }
-}
-
-/// The deepest nesting a decoded value may have (as the process pool's).
-const MAX_DEPTH: usize = 128;
-
-/// Decodes a value from exactly `bytes` (trailing bytes are an error).
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    match catch_unwind(AssertUnwindSafe(|| {
-        let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
-        de.set_max_depth(MAX_DEPTH);
-        let v = T::deserialize(&mut de)?;
-        match serde::de::IgnoredAny::deserialize(&mut de) {
-            Err(rmp_serde::decode::Error::InvalidMarkerRead(e))
-                if e.kind() == std::io::ErrorKind::UnexpectedEof =>
-            {
-                Ok(v)
-            }
-            _ => Err(rmp_serde::decode::Error::Syntax(
-                "trailing bytes after the value".into(),
-            )),
-        }
-    })) {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(p) => Err(format!(
-            "Deserialize panicked: {}",
-            concurrent_futures_core::panic_message(p.as_ref())
-        )),
-    }
-}
+/// Encodes and decodes values (arguments and results) as the process pool
+/// does, with its own codec: MessagePack with named fields; decoding takes
+/// exactly the bytes given (trailing bytes are an error).
+pub(crate) use concurrent_futures_pool::process::__codec::{decode, encode};
 
 /// A trampoline: decodes the argument, calls the function at `f`, encodes
 /// the result.

@@ -163,6 +163,37 @@ pub(crate) fn decode<T: DeserializeOwned>(
     }
 }
 
+/// The codec for the workspace's other crates (the Slurm backend's task and
+/// result files): the bytes the pool's frames carry, errors as their
+/// messages. Not a public API.
+pub mod external {
+    use serde::de::DeserializeOwned;
+    use serde::Serialize;
+
+    use super::SerdeStage;
+
+    /// Encodes `value` as the pool encodes an argument.
+    ///
+    /// # Errors
+    ///
+    /// The message of a `Serialize` failure or panic.
+    pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        super::encode_into(value, &mut out, SerdeStage::ArgumentEncode)
+            .map(|()| out)
+            .map_err(|e| e.message().to_owned())
+    }
+
+    /// Decodes a `T` from exactly `bytes`, as the pool decodes a result.
+    ///
+    /// # Errors
+    ///
+    /// The message of a `Deserialize` failure or panic, or of trailing bytes.
+    pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+        super::decode(bytes, SerdeStage::ResultDecode).map_err(|e| e.message().to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

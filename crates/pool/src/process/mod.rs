@@ -73,6 +73,10 @@ pub use protocol::ProtocolError;
 #[doc(hidden)]
 pub use protocol::fuzz_entry as __fuzz;
 
+/// The pool's codec for the Slurm backend's files; not a public API.
+#[doc(hidden)]
+pub use codec::external as __codec;
+
 use crate::error::{BuildError, SubmitError};
 use crate::executor::Executor;
 use crate::map::{Map, MapOptions, Slot, Source};
