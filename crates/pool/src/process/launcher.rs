@@ -44,7 +44,7 @@ use std::sync::{Arc, OnceLock};
 use concurrent_futures_core::ExitCause;
 
 use super::code::{self, RemoteFn};
-use super::worker_main::{self, ExeIdentity, Spec, ENV};
+use super::worker_main::{self, hex, unhex, ExeIdentity, Spec, ENV};
 
 /// The environment variable that makes [`init`](super::init) run an entry
 /// function instead of returning (see the module docs).
@@ -381,21 +381,6 @@ fn spawn_srun(s: &Srun, spec: &Spec, child_end: &UnixStream) -> io::Result<Child
         });
     }
     cmd.spawn()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<[u8; 16]> {
-    if s.len() != 32 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
 }
 
 /// The SHA-256 of `bytes`, in hex.

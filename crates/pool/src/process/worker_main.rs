@@ -90,11 +90,13 @@ pub(crate) struct Spec {
     pub(crate) init: Option<RemoteFn>,
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes` (ids and hashes in the environment).
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(s: &str) -> Option<[u8; 16]> {
+/// The 16 bytes a 32-digit [`hex`] string spells.
+pub(super) fn unhex(s: &str) -> Option<[u8; 16]> {
     if s.len() != 32 {
         return None;
     }
