@@ -44,6 +44,7 @@ use std::sync::{Arc, OnceLock};
 use concurrent_futures_core::ExitCause;
 
 use super::code::{self, RemoteFn};
+use super::worker;
 use super::worker_main::{self, hex, unhex, ExeIdentity, Spec, ENV};
 
 /// The environment variable that makes [`init`](super::init) run an entry
@@ -477,9 +478,8 @@ fn bridge() -> Result<ExitStatus, String> {
         }),
     };
     let (mine, theirs) = UnixStream::pair().map_err(|e| e.to_string())?;
-    let fd = theirs.as_raw_fd();
     let spec = Spec {
-        fd,
+        fd: theirs.as_raw_fd(),
         token,
         parent: std::process::id(),
         exe: ExeIdentity::of_current().map_err(|e| e.to_string())?,
@@ -487,19 +487,8 @@ fn bridge() -> Result<ExitStatus, String> {
         max_frame,
         init,
     };
-    let mut cmd = Command::new("/proc/self/exe");
-    cmd.env(ENV, spec.encode()).stdin(Stdio::null());
-    // SAFETY: as in `WorkerProcess::spawn`: only fcntl(2), async-signal-safe,
-    // clearing close-on-exec on the worker's end in the child.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+    // The node's own worker, started as a local pool starts one.
+    let mut child = worker::launch(&spec, &theirs).map_err(|e| e.to_string())?;
     drop(theirs);
     let to_worker = mine.try_clone().map_err(|e| e.to_string())?;
     // stdin → worker: at end of input, the worker sees end-of-file and exits.

@@ -359,9 +359,10 @@ fn is_disconnect(e: &FrameError) -> bool {
 /// Starts the worker process: how the child is started, and which
 /// descriptor it speaks on. Today a re-exec of `/proc/self/exe` that
 /// inherits `child_end` (close-on-exec cleared in the child only), with the
-/// spec in [`ENV`]; a remote launcher (e.g. `srun`) would replace this one
-/// function. The caller owns the rest: the handshake, pidfd, reaping.
-fn launch(spec: &Spec, child_end: &UnixStream) -> io::Result<Child> {
+/// spec in [`ENV`]. The `srun` launcher's bridge starts the node's worker
+/// with it too (`launcher.rs`). The caller owns the rest: the handshake,
+/// pidfd, reaping.
+pub(super) fn launch(spec: &Spec, child_end: &UnixStream) -> io::Result<Child> {
     let fd = child_end.as_raw_fd();
     debug_assert_eq!(fd, spec.fd);
     let mut cmd = Command::new("/proc/self/exe");
