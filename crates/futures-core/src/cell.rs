@@ -33,7 +33,7 @@
 use std::alloc::Layout;
 use std::cell::UnsafeCell as StdUnsafeCell;
 use std::marker::PhantomData;
-use std::mem::MaybeUninit;
+use std::mem::{needs_drop, MaybeUninit};
 use std::ptr::NonNull;
 use std::sync::Arc as StdArc;
 use std::task::Waker;
@@ -137,6 +137,12 @@ impl<T> Listeners<T> {
         })
     }
 
+    /// Whether nothing was ever stored here (no box, no waiter, no
+    /// sleeper): dropping it would do nothing.
+    fn is_bare(&self) -> bool {
+        self.sleepers == 0 && self.waiter.is_none() && self.more.is_none()
+    }
+
     /// Whether nobody listens any more.
     pub(crate) fn is_empty(&self) -> bool {
         self.sleepers == 0
@@ -184,24 +190,34 @@ pub(crate) unsafe fn dealloc<T, B>(header: NonNull<Header>) {
     // SAFETY: the caller's contract: the pointer is a `Cell<T, B>` written by
     // `allocate`, and this is the last reference.
     let cell = unsafe { &mut *block.as_ptr() };
-    let outcome = cell.inner.outcome.with_mut(|slot| {
+    // The common end of a cell: its value was taken (or it had none) and
+    // nobody listens. Then only the lock and the condvar are left to drop,
+    // and on most targets they have nothing to drop: this skips the drop
+    // glue of every field (about 60 instructions per task, callgrind).
+    let bare = cell.inner.outcome.with(|slot| {
         // SAFETY: unique access (last reference, see above).
-        unsafe { (*slot).take() }
-    });
-    if outcome.is_some() {
-        unwind::drop_reporting("the result of a future", outcome);
+        unsafe { (*slot).is_none() }
+    }) && cell.inner.listeners.get_mut().is_bare();
+    if !(bare && !needs_drop::<Mutex<()>>() && !needs_drop::<Condvar>()) {
+        let outcome = cell.inner.outcome.with_mut(|slot| {
+            // SAFETY: unique access (last reference, see above).
+            unsafe { (*slot).take() }
+        });
+        if outcome.is_some() {
+            unwind::drop_reporting("the result of a future", outcome);
+        }
+        let listeners = std::mem::replace(cell.inner.listeners.get_mut(), Listeners::new());
+        if !listeners.is_empty() {
+            unwind::drop_reporting("a listener of a future that never completed", listeners);
+        }
+        // SAFETY: the cell is live and dropped once, here (the body was moved
+        // out or dropped already and is `MaybeUninit`, so it is not dropped
+        // again).
+        unsafe { std::ptr::drop_in_place(block.as_ptr()) };
     }
-    let listeners = std::mem::replace(cell.inner.listeners.get_mut(), Listeners::new());
-    if !listeners.is_empty() {
-        unwind::drop_reporting("a listener of a future that never completed", listeners);
-    }
-    // SAFETY: the cell is live and dropped once, here (the body was moved out
-    // or dropped already and is `MaybeUninit`, so it is not dropped again);
-    // the memory goes back where `allocate` took it from, with its layout.
-    unsafe {
-        std::ptr::drop_in_place(block.as_ptr());
-        recycle::free(block.cast(), Layout::new::<Cell<T, B>>());
-    }
+    // SAFETY: the memory goes back where `allocate` took it from, with its
+    // layout; nothing in it needs dropping any more (above).
+    unsafe { recycle::free(block.cast(), Layout::new::<Cell<T, B>>()) };
 }
 
 /// The vtable of `Future::new` cells: no body, so no task ever uses it.

@@ -13,6 +13,16 @@
 //! Why: measured on the 2-core VM, `malloc`/`free` of the cell were about
 //! 430 of the 1188 instructions per task of `submit` + `into_result`
 //! (callgrind), and glibc trimmed and faulted the heap back each batch.
+//!
+//! The cap is 16 MiB: a batch of 100k small tasks (96-byte cells) in flight
+//! at once fits (about 170k cells). With 4 MiB, 58% of such a batch's cells
+//! went to `malloc`, and on two cores `submit` + `into_result` took 154 ns
+//! per task against 80 ns with 16 MiB (`benches/thread_pool.rs`,
+//! `submit_result_100k`): the spilled `malloc`s contended for glibc's arena
+//! lock with the workers' `free` of the injector's blocks. The memory kept is
+//! at most the cap per thread that frees cells (the threads that drop the
+//! last handle), returned when the thread exits.
+//!
 //! Under loom and Miri the cache is off (plain allocation), so the models
 //! and the UB checks see every allocation.
 
@@ -27,7 +37,7 @@ pub(crate) const MAX_SIZE: usize = 512;
 /// The largest alignment a recycled cell may need.
 pub(crate) const ALIGN: usize = 16;
 /// The most bytes of free cells one thread keeps.
-pub(crate) const CAP_BYTES: usize = 4 << 20;
+pub(crate) const CAP_BYTES: usize = 16 << 20;
 const CLASSES: usize = MAX_SIZE / CLASS;
 
 /// Whether recycling is on in this build.
@@ -67,19 +77,23 @@ std::thread_local! {
     };
 }
 
-/// The class of `layout`, if it is recycled.
+/// The class of `layout`, if it is recycled (inlined: a cell's layout is a
+/// constant, so the class is too).
+#[inline]
 fn class_of(layout: Layout) -> Option<usize> {
     (ENABLED && layout.size() <= MAX_SIZE && layout.align() <= ALIGN && layout.size() > 0)
         .then(|| layout.size().div_ceil(CLASS) - 1)
 }
 
 /// The layout every block of `class` is allocated with.
+#[inline]
 fn class_layout(class: usize) -> Layout {
     // A multiple of 16 up to 512, aligned to 16: always valid.
     Layout::from_size_align((class + 1) * CLASS, ALIGN).expect("a valid class layout")
 }
 
 /// Memory for a value of `layout`: a recycled block if there is one.
+#[inline]
 pub(crate) fn allocate(layout: Layout) -> NonNull<u8> {
     let Some(class) = class_of(layout) else {
         return global(layout);
@@ -109,6 +123,7 @@ pub(crate) fn allocate(layout: Layout) -> NonNull<u8> {
 /// # Safety
 ///
 /// `block` came from `allocate(layout)` and is not used again.
+#[inline]
 pub(crate) unsafe fn free(block: NonNull<u8>, layout: Layout) {
     let Some(class) = class_of(layout) else {
         // SAFETY: allocated by `global(layout)`, per the caller's contract.

@@ -1,22 +1,25 @@
-//! A 1-worker pool, `N` no-op tasks submitted then their results read: the
-//! loop `valgrind --tool=callgrind` measures per-task instruction counts on
-//! (run it for two values of `N` and divide the difference by their
-//! difference, which cancels the setup).
+//! A 1-worker pool, `ROUNDS` batches of `N` no-op tasks, each batch submitted
+//! and then its results read: the loop `valgrind --tool=callgrind` counts
+//! per-task instructions on. Run it for two round counts and divide the
+//! difference of the totals by the difference of the task counts: that
+//! cancels the setup and the first batch's allocations (steady state).
 //!
 //! `cargo build --release -p concurrent-futures-pool --example submit_loop`
-//! `valgrind --tool=callgrind target/release/examples/submit_loop 20000`
+//! `valgrind --tool=callgrind target/release/examples/submit_loop 10000 10`
+//! (then the same with `20` rounds).
 
 use concurrent_futures_pool::ThreadPoolExecutor;
 
 fn main() {
-    let n: u64 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000);
+    let mut args = std::env::args().skip(1).map(|s| s.parse::<u64>().ok());
+    let n = args.next().flatten().unwrap_or(10_000);
+    let rounds = args.next().flatten().unwrap_or(1);
     let ex = ThreadPoolExecutor::new(1).expect("a pool of one");
-    let fs: Vec<_> = (0..n)
-        .map(|i| ex.submit(move || i).expect("accepted"))
-        .collect();
-    let sum: u64 = fs.iter().map(|f| *f.result().expect("ran")).sum();
-    assert_eq!(sum, n * n.saturating_sub(1) / 2);
+    for _ in 0..rounds {
+        let fs: Vec<_> = (0..n)
+            .map(|i| ex.submit(move || i).expect("accepted"))
+            .collect();
+        let sum: u64 = fs.into_iter().map(|f| f.into_result().expect("ran")).sum();
+        assert_eq!(sum, n * n.saturating_sub(1) / 2);
+    }
 }
