@@ -3,14 +3,21 @@
 //! closure, in the shape of tokio's task cell.
 //!
 //! ```text
-//! Cell<T, B>  (repr(C); a Future<T> points at its Inner<T> prefix)
-//! ├── Inner<T>
-//! │   ├── Header   { state: AtomicUsize, vtable: &'static Vtable }
-//! │   ├── listeners: Mutex<Listeners<T>>   (touched only when someone listens)
-//! │   ├── cond: Condvar                   (threads blocked in result/into_result)
-//! │   └── outcome: UnsafeCell<Option<Result<T, TaskError>>>
-//! └── body: UnsafeCell<MaybeUninit<B>>     (the closure; moved out once by the task)
+//! Cell<T, B>  (repr(C); a Future<T> points at its Inner<T>)
+//! ├── body: UnsafeCell<MaybeUninit<B>>     (the closure; moved out once by the task)
+//! └── Inner<T>                            (at offset Cell::<T, B>::INNER)
+//!     ├── Header   { state: AtomicUsize, vtable: &'static Vtable }
+//!     ├── outcome: UnsafeCell<Option<Result<T, Box<TaskError>>>>
+//!     ├── listeners: Mutex<Listeners<T>>   (touched only when someone listens)
+//!     └── cond: Condvar                   (threads blocked in result/into_result)
 //! ```
+//!
+//! The order is for the caches: a worker reads the body and the vtable and
+//! writes the outcome and the state, and the submitting thread then reads
+//! the state and the outcome. Those fields sit side by side (40 bytes for a
+//! one-word closure and a `u64`), so each side usually moves one cache line
+//! per task, not two; the listeners, which nobody touches when nobody
+//! listens, come last.
 //!
 //! # Rules of the outcome slot
 //!
@@ -74,20 +81,38 @@ pub(crate) struct Vtable {
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
 }
 
-/// The typed part every handle sees.
+/// The typed part every handle sees (the header first: a pointer to it is
+/// a pointer to the header).
 #[repr(C)]
 pub(crate) struct Inner<T> {
     pub(crate) header: Header,
+    pub(crate) outcome: UnsafeCell<Option<Stored<T>>>,
     pub(crate) listeners: Mutex<Listeners<T>>,
     pub(crate) cond: Condvar,
-    pub(crate) outcome: UnsafeCell<Option<Stored<T>>>,
 }
 
-/// A whole cell: the typed part and the body.
+/// A whole cell: the body, then the typed part (module docs: the order).
 #[repr(C)]
 pub(crate) struct Cell<T, B> {
-    pub(crate) inner: Inner<T>,
     pub(crate) body: StdUnsafeCell<MaybeUninit<B>>,
+    pub(crate) inner: Inner<T>,
+}
+
+impl<T, B> Cell<T, B> {
+    /// Where the header (the start of `inner`) sits in the cell.
+    const INNER: usize = std::mem::offset_of!(Cell<T, B>, inner);
+
+    /// The cell whose header `header` is.
+    ///
+    /// # Safety
+    ///
+    /// `header` was returned by `allocate::<T, B>` (so it carries the whole
+    /// block's provenance) and the cell is live.
+    pub(crate) unsafe fn from_header(header: NonNull<Header>) -> NonNull<Cell<T, B>> {
+        // SAFETY: the header sits `INNER` bytes into the block (`allocate`),
+        // so stepping back stays inside the same allocation.
+        unsafe { NonNull::new_unchecked(header.as_ptr().cast::<u8>().sub(Self::INNER).cast()) }
+    }
 }
 
 /// The body of a cell made by `Future::new` (there is none).
@@ -160,21 +185,24 @@ impl<T> Listeners<T> {
 /// `(T, B)`.
 pub(crate) fn allocate<T, B>(body: B, state: usize, vtable: &'static Vtable) -> NonNull<Header> {
     let cell = Cell::<T, B> {
+        body: StdUnsafeCell::new(MaybeUninit::new(body)),
         inner: Inner {
             header: Header {
                 state: AtomicUsize::new(state),
                 vtable,
             },
+            outcome: UnsafeCell::new(None),
             listeners: Mutex::new(Listeners::new()),
             cond: Condvar::new(),
-            outcome: UnsafeCell::new(None),
         },
-        body: StdUnsafeCell::new(MaybeUninit::new(body)),
     };
     let block = recycle::allocate(Layout::new::<Cell<T, B>>()).cast::<Cell<T, B>>();
-    // SAFETY: `block` is fresh memory with the layout of `Cell<T, B>`.
-    unsafe { block.as_ptr().write(cell) };
-    block.cast()
+    // SAFETY: `block` is fresh memory with the layout of `Cell<T, B>`; the
+    // header is `INNER` bytes into it (`repr(C)`, `Inner` starts with it).
+    unsafe {
+        block.as_ptr().write(cell);
+        NonNull::new_unchecked(block.as_ptr().cast::<u8>().add(Cell::<T, B>::INNER).cast())
+    }
 }
 
 /// Frees a cell of `(T, B)`. The outcome, and whatever listeners a future
@@ -186,7 +214,8 @@ pub(crate) fn allocate<T, B>(body: B, state: usize, vtable: &'static Vtable) -> 
 /// `header` was made by `allocate::<T, B>` and nothing references it any
 /// more (the state word said so, read with `Acquire` ordering).
 pub(crate) unsafe fn dealloc<T, B>(header: NonNull<Header>) {
-    let block = header.cast::<Cell<T, B>>();
+    // SAFETY: the caller's contract (a header from `allocate::<T, B>`).
+    let block = unsafe { Cell::<T, B>::from_header(header) };
     // SAFETY: the caller's contract: the pointer is a `Cell<T, B>` written by
     // `allocate`, and this is the last reference.
     let cell = unsafe { &mut *block.as_ptr() };

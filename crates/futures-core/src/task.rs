@@ -322,10 +322,12 @@ unsafe fn borrowed<T>(header: NonNull<Header>) -> ManuallyDrop<Future<T>> {
 /// `header` is a cell of `(T, B)` whose task reference the caller owns and
 /// whose body has not been moved out yet.
 unsafe fn take_body<T, B>(header: NonNull<Header>) -> B {
-    let cell = header.cast::<Cell<T, B>>();
-    // SAFETY: the caller's contract: the body is initialized and only the
-    // task's owner reads it, once.
-    unsafe { (*cell.as_ref().body.get()).assume_init_read() }
+    // SAFETY: the caller's contract: a live cell of `(T, B)` whose body is
+    // initialized and read only by the task's owner, once.
+    unsafe {
+        let cell = Cell::<T, B>::from_header(header);
+        (*cell.as_ref().body.get()).assume_init_read()
+    }
 }
 
 /// `Vtable::run` for `(T, B)`.
