@@ -853,6 +853,18 @@ impl<T> Future<T> {
             .inner()
             .outcome
             .with_mut(|slot| unsafe { (*slot).take() });
+        // The last reference (the executor's is gone too): nobody else can
+        // reach the word, so the cell is freed without the handle's
+        // decrement (one atomic read-modify-write less per task).
+        // `Acquire`, in `word`, pairs with the executor's `Release`.
+        let w = self.word();
+        if w.handles() == 1 && !w.has(TASK) {
+            let header = self.header();
+            mem::forget(self);
+            // SAFETY: this was the only reference (above); it is forgotten,
+            // so nothing uses the cell after this.
+            unsafe { (header.as_ref().vtable.dealloc)(header) };
+        }
         match outcome {
             Some(Ok(v)) => Ok(v),
             Some(Err(e)) => Err(FutureError::Failed(*e)),
