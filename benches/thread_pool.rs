@@ -11,6 +11,13 @@
 //! * `map_1m`: `map` over 1,000,000 items (a future per item, as Python;
 //!   and with `chunksize(16384)`) against rayon's `par_iter().map().collect()`.
 //!
+//! * `submit_result_interleaved` (printed first, not a criterion group): the
+//!   cases of `submit_result_100k`, one 100k batch each per round, in an
+//!   order that rotates every round, 31 rounds; medians and the ratios to
+//!   the best peer and to the floor, all from the same minutes. Drift of a
+//!   shared machine hits every case alike. `CF_BENCH_INTERLEAVED_ONLY=1`
+//!   runs only this.
+//!
 //! Run: `cargo bench --bench thread_pool -- --warm-up-time 1 --measurement-time 3`
 
 // `criterion_group!` generates an undocumented public function.
@@ -21,7 +28,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use concurrent_futures::{MapOptions, ThreadPoolExecutor};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use rayon::prelude::*;
 use tokio::sync::oneshot;
 
@@ -448,6 +455,119 @@ fn scaling_workers(c: &mut Criterion) {
     g.finish();
 }
 
+/// One batch of a `submit_result_100k` case, timed; ns per task.
+type Case<'a> = (&'static str, Box<dyn Fn() -> f64 + 'a>);
+
+fn per_task(run: impl FnOnce() -> u64) -> f64 {
+    let t = Instant::now();
+    black_box(run());
+    t.elapsed().as_nanos() as f64 / NOOP_TASKS as f64
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The cases of `submit_result_100k`, interleaved and rotated (module docs).
+fn submit_result_interleaved() {
+    const ROUNDS: usize = 31;
+    let ex = ThreadPoolExecutor::new(WORKERS).unwrap();
+    let pool = rayon_pool();
+    let tp = threadpool::ThreadPool::new(WORKERS);
+    let rt = tokio_rt();
+    let floor = ChannelFloor::new();
+    // The peers' batch, as in `submit_result_100k`: the closure goes to the
+    // pool unboxed (a macro, since each pool's spawn takes its own type).
+    macro_rules! oneshot_batch {
+        ($spawn:expr) => {{
+            let rxs: Vec<_> = (0..NOOP_TASKS)
+                .map(|i| {
+                    let (tx, rx) = oneshot::channel();
+                    $spawn(move || {
+                        let _ = tx.send(i);
+                    });
+                    rx
+                })
+                .collect();
+            rxs.into_iter()
+                .map(|rx| rx.blocking_recv().unwrap())
+                .sum::<u64>()
+        }};
+    }
+    let cases: Vec<Case> = vec![
+        (
+            "concurrent_futures_result",
+            Box::new(|| {
+                per_task(|| {
+                    let fs: Vec<_> = (0..NOOP_TASKS)
+                        .map(|i| ex.submit(move || i).unwrap())
+                        .collect();
+                    fs.iter().map(|f| *f.result().unwrap()).sum()
+                })
+            }),
+        ),
+        (
+            "concurrent_futures_into_result",
+            Box::new(|| {
+                per_task(|| {
+                    let fs: Vec<_> = (0..NOOP_TASKS)
+                        .map(|i| ex.submit(move || i).unwrap())
+                        .collect();
+                    fs.into_iter().map(|f| f.into_result().unwrap()).sum()
+                })
+            }),
+        ),
+        (
+            "rayon_spawn_oneshot",
+            Box::new(|| per_task(|| oneshot_batch!(|job| pool.spawn(job)))),
+        ),
+        (
+            "threadpool_execute_oneshot",
+            Box::new(|| per_task(|| oneshot_batch!(|job| tp.execute(job)))),
+        ),
+        (
+            "tokio_spawn_blocking_oneshot",
+            Box::new(|| per_task(|| oneshot_batch!(|job| drop(rt.spawn_blocking(job))))),
+        ),
+        (
+            "crossbeam_channel_floor",
+            Box::new(|| per_task(|| floor.round(NOOP_TASKS))),
+        ),
+    ];
+    // One untimed round warms every pool and the allocator.
+    for (_, run) in &cases {
+        run();
+    }
+    let mut ns = vec![Vec::with_capacity(ROUNDS); cases.len()];
+    for round in 0..ROUNDS {
+        for k in 0..cases.len() {
+            let i = (k + round) % cases.len();
+            ns[i].push((cases[i].1)());
+        }
+    }
+    let med: Vec<f64> = ns.into_iter().map(median).collect();
+    let best_peer = med[2..5].iter().copied().fold(f64::INFINITY, f64::min);
+    let floor_ns = med[5];
+    println!("submit_result_interleaved: {ROUNDS} rounds, rotating order, median ns/task");
+    for ((name, _), m) in cases.iter().zip(&med) {
+        println!(
+            "  {name:<32} {m:>8.1} ns   {:>5.2}x best peer   {:>5.2}x floor",
+            m / best_peer,
+            m / floor_ns
+        );
+    }
+}
+
+fn main() {
+    submit_result_interleaved();
+    if std::env::var_os("CF_BENCH_INTERLEAVED_ONLY").is_some() {
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
+
 criterion_group!(
     benches,
     submit_result,
@@ -456,4 +576,3 @@ criterion_group!(
     map_1m,
     scaling_workers
 );
-criterion_main!(benches);
