@@ -853,18 +853,6 @@ impl<T> Future<T> {
             .inner()
             .outcome
             .with_mut(|slot| unsafe { (*slot).take() });
-        // The last reference (the executor's is gone too): nobody else can
-        // reach the word, so the cell is freed without the handle's
-        // decrement (one atomic read-modify-write less per task).
-        // `Acquire`, in `word`, pairs with the executor's `Release`.
-        let w = self.word();
-        if w.handles() == 1 && !w.has(TASK) {
-            let header = self.header();
-            mem::forget(self);
-            // SAFETY: this was the only reference (above); it is forgotten,
-            // so nothing uses the cell after this.
-            unsafe { (header.as_ref().vtable.dealloc)(header) };
-        }
         match outcome {
             Some(Ok(v)) => Ok(v),
             Some(Err(e)) => Err(FutureError::Failed(*e)),
@@ -1102,6 +1090,17 @@ impl<T> Clone for Future<T> {
 
 impl<T> Drop for Future<T> {
     fn drop(&mut self) {
+        // The last reference (the executor's is gone too): nobody else can
+        // reach the word, so nothing needs to hear of this drop, and the cell
+        // is freed without the decrement (one atomic read-modify-write less
+        // per task, on the thread that reads the results). `Acquire`, in
+        // `word`, pairs with the `Release` of every other reference's end.
+        let w = self.word();
+        if w.handles() == 1 && !w.has(TASK) {
+            // SAFETY: this handle is the only reference left (above).
+            unsafe { (self.inner().header.vtable.dealloc)(self.header()) };
+            return;
+        }
         // Release: this handle's reads of the outcome happen-before the take
         // by the last handle, and before the free.
         let prev = Word(
