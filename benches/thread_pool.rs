@@ -15,8 +15,9 @@
 //!   cases of `submit_result_100k`, one 100k batch each per round, in an
 //!   order that rotates every round, 31 rounds; medians and the ratios to
 //!   the best peer and to the floor, all from the same minutes. Drift of a
-//!   shared machine hits every case alike. `CF_BENCH_INTERLEAVED_ONLY=1`
-//!   runs only this.
+//!   shared machine hits every case alike. Written to
+//!   `target/bench-python/submit_result_interleaved.json` for
+//!   `benches/report.py`. `CF_BENCH_INTERLEAVED_ONLY=1` runs only this.
 //!
 //! Run: `cargo bench --bench thread_pool -- --warm-up-time 1 --measurement-time 3`
 
@@ -546,6 +547,13 @@ fn submit_result_interleaved() {
             ns[i].push((cases[i].1)());
         }
     }
+    let spans: Vec<(f64, f64)> = ns
+        .iter()
+        .map(|v| {
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            (lo, v.iter().copied().fold(0.0, f64::max))
+        })
+        .collect();
     let med: Vec<f64> = ns.into_iter().map(median).collect();
     let best_peer = med[2..5].iter().copied().fold(f64::INFINITY, f64::min);
     let floor_ns = med[5];
@@ -557,6 +565,22 @@ fn submit_result_interleaved() {
             m / floor_ns
         );
     }
+    // For `benches/report.py` (a group of its own in docs/benchmarks.md).
+    let json: Vec<String> = cases
+        .iter()
+        .zip(med.iter().zip(&spans))
+        .map(|((name, _), (m, (lo, hi)))| {
+            format!(
+                "{{\"group\": \"submit_result_interleaved\", \"name\": \"{name}\", \"ns_per_iter\": {m:.1}, \"min_ns\": {lo:.1}, \"max_ns\": {hi:.1}, \"elements\": null, \"runs\": {ROUNDS}}}"
+            )
+        })
+        .collect();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-python");
+    let _ = std::fs::create_dir_all(dir);
+    let _ = std::fs::write(
+        format!("{dir}/submit_result_interleaved.json"),
+        format!("[{}]\n", json.join(",\n ")),
+    );
 }
 
 fn main() {
