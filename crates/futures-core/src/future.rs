@@ -737,7 +737,14 @@ impl<T> Future<T> {
     /// let v: Vec<i32> = f.into_result().unwrap(); // the last handle takes it
     /// assert_eq!(v, [1, 2, 3]);
     /// ```
+    #[inline]
     pub fn into_result(self) -> Result<T, FutureError> {
+        // The common case, inline: finished, its completion over, and this
+        // the only handle (`Acquire`: see `refuse_take`).
+        let w = self.word();
+        if w.lifecycle() == FINISHED && w.has(NOTIFIED) && w.handles() == 1 {
+            return self.take();
+        }
         self.into_result_until(None)
     }
 
@@ -1028,7 +1035,15 @@ impl<T: Sync> Future<T> {
     /// let b: &String = f.result().unwrap();
     /// assert_eq!(a, b);
     /// ```
+    #[inline]
     pub fn result(&self) -> Result<&T, FutureError> {
+        // The common case, inline: finished with a value (`Acquire`, in
+        // `word`, makes the outcome visible: `cell.rs`).
+        if self.word().lifecycle() == FINISHED {
+            if let Some(Ok(v)) = self.outcome() {
+                return Ok(v);
+            }
+        }
         self.wait_done(None);
         self.result_now()
     }
