@@ -74,6 +74,7 @@ impl Gate {
     /// The gate is closed: what closed it, and whether this refused
     /// submitter, inside for a moment, drained the gate on its way out (then
     /// the caller runs the drained reaction).
+    #[inline]
     pub(crate) fn enter(&self) -> Result<(), (Refused, bool)> {
         let prev = self.word.fetch_add(ONE, Ordering::SeqCst);
         if prev & FLAGS == 0 {
@@ -89,6 +90,7 @@ impl Gate {
     }
 
     /// Leaves after pushing; returns whether this drained the gate.
+    #[inline]
     pub(crate) fn leave(&self) -> bool {
         let prev = self.word.fetch_sub(ONE, Ordering::SeqCst);
         // A refused submitter passing through a drained gate does not drain

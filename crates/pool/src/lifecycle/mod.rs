@@ -116,6 +116,7 @@ impl Lifecycle {
     ///
     /// [`SubmitError::Shutdown`] or [`SubmitError::Broken`] once the gate is
     /// closed.
+    #[inline]
     pub(crate) fn admit<'a, Q: Queued + ?Sized>(
         &'a self,
         queued: &'a Q,

@@ -27,6 +27,7 @@ impl Sleep {
 
     /// Called after pushing a job: wakes one sleeping worker, if any.
     /// Returns whether it woke one. No lock, no syscall when nobody sleeps.
+    #[inline]
     pub(crate) fn wake_one(&self) -> bool {
         // Pairs with the fence in `sleep`: either this load sees the
         // sleeper's announcement, or the sleeper's check sees our job.
@@ -34,6 +35,14 @@ impl Sleep {
         if self.sleepers.load(Ordering::SeqCst) == 0 {
             return false;
         }
+        self.wake_one_sleeping()
+    }
+
+    /// `wake_one` when someone announced sleep (out of line: the submit
+    /// that finds no sleeper stays short).
+    #[cold]
+    #[inline(never)]
+    fn wake_one_sleeping(&self) -> bool {
         let mut tokens = self.tokens.lock();
         // Under the lock the count is exact: a worker that announced has
         // either left again (found work) or is blocked in `wait`.
