@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use concurrent_futures_core::{Completion, Future, Waitable, Waiter};
 
-use crate::waiter::{self, AllCompleted, FirstCompleted, FirstException, Signal, StopRule};
+use crate::waiter::{self, AllCompleted, FirstCompleted, FirstException, Held, Signal, StopRule};
 use concurrent_futures_core::__private::primitives;
 
 /// When [`wait`] returns: Python's `return_when` constants.
@@ -299,6 +299,15 @@ impl Waitable for Dyn<'_> {
     fn install_waiter(&self, waiter: &Arc<dyn Waiter>, token: usize) -> Option<Completion> {
         self.0.install_waiter(waiter, token)
     }
+    #[allow(unsafe_code)]
+    unsafe fn install_waiter_unowned(
+        &self,
+        waiter: &Arc<dyn Waiter>,
+        token: usize,
+    ) -> Option<Completion> {
+        // SAFETY: the same contract, passed on.
+        unsafe { self.0.install_waiter_unowned(waiter, token) }
+    }
     fn remove_waiter(&self, waiter: &Arc<dyn Waiter>) {
         self.0.remove_waiter(waiter);
     }
@@ -329,13 +338,13 @@ pub(crate) fn block_on<W: Waitable, R: StopRule>(
     rule: R,
     deadline: Option<Instant>,
 ) -> bool {
-    let signal = Arc::new(Signal::new(rule));
-    let waiter: Arc<dyn Waiter> = signal.clone();
+    let held = Held::new(Signal::new(rule));
+    let (signal, waiter) = (&*held.waiter, &held.hook);
     let mut installed = Installed {
         pending,
         count: 0,
-        waiter: &waiter,
-        signal: &signal,
+        waiter,
+        signal,
     };
     for (token, f) in pending.iter().enumerate() {
         // A completion may already have said stop (`FirstCompleted`,
@@ -344,7 +353,12 @@ pub(crate) fn block_on<W: Waitable, R: StopRule>(
         if token % 64 == 63 && signal.stopped() {
             return true;
         }
-        let early = f.install_waiter(&waiter, token);
+        // SAFETY: `held` outlives `installed`, whose drop uninstalls it
+        // from every future it was installed on, unless every one of them
+        // has been recorded: then each notify was seen under the signal's
+        // lock, and unlocking it was the last thing it did to the signal.
+        #[allow(unsafe_code)]
+        let early = unsafe { waiter::install(waiter, f, token) };
         installed.count += 1;
         // Done since the first look: nothing was installed; record it here.
         if let Some(how) = early {

@@ -109,6 +109,7 @@ pub(crate) struct Signal<R> {
     /// without taking the lock: a `FIRST_COMPLETED` wait over many futures
     /// stops installing as soon as one completes.
     stopped: AtomicBool,
+    canary: Canary,
 }
 
 struct SignalState<R> {
@@ -130,6 +131,7 @@ impl<R: StopRule> Signal<R> {
             }),
             cond: Condvar::new(),
             stopped: AtomicBool::new(false),
+            canary: Canary::default(),
         }
     }
 
@@ -188,6 +190,7 @@ impl<R: StopRule> Signal<R> {
 #[allow(unsafe_code)]
 unsafe impl<R: StopRule> Waiter for Signal<R> {
     fn notify(&self, _token: usize, how: Completion) {
+        self.canary.check();
         self.record(how);
     }
 }
@@ -197,6 +200,7 @@ unsafe impl<R: StopRule> Waiter for Signal<R> {
 pub(crate) struct Queue {
     state: Mutex<QueueState>,
     cond: Condvar,
+    canary: Canary,
 }
 
 struct QueueState {
@@ -215,6 +219,7 @@ impl Queue {
                 sleeping: false,
             }),
             cond: Condvar::new(),
+            canary: Canary::default(),
         }
     }
 
@@ -246,6 +251,7 @@ impl Queue {
 #[allow(unsafe_code)]
 unsafe impl Waiter for Queue {
     fn notify(&self, token: usize, _how: Completion) {
+        self.canary.check();
         let mut g = self.state.lock();
         g.done.push(token);
         if g.sleeping {
@@ -256,13 +262,133 @@ unsafe impl Waiter for Queue {
     }
 }
 
-/// Removes `waiter` from `future` unless the future is done: a done future
-/// has notified (or is notifying, under its lock) its waiters and dropped
-/// them by itself, so removing would only take its lock for nothing.
-pub(crate) fn uninstall<W: Waitable + ?Sized>(waiter: &Arc<dyn Waiter>, future: &W) {
-    if future.completion().is_none() {
-        future.remove_waiter(waiter);
+/// The one reference that a `wait` or `as_completed` keeps to its waiter.
+/// The futures hold plain pointers to it (installed with [`install`]), so
+/// this must be dropped only after the waiter was uninstalled from every
+/// future whose notify has not been seen ([`install`]'s contract); then
+/// dropping it frees the waiter.
+pub(crate) struct Held<W: Guarded> {
+    /// The waiter, as its owner uses it.
+    pub(crate) waiter: Arc<W>,
+    /// The same object, as the hook takes it.
+    pub(crate) hook: Arc<dyn Waiter>,
+}
+
+impl<W: Guarded> Held<W> {
+    /// Holds `waiter`.
+    pub(crate) fn new(waiter: W) -> Self {
+        let waiter = Arc::new(waiter);
+        Held {
+            hook: waiter.clone(),
+            waiter,
+        }
     }
+}
+
+impl<W: Guarded> Drop for Held<W> {
+    fn drop(&mut self) {
+        self.waiter.canary().release(&self.hook);
+    }
+}
+
+/// A waiter with a [`Canary`].
+pub(crate) trait Guarded: Waiter + 'static {
+    fn canary(&self) -> &Canary;
+}
+
+impl<R: StopRule> Guarded for Signal<R> {
+    fn canary(&self) -> &Canary {
+        &self.canary
+    }
+}
+
+impl Guarded for Queue {
+    fn canary(&self) -> &Canary {
+        &self.canary
+    }
+}
+
+/// Under loom, the proof that no notify reaches a waiter after its wait let
+/// go of it (which would touch freed memory): [`Held`]'s drop marks the
+/// waiter released and keeps it alive in a thread-local list, `notify`
+/// records it if the mark is on (a panic there would be caught by the
+/// future), and [`Canary::bury`] fails if one did. Without loom it is empty
+/// and does nothing.
+#[derive(Default)]
+pub(crate) struct Canary {
+    #[cfg(loom)]
+    released: std::sync::atomic::AtomicBool,
+}
+
+/// A notify reached a released waiter (under loom).
+#[cfg(loom)]
+static LATE_NOTIFY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+#[cfg(loom)]
+std::thread_local! {
+    static KEPT: std::cell::RefCell<Vec<Arc<dyn Waiter>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Canary {
+    /// Records (under loom) a notify of a released waiter.
+    fn check(&self) {
+        #[cfg(loom)]
+        if self.released.load(std::sync::atomic::Ordering::SeqCst) {
+            LATE_NOTIFY.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// Marks the waiter released and (under loom) keeps `hook` alive.
+    fn release(&self, hook: &Arc<dyn Waiter>) {
+        #[cfg(loom)]
+        {
+            self.released
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            KEPT.with(|k| k.borrow_mut().push(hook.clone()));
+        }
+        let _ = hook;
+    }
+
+    /// Frees the waiters released on this thread so far (loom models call
+    /// it once their threads are joined); fails if any was notified after
+    /// its release.
+    #[cfg(all(loom, test))]
+    pub(crate) fn bury() {
+        KEPT.with(|k| k.borrow_mut().clear());
+        assert!(
+            !LATE_NOTIFY.swap(false, std::sync::atomic::Ordering::SeqCst),
+            "a notify reached a waiter after its wait let go of it"
+        );
+    }
+}
+
+/// Installs `waiter` on `future` with `token` without cloning it (no
+/// reference count touched); returns the future's completion if it is done
+/// (then nothing is installed).
+///
+/// # Safety
+///
+/// The caller keeps `waiter` alive until it has either [`uninstall`]ed it
+/// from `future` or seen the notification of `token` through the waiter's
+/// own lock (the last thing `notify` does to the waiter is unlocking it:
+/// `Signal::record`, `Queue::notify`).
+#[allow(unsafe_code)]
+pub(crate) unsafe fn install<W: Waitable + ?Sized>(
+    waiter: &Arc<dyn Waiter>,
+    future: &W,
+    token: usize,
+) -> Option<Completion> {
+    // SAFETY: the caller's contract is `install_waiter_unowned`'s.
+    unsafe { future.install_waiter_unowned(waiter, token) }
+}
+
+/// Removes `waiter` from `future`. Even from a future that is done: its
+/// notify may still be on its way (a done word comes before the notify,
+/// which runs under the future's lock), and `remove_waiter` waits for it, so
+/// that the waiter may be freed afterwards. A future whose notify is over
+/// (`NOTIFIED`) returns without locking.
+pub(crate) fn uninstall<W: Waitable + ?Sized>(waiter: &Arc<dyn Waiter>, future: &W) {
+    future.remove_waiter(waiter);
 }
 
 #[cfg(all(test, not(loom)))]
