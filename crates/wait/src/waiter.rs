@@ -35,27 +35,43 @@ pub(crate) trait StopRule: Send + 'static {
 }
 
 /// `ALL_COMPLETED`: a countdown of the futures not done yet.
+///
+/// It may start unarmed, while the futures are being installed on one by
+/// one and their number is not known yet: completions count below zero
+/// until [`Signal::arm`] adds the number installed.
 #[derive(Debug)]
 pub(crate) struct AllCompleted {
-    left: usize,
+    left: isize,
+    armed: bool,
 }
 
 impl AllCompleted {
     /// A countdown from `pending`, the number of futures not yet done.
     pub(crate) fn new(pending: usize) -> Self {
-        AllCompleted { left: pending }
+        AllCompleted {
+            left: pending as isize,
+            armed: true,
+        }
+    }
+
+    /// A countdown whose start is given later, by [`Signal::arm`].
+    pub(crate) fn unarmed() -> Self {
+        AllCompleted {
+            left: 0,
+            armed: false,
+        }
     }
 }
 
 impl StopRule for AllCompleted {
     fn record(&mut self, _: Completion) -> bool {
-        debug_assert!(self.left > 0, "a future was recorded twice");
+        debug_assert!(!self.armed || self.left > 0, "a future was recorded twice");
         self.left -= 1;
-        self.left == 0
+        self.all_recorded()
     }
 
     fn all_recorded(&self) -> bool {
-        self.left == 0
+        self.armed && self.left == 0
     }
 }
 
@@ -181,6 +197,23 @@ impl<R: StopRule> Signal<R> {
             g = self.cond.nap(g, nap);
             g.sleeping = false;
         }
+    }
+}
+
+impl Signal<AllCompleted> {
+    /// Starts an unarmed countdown: `installed` futures were installed on
+    /// (each is counted down once, by its notify). Returns whether all of
+    /// them have notified already.
+    pub(crate) fn arm(&self, installed: usize) -> bool {
+        let mut g = self.state.lock();
+        debug_assert!(!g.rule.armed, "armed twice");
+        g.rule.armed = true;
+        g.rule.left += installed as isize;
+        if g.rule.all_recorded() {
+            g.stop = true;
+            self.stopped.store(true, Ordering::Relaxed);
+        }
+        g.stop
     }
 }
 
