@@ -469,7 +469,10 @@ impl<T> Future<T> {
             // code, outside the lock.
             unwind::drop_reporting("a waiter", more);
         }
-        unwind::drop_reporting("a waiter", first);
+        // A borrowed waiter (`wait`, `as_completed`) has nothing to drop.
+        if first.as_ref().is_some_and(|(w, _)| w.is_owned()) {
+            unwind::drop_reporting("a waiter", first);
+        }
         // Release: the callbacks' reads of the outcome happen-before an
         // owner's take (it loads `NOTIFIED` with `Acquire`).
         let prev = Word(inner.header.state.fetch_or(NOTIFIED, Ordering::AcqRel));

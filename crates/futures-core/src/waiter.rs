@@ -249,6 +249,13 @@ impl WaiterRef {
         self.0.as_ptr().cast::<u8>().addr() & 1 == 1
     }
 
+    /// Whether this holds a reference count (dropping it may free the
+    /// waiter and run its `Drop`).
+    #[inline]
+    pub(crate) fn is_owned(&self) -> bool {
+        !self.is_borrowed()
+    }
+
     #[inline]
     fn ptr(&self) -> *const dyn Waiter {
         if self.is_borrowed() {

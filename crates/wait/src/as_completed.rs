@@ -328,6 +328,7 @@ impl Stream {
     /// The next token to yield, or the timeout. Tokens already at hand are
     /// yielded even after the deadline; the deadline is checked only when
     /// none is left and none has completed since.
+    #[inline]
     fn next_token(&mut self) -> Option<Result<usize, TimeoutError>> {
         if self.ended {
             return None;
@@ -416,6 +417,7 @@ impl Seen {
 
     /// Inserts `id`; returns whether it was new. `id` must be one of those
     /// the set was made for.
+    #[inline]
     fn insert(&mut self, id: usize) -> bool {
         match self {
             Seen::Bits { base, shift, words } => {
