@@ -224,3 +224,20 @@ fn loom_as_completed_dropped_early_vs_result_and_cancel() {
         b.assert_released();
     });
 }
+
+#[test]
+fn loom_wait_all_timeout_vs_result_and_cancel() {
+    // `wait(.., ALL_COMPLETED)`'s one pass, timing out at once while the
+    // futures complete: each is reported by its state at the end, and no
+    // notify comes after the wait let go of its waiter.
+    model(|| {
+        let (a, b, never) = (Future::new(), Future::new(), Future::new());
+        let ts = race(&a, Completion::Finished, &b);
+        let fs = [&a, &b, &never];
+        let r = wait(fs, Some(Duration::from_nanos(1)), ReturnWhen::AllCompleted);
+        assert!(r.not_done.contains(&never));
+        join(ts);
+        // A waiter left on `never` would be notified after its release.
+        never.set_result(0).unwrap();
+    });
+}
