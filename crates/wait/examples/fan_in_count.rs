@@ -35,7 +35,11 @@ fn complete_later(fs: &[Future<u64>]) -> thread::JoinHandle<()> {
     // `race` as a third argument: no pause, as in the benchmark (for perf
     // and strace, not for counting: the interleaving then varies).
     let race = std::env::args().nth(3).as_deref() == Some("race");
-    let pause = if race { Duration::ZERO } else { pause(fs.len()) };
+    let pause = if race {
+        Duration::ZERO
+    } else {
+        pause(fs.len())
+    };
     thread::spawn(move || {
         thread::sleep(pause);
         for (i, f) in work.into_iter().enumerate() {

@@ -241,3 +241,19 @@ fn loom_wait_all_timeout_vs_result_and_cancel() {
         never.set_result(0).unwrap();
     });
 }
+
+#[test]
+fn loom_first_exception_failure_vs_last_completion() {
+    // Every future completes, one of them failing: the failure's notify
+    // (which takes the signal's lock) races the last countdown (which says
+    // that every notify is over, so the waiter is freed without a removal
+    // pass). The failure must count down only under the lock.
+    model(|| {
+        let (a, b) = (Spy::new(), Spy::new());
+        let ts = race(&a.future, Completion::Failed, &b.future);
+        assert!(block_on(&[Dyn(&a), Dyn(&b)], FirstException::new(2), None));
+        join(ts);
+        a.assert_released();
+        b.assert_released();
+    });
+}

@@ -1,19 +1,21 @@
 //! The waiters that `wait` and `as_completed` install on every future they
 //! watch, through `futures-core`'s [`Waiter`] hook.
 //!
-//! * [`Signal`] serves `wait`: a [`StopRule`] under a lock, and a condvar on
-//!   which the waiting thread sleeps until the rule says stop. The three rules
-//!   are Python's `return_when` values: [`AllCompleted`] (a countdown),
-//!   [`FirstCompleted`] (any completion) and [`FirstException`] (the first
-//!   failure, or the countdown reaching zero).
+//! * [`Signal`] serves `wait`: a countdown of the futures not yet done (an
+//!   atomic), a [`StopRule`] that may stop the wait before it reaches zero,
+//!   and a condvar on which the waiting thread sleeps until it may return.
+//!   The three rules are Python's `return_when` values: [`AllCompleted`]
+//!   (the countdown alone), [`FirstCompleted`] (any completion) and
+//!   [`FirstException`] (the first failure, or the countdown).
 //! * [`Queue`] serves `as_completed`: completed tokens in completion order,
 //!   which the consumer takes all at once.
 //!
-//! Every `notify` is O(1): it locks the waiter (never a future), counts down
-//! or pushes one token, and wakes the waiting thread only if it sleeps *and*
-//! it has something to wake up for. The queue's buffers are allocated up
-//! front for every token, so no completion allocates. See `README.md` in
-//! this directory for the whole protocol.
+//! Every `notify` is O(1) and touches no future. A countdown `notify` is one
+//! atomic decrement; only the one that stops the wait takes the waiter's
+//! lock, to say so and wake the waiting thread. The queue's `notify` locks
+//! the queue, pushes one token and wakes the consumer only if it sleeps. The
+//! queue's buffers are allocated up front for every token, so no completion
+//! allocates. See `README.md` in this directory for the whole protocol.
 
 use std::mem;
 use std::sync::Arc;
@@ -21,57 +23,62 @@ use std::time::Instant;
 
 use concurrent_futures_core::{Completion, Waitable, Waiter};
 
-use concurrent_futures_core::__private::primitives::{AtomicBool, Condvar, Mutex, Nap, Ordering};
+use concurrent_futures_core::__private::primitives::{
+    AtomicBool, AtomicUsize, Condvar, Mutex, Nap, Ordering,
+};
 
-/// When a `wait` may return.
-pub(crate) trait StopRule: Send + 'static {
-    /// Records one completion of a future the wait watches (each watched
-    /// future is recorded once); returns whether the wait may return now.
-    fn record(&mut self, how: Completion) -> bool;
+/// When a `wait` may return: when its countdown reaches zero, or earlier on
+/// a completion the rule stops at.
+pub(crate) trait StopRule: Send + Sync + 'static {
+    /// Whether this completion stops the wait at once, whatever the count.
+    fn stops_on(&self, how: Completion) -> bool;
 
-    /// Whether every watched future has been recorded (so each has notified
-    /// and dropped the waiter, and none needs it removed).
-    fn all_recorded(&self) -> bool;
+    /// Where the countdown starts.
+    fn start(&self) -> Start;
 }
 
-/// `ALL_COMPLETED`: a countdown of the futures not done yet.
-///
-/// It may start unarmed, while the futures are being installed on one by
-/// one and their number is not known yet: completions count below zero
-/// until [`Signal::arm`] adds the number installed.
+/// Where a [`Signal`]'s countdown starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// From the number of pending futures.
+    At(usize),
+    /// Unarmed: the number is given later, by [`Signal::arm`]; completions
+    /// count below zero until then.
+    Unarmed,
+    /// No countdown: the rule alone stops the wait.
+    Never,
+}
+
+/// `ALL_COMPLETED`: the countdown alone.
 #[derive(Debug)]
 pub(crate) struct AllCompleted {
-    left: isize,
-    armed: bool,
+    start: Start,
 }
 
 impl AllCompleted {
     /// A countdown from `pending`, the number of futures not yet done.
     pub(crate) fn new(pending: usize) -> Self {
         AllCompleted {
-            left: pending as isize,
-            armed: true,
+            start: Start::At(pending),
         }
     }
 
-    /// A countdown whose start is given later, by [`Signal::arm`].
+    /// A countdown whose start is given later, by [`Signal::arm`], once the
+    /// futures have been installed on one by one.
     pub(crate) fn unarmed() -> Self {
         AllCompleted {
-            left: 0,
-            armed: false,
+            start: Start::Unarmed,
         }
     }
 }
 
 impl StopRule for AllCompleted {
-    fn record(&mut self, _: Completion) -> bool {
-        debug_assert!(!self.armed || self.left > 0, "a future was recorded twice");
-        self.left -= 1;
-        self.all_recorded()
+    fn stops_on(&self, _: Completion) -> bool {
+        false
     }
 
-    fn all_recorded(&self) -> bool {
-        self.armed && self.left == 0
+    fn start(&self) -> Start {
+        self.start
     }
 }
 
@@ -80,12 +87,12 @@ impl StopRule for AllCompleted {
 pub(crate) struct FirstCompleted;
 
 impl StopRule for FirstCompleted {
-    fn record(&mut self, _: Completion) -> bool {
+    fn stops_on(&self, _: Completion) -> bool {
         true
     }
 
-    fn all_recorded(&self) -> bool {
-        false
+    fn start(&self) -> Start {
+        Start::Never
     }
 }
 
@@ -107,19 +114,30 @@ impl FirstException {
 }
 
 impl StopRule for FirstException {
-    fn record(&mut self, how: Completion) -> bool {
-        // Count down even on a failure, so the count stays exact.
-        self.all.record(how) || how == Completion::Failed
+    fn stops_on(&self, how: Completion) -> bool {
+        how == Completion::Failed
     }
 
-    fn all_recorded(&self) -> bool {
-        self.all.all_recorded()
+    fn start(&self) -> Start {
+        self.all.start()
     }
 }
 
 /// The waiter of one `wait` call.
+///
+/// The countdown `left` is an atomic so that a completion that does not stop
+/// the wait costs one decrement and nothing else: that decrement is the last
+/// thing its `notify` does to the signal. The completion that stops the wait
+/// takes the lock, sets `stop` (and `all`, if the count reached zero) and
+/// wakes the waiting thread; a completion the rule stops at takes the lock
+/// *before* it counts down, so that whoever sees `all` under the lock knows
+/// that every `notify` is over (see `README.md`, "Freeing the waiter").
 pub(crate) struct Signal<R> {
-    state: Mutex<SignalState<R>>,
+    rule: R,
+    /// Futures still to record; wraps below zero while unarmed. Unused when
+    /// the rule has no countdown.
+    left: AtomicUsize,
+    state: Mutex<SignalState>,
     cond: Condvar,
     /// Mirrors `state.stop`, so the installing thread can notice a stop
     /// without taking the lock: a `FIRST_COMPLETED` wait over many futures
@@ -128,10 +146,12 @@ pub(crate) struct Signal<R> {
     canary: Canary,
 }
 
-struct SignalState<R> {
-    rule: R,
-    /// The rule said stop; once set, stays set.
+struct SignalState {
+    /// The wait may return; once set, stays set.
     stop: bool,
+    /// The countdown reached zero: every watched future was recorded, and
+    /// every `notify` is over.
+    all: bool,
     /// The waiting thread sleeps on `cond` (so a `notify` must wake it).
     sleeping: bool,
 }
@@ -139,19 +159,26 @@ struct SignalState<R> {
 impl<R: StopRule> Signal<R> {
     /// A waiter that stops as `rule` says.
     pub(crate) fn new(rule: R) -> Self {
+        let left = match rule.start() {
+            Start::At(n) => n,
+            Start::Unarmed | Start::Never => 0,
+        };
+        let all = rule.start() == Start::At(0);
         Signal {
+            rule,
+            left: AtomicUsize::new(left),
             state: Mutex::new(SignalState {
-                rule,
-                stop: false,
+                stop: all,
+                all,
                 sleeping: false,
             }),
             cond: Condvar::new(),
-            stopped: AtomicBool::new(false),
+            stopped: AtomicBool::new(all),
             canary: Canary::default(),
         }
     }
 
-    /// Whether the rule has said stop. A hint only (the lock is not taken):
+    /// Whether the wait may stop. A hint only (the lock is not taken):
     /// `false` may be stale, `true` is final. Relaxed is enough because
     /// nothing is read on the strength of it; `wait` reads `stop` under the
     /// lock.
@@ -159,12 +186,45 @@ impl<R: StopRule> Signal<R> {
         self.stopped.load(Ordering::Relaxed)
     }
 
-    /// Records a completion and returns whether the wait may stop. Called by
-    /// `notify`, and by the waiting thread itself for a future that turned
-    /// out to be done when it tried to install the waiter on it.
+    /// Records a completion; returns whether this one stopped the wait.
+    /// Called by `notify`, and by the waiting thread itself for a future
+    /// that turned out to be done when it tried to install the waiter on it.
+    ///
+    /// A completion that does not stop the wait touches the signal last with
+    /// its decrement; one that stops it last with unlocking the lock.
     pub(crate) fn record(&self, how: Completion) -> bool {
-        let mut g = self.state.lock();
-        if !g.stop && g.rule.record(how) {
+        let counts = self.rule.start() != Start::Never;
+        if self.rule.stops_on(how) {
+            let mut g = self.state.lock();
+            self.canary.check();
+            // Counted under the lock: the `all` that a zero sets is then seen
+            // only after this unlock.
+            let zero = counts && self.count_down();
+            self.stop(&mut g, zero);
+            return true;
+        }
+        if counts && self.count_down() {
+            let mut g = self.state.lock();
+            self.canary.check();
+            self.stop(&mut g, true);
+            return true;
+        }
+        false
+    }
+
+    /// Counts one completion down; whether it brought the count to zero
+    /// (only an armed count can: an unarmed one is at most zero). AcqRel:
+    /// the decrement that reaches zero acquires every earlier one (an RMW
+    /// chain), and with them their futures' completions, which it passes on
+    /// through the lock to the waiting thread.
+    fn count_down(&self) -> bool {
+        self.left.fetch_sub(1, Ordering::AcqRel) == 1
+    }
+
+    /// Under the lock: the wait may stop; `all`: every future was recorded.
+    fn stop(&self, g: &mut SignalState, all: bool) {
+        g.all |= all;
+        if !g.stop {
             g.stop = true;
             self.stopped.store(true, Ordering::Relaxed);
             if g.sleeping {
@@ -172,18 +232,18 @@ impl<R: StopRule> Signal<R> {
                 self.cond.notify_one();
             }
         }
-        g.stop
     }
 
-    /// Whether the rule has recorded every watched future.
+    /// Whether every watched future has been recorded, and so every `notify`
+    /// is over (none needs the waiter removed).
     pub(crate) fn all_recorded(&self) -> bool {
-        self.state.lock().rule.all_recorded()
+        self.state.lock().all
     }
 
-    /// Blocks until the rule says stop (`true`) or `deadline` passes
-    /// (`false`). `stop` is read and `sleeping` set under the lock that
-    /// `record` takes, so a stop cannot slip in unseen between the check and
-    /// the sleep.
+    /// Blocks until the wait may stop (`true`) or `deadline` passes
+    /// (`false`). `stop` is read and `sleeping` set under the lock that a
+    /// stopping `record` takes, so a stop cannot slip in unseen between the
+    /// check and the sleep.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> bool {
         let mut g = self.state.lock();
         loop {
@@ -198,28 +258,26 @@ impl<R: StopRule> Signal<R> {
             g.sleeping = false;
         }
     }
-}
 
-impl Signal<AllCompleted> {
     /// Starts an unarmed countdown: `installed` futures were installed on
-    /// (each is counted down once, by its notify). Returns whether all of
-    /// them have notified already.
+    /// (each counts down once, in its notify). Returns whether the wait may
+    /// stop already (all of them have notified, or the rule stopped it).
     pub(crate) fn arm(&self, installed: usize) -> bool {
+        debug_assert_eq!(self.rule.start(), Start::Unarmed);
+        // AcqRel, as `count_down`: this may be the step that reaches zero.
+        let before = self.left.fetch_add(installed, Ordering::AcqRel);
         let mut g = self.state.lock();
-        debug_assert!(!g.rule.armed, "armed twice");
-        g.rule.armed = true;
-        g.rule.left += installed as isize;
-        if g.rule.all_recorded() {
-            g.stop = true;
-            self.stopped.store(true, Ordering::Relaxed);
+        if before.wrapping_add(installed) == 0 {
+            self.stop(&mut g, true);
         }
         g.stop
     }
 }
 
-// SAFETY: `notify` takes only this waiter's own lock, for a countdown and a
-// flag, and signals the condvar; it calls into no future and runs no user
-// code (`StopRule`s are the three rules above, none of which can panic).
+// SAFETY: `notify` counts down an atomic and, if that stops the wait, takes
+// this waiter's own lock to say so and signal the condvar; it calls into no
+// future and runs no user code (`StopRule`s are the three rules above, none
+// of which can panic).
 #[allow(unsafe_code)]
 unsafe impl<R: StopRule> Waiter for Signal<R> {
     fn notify(&self, _token: usize, how: Completion) {
@@ -286,6 +344,7 @@ unsafe impl Waiter for Queue {
     fn notify(&self, token: usize, _how: Completion) {
         self.canary.check();
         let mut g = self.state.lock();
+        self.canary.check();
         g.done.push(token);
         if g.sleeping {
             // One wake per sleep: the next pushes find `sleeping` false.
@@ -430,19 +489,39 @@ mod tests {
 
     #[test]
     fn all_completed_counts_down() {
-        let mut r = AllCompleted::new(2);
-        assert!(!r.record(Completion::Failed));
-        assert!(r.record(Completion::Cancelled));
+        let s = Signal::new(AllCompleted::new(2));
+        assert!(!s.record(Completion::Failed));
+        assert!(!s.all_recorded() && !s.stopped());
+        assert!(s.record(Completion::Cancelled));
+        assert!(s.all_recorded() && s.wait(None));
     }
 
     #[test]
     fn first_exception_stops_on_failure_only() {
-        let mut r = FirstException::new(3);
-        assert!(!r.record(Completion::Cancelled));
-        assert!(r.record(Completion::Failed));
-        let mut r = FirstException::new(2);
-        assert!(!r.record(Completion::Finished));
-        assert!(r.record(Completion::Cancelled));
+        let s = Signal::new(FirstException::new(3));
+        assert!(!s.record(Completion::Cancelled));
+        assert!(s.record(Completion::Failed));
+        assert!(s.wait(None) && !s.all_recorded());
+        let s = Signal::new(FirstException::new(2));
+        assert!(!s.record(Completion::Finished));
+        assert!(s.record(Completion::Cancelled));
+        assert!(s.all_recorded());
+    }
+
+    #[test]
+    fn an_unarmed_countdown_counts_below_zero_until_armed() {
+        let s = Signal::new(AllCompleted::unarmed());
+        assert!(!s.record(Completion::Finished));
+        assert!(!s.record(Completion::Finished));
+        assert!(!s.stopped());
+        assert!(s.arm(2), "both notified before the arming");
+        assert!(s.all_recorded());
+        let s = Signal::new(AllCompleted::unarmed());
+        assert!(!s.record(Completion::Finished));
+        assert!(!s.arm(2));
+        assert!(!s.wait(Some(Instant::now())));
+        assert!(s.record(Completion::Cancelled));
+        assert!(s.all_recorded() && s.wait(None));
     }
 
     #[test]
