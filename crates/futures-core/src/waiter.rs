@@ -11,7 +11,10 @@
 //! done (`set_result`, `set_exception` or `cancel`). The waiter is removed
 //! with [`Waitable::remove_waiter`] when the wait returns, on every path
 //! (completion, timeout, unwinding); a completed future drops its waiters by
-//! itself.
+//! itself. A waiter installed with [`Waitable::install_waiter_unowned`] is
+//! held by a plain pointer, not a reference count: its owner keeps it alive
+//! until each future has either notified it (as the owner sees through the
+//! waiter's own lock) or had it removed.
 //!
 //! # Lock order
 //!
