@@ -438,10 +438,7 @@ impl<T> Future<T> {
         let wake_sleepers = g.sleepers > 0;
         let first = g.waiter.take();
         let more = g.more.take();
-        for (w, token) in first
-            .iter()
-            .chain(more.iter().flat_map(|m| m.waiters.iter()))
-        {
+        let notify = |(w, token): &(WaiterRef, usize)| {
             if let Err(message) = unwind::catch(|| w.get().notify(*token, how)) {
                 unwind::report_as(
                     DiagnosticKind::WaiterPanicked,
@@ -449,6 +446,11 @@ impl<T> Future<T> {
                     &message,
                 );
             }
+        };
+        // The inline waiter alone is the common case (`wait`, `as_completed`).
+        first.iter().for_each(notify);
+        if let Some(m) = &more {
+            m.waiters.iter().for_each(notify);
         }
         drop(g);
         section.disarm();

@@ -13,7 +13,8 @@
 //!
 //! The difference between the two totals over 20,000 is the cost per
 //! future (setup, thread start and process exit cancel out). Modes:
-//! `as_completed`, `wait_all`, and `channel` (a crossbeam-channel fan-in of
+//! `as_completed`, `wait_all`, `wait_first` (`FIRST_COMPLETED`: install on
+//! all, then remove from all but the first), and `channel` (a crossbeam-channel fan-in of
 //! `n` integers, the floor). Making and dropping the futures is counted in
 //! every mode of futures but not in `channel`; `make` does only that, to be
 //! subtracted.
@@ -71,6 +72,13 @@ fn main() {
             drop(black_box(r));
             t.join().unwrap();
         }
+        "wait_first" => {
+            let t = complete_later(&fs);
+            let r = wait(&fs, None, ReturnWhen::FirstCompleted);
+            assert!(!r.done.is_empty());
+            drop(black_box(r));
+            t.join().unwrap();
+        }
         "make" => {
             let work = fs.to_vec();
             for (i, f) in work.into_iter().enumerate() {
@@ -91,7 +99,7 @@ fn main() {
             black_box(sum);
             t.join().unwrap();
         }
-        other => panic!("unknown mode {other}: as_completed, wait_all, make, channel"),
+        other => panic!("unknown mode {other}: as_completed, wait_all, wait_first, make, channel"),
     }
     drop(fs);
 }
