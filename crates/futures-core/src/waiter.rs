@@ -195,8 +195,11 @@ pub trait Waitable: Send + Sync {
     }
 
     /// Removes every installation of `waiter` from this future (none if it
-    /// already completed). When it returns, the future neither notifies
-    /// `waiter` nor is still notifying it.
+    /// already completed). On a [`Future`](crate::Future) (and on any
+    /// implementation that overrides
+    /// [`install_waiter_unowned`](Waitable::install_waiter_unowned)), when
+    /// it returns the future neither notifies `waiter` nor is still
+    /// notifying it.
     fn remove_waiter(&self, waiter: &Arc<dyn Waiter>);
 
     /// How the future ended, or `None` while it is pending or running.
