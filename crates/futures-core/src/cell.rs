@@ -42,14 +42,13 @@ use std::cell::UnsafeCell as StdUnsafeCell;
 use std::marker::PhantomData;
 use std::mem::{needs_drop, MaybeUninit};
 use std::ptr::NonNull;
-use std::sync::Arc as StdArc;
 use std::task::Waker;
 
 use crate::error::TaskError;
 use crate::primitives::{AtomicUsize, Condvar, Mutex, UnsafeCell};
 use crate::recycle;
 use crate::unwind;
-use crate::waiter::Waiter;
+use crate::waiter::WaiterRef;
 
 /// The outcome of a task, as it is handed around.
 pub(crate) type Outcome<T> = Result<T, TaskError>;
@@ -125,13 +124,13 @@ pub(crate) struct Listeners<T> {
     /// Threads blocked on `cond` (in `result`, `into_result`, ...).
     pub(crate) sleepers: usize,
     /// The first waiter, inline: `wait`/`as_completed` allocate nothing here.
-    pub(crate) waiter: Option<(StdArc<dyn Waiter>, usize)>,
+    pub(crate) waiter: Option<(WaiterRef, usize)>,
     pub(crate) more: Option<Box<More<T>>>,
 }
 
 /// The listeners that need storage of their own.
 pub(crate) struct More<T> {
-    pub(crate) waiters: Vec<(StdArc<dyn Waiter>, usize)>,
+    pub(crate) waiters: Vec<(WaiterRef, usize)>,
     /// Wakers of pending `.await`s, by key (an abandoned await removes its own).
     pub(crate) wakers: Vec<(u64, Waker)>,
     pub(crate) next_key: u64,

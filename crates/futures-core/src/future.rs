@@ -44,7 +44,7 @@ use crate::state::{
 };
 use crate::trace;
 use crate::unwind::{self, AbortOnUnwind};
-use crate::waiter::{self, Completion, Waitable, Waiter};
+use crate::waiter::{Completion, Waitable, Waiter, WaiterRef};
 
 /// Waits with a timeout shorter than this never spin before sleeping.
 const SPIN_MIN_TIMEOUT: Duration = Duration::from_millis(1);
@@ -438,17 +438,19 @@ impl<T> Future<T> {
         let wake_sleepers = g.sleepers > 0;
         let first = g.waiter.take();
         let more = g.more.take();
-        for (w, token) in first
-            .iter()
-            .chain(more.iter().flat_map(|m| m.waiters.iter()))
-        {
-            if let Err(message) = unwind::catch(|| w.notify(*token, how)) {
+        let notify = |(w, token): &(WaiterRef, usize)| {
+            if let Err(message) = unwind::catch(|| w.get().notify(*token, how)) {
                 unwind::report_as(
                     DiagnosticKind::WaiterPanicked,
                     "a waiter's notify",
                     &message,
                 );
             }
+        };
+        // The inline waiter alone is the common case (`wait`, `as_completed`).
+        first.iter().for_each(notify);
+        if let Some(m) = &more {
+            m.waiters.iter().for_each(notify);
         }
         drop(g);
         section.disarm();
@@ -469,7 +471,10 @@ impl<T> Future<T> {
             // code, outside the lock.
             unwind::drop_reporting("a waiter", more);
         }
-        unwind::drop_reporting("a waiter", first);
+        // A borrowed waiter (`wait`, `as_completed`) has nothing to drop.
+        if first.as_ref().is_some_and(|(w, _)| w.is_owned()) {
+            unwind::drop_reporting("a waiter", first);
+        }
         // Release: the callbacks' reads of the outcome happen-before an
         // owner's take (it loads `NOTIFIED` with `Acquire`).
         let prev = Word(inner.header.state.fetch_or(NOTIFIED, Ordering::AcqRel));
@@ -1143,7 +1148,12 @@ impl<T> Eq for Future<T> {}
 
 impl<T> Hash for Future<T> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.id().hash(state);
+        // The address, folded to 32 bits: half the input for SipHash (no
+        // block to compress before the final rounds, about 30 instructions
+        // less per insert into `wait`'s result sets); equal futures still
+        // hash equal, and cells a few GiB apart rarely collide.
+        let id = self.id() as u64;
+        state.write_u32((id ^ (id >> 32)) as u32);
     }
 }
 
@@ -1165,38 +1175,37 @@ impl<T> fmt::Debug for Future<T> {
 
 impl<T: Send> Waitable for Future<T> {
     fn install_waiter(&self, waiter: &StdArc<dyn Waiter>, token: usize) -> Option<Completion> {
-        let mut g = self.lock();
-        let added = self.listen(&mut g, |l| {
-            let entry = (StdArc::clone(waiter), token);
-            if l.waiter.is_none() {
-                l.waiter = Some(entry);
-            } else {
-                l.more().waiters.push(entry);
-            }
-        });
-        drop(g);
-        match added {
-            Ok(()) => None,
-            Err(w) => Some(self.completion_of(w)),
-        }
+        self.install(WaiterRef::owned(waiter), token)
+    }
+
+    unsafe fn install_waiter_unowned(
+        &self,
+        waiter: &StdArc<dyn Waiter>,
+        token: usize,
+    ) -> Option<Completion> {
+        // The caller keeps the waiter alive until `remove_waiter` returns or
+        // it has seen the notify (the contract); both come after the last
+        // use of the pointer: `notify` runs under this future's lock, which
+        // `remove_waiter` takes unless `NOTIFIED` says the notify is over.
+        self.install(WaiterRef::borrowed(waiter), token)
     }
 
     fn remove_waiter(&self, waiter: &StdArc<dyn Waiter>) {
-        if self.done() {
+        // `NOTIFIED` (Acquire, set after the waiters were notified and let
+        // go) says no notify is running; a done word alone does not (the
+        // notify may not have taken the lock yet).
+        if self.word().has(NOTIFIED) {
             return;
         }
         let mut g = self.lock();
         let mut removed = Vec::new();
-        if g.waiter
-            .as_ref()
-            .is_some_and(|(w, _)| waiter::same_waiter(w, waiter))
-        {
+        if g.waiter.as_ref().is_some_and(|(w, _)| w.is(waiter)) {
             removed.extend(g.waiter.take());
         }
         if let Some(m) = g.more.as_mut() {
             let (gone, keep) = mem::take(&mut m.waiters)
                 .into_iter()
-                .partition(|(w, _)| waiter::same_waiter(w, waiter));
+                .partition(|(w, _)| w.is(waiter));
             m.waiters = keep;
             removed.extend::<Vec<_>>(gone);
         }
@@ -1213,6 +1222,28 @@ impl<T: Send> Waitable for Future<T> {
 
     fn id(&self) -> usize {
         Future::id(self)
+    }
+}
+
+impl<T: Send> Future<T> {
+    /// Stores `waiter` with `token`, unless the future is done: then drops
+    /// it (never the last reference: the caller holds one) and returns how
+    /// the future ended.
+    fn install(&self, waiter: WaiterRef, token: usize) -> Option<Completion> {
+        let mut g = self.lock();
+        let added = self.listen(&mut g, move |l| {
+            let entry = (waiter, token);
+            if l.waiter.is_none() {
+                l.waiter = Some(entry);
+            } else {
+                l.more().waiters.push(entry);
+            }
+        });
+        drop(g);
+        match added {
+            Ok(()) => None,
+            Err(w) => Some(self.completion_of(w)),
+        }
     }
 }
 

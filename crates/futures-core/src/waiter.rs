@@ -11,7 +11,10 @@
 //! done (`set_result`, `set_exception` or `cancel`). The waiter is removed
 //! with [`Waitable::remove_waiter`] when the wait returns, on every path
 //! (completion, timeout, unwinding); a completed future drops its waiters by
-//! itself.
+//! itself. A waiter installed with [`Waitable::install_waiter_unowned`] is
+//! held by a plain pointer, not a reference count: its owner keeps it alive
+//! until each future has either notified it (as the owner sees through the
+//! waiter's own lock) or had it removed.
 //!
 //! # Lock order
 //!
@@ -37,6 +40,7 @@
 //! its own lock before sleeping, and `notify` changes that condition under the
 //! same lock before signalling, so the sleeper cannot miss it.
 
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 /// How a future ended, as reported to waiters.
@@ -134,8 +138,68 @@ pub trait Waitable: Send + Sync {
     /// which case nothing is installed and its completion is returned.
     fn install_waiter(&self, waiter: &Arc<dyn Waiter>, token: usize) -> Option<Completion>;
 
+    /// As [`install_waiter`](Waitable::install_waiter), but the future may
+    /// keep a plain pointer to `waiter` instead of a clone of the `Arc`: no
+    /// reference count is touched when it installs, notifies or removes it.
+    /// `wait` and `as_completed` install one waiter on every future they
+    /// watch this way. The default implementation is `install_waiter` (a
+    /// clone), which keeps every promise below by itself.
+    ///
+    /// # Safety
+    ///
+    /// Unless this call returned a completion (nothing is installed then),
+    /// the caller must keep `*waiter` alive until one of these happened:
+    ///
+    /// * [`remove_waiter`](Waitable::remove_waiter) with `waiter` returned:
+    ///   from then on the future neither notifies it nor is notifying it;
+    /// * the future's [`Waiter::notify`] for this installation returned, as
+    ///   the caller learns it from the waiter's own state. The last thing
+    ///   `notify` does to the waiter must then be the step that lets the
+    ///   caller see the notification (for example, unlocking the waiter's
+    ///   own lock after recording the token), since the waiter may be freed
+    ///   at once after it.
+    ///
+    /// An implementation that overrides this method must make
+    /// `remove_waiter` wait for a `notify` of `waiter` in progress (the
+    /// `Future` impl does: it notifies under its lock, which removal takes).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures::{Completion, Future, Waitable, Waiter};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// #[derive(Default)]
+    /// struct Log(Mutex<Vec<usize>>);
+    /// // SAFETY: `notify` takes only its own lock, briefly; unlocking it is
+    /// // the last thing it does to the waiter.
+    /// unsafe impl Waiter for Log {
+    ///     fn notify(&self, token: usize, _: Completion) {
+    ///         self.0.lock().unwrap().push(token);
+    ///     }
+    /// }
+    ///
+    /// let waiter: Arc<dyn Waiter> = Arc::new(Log::default());
+    /// let f = Future::<i32>::new();
+    /// // SAFETY: `waiter` outlives the removal below.
+    /// assert_eq!(unsafe { f.install_waiter_unowned(&waiter, 7) }, None);
+    /// f.remove_waiter(&waiter);
+    /// f.set_result(1).unwrap(); // the waiter is no longer installed
+    /// ```
+    unsafe fn install_waiter_unowned(
+        &self,
+        waiter: &Arc<dyn Waiter>,
+        token: usize,
+    ) -> Option<Completion> {
+        self.install_waiter(waiter, token)
+    }
+
     /// Removes every installation of `waiter` from this future (none if it
-    /// already completed).
+    /// already completed). On a [`Future`](crate::Future) (and on any
+    /// implementation that overrides
+    /// [`install_waiter_unowned`](Waitable::install_waiter_unowned)), when
+    /// it returns the future neither notifies `waiter` nor is still
+    /// notifying it.
     fn remove_waiter(&self, waiter: &Arc<dyn Waiter>);
 
     /// How the future ended, or `None` while it is pending or running.
@@ -146,7 +210,90 @@ pub trait Waitable: Send + Sync {
     fn id(&self) -> usize;
 }
 
-/// Whether two waiters are the same object.
-pub(crate) fn same_waiter(a: &Arc<dyn Waiter>, b: &Arc<dyn Waiter>) -> bool {
-    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
+/// A waiter as a future stores it: a clone of the installer's `Arc`
+/// ([`Waitable::install_waiter`]), or a pointer that the installer keeps
+/// valid ([`Waitable::install_waiter_unowned`]). One fat pointer, tagged in
+/// its lowest address bit (set: borrowed), so a future's inline waiter slot
+/// stays three words.
+pub(crate) struct WaiterRef(NonNull<dyn Waiter>);
+
+// SAFETY: the pointer is used only as a `&dyn Waiter` (and, when owned, as
+// the `Arc` it came from), and `Waiter` is `Send + Sync`; a borrowed one is
+// kept valid by its installer while it is stored (`install_waiter_unowned`'s
+// contract).
+unsafe impl Send for WaiterRef {}
+
+impl WaiterRef {
+    /// A clone of `waiter`, owned by the future.
+    #[inline]
+    pub(crate) fn owned(waiter: &Arc<dyn Waiter>) -> Self {
+        let p = Arc::into_raw(Arc::clone(waiter));
+        WaiterRef(Self::untagged(p))
+    }
+
+    /// A pointer to `waiter`, which the installer keeps alive.
+    #[inline]
+    pub(crate) fn borrowed(waiter: &Arc<dyn Waiter>) -> Self {
+        let p = Self::untagged(Arc::as_ptr(waiter));
+        WaiterRef(NonNull::new(p.as_ptr().wrapping_byte_add(1)).expect("not null"))
+    }
+
+    /// `p` as the untagged pointer. The value of an `Arc` sits after its two
+    /// counters, so its address is a multiple of a word's alignment, and
+    /// the lowest bit is free for the tag.
+    #[inline]
+    fn untagged(p: *const dyn Waiter) -> NonNull<dyn Waiter> {
+        assert!(
+            p.cast::<u8>().addr() & 1 == 0,
+            "an Arc's value is word-aligned"
+        );
+        NonNull::new(p.cast_mut()).expect("an Arc's pointer is not null")
+    }
+
+    #[inline]
+    fn is_borrowed(&self) -> bool {
+        self.0.as_ptr().cast::<u8>().addr() & 1 == 1
+    }
+
+    /// Whether this holds a reference count (dropping it may free the
+    /// waiter and run its `Drop`).
+    #[inline]
+    pub(crate) fn is_owned(&self) -> bool {
+        !self.is_borrowed()
+    }
+
+    #[inline]
+    fn ptr(&self) -> *const dyn Waiter {
+        if self.is_borrowed() {
+            self.0.as_ptr().wrapping_byte_sub(1)
+        } else {
+            self.0.as_ptr()
+        }
+    }
+
+    /// The waiter.
+    #[inline]
+    pub(crate) fn get(&self) -> &dyn Waiter {
+        // SAFETY: an owned pointer is a live `Arc` of ours; a borrowed one
+        // was installed with `install_waiter_unowned`, whose caller keeps the
+        // waiter alive until it is removed or has been notified, and a
+        // stored reference is neither yet.
+        unsafe { &*self.ptr() }
+    }
+
+    /// Whether this is `waiter` (the same object).
+    #[inline]
+    pub(crate) fn is(&self, waiter: &Arc<dyn Waiter>) -> bool {
+        std::ptr::addr_eq(self.ptr(), Arc::as_ptr(waiter))
+    }
+}
+
+impl Drop for WaiterRef {
+    fn drop(&mut self) {
+        if !self.is_borrowed() {
+            // SAFETY: an owned pointer came from `Arc::into_raw` (`owned`)
+            // and is given back once, here.
+            drop(unsafe { Arc::from_raw(self.ptr()) });
+        }
+    }
 }

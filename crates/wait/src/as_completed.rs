@@ -12,12 +12,11 @@ use std::collections::HashSet;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::iter::FusedIterator;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use concurrent_futures_core::{Future, FutureError, TimeoutError, Waitable, Waiter};
+use concurrent_futures_core::{Future, FutureError, TimeoutError, Waitable};
 
-use crate::waiter::{self, Queue};
+use crate::waiter::{self, Held, Queue};
 use concurrent_futures_core::__private::primitives;
 
 /// An iterator over futures as they complete; made by [`as_completed`].
@@ -113,7 +112,7 @@ impl<T: Send> AsCompleted<T> {
             return;
         }
         for f in self.slots.iter().flatten() {
-            waiter::uninstall(&self.stream.waiter, f);
+            waiter::uninstall(&self.stream.queue.hook, f);
         }
         self.slots = Vec::new();
     }
@@ -233,7 +232,7 @@ impl AsCompletedAny<'_> {
             return;
         }
         for (_, f) in self.slots.iter().flatten() {
-            waiter::uninstall(&self.stream.waiter, *f);
+            waiter::uninstall(&self.stream.queue.hook, *f);
         }
         self.slots = Vec::new();
     }
@@ -274,9 +273,8 @@ impl fmt::Debug for AsCompletedAny<'_> {
 /// The engine shared by both iterators: which tokens are ready, the queue
 /// that reports the others, and the deadline.
 struct Stream {
-    queue: Arc<Queue>,
-    /// The same object as `queue`, as the hook takes it.
-    waiter: Arc<dyn Waiter>,
+    /// The queue; dropped last, after the iterator's `release`.
+    queue: Held<Queue>,
     /// Tokens ready to yield: `ready[cursor..]`.
     ready: Vec<usize>,
     cursor: usize,
@@ -292,9 +290,8 @@ struct Stream {
 impl Stream {
     /// A stream for at most `capacity` futures.
     fn new(capacity: usize, deadline: Option<Instant>, look_only: bool) -> Self {
-        let queue = Arc::new(Queue::with_capacity(if look_only { 0 } else { capacity }));
+        let queue = Held::new(Queue::with_capacity(if look_only { 0 } else { capacity }));
         Stream {
-            waiter: queue.clone(),
             queue,
             ready: Vec::with_capacity(capacity),
             cursor: 0,
@@ -315,7 +312,13 @@ impl Stream {
         let done = match f.completion() {
             Some(how) => Some(how),
             None if self.look_only => None,
-            None => f.install_waiter(&self.waiter, token),
+            // SAFETY: the stream keeps the queue until it is dropped, and
+            // its owner's `release` uninstalls it first from every future
+            // whose token it has not yielded; a yielded token was taken
+            // from the queue under its lock, which is the last thing the
+            // notify of it touched.
+            #[allow(unsafe_code)]
+            None => unsafe { waiter::install(&self.queue.hook, f, token) },
         };
         if done.is_some() {
             self.ready.push(token);
@@ -325,6 +328,7 @@ impl Stream {
     /// The next token to yield, or the timeout. Tokens already at hand are
     /// yielded even after the deadline; the deadline is checked only when
     /// none is left and none has completed since.
+    #[inline]
     fn next_token(&mut self) -> Option<Result<usize, TimeoutError>> {
         if self.ended {
             return None;
@@ -341,7 +345,7 @@ impl Stream {
             }
             self.ready.clear();
             self.cursor = 0;
-            if !self.queue.take(&mut self.ready, self.deadline) {
+            if !self.queue.waiter.take(&mut self.ready, self.deadline) {
                 self.ended = true;
                 return Some(Err(TimeoutError::new(self.unyielded, self.total)));
             }
@@ -413,6 +417,7 @@ impl Seen {
 
     /// Inserts `id`; returns whether it was new. `id` must be one of those
     /// the set was made for.
+    #[inline]
     fn insert(&mut self, id: usize) -> bool {
         match self {
             Seen::Bits { base, shift, words } => {

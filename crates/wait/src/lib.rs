@@ -61,8 +61,10 @@
 //! There is no `lock_order.rs`: no code here ever holds two futures' locks
 //! at once (see the README), so there is no order among futures to keep.
 
-// The one `unsafe` here is `unsafe impl Waiter` (waiter.rs): a promise about
-// what `notify` does, not an unchecked operation.
+// `unsafe` here: `unsafe impl Waiter` (waiter.rs), a promise about what
+// `notify` does; and installing the waiter without a reference count
+// (`waiter::install`), a promise to keep it alive until every future is done
+// with it (src/README.md, "Freeing the waiter").
 #![deny(unsafe_code)]
 // Locks come from futures-core's shared primitives (clippy.toml).
 #![cfg_attr(not(test), warn(clippy::disallowed_types))]

@@ -11,12 +11,13 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::mem;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use concurrent_futures_core::{Completion, Future, Waitable, Waiter};
 
-use crate::waiter::{self, AllCompleted, FirstCompleted, FirstException, Signal, StopRule};
+use crate::waiter::{self, AllCompleted, FirstCompleted, FirstException, Held, Signal, StopRule};
 use concurrent_futures_core::__private::primitives;
 
 /// When [`wait`] returns: Python's `return_when` constants.
@@ -155,6 +156,9 @@ where
 {
     let deadline = timeout.and_then(primitives::deadline);
     let futures = futures.into_iter();
+    if return_when == ReturnWhen::AllCompleted && timeout != Some(Duration::ZERO) {
+        return wait_all(futures, deadline);
+    }
     // One pass over the futures: each is touched once while its memory is
     // at hand; the done ones go straight to the result.
     let mut done = HashSet::with_capacity(futures.size_hint().0);
@@ -184,6 +188,81 @@ where
         done.shrink_to_fit();
     }
     DoneAndNotDone { done, not_done }
+}
+
+/// `wait(.., ALL_COMPLETED)` with a timeout that is not zero, in one pass:
+/// each future is looked at, installed on if it is pending, and put in
+/// `done` at once, done or not, while its memory is at hand. The hashing
+/// thus overlaps the completions instead of following them, and when every
+/// future completes in time (the usual end) there is no second pass at all.
+/// Only after a timeout are the futures not done moved to `not_done`.
+///
+/// The countdown starts unarmed, since the number of pending futures is
+/// known only at the end of the pass ([`Signal::arm`]).
+fn wait_all<'a, T: Send + 'a>(
+    futures: impl Iterator<Item = &'a Future<T>>,
+    deadline: Option<Instant>,
+) -> DoneAndNotDone<T> {
+    let mut done = HashSet::with_capacity(futures.size_hint().0);
+    let held = Held::new(Signal::new(AllCompleted::unarmed()));
+    let mut watched = Watched {
+        futures: Vec::new(),
+        held: &held,
+    };
+    for f in futures {
+        // SAFETY: `held` outlives `watched`, whose release uninstalls the
+        // waiter from every future it was installed on unless every one of
+        // them has notified: then each notify was seen under the signal's
+        // lock, and unlocking it was the last thing it did to the signal.
+        #[allow(unsafe_code)]
+        let installed =
+            f.completion().is_none() && unsafe { waiter::install(&held.hook, f, 0) }.is_none();
+        if installed {
+            watched.futures.push(f);
+        }
+        done.insert(f.clone());
+    }
+    let signal = &*held.waiter;
+    let all = signal.arm(watched.futures.len()) || signal.wait(deadline);
+    let watched = watched.release();
+    let mut not_done = HashSet::new();
+    if !all {
+        for f in watched {
+            if !f.done() {
+                not_done.extend(done.take(f));
+            }
+        }
+        if done.len() < done.capacity() / 4 {
+            done.shrink_to_fit();
+        }
+    }
+    DoneAndNotDone { done, not_done }
+}
+
+/// The futures `wait_all` installed its signal on; releasing it (or dropping
+/// it, on unwinding) uninstalls the signal from each of them, unless all
+/// have notified.
+struct Watched<'a, 'f, T: Send> {
+    futures: Vec<&'f Future<T>>,
+    held: &'a Held<Signal<AllCompleted>>,
+}
+
+impl<'f, T: Send> Watched<'_, 'f, T> {
+    /// Uninstalls the signal where needed; returns the futures.
+    fn release(&mut self) -> Vec<&'f Future<T>> {
+        if !self.held.waiter.all_recorded() {
+            for f in &self.futures {
+                waiter::uninstall(&self.held.hook, *f);
+            }
+        }
+        mem::take(&mut self.futures)
+    }
+}
+
+impl<T: Send> Drop for Watched<'_, '_, T> {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 /// What [`wait_any`] returns: positions in its input slice, in increasing
@@ -299,6 +378,15 @@ impl Waitable for Dyn<'_> {
     fn install_waiter(&self, waiter: &Arc<dyn Waiter>, token: usize) -> Option<Completion> {
         self.0.install_waiter(waiter, token)
     }
+    #[allow(unsafe_code)]
+    unsafe fn install_waiter_unowned(
+        &self,
+        waiter: &Arc<dyn Waiter>,
+        token: usize,
+    ) -> Option<Completion> {
+        // SAFETY: the same contract, passed on.
+        unsafe { self.0.install_waiter_unowned(waiter, token) }
+    }
     fn remove_waiter(&self, waiter: &Arc<dyn Waiter>) {
         self.0.remove_waiter(waiter);
     }
@@ -329,13 +417,13 @@ pub(crate) fn block_on<W: Waitable, R: StopRule>(
     rule: R,
     deadline: Option<Instant>,
 ) -> bool {
-    let signal = Arc::new(Signal::new(rule));
-    let waiter: Arc<dyn Waiter> = signal.clone();
+    let held = Held::new(Signal::new(rule));
+    let (signal, waiter) = (&*held.waiter, &held.hook);
     let mut installed = Installed {
         pending,
         count: 0,
-        waiter: &waiter,
-        signal: &signal,
+        waiter,
+        signal,
     };
     for (token, f) in pending.iter().enumerate() {
         // A completion may already have said stop (`FirstCompleted`,
@@ -344,7 +432,12 @@ pub(crate) fn block_on<W: Waitable, R: StopRule>(
         if token % 64 == 63 && signal.stopped() {
             return true;
         }
-        let early = f.install_waiter(&waiter, token);
+        // SAFETY: `held` outlives `installed`, whose drop uninstalls it
+        // from every future it was installed on, unless every one of them
+        // has been recorded: then each notify was seen under the signal's
+        // lock, and unlocking it was the last thing it did to the signal.
+        #[allow(unsafe_code)]
+        let early = unsafe { waiter::install(waiter, f, token) };
         installed.count += 1;
         // Done since the first look: nothing was installed; record it here.
         if let Some(how) = early {

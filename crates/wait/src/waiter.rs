@@ -1,19 +1,21 @@
 //! The waiters that `wait` and `as_completed` install on every future they
 //! watch, through `futures-core`'s [`Waiter`] hook.
 //!
-//! * [`Signal`] serves `wait`: a [`StopRule`] under a lock, and a condvar on
-//!   which the waiting thread sleeps until the rule says stop. The three rules
-//!   are Python's `return_when` values: [`AllCompleted`] (a countdown),
-//!   [`FirstCompleted`] (any completion) and [`FirstException`] (the first
-//!   failure, or the countdown reaching zero).
+//! * [`Signal`] serves `wait`: a countdown of the futures not yet done (an
+//!   atomic), a [`StopRule`] that may stop the wait before it reaches zero,
+//!   and a condvar on which the waiting thread sleeps until it may return.
+//!   The three rules are Python's `return_when` values: [`AllCompleted`]
+//!   (the countdown alone), [`FirstCompleted`] (any completion) and
+//!   [`FirstException`] (the first failure, or the countdown).
 //! * [`Queue`] serves `as_completed`: completed tokens in completion order,
 //!   which the consumer takes all at once.
 //!
-//! Every `notify` is O(1): it locks the waiter (never a future), counts down
-//! or pushes one token, and wakes the waiting thread only if it sleeps *and*
-//! it has something to wake up for. The queue's buffers are allocated up
-//! front for every token, so no completion allocates. See `README.md` in
-//! this directory for the whole protocol.
+//! Every `notify` is O(1) and touches no future. A countdown `notify` is one
+//! atomic decrement; only the one that stops the wait takes the waiter's
+//! lock, to say so and wake the waiting thread. The queue's `notify` locks
+//! the queue, pushes one token and wakes the consumer only if it sleeps. The
+//! queue's buffers are allocated up front for every token, so no completion
+//! allocates. See `README.md` in this directory for the whole protocol.
 
 use std::mem;
 use std::sync::Arc;
@@ -21,41 +23,62 @@ use std::time::Instant;
 
 use concurrent_futures_core::{Completion, Waitable, Waiter};
 
-use concurrent_futures_core::__private::primitives::{AtomicBool, Condvar, Mutex, Nap, Ordering};
+use concurrent_futures_core::__private::primitives::{
+    AtomicBool, AtomicUsize, Condvar, Mutex, Nap, Ordering,
+};
 
-/// When a `wait` may return.
-pub(crate) trait StopRule: Send + 'static {
-    /// Records one completion of a future the wait watches (each watched
-    /// future is recorded once); returns whether the wait may return now.
-    fn record(&mut self, how: Completion) -> bool;
+/// When a `wait` may return: when its countdown reaches zero, or earlier on
+/// a completion the rule stops at.
+pub(crate) trait StopRule: Send + Sync + 'static {
+    /// Whether this completion stops the wait at once, whatever the count.
+    fn stops_on(&self, how: Completion) -> bool;
 
-    /// Whether every watched future has been recorded (so each has notified
-    /// and dropped the waiter, and none needs it removed).
-    fn all_recorded(&self) -> bool;
+    /// Where the countdown starts.
+    fn start(&self) -> Start;
 }
 
-/// `ALL_COMPLETED`: a countdown of the futures not done yet.
+/// Where a [`Signal`]'s countdown starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// From the number of pending futures.
+    At(usize),
+    /// Unarmed: the number is given later, by [`Signal::arm`]; completions
+    /// count below zero until then.
+    Unarmed,
+    /// No countdown: the rule alone stops the wait.
+    Never,
+}
+
+/// `ALL_COMPLETED`: the countdown alone.
 #[derive(Debug)]
 pub(crate) struct AllCompleted {
-    left: usize,
+    start: Start,
 }
 
 impl AllCompleted {
     /// A countdown from `pending`, the number of futures not yet done.
     pub(crate) fn new(pending: usize) -> Self {
-        AllCompleted { left: pending }
+        AllCompleted {
+            start: Start::At(pending),
+        }
+    }
+
+    /// A countdown whose start is given later, by [`Signal::arm`], once the
+    /// futures have been installed on one by one.
+    pub(crate) fn unarmed() -> Self {
+        AllCompleted {
+            start: Start::Unarmed,
+        }
     }
 }
 
 impl StopRule for AllCompleted {
-    fn record(&mut self, _: Completion) -> bool {
-        debug_assert!(self.left > 0, "a future was recorded twice");
-        self.left -= 1;
-        self.left == 0
+    fn stops_on(&self, _: Completion) -> bool {
+        false
     }
 
-    fn all_recorded(&self) -> bool {
-        self.left == 0
+    fn start(&self) -> Start {
+        self.start
     }
 }
 
@@ -64,12 +87,12 @@ impl StopRule for AllCompleted {
 pub(crate) struct FirstCompleted;
 
 impl StopRule for FirstCompleted {
-    fn record(&mut self, _: Completion) -> bool {
+    fn stops_on(&self, _: Completion) -> bool {
         true
     }
 
-    fn all_recorded(&self) -> bool {
-        false
+    fn start(&self) -> Start {
+        Start::Never
     }
 }
 
@@ -91,30 +114,44 @@ impl FirstException {
 }
 
 impl StopRule for FirstException {
-    fn record(&mut self, how: Completion) -> bool {
-        // Count down even on a failure, so the count stays exact.
-        self.all.record(how) || how == Completion::Failed
+    fn stops_on(&self, how: Completion) -> bool {
+        how == Completion::Failed
     }
 
-    fn all_recorded(&self) -> bool {
-        self.all.all_recorded()
+    fn start(&self) -> Start {
+        self.all.start()
     }
 }
 
 /// The waiter of one `wait` call.
+///
+/// The countdown `left` is an atomic so that a completion that does not stop
+/// the wait costs one decrement and nothing else: that decrement is the last
+/// thing its `notify` does to the signal. The completion that stops the wait
+/// takes the lock, sets `stop` (and `all`, if the count reached zero) and
+/// wakes the waiting thread; a completion the rule stops at takes the lock
+/// *before* it counts down, so that whoever sees `all` under the lock knows
+/// that every `notify` is over (see `README.md`, "Freeing the waiter").
 pub(crate) struct Signal<R> {
-    state: Mutex<SignalState<R>>,
+    rule: R,
+    /// Futures still to record; wraps below zero while unarmed. Unused when
+    /// the rule has no countdown.
+    left: AtomicUsize,
+    state: Mutex<SignalState>,
     cond: Condvar,
     /// Mirrors `state.stop`, so the installing thread can notice a stop
     /// without taking the lock: a `FIRST_COMPLETED` wait over many futures
     /// stops installing as soon as one completes.
     stopped: AtomicBool,
+    canary: Canary,
 }
 
-struct SignalState<R> {
-    rule: R,
-    /// The rule said stop; once set, stays set.
+struct SignalState {
+    /// The wait may return; once set, stays set.
     stop: bool,
+    /// The countdown reached zero: every watched future was recorded, and
+    /// every `notify` is over.
+    all: bool,
     /// The waiting thread sleeps on `cond` (so a `notify` must wake it).
     sleeping: bool,
 }
@@ -122,18 +159,26 @@ struct SignalState<R> {
 impl<R: StopRule> Signal<R> {
     /// A waiter that stops as `rule` says.
     pub(crate) fn new(rule: R) -> Self {
+        let left = match rule.start() {
+            Start::At(n) => n,
+            Start::Unarmed | Start::Never => 0,
+        };
+        let all = rule.start() == Start::At(0);
         Signal {
+            rule,
+            left: AtomicUsize::new(left),
             state: Mutex::new(SignalState {
-                rule,
-                stop: false,
+                stop: all,
+                all,
                 sleeping: false,
             }),
             cond: Condvar::new(),
-            stopped: AtomicBool::new(false),
+            stopped: AtomicBool::new(all),
+            canary: Canary::default(),
         }
     }
 
-    /// Whether the rule has said stop. A hint only (the lock is not taken):
+    /// Whether the wait may stop. A hint only (the lock is not taken):
     /// `false` may be stale, `true` is final. Relaxed is enough because
     /// nothing is read on the strength of it; `wait` reads `stop` under the
     /// lock.
@@ -141,12 +186,45 @@ impl<R: StopRule> Signal<R> {
         self.stopped.load(Ordering::Relaxed)
     }
 
-    /// Records a completion and returns whether the wait may stop. Called by
-    /// `notify`, and by the waiting thread itself for a future that turned
-    /// out to be done when it tried to install the waiter on it.
+    /// Records a completion; returns whether this one stopped the wait.
+    /// Called by `notify`, and by the waiting thread itself for a future
+    /// that turned out to be done when it tried to install the waiter on it.
+    ///
+    /// A completion that does not stop the wait touches the signal last with
+    /// its decrement; one that stops it last with unlocking the lock.
     pub(crate) fn record(&self, how: Completion) -> bool {
-        let mut g = self.state.lock();
-        if !g.stop && g.rule.record(how) {
+        let counts = self.rule.start() != Start::Never;
+        if self.rule.stops_on(how) {
+            let mut g = self.state.lock();
+            self.canary.check();
+            // Counted under the lock: the `all` that a zero sets is then seen
+            // only after this unlock.
+            let zero = counts && self.count_down();
+            self.stop(&mut g, zero);
+            return true;
+        }
+        if counts && self.count_down() {
+            let mut g = self.state.lock();
+            self.canary.check();
+            self.stop(&mut g, true);
+            return true;
+        }
+        false
+    }
+
+    /// Counts one completion down; whether it brought the count to zero
+    /// (only an armed count can: an unarmed one is at most zero). AcqRel:
+    /// the decrement that reaches zero acquires every earlier one (an RMW
+    /// chain), and with them their futures' completions, which it passes on
+    /// through the lock to the waiting thread.
+    fn count_down(&self) -> bool {
+        self.left.fetch_sub(1, Ordering::AcqRel) == 1
+    }
+
+    /// Under the lock: the wait may stop; `all`: every future was recorded.
+    fn stop(&self, g: &mut SignalState, all: bool) {
+        g.all |= all;
+        if !g.stop {
             g.stop = true;
             self.stopped.store(true, Ordering::Relaxed);
             if g.sleeping {
@@ -154,18 +232,18 @@ impl<R: StopRule> Signal<R> {
                 self.cond.notify_one();
             }
         }
-        g.stop
     }
 
-    /// Whether the rule has recorded every watched future.
+    /// Whether every watched future has been recorded, and so every `notify`
+    /// is over (none needs the waiter removed).
     pub(crate) fn all_recorded(&self) -> bool {
-        self.state.lock().rule.all_recorded()
+        self.state.lock().all
     }
 
-    /// Blocks until the rule says stop (`true`) or `deadline` passes
-    /// (`false`). `stop` is read and `sleeping` set under the lock that
-    /// `record` takes, so a stop cannot slip in unseen between the check and
-    /// the sleep.
+    /// Blocks until the wait may stop (`true`) or `deadline` passes
+    /// (`false`). `stop` is read and `sleeping` set under the lock that a
+    /// stopping `record` takes, so a stop cannot slip in unseen between the
+    /// check and the sleep.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> bool {
         let mut g = self.state.lock();
         loop {
@@ -180,14 +258,30 @@ impl<R: StopRule> Signal<R> {
             g.sleeping = false;
         }
     }
+
+    /// Starts an unarmed countdown: `installed` futures were installed on
+    /// (each counts down once, in its notify). Returns whether the wait may
+    /// stop already (all of them have notified, or the rule stopped it).
+    pub(crate) fn arm(&self, installed: usize) -> bool {
+        debug_assert_eq!(self.rule.start(), Start::Unarmed);
+        // AcqRel, as `count_down`: this may be the step that reaches zero.
+        let before = self.left.fetch_add(installed, Ordering::AcqRel);
+        let mut g = self.state.lock();
+        if before.wrapping_add(installed) == 0 {
+            self.stop(&mut g, true);
+        }
+        g.stop
+    }
 }
 
-// SAFETY: `notify` takes only this waiter's own lock, for a countdown and a
-// flag, and signals the condvar; it calls into no future and runs no user
-// code (`StopRule`s are the three rules above, none of which can panic).
+// SAFETY: `notify` counts down an atomic and, if that stops the wait, takes
+// this waiter's own lock to say so and signal the condvar; it calls into no
+// future and runs no user code (`StopRule`s are the three rules above, none
+// of which can panic).
 #[allow(unsafe_code)]
 unsafe impl<R: StopRule> Waiter for Signal<R> {
     fn notify(&self, _token: usize, how: Completion) {
+        self.canary.check();
         self.record(how);
     }
 }
@@ -197,6 +291,7 @@ unsafe impl<R: StopRule> Waiter for Signal<R> {
 pub(crate) struct Queue {
     state: Mutex<QueueState>,
     cond: Condvar,
+    canary: Canary,
 }
 
 struct QueueState {
@@ -215,6 +310,7 @@ impl Queue {
                 sleeping: false,
             }),
             cond: Condvar::new(),
+            canary: Canary::default(),
         }
     }
 
@@ -246,7 +342,9 @@ impl Queue {
 #[allow(unsafe_code)]
 unsafe impl Waiter for Queue {
     fn notify(&self, token: usize, _how: Completion) {
+        self.canary.check();
         let mut g = self.state.lock();
+        self.canary.check();
         g.done.push(token);
         if g.sleeping {
             // One wake per sleep: the next pushes find `sleeping` false.
@@ -256,13 +354,133 @@ unsafe impl Waiter for Queue {
     }
 }
 
-/// Removes `waiter` from `future` unless the future is done: a done future
-/// has notified (or is notifying, under its lock) its waiters and dropped
-/// them by itself, so removing would only take its lock for nothing.
-pub(crate) fn uninstall<W: Waitable + ?Sized>(waiter: &Arc<dyn Waiter>, future: &W) {
-    if future.completion().is_none() {
-        future.remove_waiter(waiter);
+/// The one reference that a `wait` or `as_completed` keeps to its waiter.
+/// The futures hold plain pointers to it (installed with [`install`]), so
+/// this must be dropped only after the waiter was uninstalled from every
+/// future whose notify has not been seen ([`install`]'s contract); then
+/// dropping it frees the waiter.
+pub(crate) struct Held<W: Guarded> {
+    /// The waiter, as its owner uses it.
+    pub(crate) waiter: Arc<W>,
+    /// The same object, as the hook takes it.
+    pub(crate) hook: Arc<dyn Waiter>,
+}
+
+impl<W: Guarded> Held<W> {
+    /// Holds `waiter`.
+    pub(crate) fn new(waiter: W) -> Self {
+        let waiter = Arc::new(waiter);
+        Held {
+            hook: waiter.clone(),
+            waiter,
+        }
     }
+}
+
+impl<W: Guarded> Drop for Held<W> {
+    fn drop(&mut self) {
+        self.waiter.canary().release(&self.hook);
+    }
+}
+
+/// A waiter with a [`Canary`].
+pub(crate) trait Guarded: Waiter + 'static {
+    fn canary(&self) -> &Canary;
+}
+
+impl<R: StopRule> Guarded for Signal<R> {
+    fn canary(&self) -> &Canary {
+        &self.canary
+    }
+}
+
+impl Guarded for Queue {
+    fn canary(&self) -> &Canary {
+        &self.canary
+    }
+}
+
+/// Under loom, the proof that no notify reaches a waiter after its wait let
+/// go of it (which would touch freed memory): [`Held`]'s drop marks the
+/// waiter released and keeps it alive in a thread-local list, `notify`
+/// records it if the mark is on (a panic there would be caught by the
+/// future), and [`Canary::bury`] fails if one did. Without loom it is empty
+/// and does nothing.
+#[derive(Default)]
+pub(crate) struct Canary {
+    #[cfg(loom)]
+    released: std::sync::atomic::AtomicBool,
+}
+
+/// A notify reached a released waiter (under loom).
+#[cfg(loom)]
+static LATE_NOTIFY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+#[cfg(loom)]
+std::thread_local! {
+    static KEPT: std::cell::RefCell<Vec<Arc<dyn Waiter>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Canary {
+    /// Records (under loom) a notify of a released waiter.
+    fn check(&self) {
+        #[cfg(loom)]
+        if self.released.load(std::sync::atomic::Ordering::SeqCst) {
+            LATE_NOTIFY.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// Marks the waiter released and (under loom) keeps `hook` alive.
+    fn release(&self, hook: &Arc<dyn Waiter>) {
+        #[cfg(loom)]
+        {
+            self.released
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            KEPT.with(|k| k.borrow_mut().push(hook.clone()));
+        }
+        let _ = hook;
+    }
+
+    /// Frees the waiters released on this thread so far (loom models call
+    /// it once their threads are joined); fails if any was notified after
+    /// its release.
+    #[cfg(all(loom, test))]
+    pub(crate) fn bury() {
+        KEPT.with(|k| k.borrow_mut().clear());
+        assert!(
+            !LATE_NOTIFY.swap(false, std::sync::atomic::Ordering::SeqCst),
+            "a notify reached a waiter after its wait let go of it"
+        );
+    }
+}
+
+/// Installs `waiter` on `future` with `token` without cloning it (no
+/// reference count touched); returns the future's completion if it is done
+/// (then nothing is installed).
+///
+/// # Safety
+///
+/// The caller keeps `waiter` alive until it has either [`uninstall`]ed it
+/// from `future` or seen the notification of `token` through the waiter's
+/// own lock (the last thing `notify` does to the waiter is unlocking it:
+/// `Signal::record`, `Queue::notify`).
+#[allow(unsafe_code)]
+pub(crate) unsafe fn install<W: Waitable + ?Sized>(
+    waiter: &Arc<dyn Waiter>,
+    future: &W,
+    token: usize,
+) -> Option<Completion> {
+    // SAFETY: the caller's contract is `install_waiter_unowned`'s.
+    unsafe { future.install_waiter_unowned(waiter, token) }
+}
+
+/// Removes `waiter` from `future`. Even from a future that is done: its
+/// notify may still be on its way (a done word comes before the notify,
+/// which runs under the future's lock), and `remove_waiter` waits for it, so
+/// that the waiter may be freed afterwards. A future whose notify is over
+/// (`NOTIFIED`) returns without locking.
+pub(crate) fn uninstall<W: Waitable + ?Sized>(waiter: &Arc<dyn Waiter>, future: &W) {
+    future.remove_waiter(waiter);
 }
 
 #[cfg(all(test, not(loom)))]
@@ -271,19 +489,39 @@ mod tests {
 
     #[test]
     fn all_completed_counts_down() {
-        let mut r = AllCompleted::new(2);
-        assert!(!r.record(Completion::Failed));
-        assert!(r.record(Completion::Cancelled));
+        let s = Signal::new(AllCompleted::new(2));
+        assert!(!s.record(Completion::Failed));
+        assert!(!s.all_recorded() && !s.stopped());
+        assert!(s.record(Completion::Cancelled));
+        assert!(s.all_recorded() && s.wait(None));
     }
 
     #[test]
     fn first_exception_stops_on_failure_only() {
-        let mut r = FirstException::new(3);
-        assert!(!r.record(Completion::Cancelled));
-        assert!(r.record(Completion::Failed));
-        let mut r = FirstException::new(2);
-        assert!(!r.record(Completion::Finished));
-        assert!(r.record(Completion::Cancelled));
+        let s = Signal::new(FirstException::new(3));
+        assert!(!s.record(Completion::Cancelled));
+        assert!(s.record(Completion::Failed));
+        assert!(s.wait(None) && !s.all_recorded());
+        let s = Signal::new(FirstException::new(2));
+        assert!(!s.record(Completion::Finished));
+        assert!(s.record(Completion::Cancelled));
+        assert!(s.all_recorded());
+    }
+
+    #[test]
+    fn an_unarmed_countdown_counts_below_zero_until_armed() {
+        let s = Signal::new(AllCompleted::unarmed());
+        assert!(!s.record(Completion::Finished));
+        assert!(!s.record(Completion::Finished));
+        assert!(!s.stopped());
+        assert!(s.arm(2), "both notified before the arming");
+        assert!(s.all_recorded());
+        let s = Signal::new(AllCompleted::unarmed());
+        assert!(!s.record(Completion::Finished));
+        assert!(!s.arm(2));
+        assert!(!s.wait(Some(Instant::now())));
+        assert!(s.record(Completion::Cancelled));
+        assert!(s.all_recorded() && s.wait(None));
     }
 
     #[test]
