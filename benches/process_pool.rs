@@ -18,6 +18,9 @@
 //! this binary), then runs the criterion groups. Python's numbers for the
 //! same workloads: `benches/python/process_pool.py`.
 
+#[path = "support/rows.rs"]
+mod rows;
+
 use std::hint::black_box;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
@@ -249,20 +252,16 @@ fn round_trip_interleaved() {
             py / pool
         ))
     );
-    let json: Vec<String> = rows
+    let rows: Vec<rows::Row> = rows
         .iter()
-        .map(|(name, ns, runs)| {
-            format!(
-                "{{\"group\": \"process_round_trip\", \"name\": \"{name}\", \"ns_per_iter\": {ns:.1}, \"elements\": null, \"runs\": {runs}}}"
-            )
+        .map(|&(name, ns, runs)| rows::Row {
+            name,
+            ns,
+            span: None,
+            runs,
         })
         .collect();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-python");
-    let _ = std::fs::create_dir_all(dir);
-    let _ = std::fs::write(
-        format!("{dir}/process_round_trip.json"),
-        format!("[{}]\n", json.join(",\n ")),
-    );
+    rows::write("process_round_trip", &rows);
 }
 
 fn map_100k(c: &mut Criterion) {

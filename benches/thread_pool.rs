@@ -24,6 +24,9 @@
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
 
+#[path = "support/rows.rs"]
+mod rows;
+
 use std::hint::black_box;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -496,26 +499,24 @@ fn submit_result_interleaved() {
                 .sum::<u64>()
         }};
     }
+    let submit_all = || -> Vec<_> {
+        (0..NOOP_TASKS)
+            .map(|i| ex.submit(move || i).unwrap())
+            .collect()
+    };
     let cases: Vec<Case> = vec![
         (
             "concurrent_futures_result",
-            Box::new(|| {
-                per_task(|| {
-                    let fs: Vec<_> = (0..NOOP_TASKS)
-                        .map(|i| ex.submit(move || i).unwrap())
-                        .collect();
-                    fs.iter().map(|f| *f.result().unwrap()).sum()
-                })
-            }),
+            Box::new(|| per_task(|| submit_all().iter().map(|f| *f.result().unwrap()).sum())),
         ),
         (
             "concurrent_futures_into_result",
             Box::new(|| {
                 per_task(|| {
-                    let fs: Vec<_> = (0..NOOP_TASKS)
-                        .map(|i| ex.submit(move || i).unwrap())
-                        .collect();
-                    fs.into_iter().map(|f| f.into_result().unwrap()).sum()
+                    submit_all()
+                        .into_iter()
+                        .map(|f| f.into_result().unwrap())
+                        .sum()
                 })
             }),
         ),
@@ -566,21 +567,17 @@ fn submit_result_interleaved() {
         );
     }
     // For `benches/report.py` (a group of its own in docs/benchmarks.md).
-    let json: Vec<String> = cases
+    let rows: Vec<rows::Row> = cases
         .iter()
         .zip(med.iter().zip(&spans))
-        .map(|((name, _), (m, (lo, hi)))| {
-            format!(
-                "{{\"group\": \"submit_result_interleaved\", \"name\": \"{name}\", \"ns_per_iter\": {m:.1}, \"min_ns\": {lo:.1}, \"max_ns\": {hi:.1}, \"elements\": null, \"runs\": {ROUNDS}}}"
-            )
+        .map(|((name, _), (&ns, &span))| rows::Row {
+            name,
+            ns,
+            span: Some(span),
+            runs: ROUNDS,
         })
         .collect();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-python");
-    let _ = std::fs::create_dir_all(dir);
-    let _ = std::fs::write(
-        format!("{dir}/submit_result_interleaved.json"),
-        format!("[{}]\n", json.join(",\n ")),
-    );
+    rows::write("submit_result_interleaved", &rows);
 }
 
 fn main() {

@@ -1,0 +1,35 @@
+//! Results a bench measures outside criterion (interleaved rounds), written
+//! where `benches/report.py` reads them: `target/bench-python/<group>.json`,
+//! one row per case, in the shape of the Python peers' rows.
+
+/// One case: its median, the fastest and slowest round if kept, and how
+/// many rounds the median is of.
+pub(crate) struct Row<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) ns: f64,
+    pub(crate) span: Option<(f64, f64)>,
+    pub(crate) runs: usize,
+}
+
+/// Writes `rows` as `group`'s results (best effort: a bench run does not
+/// fail because its report cannot be written).
+pub(crate) fn write(group: &str, rows: &[Row<'_>]) {
+    let json: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let span = r.span.map_or_else(String::new, |(lo, hi)| {
+                format!(", \"min_ns\": {lo:.1}, \"max_ns\": {hi:.1}")
+            });
+            format!(
+                "{{\"group\": \"{group}\", \"name\": \"{}\", \"ns_per_iter\": {:.1}{span}, \"elements\": null, \"runs\": {}}}",
+                r.name, r.ns, r.runs
+            )
+        })
+        .collect();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-python");
+    let _ = std::fs::create_dir_all(dir);
+    let _ = std::fs::write(
+        format!("{dir}/{group}.json"),
+        format!("[{}]\n", json.join(",\n ")),
+    );
+}
