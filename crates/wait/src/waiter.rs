@@ -486,6 +486,13 @@ pub(crate) fn uninstall<W: Waitable + ?Sized>(waiter: &Arc<dyn Waiter>, future: 
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    /// A deadline for waits that must return at once: a bug fails the
+    /// test instead of hanging it.
+    fn soon() -> Option<Instant> {
+        Some(Instant::now() + Duration::from_secs(10))
+    }
 
     #[test]
     fn all_completed_counts_down() {
@@ -493,7 +500,7 @@ mod tests {
         assert!(!s.record(Completion::Failed));
         assert!(!s.all_recorded() && !s.stopped());
         assert!(s.record(Completion::Cancelled));
-        assert!(s.all_recorded() && s.wait(None));
+        assert!(s.all_recorded() && s.wait(soon()));
     }
 
     #[test]
@@ -501,7 +508,7 @@ mod tests {
         let s = Signal::new(FirstException::new(3));
         assert!(!s.record(Completion::Cancelled));
         assert!(s.record(Completion::Failed));
-        assert!(s.wait(None) && !s.all_recorded());
+        assert!(s.wait(soon()) && !s.all_recorded());
         let s = Signal::new(FirstException::new(2));
         assert!(!s.record(Completion::Finished));
         assert!(s.record(Completion::Cancelled));
@@ -521,7 +528,7 @@ mod tests {
         assert!(!s.arm(2));
         assert!(!s.wait(Some(Instant::now())));
         assert!(s.record(Completion::Cancelled));
-        assert!(s.all_recorded() && s.wait(None));
+        assert!(s.all_recorded() && s.wait(soon()));
     }
 
     #[test]
@@ -530,7 +537,7 @@ mod tests {
         assert!(!s.wait(Some(Instant::now())));
         assert!(s.record(Completion::Finished));
         assert!(s.record(Completion::Finished));
-        assert!(s.wait(None));
+        assert!(s.wait(soon()));
     }
 
     #[test]
