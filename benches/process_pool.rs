@@ -18,8 +18,10 @@
 //! this binary), then runs the criterion groups. Python's numbers for the
 //! same workloads: `benches/python/process_pool.py`.
 
-#[path = "support/rows.rs"]
-mod rows;
+#[path = "support/rounds.rs"]
+mod rounds;
+
+use rounds::median;
 
 use std::hint::black_box;
 use std::io::{Read, Write};
@@ -129,11 +131,6 @@ fn per_trip(trips: u32, mut f: impl FnMut()) -> f64 {
         f();
     }
     t.elapsed().as_nanos() as f64 / f64::from(trips)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// Voluntary context switches of process `pid`'s main thread.
@@ -252,16 +249,16 @@ fn round_trip_interleaved() {
             py / pool
         ))
     );
-    let rows: Vec<rows::Row> = rows
+    let rows: Vec<rounds::Row> = rows
         .iter()
-        .map(|&(name, ns, runs)| rows::Row {
+        .map(|&(name, ns, runs)| rounds::Row {
             name,
             ns,
             span: None,
             runs,
         })
         .collect();
-    rows::write("process_round_trip", &rows);
+    rounds::write("process_round_trip", &rows);
 }
 
 fn map_100k(c: &mut Criterion) {

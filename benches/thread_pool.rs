@@ -24,8 +24,10 @@
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
 
-#[path = "support/rows.rs"]
-mod rows;
+#[path = "support/rounds.rs"]
+mod rounds;
+
+use rounds::median;
 
 use std::hint::black_box;
 use std::thread;
@@ -468,11 +470,6 @@ fn per_task(run: impl FnOnce() -> u64) -> f64 {
     t.elapsed().as_nanos() as f64 / NOOP_TASKS as f64
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 /// The cases of `submit_result_100k`, interleaved and rotated (module docs).
 fn submit_result_interleaved() {
     const ROUNDS: usize = 31;
@@ -567,17 +564,17 @@ fn submit_result_interleaved() {
         );
     }
     // For `benches/report.py` (a group of its own in docs/benchmarks.md).
-    let rows: Vec<rows::Row> = cases
+    let rows: Vec<rounds::Row> = cases
         .iter()
         .zip(med.iter().zip(&spans))
-        .map(|((name, _), (&ns, &span))| rows::Row {
+        .map(|((name, _), (&ns, &span))| rounds::Row {
             name,
             ns,
             span: Some(span),
             runs: ROUNDS,
         })
         .collect();
-    rows::write("submit_result_interleaved", &rows);
+    rounds::write("submit_result_interleaved", &rows);
 }
 
 fn main() {

@@ -1,6 +1,13 @@
-//! Results a bench measures outside criterion (interleaved rounds), written
-//! where `benches/report.py` reads them: `target/bench-python/<group>.json`,
-//! one row per case, in the shape of the Python peers' rows.
+//! Results a bench measures outside criterion, in interleaved rounds: their
+//! median, and the rows written where `benches/report.py` reads them
+//! (`target/bench-python/<group>.json`, in the shape of the Python peers'
+//! rows).
+
+/// The median of a case's rounds.
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
 
 /// One case: its median, the fastest and slowest round if kept, and how
 /// many rounds the median is of.
