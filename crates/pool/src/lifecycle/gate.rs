@@ -1,43 +1,52 @@
-//! The admission gate: how `submit` and `shutdown` exclude each other
-//! without a lock on every submit.
+//! The admission gate: how `submit` and `shutdown` exclude each other with
+//! no read-modify-write on a submit.
 //!
 //! Python takes `_shutdown_lock` in every `submit` and in `shutdown`, so a
 //! task is either accepted before shutdown begins (and then runs, or is
 //! cancelled by `cancel_futures`) or refused. [`Gate`] keeps that promise
-//! with one atomic word: two flag bits (`SHUTDOWN`, `BROKEN`) and, above
-//! them, the number of submitters inside the gate.
+//! with one word, two flag bits (`SHUTDOWN`, `BROKEN`), written at most
+//! twice in a pool's life and read by every submit. It sits on its own
+//! cache line, so the reads stay in each core's cache.
 //!
-//! * A submitter *enters* with one `fetch_add`; if a flag was set, it leaves
-//!   at once and the task is refused. Otherwise it pushes the job, then
-//!   *leaves* with a `fetch_sub` (`lifecycle::Pass` leaves on drop, so a
-//!   panic unwinding through `submit` leaves too).
-//! * [`close`](Gate::close) sets a flag with `fetch_or`. Every submitter
-//!   that entered before it is accepted; every one after it is refused (the
-//!   word is totally ordered by its read-modify-writes).
-//! * The gate is *drained* when a flag is set and no submitter is inside:
-//!   from then on no job can be pushed. Whoever makes it so (the last
-//!   submitter out of a closed gate, or `close` on an empty gate) stores the
-//!   separate `drained` flag and runs the executor's `on_drained` reaction
-//!   (wake every worker; on a broken pool, also fail what is queued). Every
-//!   push happens before its submitter's `leave`; the leaves form one
-//!   release sequence on the word, so the drainer's `fetch_sub` (or
-//!   `fetch_or`) sees every accepted push, and so does anyone who loads
-//!   `drained == true` (`Release` store / `Acquire` load).
+//! # The thread pool: push, fence, confirm
 //!
-//! The hot path (an accepted submit) touches only the word, which sits on
-//! its own cache line: workers never read it. They read `drained` (and the
-//! pool's broken flag) only, both written once, so a worker's check never
-//! moves the submitters' line between cores (`PERF.md`: that sharing cost
-//! 19 of the gate's 31 ns per task).
+//! A submit [`check`](Gate::check)s the word (refused at once if closed),
+//! pushes its job, issues a `SeqCst` fence, and then
+//! [`confirm`](Gate::confirm)s: it loads the word again. Shutdown and a
+//! break [`close`](Gate::close) the word, issue a fence, and only then read
+//! the queues (to cancel or fail what is queued); a worker that sees the
+//! word closed issues a fence before its last look at the queues (the
+//! lifecycle's `drained`). It is the store-buffering (Dekker) pattern on
+//! both sides: of two `SeqCst` fences one comes first, so either the
+//! submitter's confirm sees the close, or the closer's (or worker's) look
+//! at the queues after its fence sees the job.
+//!
+//! * Confirmed open: the submit is accepted, and every later look at the
+//!   queues by a closer or an exiting worker sees its job. Nothing accepted
+//!   is lost.
+//! * Closed at confirm: the close happened while this submit ran (its check
+//!   saw the gate open), so either answer is linearizable. The submitter
+//!   tries to *revoke* its job (cancel its future). If a worker already
+//!   started it, the submit is accepted after all. If the revoke succeeds,
+//!   the submit is refused, and the revoked job still sits in a queue until
+//!   a worker or the sweep described in `lifecycle/mod.rs` drops it.
+//!
+//! The hot path is one load before the push and one after the fence, which
+//! the submit needs anyway for the sleep protocol (`thread/README.md`).
+//!
+//! # The process pool: under the queue's lock
+//!
+//! The process pool takes its queue's lock on every submit anyway, so it
+//! checks the word under that lock. A closer closes the word before it
+//! takes the lock to sweep or wake, so a submitter that locks later sees it
+//! closed (the lock orders them), and one that locked earlier has pushed.
 
 use crossbeam_utils::CachePadded;
 
-use crate::primitives::{AtomicBool, AtomicUsize, Ordering};
+use crate::primitives::{AtomicUsize, Ordering};
 
 const SHUTDOWN: usize = 1;
 const BROKEN: usize = 2;
-const FLAGS: usize = SHUTDOWN | BROKEN;
-const ONE: usize = 4;
 
 /// What closed the gate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,92 +57,62 @@ pub(crate) enum Refused {
     Broken,
 }
 
-/// The admission word shared by submitters and `shutdown`.
+/// The admission word shared by submitters, `shutdown` and breaks.
 #[derive(Debug)]
 pub(crate) struct Gate {
-    /// Flags and the count of submitters inside (submitters only).
     word: CachePadded<AtomicUsize>,
-    /// Set once, when the gate is closed and empty (read by workers).
-    drained: CachePadded<AtomicBool>,
+}
+
+/// The refusal a word's value means, if any.
+#[inline]
+fn refusal(word: usize) -> Result<(), Refused> {
+    if word == 0 {
+        Ok(())
+    } else if word & BROKEN != 0 {
+        Err(Refused::Broken)
+    } else {
+        Err(Refused::Shutdown)
+    }
 }
 
 impl Gate {
     pub(crate) fn new() -> Self {
         Gate {
             word: CachePadded::new(AtomicUsize::new(0)),
-            drained: CachePadded::new(AtomicBool::new(false)),
         }
     }
 
-    /// Enters the gate. On `Ok` the caller pushes its job and then calls
-    /// [`leave`](Gate::leave) (`lifecycle::Pass` does, also when a panic
-    /// unwinds through the submit).
+    /// The check before a push (or, in the process pool, the decision,
+    /// taken under the queue's lock).
     ///
     /// # Errors
     ///
-    /// The gate is closed: what closed it, and whether this refused
-    /// submitter, inside for a moment, drained the gate on its way out (then
-    /// the caller runs the drained reaction).
+    /// What closed the gate.
     #[inline]
-    pub(crate) fn enter(&self) -> Result<(), (Refused, bool)> {
-        let prev = self.word.fetch_add(ONE, Ordering::SeqCst);
-        if prev & FLAGS == 0 {
-            return Ok(());
-        }
-        let drained = self.leave();
-        let why = if prev & BROKEN != 0 {
-            Refused::Broken
-        } else {
-            Refused::Shutdown
-        };
-        Err((why, drained))
+    pub(crate) fn check(&self) -> Result<(), Refused> {
+        refusal(self.word.load(Ordering::Acquire))
     }
 
-    /// Leaves after pushing; returns whether this drained the gate.
+    /// The check after a push and a `SeqCst` fence: `Ok` means accepted.
+    ///
+    /// # Errors
+    ///
+    /// What closed the gate while the submit ran (the caller revokes).
     #[inline]
-    pub(crate) fn leave(&self) -> bool {
-        let prev = self.word.fetch_sub(ONE, Ordering::SeqCst);
-        // A refused submitter passing through a drained gate does not drain
-        // it again (the swap is off the accepted path).
-        prev & FLAGS != 0 && prev >> 2 == 1 && !self.drained.swap(true, Ordering::SeqCst)
+    pub(crate) fn confirm(&self) -> Result<(), Refused> {
+        refusal(self.word.load(Ordering::SeqCst))
     }
 
-    /// Sets `SHUTDOWN` (and `BROKEN` if `broken`); returns whether this
-    /// drained the gate (it was open and empty). The caller then runs its
-    /// `on_drained` reaction itself.
-    pub(crate) fn close(&self, broken: bool) -> bool {
+    /// Closes the gate (and marks it broken if `broken`). The caller issues
+    /// a `SeqCst` fence before it looks at the queues.
+    pub(crate) fn close(&self, broken: bool) {
         let bits = if broken { SHUTDOWN | BROKEN } else { SHUTDOWN };
-        let prev = self.word.fetch_or(bits, Ordering::SeqCst);
-        if prev >> 2 == 0 && prev & FLAGS == 0 {
-            self.drained.store(true, Ordering::SeqCst);
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Whether no job can be pushed any more.
-    pub(crate) fn drained(&self) -> bool {
-        self.drained.load(Ordering::SeqCst)
+        self.word.fetch_or(bits, Ordering::SeqCst);
     }
 
     /// Whether `shutdown` began or the pool broke.
     pub(crate) fn closed(&self) -> bool {
-        self.word.load(Ordering::SeqCst) & FLAGS != 0
-    }
-
-    /// Submitters inside now (tests of the gate's users).
-    #[cfg(all(test, not(loom)))]
-    pub(crate) fn inside(&self) -> usize {
-        self.word.load(Ordering::SeqCst) >> 2
-    }
-
-    /// Waits (yielding) until the gate is drained. Submitters inside run no
-    /// user code and hold no lock a waiter holds, so this is short.
-    pub(crate) fn wait_drained(&self) {
-        while !self.drained() {
-            crate::primitives::thread::yield_now();
-        }
+        self.word.load(Ordering::SeqCst) != 0
     }
 }
 
@@ -142,25 +121,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn enter_leave_close() {
+    fn open_shutdown_broken() {
         let g = Gate::new();
-        g.enter().unwrap();
-        assert!(!g.close(false));
-        assert!(!g.drained() && g.closed());
-        assert_eq!(g.enter().unwrap_err(), (Refused::Shutdown, false));
-        assert!(g.leave(), "the last one out drains");
-        assert!(g.drained());
-        assert!(!g.close(true), "drained once");
-        assert_eq!(g.enter().unwrap_err(), (Refused::Broken, false));
+        assert_eq!(
+            (g.check(), g.confirm(), g.closed()),
+            (Ok(()), Ok(()), false)
+        );
+        g.close(false);
+        assert_eq!(g.check(), Err(Refused::Shutdown));
+        assert_eq!(g.confirm(), Err(Refused::Shutdown));
+        assert!(g.closed());
+        g.close(true);
+        assert_eq!(
+            g.check(),
+            Err(Refused::Broken),
+            "a break after shutdown says broken"
+        );
     }
 
     #[test]
-    fn open_gate_is_never_drained() {
+    fn broken_first() {
         let g = Gate::new();
-        g.enter().unwrap();
-        assert!(!g.leave());
-        assert!(!g.drained() && !g.closed());
-        assert!(g.close(false), "an empty gate drains at close");
-        assert!(g.drained());
+        g.close(true);
+        assert_eq!(g.confirm(), Err(Refused::Broken));
+        g.close(false);
+        assert_eq!(g.check(), Err(Refused::Broken), "broken stays broken");
     }
 }

@@ -2,32 +2,40 @@
 //! submits against `shutdown`), `cancel_futures`, breaking, and what a
 //! broken or shut-down pool owes the futures it accepted.
 //!
-//! * `gate.rs` — [`Gate`](gate::Gate): who is accepted, and when no accepted
-//!   submitter is still pushing (the gate is *drained*).
+//! * `gate.rs` — [`Gate`](gate::Gate): who is accepted (the protocol, and
+//!   why it needs no read-modify-write per submit, is there).
 //! * `bound.rs` — `max_queued`: room for queued tasks (backpressure).
 //! * this file — [`Lifecycle`]: the gate plus the broken reason, and the
-//!   three transitions every executor runs the same way:
-//!   [`admit`](Lifecycle::admit) (a submit), [`shutdown`](Lifecycle::shutdown)
-//!   (with or without `cancel_futures`) and [`break_with`](Lifecycle::break_with).
-//!   The executor supplies its queue through [`Queued`].
+//!   transitions every executor runs the same way:
+//!   [`admit`](Lifecycle::admit) and [`confirm`](Lifecycle::confirm) (a
+//!   submit), [`shutdown`](Lifecycle::shutdown) (with or without
+//!   `cancel_futures`) and [`break_with`](Lifecycle::break_with). The
+//!   executor supplies its queue through [`Queued`].
 //!
 //! The rules, the same for both pools:
 //!
-//! 1. A submit is accepted iff it entered the gate before `shutdown` or a
-//!    break closed it; an accepted task is run, or its future is cancelled
-//!    (`cancel_futures`) or failed with the broken reason. Never dropped
-//!    silently (a `Job` dropped unrun ends its future too: `work_item.rs`).
-//! 2. `cancel_futures` waits until the gate is drained (every accepted
-//!    submitter pushed), then cancels everything queued: a task accepted
+//! 1. A submit is accepted iff the gate was open when it confirmed (the
+//!    thread pool, after its push) or when it pushed under the queue's lock
+//!    (the process pool); an accepted task is run, or its future is
+//!    cancelled (`cancel_futures`) or failed with the broken reason. Never
+//!    dropped silently (a `Job` dropped unrun ends its future too:
+//!    `work_item.rs`).
+//! 2. `shutdown` and a break close the gate, then fence, then look at the
+//!    queues: `cancel_futures` cancels everything queued, a break fails it.
+//!    Every accepted job is queued by then (`gate.rs`), so a task accepted
 //!    before `shutdown(cancel_futures = true)` is either started or
-//!    cancelled.
-//! 3. Breaking refuses new submits, fails everything queued, and whoever
-//!    drains the broken gate (the last accepted submitter out) fails
-//!    whatever was pushed after the first sweep. So a submitter still inside
-//!    the gate when a spawn failure breaks the pool cannot leave its job in a
-//!    queue no worker will ever read (issue 10, item 7).
-//! 4. Draining wakes everything that waits for work ([`Queued::wake_all`]):
-//!    workers may then exit once their queues are empty.
+//!    cancelled, and one accepted before a break is started or failed.
+//!    Neither waits for a submitter: no call blocks on another's submit.
+//! 3. A thread-pool submit that finds the gate closed at its confirm
+//!    revokes its job (cancels its future) and is refused, unless a worker
+//!    already started the job (then it is accepted). The revoked job stays
+//!    queued until someone drops it: a worker that takes it skips it, and
+//!    whoever sees the pool closed with no worker left (the last worker out,
+//!    or the refused submitter itself) sweeps the queues. So a revoked
+//!    job, and what a scoped one borrows, never outlives the pool's work.
+//! 4. Closing wakes everything that waits for work ([`Queued::wake_all`]):
+//!    workers exit once [`drained`](Lifecycle::drained) holds and their
+//!    queues are empty.
 //!
 //! Executor-specific parts (queues, workers, stats) live beside each
 //! executor: `thread/` and `process/`.
@@ -37,7 +45,9 @@
 //! ```text
 //! struct MyPool { lc: Lifecycle, queue: ... }
 //! impl Queued for MyPool { fn abandon_queued(..); fn wake_all(..) }
-//! submit:   let _pass = self.lc.admit(self)?;  push the job;  (pass drops: leave)
+//! submit:   self.lc.admit()?;  push the job;  fence(SeqCst);
+//!           if self.lc.confirm() fails: revoke the job, or accept it if it started
+//!           (or, with a locked queue: lock; self.lc.admit()?; push; unlock)
 //! shutdown: self.lc.shutdown(self, cancel_futures);  then join if `wait`
 //! a fatal error: self.lc.break_with(self, reason)
 //! workers:  exit when self.lc.drained() and the queue is empty;
@@ -53,7 +63,7 @@ use crossbeam_utils::CachePadded;
 
 use self::gate::{Gate, Refused};
 use crate::error::SubmitError;
-use crate::primitives::{AtomicBool, Ordering};
+use crate::primitives::{fence, AtomicBool, Ordering};
 use crate::work_item::Abandon;
 
 /// The executor's side of the lifecycle: its queue of accepted jobs.
@@ -61,8 +71,8 @@ pub(crate) trait Queued {
     /// Takes every queued job out and ends its future without running it
     /// (cancelled, or failed with the reason); returns how many.
     fn abandon_queued(&self, why: Abandon<'_>) -> usize;
-    /// Wakes everything that waits for work or for the gate to drain
-    /// (sleeping workers, blocked submitters).
+    /// Wakes everything that waits for work or for room (sleeping workers,
+    /// blocked submitters).
     fn wake_all(&self);
 }
 
@@ -73,29 +83,6 @@ pub(crate) struct Lifecycle {
     /// Read by workers for every job: its own line, written once.
     broken: CachePadded<AtomicBool>,
     reason: OnceLock<String>,
-}
-
-/// An accepted submitter inside the gate; dropping it leaves (also when a
-/// panic unwinds through the submit), and the last one out of a closed gate
-/// runs the drained reaction.
-#[must_use = "dropping the pass leaves the gate"]
-pub(crate) struct Pass<'a, Q: Queued + ?Sized> {
-    lc: &'a Lifecycle,
-    queued: &'a Q,
-}
-
-impl<Q: Queued + ?Sized> Drop for Pass<'_, Q> {
-    fn drop(&mut self) {
-        if self.lc.gate.leave() {
-            self.lc.on_drained(self.queued);
-        }
-    }
-}
-
-impl<Q: Queued + ?Sized> std::fmt::Debug for Pass<'_, Q> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Pass")
-    }
 }
 
 /// What a pool says when it broke without a more precise reason.
@@ -110,76 +97,76 @@ impl Lifecycle {
         }
     }
 
-    /// Admits one submit: the caller pushes its job while it holds the pass.
+    fn refused(&self, why: Refused) -> SubmitError {
+        match why {
+            Refused::Shutdown => SubmitError::Shutdown,
+            Refused::Broken => SubmitError::broken(self.broken_reason()),
+        }
+    }
+
+    /// The check before a push (one load of a line written at most twice).
     ///
     /// # Errors
     ///
     /// [`SubmitError::Shutdown`] or [`SubmitError::Broken`] once the gate is
     /// closed.
     #[inline]
-    pub(crate) fn admit<'a, Q: Queued + ?Sized>(
-        &'a self,
-        queued: &'a Q,
-    ) -> Result<Pass<'a, Q>, SubmitError> {
-        match self.gate.enter() {
-            Ok(()) => Ok(Pass { lc: self, queued }),
-            Err((why, drained)) => {
-                if drained {
-                    self.on_drained(queued);
-                }
-                Err(match why {
-                    Refused::Shutdown => SubmitError::Shutdown,
-                    Refused::Broken => SubmitError::broken(self.broken_reason()),
-                })
-            }
-        }
+    pub(crate) fn admit(&self) -> Result<(), SubmitError> {
+        self.gate.check().map_err(|why| self.refused(why))
+    }
+
+    /// The check after the push and a `SeqCst` fence: `Ok` means the submit
+    /// is accepted (`gate.rs`).
+    ///
+    /// # Errors
+    ///
+    /// The gate closed while the submit ran: the caller revokes its job.
+    #[inline]
+    pub(crate) fn confirm(&self) -> Result<(), SubmitError> {
+        self.gate.confirm().map_err(|why| self.refused(why))
     }
 
     /// Begins `shutdown`: refuses later submits; with `cancel_futures`,
-    /// waits for the accepted submitters to push, then cancels everything
-    /// queued (returns how many). Wakes everyone either way.
+    /// cancels everything queued (returns how many). Wakes everyone either
+    /// way. Waits for nobody.
     pub(crate) fn shutdown<Q: Queued + ?Sized>(&self, queued: &Q, cancel_futures: bool) -> usize {
-        if self.gate.close(false) {
-            self.on_drained(queued);
-        }
-        let mut cancelled = 0;
-        if cancel_futures {
-            self.gate.wait_drained();
-            cancelled = queued.abandon_queued(Abandon::Cancel);
-        }
+        self.gate.close(false);
+        // Pairs with the fence between a submitter's push and its confirm.
+        fence(Ordering::SeqCst);
+        let cancelled = if cancel_futures {
+            queued.abandon_queued(Abandon::Cancel)
+        } else {
+            0
+        };
         queued.wake_all();
         cancelled
     }
 
     /// Breaks the pool (the first reason wins): refuses later submits, fails
-    /// everything queued, wakes everyone. Safe to call from inside the gate
-    /// (a submitter whose thread spawn failed): the last submitter out fails
-    /// what was pushed after this sweep. Returns how many it failed.
+    /// everything queued, wakes everyone. Safe to call from inside a submit
+    /// (a submitter whose thread spawn failed: its own job is then failed
+    /// here, and its confirm, which follows, finds it no longer revocable).
+    /// Returns how many it failed.
     pub(crate) fn break_with<Q: Queued + ?Sized>(&self, queued: &Q, reason: String) -> usize {
         let _ = self.reason.set(reason);
         self.broken.store(true, Ordering::SeqCst);
-        let drained = self.gate.close(true);
+        self.gate.close(true);
+        fence(Ordering::SeqCst);
         let n = queued.abandon_queued(Abandon::Broken(self.broken_reason()));
-        if drained {
-            self.on_drained(queued);
-        } else {
-            queued.wake_all();
-        }
+        queued.wake_all();
         n
     }
 
-    /// The gate just drained: no job can be pushed any more.
-    fn on_drained<Q: Queued + ?Sized>(&self, queued: &Q) {
-        if self.broken() {
-            queued.abandon_queued(Abandon::Broken(self.broken_reason()));
-        }
-        queued.wake_all();
-    }
-
-    /// Whether no job can be pushed any more (workers may exit once their
-    /// queues are empty).
+    /// Whether the gate is closed, so that no job can be accepted any more.
+    /// When it returns `true` it has issued a `SeqCst` fence: every read of
+    /// the queues after it sees every accepted job (`gate.rs`), so a worker
+    /// may exit once they are empty.
     pub(crate) fn drained(&self) -> bool {
-        self.gate.drained()
+        let closed = self.gate.closed();
+        if closed {
+            fence(Ordering::SeqCst);
+        }
+        closed
     }
 
     /// Whether `shutdown` began or the pool broke.
@@ -197,15 +184,14 @@ impl Lifecycle {
         self.reason.get().map_or(BROKEN, String::as_str)
     }
 
-    /// Waits until every accepted submitter has pushed.
-    pub(crate) fn wait_drained(&self) {
-        self.gate.wait_drained();
-    }
-
-    /// Submitters inside the gate now (tests).
-    #[cfg(all(test, not(loom)))]
-    pub(crate) fn inside(&self) -> usize {
-        self.gate.inside()
+    /// How a closed pool ends a job it will not run: failed with the reason
+    /// if broken, cancelled after `shutdown`.
+    pub(crate) fn abandon_reason(&self) -> Abandon<'_> {
+        if self.broken() {
+            Abandon::Broken(self.broken_reason())
+        } else {
+            Abandon::Cancel
+        }
     }
 }
 

@@ -86,8 +86,8 @@ struct State {
 pub(crate) struct Pool {
     pub(crate) config: Config,
     /// Admission, shutdown and breaking, shared with the thread pool
-    /// (`lifecycle/`): a submit is accepted iff it entered the gate before
-    /// `shutdown` or a break closed it; slots exit once it is drained.
+    /// (`lifecycle/`): a submit is accepted iff it found the gate open under
+    /// the queue's lock; slots exit once it is closed and the queue empty.
     lc: Lifecycle,
     state: Mutex<State>,
     /// A job was queued, or the pool shut down or broke.
@@ -171,8 +171,15 @@ impl Pool {
     /// Queues a job, starting a slot if every slot is busy and there is
     /// room for another.
     pub(crate) fn submit(self: &Arc<Self>, job: Job) -> Result<(), SubmitError> {
-        let pass = self.lc.admit(&**self)?;
         let mut st = self.lock();
+        // Admission under the queue's lock (`lifecycle/gate.rs`): `shutdown`
+        // and breaks close the gate before they lock to sweep or wake.
+        if let Err(e) = self.lc.admit() {
+            drop(st);
+            // Outside the lock: dropping a job ends its future.
+            drop(job);
+            return Err(e);
+        }
         st.queue.push_back(job);
         // Relaxed: a hint for spinning slots, which re-check under the lock.
         self.queued.store(st.queue.len(), Ordering::Relaxed);
@@ -194,9 +201,6 @@ impl Pool {
         }
         let wake_idle = st.idle > 0;
         drop(st);
-        // Leaving after the push: a `shutdown(cancel_futures)` that waits
-        // for the gate to drain sees this job queued.
-        drop(pass);
         // Signal after unlocking, so the woken slot does not block at once on
         // the pool's lock; it re-checks the queue under the lock.
         if wake_idle {
@@ -271,8 +275,8 @@ impl Pool {
                 self.queued.store(st.queue.len(), Ordering::Relaxed);
                 return Some(job);
             }
-            // Drained: no accepted submitter can push any more (a closed
-            // gate with one still inside would strand its job).
+            // Closed, checked under the lock submitters push under: no job
+            // can be accepted any more.
             if self.lc.drained() {
                 return None;
             }
@@ -428,7 +432,7 @@ impl Pool {
     pub(crate) fn signal_workers(&self, sig: libc::c_int) {
         self.lock().killed = true;
         // Cancels (or, for jobs handed back already, fails) everything
-        // queued, after every accepted submitter has pushed.
+        // queued: every accepted submitter has pushed (under the lock).
         self.lc.shutdown(self, true);
         let signal_all = |sig| {
             let slots = self.lock().slots.clone();

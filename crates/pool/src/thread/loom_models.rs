@@ -1,23 +1,36 @@
 //! Loom models of the thread pool's protocols, driving the real code:
-//! `Shared::push` (gate, push, wake, idle claim, spawn), the real worker
-//! loop and sleep protocol, `shutdown`, `break_pool` and injected spawn
-//! failures. The workers are loom threads (`primitives::thread`), so every
-//! atomic of the gate, the lifecycle, the slots and `Sleep` is explored.
-//! The queues are crossbeam-deque's, which loom cannot see inside: in these
-//! models a push or a steal is one indivisible step (crossbeam's own loom
-//! tests check the deque).
+//! `Shared::push` (check, push, fence, wake, idle claim, spawn, confirm,
+//! revoke), the real worker loop and sleep protocol, `shutdown`,
+//! `break_pool` and injected spawn failures. The workers are loom threads
+//! (`primitives::thread`), so every atomic of the gate, the lifecycle, the
+//! slots and `Sleep` is explored. The injector is `queue.rs`'s loom model
+//! (jobs under a loom lock, emptiness read from a `Relaxed` length), so a
+//! push reaches another thread's `is_empty` only through the protocol's
+//! fences. The workers' own deques are crossbeam's, which loom cannot see
+//! inside (their pushes and steals are indivisible steps here; crossbeam's
+//! own loom tests check them).
 //!
-//! Each model submits `Probe` jobs, which count whether they ran or were
-//! abandoned (cancelled, failed by a break). The property everywhere: an
-//! accepted submit is run or abandoned exactly once, a refused one never,
-//! and the pool ends with no thread alive. (A worker that dies is not
+//! Each model submits `Probe` jobs whose state stands in for a future's:
+//! run, cancelled, failed, or revoked by its submitter. The property
+//! everywhere: an accepted submit's job is run or abandoned (cancelled,
+//! failed by a break) exactly once; a refused one never runs; every job is
+//! dropped by the end (nothing stays queued once the pool's threads are
+//! gone); and the pool ends with no thread alive. (A worker that dies is not
 //! modelled: loom fails a model whose thread panics; `thread/tests.rs`
 //! covers the replacement.)
+//!
+//! Which removal fails which model (checked by hand, each on its own):
+//! the confirm after the push (`submit_vs_shutdown_with_a_worker`,
+//! `submit_vs_cancel_futures`); the push's fence
+//! (`submit_vs_shutdown_with_a_worker`); the fence in `Lifecycle::drained`
+//! (`submit_vs_shutdown_with_a_worker`); the refused submitter's sweep
+//! (`submit_vs_shutdown_with_no_worker_left`); the last worker's sweep
+//! (`submit_vs_shutdown_with_a_worker`).
 
 use std::io;
 use std::sync::Arc;
 
-use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::thread;
 
 use super::{Route, ThreadPoolExecutor};
@@ -25,23 +38,63 @@ use crate::work_item::{Abandon, Job, Ran, Task};
 
 use super::sleep::Sleep;
 
-/// Counts what happened to the probes of one model.
+const PENDING: usize = 0;
+const RAN: usize = 1;
+const CANCELLED: usize = 2;
+const FAILED: usize = 3;
+const REVOKED: usize = 4;
+
+/// What happened to one probe: its future's state, and whether the job was
+/// dropped.
 #[derive(Default)]
-struct Counts {
-    ran: AtomicUsize,
-    abandoned: AtomicUsize,
+struct Fate {
+    state: AtomicUsize,
+    dropped: AtomicBool,
 }
 
-/// A job that records its end.
-struct Probe(Arc<Counts>);
+impl Fate {
+    fn end(&self, to: usize) -> bool {
+        self.state
+            .compare_exchange(PENDING, to, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
+    /// The submitter's revoke, as `Future::cancel`: true if it is (now, or
+    /// already) cancelled.
+    fn revoke(&self) -> bool {
+        self.end(REVOKED) || self.state.load(Ordering::SeqCst) == CANCELLED
+    }
+
+    fn get(&self) -> usize {
+        self.state.load(Ordering::SeqCst)
+    }
+}
+
+/// A job that records its end in its [`Fate`].
+struct Probe(Arc<Fate>);
 
 impl Task for Probe {
     fn run(self, _: &dyn Fn()) -> Ran {
-        self.0.ran.fetch_add(1, Ordering::SeqCst);
-        Ran::Completed
+        if self.0.end(RAN) {
+            Ran::Completed
+        } else {
+            Ran::Cancelled
+        }
     }
-    fn abandon(self, _: Abandon<'_>) {
-        self.0.abandoned.fetch_add(1, Ordering::SeqCst);
+    fn abandon(self, why: Abandon<'_>) {
+        self.0.end(match why {
+            Abandon::Cancel => CANCELLED,
+            Abandon::Broken(_) => FAILED,
+        });
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        assert!(
+            !self.0.dropped.swap(true, Ordering::SeqCst),
+            "a job dropped twice"
+        );
     }
 }
 
@@ -49,34 +102,108 @@ fn pool(max_workers: usize) -> Arc<ThreadPoolExecutor> {
     Arc::new(ThreadPoolExecutor::new(max_workers).unwrap())
 }
 
-/// The real submit path with a probe; returns whether it was accepted.
-fn submit(ex: &ThreadPoolExecutor, counts: &Arc<Counts>) -> bool {
-    ex.shared
-        .push(Job::new(Probe(Arc::clone(counts))), Route::SUBMIT)
-        .is_ok()
+/// The real submit path with a probe: whether it was accepted, and the
+/// probe's fate.
+fn submit(ex: &ThreadPoolExecutor) -> (bool, Arc<Fate>) {
+    let fate = Arc::new(Fate::default());
+    let f = Arc::clone(&fate);
+    let accepted = ex
+        .shared
+        .push(
+            Job::new(Probe(Arc::clone(&fate))),
+            Route::SUBMIT,
+            move || f.revoke(),
+        )
+        .is_ok();
+    (accepted, fate)
 }
 
-fn ended(c: &Counts) -> usize {
-    c.ran.load(Ordering::SeqCst) + c.abandoned.load(Ordering::SeqCst)
+/// Checks one probe once every thread of the model is done: accepted means
+/// ended once by a worker or a sweep, refused means never run; dropped
+/// either way.
+fn check(accepted: bool, fate: &Fate) {
+    assert!(fate.dropped.load(Ordering::SeqCst), "a job was left queued");
+    let s = fate.get();
+    if accepted {
+        assert!(
+            matches!(s, RAN | CANCELLED | FAILED),
+            "accepted, ended as {s}"
+        );
+    } else {
+        // Refused at the check (dropped unrun) or at the confirm.
+        assert!(
+            matches!(s, PENDING | REVOKED | CANCELLED),
+            "refused, ended as {s}"
+        );
+    }
 }
 
-/// submit ‖ shutdown(wait): the submit is accepted exactly when its job
-/// runs; the worker it started is joined (no lost wakeup at shutdown).
+/// submit ‖ shutdown(wait), no worker started yet: the submit is accepted
+/// exactly when its job runs; the worker it started is joined.
 #[test]
 fn loom_real_submit_vs_shutdown() {
     loom::model(|| {
         let ex = pool(1);
-        let counts = Arc::new(Counts::default());
-        let (e, c) = (Arc::clone(&ex), Arc::clone(&counts));
-        let submitter = thread::spawn(move || submit(&e, &c));
+        let e = Arc::clone(&ex);
+        let submitter = thread::spawn(move || submit(&e));
         ex.shutdown(true, false);
-        let accepted = submitter.join().unwrap();
-        // A submitter accepted before the close may still be inside when
-        // shutdown returned from its own wait; the drop waits again.
+        let (accepted, fate) = submitter.join().unwrap();
+        // shutdown(wait) returned; an accepted job has run by then unless
+        // the submit started its worker after that wait (then the second
+        // wait joins it).
         ex.shutdown(true, false);
-        assert_eq!(counts.ran.load(Ordering::SeqCst), usize::from(accepted));
-        assert_eq!(counts.abandoned.load(Ordering::SeqCst), 0);
         assert_eq!(ex.stats().workers, 0);
+        check(accepted, &fate);
+        assert_eq!(fate.get() == RAN, accepted);
+    });
+}
+
+/// submit ‖ shutdown(wait) with a worker started and idle: an accepted job
+/// runs before shutdown returns; a refused one is revoked and dropped by
+/// the worker (skipped) or by the last worker out (swept).
+#[test]
+fn loom_real_submit_vs_shutdown_with_a_worker() {
+    loom::model(|| {
+        let ex = pool(1);
+        let (first, f0) = submit(&ex);
+        assert!(first);
+        let e = Arc::clone(&ex);
+        let submitter = thread::spawn(move || submit(&e));
+        ex.shutdown(true, false);
+        // Joined: the one worker is gone (and with one worker started no
+        // submit starts another), so an accepted job ran before this.
+        assert_eq!(ex.stats().workers, 0);
+        let (accepted, fate) = submitter.join().unwrap();
+        if accepted {
+            assert_eq!(
+                fate.get(),
+                RAN,
+                "accepted but not run when shutdown returned"
+            );
+        }
+        check(true, &f0);
+        check(accepted, &fate);
+        assert_eq!(fate.get() == RAN, accepted);
+    });
+}
+
+/// submit ‖ shutdown(wait) where the only worker may already have exited:
+/// a refused submit with nobody left sweeps its own revoked job.
+#[test]
+fn loom_real_submit_vs_shutdown_with_no_worker_left() {
+    loom::model(|| {
+        let ex = pool(1);
+        let (first, f0) = submit(&ex);
+        assert!(first);
+        let e = Arc::clone(&ex);
+        let closer = thread::spawn(move || e.shutdown(true, false));
+        let (accepted, fate) = submit(&ex);
+        closer.join().unwrap();
+        ex.shutdown(true, false);
+        assert_eq!(ex.stats().workers, 0);
+        check(true, &f0);
+        check(accepted, &fate);
+        assert_eq!(fate.get() == RAN, accepted);
     });
 }
 
@@ -94,71 +221,76 @@ fn loom_real_idle_claim_then_shutdown() {
     b.preemption_bound = Some(b.preemption_bound.map_or(1, |p| p.min(1)));
     b.check(|| {
         let ex = pool(2);
-        let counts = Arc::new(Counts::default());
-        assert!(submit(&ex, &counts));
+        let (a, fa) = submit(&ex);
         // The second submit finds the first worker starting, running, idle
         // (it claims it) or asleep (it wakes it), or starts a second thread.
-        assert!(submit(&ex, &counts));
+        let (b, fb) = submit(&ex);
+        assert!(a && b);
         ex.shutdown(true, false);
-        assert_eq!(counts.ran.load(Ordering::SeqCst), 2);
+        assert_eq!((fa.get(), fb.get()), (RAN, RAN));
         assert!(ex.shared.spawned.load(Ordering::SeqCst) <= 2);
         assert_eq!(ex.stats().workers, 0);
+        check(true, &fa);
+        check(true, &fb);
     });
 }
 
 /// Spawn failure with two submitters (issue 10, item 7): no thread can
-/// start, so the pool breaks; whichever submitter is still inside when the
-/// break sweeps the queue, every accepted job is failed exactly once.
+/// start, so the pool breaks; whichever submitter's push comes after a
+/// break's sweep, its job is failed by a later sweep or revoked and swept
+/// by that submitter; none stays queued, none runs.
 #[test]
 fn loom_real_spawn_failure_with_two_submitters() {
     loom::model(|| {
         let ex = pool(1);
         *ex.shared.faults.spawn.lock() = Some(Box::new(|| Err(io::Error::other("EAGAIN"))));
-        let counts = Arc::new(Counts::default());
-        let (e, c) = (Arc::clone(&ex), Arc::clone(&counts));
-        let first = thread::spawn(move || submit(&e, &c));
-        let second = submit(&ex, &counts);
-        let first = first.join().unwrap();
+        let e = Arc::clone(&ex);
+        let first = thread::spawn(move || submit(&e));
+        let (b, fb) = submit(&ex);
+        let (a, fa) = first.join().unwrap();
         ex.shutdown(true, false);
-        let accepted = usize::from(first) + usize::from(second);
-        assert!(accepted >= 1, "the first submit always enters an open gate");
-        assert_eq!(counts.abandoned.load(Ordering::SeqCst), accepted);
-        assert_eq!(counts.ran.load(Ordering::SeqCst), 0);
+        assert!(a || b, "the first push always finds the gate open");
+        for (accepted, fate) in [(a, &fa), (b, &fb)] {
+            check(accepted, fate);
+            assert_ne!(fate.get(), RAN);
+            assert_eq!(fate.get() == FAILED, accepted);
+        }
         assert!(ex.stats().broken);
     });
 }
 
 /// A break racing a submit while a worker runs: each accepted job runs or
-/// is failed, once; the refused one never ends up anywhere.
+/// is failed, once; the refused one never runs and is dropped.
 #[test]
 fn loom_real_break_vs_submit() {
     loom::model(|| {
         let ex = pool(1);
-        let counts = Arc::new(Counts::default());
-        assert!(submit(&ex, &counts));
+        let (first, f0) = submit(&ex);
+        assert!(first);
         let e = Arc::clone(&ex);
         let breaker = thread::spawn(move || e.shared.break_pool("broken in a model".into()));
-        let second = submit(&ex, &counts);
+        let (second, f1) = submit(&ex);
         breaker.join().unwrap();
         ex.shutdown(true, false);
-        assert_eq!(ended(&counts), 1 + usize::from(second));
+        check(true, &f0);
+        check(second, &f1);
         assert_eq!(ex.stats().workers, 0);
     });
 }
 
 /// `cancel_futures` racing a submit: an accepted job is either run or
-/// cancelled, never left queued.
+/// cancelled, never left queued; a refused one is never run.
 #[test]
 fn loom_real_submit_vs_cancel_futures() {
     loom::model(|| {
         let ex = pool(1);
-        let counts = Arc::new(Counts::default());
-        let (e, c) = (Arc::clone(&ex), Arc::clone(&counts));
-        let submitter = thread::spawn(move || submit(&e, &c));
+        let e = Arc::clone(&ex);
+        let submitter = thread::spawn(move || submit(&e));
         ex.shutdown(false, true);
-        let accepted = submitter.join().unwrap();
+        let (accepted, fate) = submitter.join().unwrap();
         ex.shutdown(true, false);
-        assert_eq!(ended(&counts), usize::from(accepted));
+        check(accepted, &fate);
+        assert_ne!(fate.get(), FAILED);
     });
 }
 

@@ -10,12 +10,12 @@
 //!   protocols (`--cfg loom`).
 //!
 //! Submit, in order: reserve room under `max_queued` if set
-//! (`lifecycle/bound.rs`), enter the admission gate (`lifecycle/`), make one
-//! [`WorkItem`] (closure + future handle), push it onto the injector (a
-//! scoped submit made on a worker: that worker's own deque), wake one
-//! sleeping worker if any sleeps, else start a thread if no worker is idle
-//! and fewer than `max_workers` run, leave the gate (the pass's drop, also
-//! on a panic).
+//! (`lifecycle/bound.rs`), check the admission gate (`lifecycle/gate.rs`),
+//! make one [`WorkItem`] (closure + future handle), push it onto the
+//! injector (a scoped submit made on a worker: that worker's own deque),
+//! fence, wake one sleeping worker if any sleeps, else start a thread if no
+//! worker is idle and fewer than `max_workers` run, and confirm the gate
+//! (if it closed meanwhile, revoke the job: `lifecycle/mod.rs`, rule 3).
 
 mod builder;
 #[cfg(all(test, loom))]
@@ -48,7 +48,7 @@ use crate::lifecycle::bound::{Bound, NoRoom, Wait};
 use crate::lifecycle::{self, Lifecycle, Queued};
 use crate::map::{Map, MapOptions, Slot};
 use crate::primitives::thread::{self, JoinHandle};
-use crate::primitives::{AtomicUsize, Condvar, Mutex, Ordering};
+use crate::primitives::{fence, AtomicUsize, Condvar, Mutex, Ordering};
 use crate::work_item::{Abandon, Job, WorkItem};
 
 pub use builder::ThreadPoolBuilder;
@@ -341,7 +341,8 @@ impl ThreadPoolExecutor {
     {
         let (item, future) = WorkItem::new(f);
         let route = Route { wait, local: false };
-        self.shared.push(Job::new(item), route)?;
+        self.shared
+            .push(Job::new(item), route, || future.cancel())?;
         Ok(future)
     }
 
@@ -391,7 +392,8 @@ impl ThreadPoolExecutor {
         E: Into<BoxError> + 'static,
     {
         let (item, future) = WorkItem::fallible(f);
-        self.shared.push(Job::new(item), Route::SUBMIT)?;
+        self.shared
+            .push(Job::new(item), Route::SUBMIT, || future.cancel())?;
         Ok(future)
     }
 
@@ -510,7 +512,6 @@ impl ThreadPoolExecutor {
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
         self.shared.begin_shutdown(cancel_futures);
         if wait && !self.shared.on_worker_thread() {
-            self.shared.lc.wait_drained();
             let _ = self.shared.join_workers(None);
         }
     }
@@ -545,7 +546,6 @@ impl ThreadPoolExecutor {
     ) -> Result<(), ShutdownTimeout> {
         let deadline = Instant::now().checked_add(timeout);
         self.shared.begin_shutdown(cancel_futures);
-        self.shared.lc.wait_drained();
         self.shared.join_workers(deadline)
     }
 
@@ -571,22 +571,24 @@ impl ThreadPoolExecutor {
 
 impl Shared {
     /// Queues an accepted job; see the module docs for the steps.
-    pub(crate) fn push(self: &Arc<Self>, job: Job, route: Route) -> Result<(), SubmitError> {
+    pub(crate) fn push(
+        self: &Arc<Self>,
+        job: Job,
+        route: Route,
+        revoke: impl FnOnce() -> bool,
+    ) -> Result<(), SubmitError> {
         if let Some(bound) = &self.bound {
             self.reserve(bound, route.wait)?;
         }
-        let pass = match self.lc.admit(&**self) {
-            Ok(pass) => pass,
-            Err(e) => {
-                if let Some(bound) = &self.bound {
-                    bound.release();
-                }
-                // The closure is dropped here, on the caller's thread: a
-                // panicking capture is reported, not thrown out of `submit`.
-                unwind::drop_reporting("the drop of a refused task", job);
-                return Err(e);
+        if let Err(e) = self.lc.admit() {
+            if let Some(bound) = &self.bound {
+                bound.release();
             }
-        };
+            // The closure is dropped here, on the caller's thread: a
+            // panicking capture is reported, not thrown out of `submit`.
+            unwind::drop_reporting("the drop of a refused task", job);
+            return Err(e);
+        }
         #[cfg(test)]
         self.faults.after_admit();
         if route.local {
@@ -596,15 +598,60 @@ impl Shared {
         } else {
             self.queues.inject(job);
         }
+        // One fence for two Dekker pairs: the sleep protocol's (a worker
+        // going to sleep sees the job, or we see it asleep) and admission's
+        // (a closer sees the job, or our confirm sees the close).
+        fence(Ordering::SeqCst);
+        self.sleep.wake_one_fenced();
         // Python's rule: a submit takes an idle worker's token, or else
         // starts a thread. Once every thread started, the idle scan is
-        // skipped: the hot path is a fence and one load.
-        self.sleep.wake_one();
+        // skipped: the hot path is one load. Before the confirm: a thread
+        // started for an accepted job is one `shutdown` joins.
         if self.spawned.load(Ordering::Relaxed) < self.max_workers && !self.queues.claim_idle() {
             self.spawn_worker(None);
         }
-        drop(pass);
-        Ok(())
+        match self.lc.confirm() {
+            Ok(()) => Ok(()),
+            Err(e) => self.closed_during_submit(e, revoke),
+        }
+    }
+
+    /// The gate closed between this submit's check and its confirm
+    /// (`lifecycle/gate.rs`): revoke the job, unless a worker started it
+    /// (then it is accepted). A revoked job stays queued until a worker
+    /// skips it or a sweep drops it; if no worker is left to do either, this
+    /// submitter sweeps (`lifecycle/mod.rs`, rule 3).
+    #[cold]
+    #[inline(never)]
+    fn closed_during_submit(
+        &self,
+        e: SubmitError,
+        revoke: impl FnOnce() -> bool,
+    ) -> Result<(), SubmitError> {
+        if !revoke() {
+            return Ok(());
+        }
+        // Exact under the lock: workers start and exit under it. None left
+        // means every accepted job was taken (each exiting worker saw the
+        // queues empty after it saw the gate closed), so what is queued now
+        // is revoked, or pushed by a submitter whose confirm will fail too.
+        let none_left = self.alive_workers() == 0;
+        if none_left {
+            self.sweep_closed();
+        }
+        Err(e)
+    }
+
+    /// Workers alive, read under the threads' lock.
+    fn alive_workers(&self) -> usize {
+        let _threads = self.threads.lock();
+        self.alive.load(Ordering::Relaxed)
+    }
+
+    /// Drops what is left in the queues of a closed pool with no worker
+    /// left: revoked jobs, and jobs of submitters about to be refused.
+    fn sweep_closed(&self) {
+        self.abandon_queued(self.lc.abandon_reason());
     }
 
     /// Reserves room under `max_queued`. A task of this pool never waits
@@ -737,18 +784,24 @@ impl Shared {
     }
 
     fn begin_shutdown(&self, cancel_futures: bool) {
-        let cancelled = self.lc.shutdown(self, cancel_futures);
-        self.queues.count_cancelled_outside(cancelled);
+        self.lc.shutdown(self, cancel_futures);
     }
 
     fn on_worker_thread(&self) -> bool {
         queue::with_local(self.id, |_| ()).is_some()
     }
 
-    /// Called by an exiting worker (its `alive` count already dropped).
-    fn notify_exit(&self) {
-        let _threads = self.threads.lock();
+    /// Called by an exiting worker: it is no longer counted alive. The last
+    /// one out of a closed pool sweeps what is left in the queues (revoked
+    /// jobs: `lifecycle/mod.rs`, rule 3).
+    fn exit_worker(&self) {
+        let threads = self.threads.lock();
+        let left = self.alive.fetch_sub(1, Ordering::Relaxed) - 1;
         self.exited.notify_all();
+        drop(threads);
+        if left == 0 && self.lc.drained() {
+            self.sweep_closed();
+        }
     }
 
     /// Waits (until `deadline`, if any) for every worker to exit, then
@@ -831,8 +884,9 @@ impl Queued for Shared {
                 unwind::report("abandoning a task", &msg);
             }
         });
-        if let Abandon::Broken(_) = why {
-            self.queues.count_failed_outside(n);
+        match why {
+            Abandon::Broken(_) => self.queues.count_failed_outside(n),
+            Abandon::Cancel => self.queues.count_cancelled_outside(n),
         }
         n
     }
@@ -880,7 +934,7 @@ where
     if items.len() == 1 {
         let a = items.pop().expect("one item");
         let (item, future) = WorkItem::new(move || f(a));
-        shared.push(Job::new(item), Route::SUBMIT)?;
+        shared.push(Job::new(item), Route::SUBMIT, || future.cancel())?;
         return Ok(Slot::One(future));
     }
     let len = items.len();
@@ -891,7 +945,7 @@ where
             .collect::<Vec<_>>()
     };
     let (item, future) = WorkItem::new(run_chunk);
-    shared.push(Job::new(item), Route::SUBMIT)?;
+    shared.push(Job::new(item), Route::SUBMIT, || future.cancel())?;
     Ok(Slot::Chunk { future, len })
 }
 
@@ -1003,7 +1057,7 @@ mod cost_split {
             let (p, s1) = per_task(n, || {
                 for i in 0..n {
                     ex.shared
-                        .push(Job::new(SendBack(i, tx.clone())), Route::SUBMIT)
+                        .push(Job::new(SendBack(i, tx.clone())), Route::SUBMIT, || true)
                         .unwrap();
                 }
                 (0..n).map(|_| rx.recv().unwrap()).sum()

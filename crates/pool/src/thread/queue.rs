@@ -25,8 +25,12 @@
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
-use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+#[cfg(not(loom))]
+use crossbeam_deque::Injector;
+use crossbeam_deque::{Steal, Stealer, Worker};
 use crossbeam_utils::CachePadded;
+#[cfg(loom)]
+use model::Injector;
 
 use crate::primitives::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::work_item::{Job, Ran};
@@ -371,5 +375,67 @@ pub(crate) fn push_local(pool: usize, job: Job) -> Result<(), Job> {
         (Some(()), _) => Ok(()),
         (None, Some(j)) => Err(j),
         (None, None) => unreachable!("job taken without a push"),
+    }
+}
+
+/// The injector as loom sees it (`--cfg loom` only). Loom cannot see inside
+/// crossbeam-deque, so with the real injector a push would be visible to
+/// every thread at once, and a missing fence between a submitter's push and
+/// its confirm (or a worker's `drained` and its last look) could never fail
+/// a model. Here the jobs sit under a loom lock, and emptiness is read from
+/// a `Relaxed` length outside it, as a stale read of crossbeam's indices
+/// would be: only the protocol's fences make a push visible to `is_empty`.
+/// A steal takes one job (batches are a speed matter, not a protocol one).
+#[cfg(loom)]
+mod model {
+    use std::collections::VecDeque;
+
+    use crossbeam_deque::{Steal, Worker};
+
+    use crate::primitives::{AtomicUsize, Mutex, Ordering};
+
+    pub(crate) struct Injector<T> {
+        jobs: Mutex<VecDeque<T>>,
+        len: AtomicUsize,
+    }
+
+    impl<T> std::fmt::Debug for Injector<T> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Injector { .. }")
+        }
+    }
+
+    impl<T> Injector<T> {
+        pub(crate) fn new() -> Self {
+            Injector {
+                jobs: Mutex::new(VecDeque::new()),
+                len: AtomicUsize::new(0),
+            }
+        }
+
+        pub(crate) fn push(&self, job: T) {
+            let mut jobs = self.jobs.lock();
+            jobs.push_back(job);
+            self.len.store(jobs.len(), Ordering::Relaxed);
+        }
+
+        pub(crate) fn steal(&self) -> Steal<T> {
+            let mut jobs = self.jobs.lock();
+            let job = jobs.pop_front();
+            self.len.store(jobs.len(), Ordering::Relaxed);
+            job.map_or(Steal::Empty, Steal::Success)
+        }
+
+        pub(crate) fn steal_batch_and_pop(&self, _: &Worker<T>) -> Steal<T> {
+            self.steal()
+        }
+
+        pub(crate) fn is_empty(&self) -> bool {
+            self.len.load(Ordering::Relaxed) == 0
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            self.len.load(Ordering::Relaxed)
+        }
     }
 }

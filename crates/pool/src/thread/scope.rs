@@ -5,8 +5,9 @@
 //! and `scope` returns only when the count is zero. A token is the *last*
 //! field of its job, so it is dropped after the closure and the job's handle
 //! of the future, whichever way the job ends (run, cancelled by
-//! `cancel_futures`, failed by a broken pool, or refused at submit). That is
-//! what makes the lifetime erasure in [`Scope::submit`] sound.
+//! `cancel_futures`, failed by a broken pool, refused at submit, or revoked
+//! and swept: `lifecycle/mod.rs`, rule 3). That is what makes the lifetime
+//! erasure in [`Scope::submit`] sound.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -139,9 +140,10 @@ impl<'scope> Scope<'scope, '_> {
         // `Done` token dropped, and a job's token is dropped only after the
         // rest of the job (field order of `Scoped`; explicit `drop(done)`
         // after `run_now`/`abandon_now` consumed the item). Every job is run,
-        // abandoned, or dropped at a refused submit (pool.rs: an accepted job
-        // is always run or abandoned before the workers exit). So no access
-        // to 'scope data happens after 'scope ends, which is `Job::erase`'s
+        // abandoned, or dropped at a refused submit; a job revoked because
+        // the pool closed during its submit is skipped by a worker or swept
+        // once none is left (lifecycle/mod.rs, rule 3). So no access to
+        // 'scope data happens after 'scope ends, which is `Job::erase`'s
         // contract. This is the argument of `std::thread::scope` and
         // rayon's `Scope::spawn`.
         let job = unsafe { Job::erase(scoped) };
@@ -151,6 +153,7 @@ impl<'scope> Scope<'scope, '_> {
                 wait: Wait::Forever,
                 local: true,
             },
+            || future.cancel(),
         )?;
         Ok(future)
     }

@@ -27,11 +27,22 @@ impl Sleep {
 
     /// Called after pushing a job: wakes one sleeping worker, if any.
     /// Returns whether it woke one. No lock, no syscall when nobody sleeps.
-    #[inline]
+    /// (The pool's submit fences itself and calls
+    /// [`wake_one_fenced`](Sleep::wake_one_fenced); this is the protocol's
+    /// plain form, for its tests and models.)
+    #[cfg(test)]
     pub(crate) fn wake_one(&self) -> bool {
+        fence(Ordering::SeqCst);
+        self.wake_one_fenced()
+    }
+
+    /// [`wake_one`](Sleep::wake_one) for a caller that issued the `SeqCst`
+    /// fence itself, after its push (`Shared::push`, whose one fence also
+    /// serves the admission gate's confirm).
+    #[inline]
+    pub(crate) fn wake_one_fenced(&self) -> bool {
         // Pairs with the fence in `sleep`: either this load sees the
         // sleeper's announcement, or the sleeper's check sees our job.
-        fence(Ordering::SeqCst);
         if self.sleepers.load(Ordering::SeqCst) == 0 {
             return false;
         }

@@ -5,14 +5,14 @@ use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 type SpawnHook = Box<dyn FnMut() -> io::Result<()> + Send>;
-type AdmitHook = Box<dyn Fn() + Send + Sync>;
+type AdmitHook = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// Fault injection points (tests only).
 pub(crate) struct Faults {
     /// Called before each thread spawn; an `Err` is the spawn's error, a
     /// panic a panic inside `thread::Builder::spawn`.
     pub(crate) spawn: crate::primitives::Mutex<Option<SpawnHook>>,
-    /// Called by a submitter right after it entered the gate.
+    /// Called by a submitter right after its check found the gate open.
     pub(crate) admitted: crate::primitives::Mutex<Option<AdmitHook>>,
     /// Workers that panic (outside the containment) after their next job.
     pub(crate) kill: AtomicUsize,
@@ -37,8 +37,10 @@ impl Faults {
     }
 
     pub(crate) fn after_admit(&self) {
-        let hook = self.admitted.lock();
-        if let Some(f) = hook.as_ref() {
+        // Called outside the lock: a hook may block one submitter while
+        // another passes.
+        let hook = self.admitted.lock().clone();
+        if let Some(f) = hook {
             f();
         }
     }
@@ -60,7 +62,6 @@ impl Faults {
 mod cases {
     use super::*;
     use crate::thread::{Map, ThreadPoolExecutor};
-    use concurrent_futures_core::FutureState;
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
@@ -108,17 +109,16 @@ mod cases {
     }
 
     /// Item 3: a panic while spawning the thread (the OS refusing its name)
-    /// inside `submit` leaves the gate; the pool breaks cleanly, the future
-    /// fails, and drop returns.
+    /// inside `submit`: the pool breaks cleanly, the future fails, and drop
+    /// returns.
     #[test]
-    fn a_panic_while_spawning_releases_the_gate() {
+    fn a_panic_while_spawning_breaks_the_pool_cleanly() {
         let ex = ThreadPoolExecutor::new(2).unwrap();
         *ex.shared.faults.spawn.lock() =
             Some(Box::new(|| panic!("thread name contains a NUL byte")));
         let f = ex.submit(|| 1).unwrap();
         let e = f.exception_timeout(T).unwrap().unwrap();
         assert!(e.is_broken() && e.to_string().contains("NUL"), "{e}");
-        assert_eq!(ex.shared.lc.inside(), 0);
         assert!(ex.submit(|| 2).unwrap_err().is_broken());
         let t = Instant::now();
         drop(ex);
@@ -140,56 +140,152 @@ mod cases {
         assert!(!ex.stats().broken);
     }
 
-    /// Item 7: one worker; the first spawn fails while a second submitter
-    /// is inside the gate and pushes only after the break swept the queue.
-    /// Its job must not stay queued with no worker to run it. Here the
-    /// second submitter then tries a spawn of its own (which fails and
-    /// sweeps again); the interleaving where it sees the first spawn still
-    /// in progress and tries none, so that only the drainer's sweep
-    /// (`Lifecycle::on_drained`) can end its job, is
-    /// `loom_models::loom_real_spawn_failure_with_two_submitters` (it fails
-    /// if that sweep is removed; this test does not).
+    /// Counts the drops of a closure's capture.
+    struct DropCount(Arc<AtomicUsize>);
+
+    impl Drop for DropCount {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// The outcome of a submit made on another thread.
+    type Submitted =
+        std::thread::JoinHandle<Result<concurrent_futures_core::Future<u8>, crate::SubmitError>>;
+
+    /// Submits from a thread named `name` whose check passes and which then
+    /// waits (the `admitted` hook) until `until` holds before it pushes.
+    /// Returns the thread and a flag set once its check passed.
+    fn submit_held(
+        ex: &Arc<ThreadPoolExecutor>,
+        name: &str,
+        until: impl Fn(&crate::thread::Shared) -> bool + Send + Sync + 'static,
+        drops: &Arc<AtomicUsize>,
+    ) -> (Submitted, Arc<AtomicUsize>) {
+        let passed = Arc::new(AtomicUsize::new(0));
+        let (shared, p) = (Arc::clone(&ex.shared), Arc::clone(&passed));
+        let me = name.to_owned();
+        *ex.shared.faults.admitted.lock() = Some(Arc::new(move || {
+            if std::thread::current().name() == Some(me.as_str()) {
+                p.store(1, Ordering::SeqCst);
+                wait_until("the hook's condition", || until(&shared));
+            }
+        }));
+        let (ex, guard) = (Arc::clone(ex), DropCount(Arc::clone(drops)));
+        let t = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                ex.submit(move || {
+                    let _guard = guard;
+                    5
+                })
+            })
+            .unwrap();
+        (t, passed)
+    }
+
+    /// Item 7: one worker; the first spawn fails only after a second
+    /// submitter passed its check, and that one pushes only after the break
+    /// swept the queue. Its job must not stay queued with no worker to run
+    /// it: here its own spawn fails too and that break fails the job (the
+    /// submit returns the failed future); when it tries no spawn, its
+    /// confirm revokes the job and sweeps
+    /// (`loom_models::loom_real_spawn_failure_with_two_submitters`).
     #[test]
-    fn spawn_failure_with_a_second_submitter_in_the_gate() {
+    fn spawn_failure_with_a_second_submitter_in_flight() {
         let ex = Arc::new(ThreadPoolExecutor::new(1).unwrap());
-        let shared = Arc::clone(&ex.shared);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (second, passed) = submit_held(&ex, "second", |shared| shared.lc.broken(), &drops);
         let mut first = true;
         *ex.shared.faults.spawn.lock() = Some(Box::new(move || {
-            // The first spawn fails only once the second submitter is
-            // inside; every later one (the second submitter's) at once.
+            // The first spawn fails only once the second submitter passed
+            // its check; every later one (the second submitter's) at once.
             if std::mem::take(&mut first) {
-                wait_until("the second submitter to enter", || shared.lc.inside() == 2);
+                wait_until("the second submitter's check", || {
+                    passed.load(Ordering::SeqCst) == 1
+                });
             }
             Err(io::Error::other("EAGAIN (injected)"))
         }));
-        let shared = Arc::clone(&ex.shared);
-        *ex.shared.faults.admitted.lock() = Some(Box::new(move || {
-            if std::thread::current().name() == Some("second") {
-                wait_until("the pool to break", || shared.lc.broken());
-            }
-        }));
-        let ex2 = Arc::clone(&ex);
-        let second = std::thread::Builder::new()
-            .name("second".into())
-            .spawn(move || {
-                wait_until("the first submitter to enter", || {
-                    ex2.shared.lc.inside() == 1
-                });
-                ex2.submit(|| 2).unwrap()
-            })
+        let first = ex.submit(|| 1u8).unwrap();
+        let e = first
+            .exception_timeout(T)
+            .expect("the future ended")
             .unwrap();
-        let first = ex.submit(|| 1).unwrap();
-        let second = second.join().unwrap();
-        for f in [&first, &second] {
-            let e = f.exception_timeout(T).expect("the future ended").unwrap();
-            // Injected, not a hook's timed-out wait (a panic in the hook
-            // would also be a spawn failure).
-            assert!(e.is_broken() && e.to_string().contains("EAGAIN"), "{e}");
+        assert!(e.is_broken() && e.to_string().contains("EAGAIN"), "{e}");
+        match second.join().unwrap() {
+            Ok(f) => {
+                let e = f.exception_timeout(T).expect("the future ended").unwrap();
+                assert!(e.is_broken() && e.to_string().contains("EAGAIN"), "{e}");
+            }
+            Err(e) => assert!(e.is_broken(), "{e}"),
         }
         *ex.shared.faults.admitted.lock() = None;
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "the second task's closure was dropped"
+        );
         let s = ex.stats();
-        assert_eq!((s.failed, s.queued, s.workers), (2, 0, 0), "{s:?}");
-        assert_eq!(second.state(), FutureState::Finished);
+        assert_eq!((s.queued, s.workers), (0, 0), "{s:?}");
+    }
+
+    /// Item 5: a submit whose check passed before `shutdown` and whose push
+    /// came after it, with no worker left (the only one exited): its
+    /// confirm finds the gate closed, revokes the job, sweeps it (nobody
+    /// else would), and the submit is refused. The task never runs and its
+    /// closure is dropped before the submit returns.
+    #[test]
+    fn a_submit_racing_shutdown_with_no_worker_left_is_refused_and_swept() {
+        let ex = Arc::new(ThreadPoolExecutor::new(1).unwrap());
+        ex.submit(|| ()).unwrap().into_result_timeout(T).unwrap();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (late, passed) = submit_held(&ex, "late", |shared| shared.lc.closed(), &drops);
+        wait_until("the late submitter's check", || {
+            passed.load(Ordering::SeqCst) == 1
+        });
+        ex.shutdown(true, false);
+        assert_eq!(ex.stats().workers, 0);
+        let e = late.join().unwrap().unwrap_err();
+        assert!(e.is_shutdown(), "{e}");
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "swept by the refused submitter"
+        );
+        *ex.shared.faults.admitted.lock() = None;
+        let s = ex.stats();
+        assert_eq!((s.queued, s.completed), (0, 1), "{s:?}");
+    }
+
+    /// Item 5: the same race with a worker still alive: the submit is
+    /// accepted (the worker started the job before the revoke) or refused
+    /// (revoked; the worker skips the job or the last one out sweeps it).
+    /// Either way nothing stays queued and the closure is dropped once.
+    #[test]
+    fn a_submit_racing_shutdown_with_a_worker_alive_ends_either_way() {
+        for _ in 0..20 {
+            let ex = Arc::new(ThreadPoolExecutor::new(1).unwrap());
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            let busy = ex.submit(move || rx.recv_timeout(T).is_ok()).unwrap();
+            wait_until("the first task to start", || busy.running());
+            let drops = Arc::new(AtomicUsize::new(0));
+            let (late, passed) = submit_held(&ex, "late", |shared| shared.lc.closed(), &drops);
+            wait_until("the late submitter's check", || {
+                passed.load(Ordering::SeqCst) == 1
+            });
+            ex.shutdown(false, false);
+            tx.send(()).unwrap();
+            match late.join().unwrap() {
+                Ok(f) => assert_eq!(*f.result_timeout(T).unwrap(), 5),
+                Err(e) => assert!(e.is_shutdown(), "{e}"),
+            }
+            ex.shutdown(true, false);
+            *ex.shared.faults.admitted.lock() = None;
+            assert_eq!(drops.load(Ordering::SeqCst), 1);
+            let s = ex.stats();
+            assert_eq!((s.queued, s.workers), (0, 0), "{s:?}");
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! A worker thread's life: run the initializer, then take jobs until the
-//! gate is drained and the queues are empty, spinning a little and then
+//! gate is closed and the queues are empty, spinning a little and then
 //! sleeping when there is nothing to do (`README.md`).
 //!
 //! Every call into user code (a job's `run` or `abandon`, the initializer)
@@ -72,10 +72,7 @@ impl Drop for Exit<'_> {
         } else {
             drop(local);
         }
-        self.shared
-            .alive
-            .fetch_sub(1, crate::primitives::Ordering::Relaxed);
-        self.shared.notify_exit();
+        self.shared.exit_worker();
     }
 }
 
@@ -101,12 +98,14 @@ fn idle(shared: &Shared, id: usize, slot: &Slot, tick: u32) -> Option<Job> {
         if let Some(j) = find(shared, id, tick) {
             return Some(j);
         }
-        if !backoff.is_completed() {
+        // Spinning is a speed matter; under loom it would only multiply the
+        // interleavings of the same protocol.
+        if !cfg!(loom) && !backoff.is_completed() {
             backoff.snooze();
             continue;
         }
-        // Drained first, then the queues: every accepted job was pushed
-        // before the gate drained (lifecycle/gate.rs).
+        // Drained first, then the queues: once `drained` fenced, the queues
+        // show every accepted job (lifecycle/gate.rs).
         if shared.lc.drained() && !shared.queues.has_work() {
             return None;
         }
