@@ -384,8 +384,10 @@ pub(crate) fn push_local(pool: usize, job: Job) -> Result<(), Job> {
 /// its confirm (or a worker's `drained` and its last look) could never fail
 /// a model. Here the jobs sit under a loom lock, and emptiness is read from
 /// a `Relaxed` length outside it, as a stale read of crossbeam's indices
-/// would be: only the protocol's fences make a push visible to `is_empty`.
-/// A steal takes one job (batches are a speed matter, not a protocol one).
+/// would be: only the protocol's fences make a push visible to `is_empty`
+/// and to a steal (which reads the length first, as crossbeam's reads its
+/// indices). A steal takes one job (batches are a speed matter, not a
+/// protocol one).
 #[cfg(loom)]
 mod model {
     use std::collections::VecDeque;
@@ -420,6 +422,11 @@ mod model {
         }
 
         pub(crate) fn steal(&self) -> Steal<T> {
+            // As crossbeam's steal, which reads the indices first: a stale
+            // read says empty.
+            if self.is_empty() {
+                return Steal::Empty;
+            }
             let mut jobs = self.jobs.lock();
             let job = jobs.pop_front();
             self.len.store(jobs.len(), Ordering::Relaxed);
