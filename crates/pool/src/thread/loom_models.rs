@@ -278,16 +278,38 @@ fn loom_real_break_vs_submit() {
     });
 }
 
-/// `cancel_futures` racing a submit: an accepted job is either run or
-/// cancelled, never left queued; a refused one is never run.
+/// `cancel_futures` racing a submit: a job accepted before it is started or
+/// cancelled by the time `shutdown(cancel_futures = true)` returns, never
+/// left queued to run later; a refused one is never run.
 #[test]
 fn loom_real_submit_vs_cancel_futures() {
     loom::model(|| {
         let ex = pool(1);
-        let e = Arc::clone(&ex);
-        let submitter = thread::spawn(move || submit(&e));
+        let fates = Arc::new(loom::sync::Mutex::new(None));
+        let (e, f) = (Arc::clone(&ex), Arc::clone(&fates));
+        let submitter = thread::spawn(move || {
+            let fate = Arc::new(Fate::default());
+            *f.lock().unwrap() = Some(Arc::clone(&fate));
+            let r = Arc::clone(&fate);
+            let job = Job::new(Probe(Arc::clone(&fate)));
+            let accepted = e.shared.push(job, Route::SUBMIT, move || r.revoke()).is_ok();
+            (accepted, fate)
+        });
         ex.shutdown(false, true);
+        // When shutdown returned: was the job still queued, and not ended?
+        // (A worker may hold it, taken and not yet started: it then runs,
+        // as in Python, where a work item already taken off the queue is
+        // not cancelled.)
+        let queued = ex.shared.queues.injected_exact();
+        let at_return = fates.lock().unwrap().as_ref().map(|f| f.get());
         let (accepted, fate) = submitter.join().unwrap();
+        if accepted {
+            let s = at_return.expect("an accepted job was made before shutdown closed the gate");
+            assert!(
+                queued == 0 || s != PENDING,
+                "accepted, and still queued after cancel_futures returned"
+            );
+        }
         ex.shutdown(true, false);
         check(accepted, &fate);
         assert_ne!(fate.get(), FAILED);

@@ -172,6 +172,12 @@ impl Queues {
         (0..n).map(|i| self.slot(i))
     }
 
+    /// Jobs in the injector now, exactly (loom models' assertions).
+    #[cfg(all(test, loom))]
+    pub(crate) fn injected_exact(&self) -> usize {
+        self.injector.len_exact()
+    }
+
     /// Pushes a job from outside the pool.
     pub(crate) fn inject(&self, job: Job) {
         self.injector.push(job);
@@ -443,6 +449,11 @@ mod model {
 
         pub(crate) fn len(&self) -> usize {
             self.len.load(Ordering::Relaxed)
+        }
+
+        /// The length read under the lock (models' assertions only).
+        pub(crate) fn len_exact(&self) -> usize {
+            self.jobs.lock().len()
         }
     }
 }
