@@ -19,13 +19,18 @@
 //! modelled: loom fails a model whose thread panics; `thread/tests.rs`
 //! covers the replacement.)
 //!
-//! Which removal fails which model (checked by hand, each on its own):
-//! the confirm after the push (`submit_vs_shutdown_with_a_worker`,
-//! `submit_vs_cancel_futures`); the push's fence
-//! (`submit_vs_shutdown_with_a_worker`); the fence in `Lifecycle::drained`
-//! (`submit_vs_shutdown_with_a_worker`); the refused submitter's sweep
-//! (`submit_vs_shutdown_with_no_worker_left`); the last worker's sweep
-//! (`submit_vs_shutdown_with_a_worker`).
+//! Which removal fails which model (each checked on its own, models with
+//! the `loom_real_` prefix):
+//!
+//! | removed | failing models |
+//! |---|---|
+//! | the confirm after the push | `submit_vs_cancel_futures`, `submit_vs_shutdown_with_a_worker`, `..._with_no_worker_left`, `break_vs_submit` |
+//! | the push's fence | `spawn_failure_with_two_submitters`, `submit_vs_cancel_futures`, `submit_vs_shutdown_with_a_worker`, `..._with_no_worker_left`, `break_vs_submit` |
+//! | the fence in `Lifecycle::drained` | `submit_vs_shutdown_with_a_worker` |
+//! | `shutdown`'s fence | `submit_vs_cancel_futures` |
+//! | the break's fence | `spawn_failure_with_two_submitters` |
+//! | the refused submitter's sweep | `submit_vs_shutdown_with_a_worker`, `..._with_no_worker_left`, `break_vs_submit` |
+//! | the last worker's sweep | `submit_vs_shutdown_with_a_worker`, `..._with_no_worker_left`, `break_vs_submit` |
 
 use std::io;
 use std::sync::Arc;
@@ -292,7 +297,10 @@ fn loom_real_submit_vs_cancel_futures() {
             *f.lock().unwrap() = Some(Arc::clone(&fate));
             let r = Arc::clone(&fate);
             let job = Job::new(Probe(Arc::clone(&fate)));
-            let accepted = e.shared.push(job, Route::SUBMIT, move || r.revoke()).is_ok();
+            let accepted = e
+                .shared
+                .push(job, Route::SUBMIT, move || r.revoke())
+                .is_ok();
             (accepted, fate)
         });
         ex.shutdown(false, true);
