@@ -1,10 +1,11 @@
 //! Backpressure: an optional bound on the tasks queued and not yet started
 //! (`max_queued`), as Java's bounded work queues give it.
 //!
-//! A submitter reserves room *before* it enters the gate (so `shutdown`
-//! never waits for a blocked submitter), and gives it back if the gate
-//! refuses it; a worker gives it back when it takes the job, and so does
-//! every job abandoned by `cancel_futures` or a break. The count is one
+//! A submitter reserves room *before* it checks the gate, and gives it back
+//! if the check refuses it; a worker gives it back when it takes the job,
+//! and so does every job abandoned by `cancel_futures`, a break or a sweep
+//! (a job revoked at its confirm keeps its room until one of those takes
+//! it out of the queue). The count is one
 //! atomic word; the lock and condvar are touched only when the bound is
 //! reached (a submitter blocks) or someone is blocked (a release wakes it).
 
