@@ -259,6 +259,25 @@ impl Task {
         self.abandon(None);
     }
 
+    /// Whether the future was cancelled, so that running the task would
+    /// only skip it (an executor counting how its queued tasks end).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (task, f) = concurrent_futures::Task::new(|| 1);
+    /// assert!(!task.cancelled());
+    /// f.cancel();
+    /// assert!(task.cancelled());
+    /// ```
+    #[must_use]
+    pub fn cancelled(&self) -> bool {
+        // SAFETY: the task holds a reference to its cell, so the header is
+        // alive.
+        let state = unsafe { &self.header.as_ref().state };
+        crate::state::Word(state.load(crate::primitives::Ordering::Acquire)).is_cancelled()
+    }
+
     /// Ends the future with `error` without running the closure (a broken
     /// executor). Refused quietly if the future was cancelled meanwhile.
     ///

@@ -50,6 +50,11 @@ pub(crate) trait Task: Send + Sized {
     fn run(self, returned: &dyn Fn()) -> Ran;
     /// Ends the task's future without running it.
     fn abandon(self, why: Abandon<'_>);
+    /// Whether the task's future was cancelled already (running it would
+    /// only skip it): how the pool counts a queued job it sweeps.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// Words of inline storage in a [`Job`].
@@ -65,11 +70,13 @@ pub(crate) struct Job {
 
 /// The operations of one task type in one storage mode. Each takes a
 /// pointer to `Job::data`; `run` and `abandon` move the task out, `drop`
-/// drops it in place. Exactly one of the three is called per job.
+/// drops it in place: exactly one of the three is called per job, and
+/// `cancelled` only reads it, before that.
 struct VTable {
     run: unsafe fn(*mut Storage, &dyn Fn()) -> Ran,
     abandon: unsafe fn(*mut Storage, Abandon<'_>),
     drop: unsafe fn(*mut Storage),
+    cancelled: unsafe fn(*const Storage) -> bool,
 }
 
 /// Whether `I` fits the inline storage.
@@ -103,6 +110,16 @@ unsafe fn abandon_inline<I: Task>(data: *mut Storage, why: Abandon<'_>) {
 unsafe fn drop_inline<I: Task>(data: *mut Storage) {
     // SAFETY: called once, by `Job::drop`, on a live inline `I`.
     unsafe { ptr::drop_in_place(data.cast::<I>()) }
+}
+
+unsafe fn cancelled_inline<I: Task>(data: *const Storage) -> bool {
+    // SAFETY: called by `Job::cancelled` on a live inline `I`.
+    unsafe { &*data.cast::<I>() }.cancelled()
+}
+
+unsafe fn cancelled_boxed<I: Task>(data: *const Storage) -> bool {
+    // SAFETY: called by `Job::cancelled` on a live `Box<I>`.
+    unsafe { &*data.cast::<Box<I>>() }.cancelled()
 }
 
 unsafe fn run_boxed<I: Task>(data: *mut Storage, returned: &dyn Fn()) -> Ran {
@@ -143,6 +160,7 @@ impl Job {
                     run: run_inline::<I>,
                     abandon: abandon_inline::<I>,
                     drop: drop_inline::<I>,
+                    cancelled: cancelled_inline::<I>,
                 }
             }
         } else {
@@ -153,6 +171,7 @@ impl Job {
                     run: run_boxed::<I>,
                     abandon: abandon_boxed::<I>,
                     drop: drop_boxed::<I>,
+                    cancelled: cancelled_boxed::<I>,
                 }
             }
         };
@@ -172,6 +191,13 @@ impl Job {
         let mut job = ManuallyDrop::new(self);
         // SAFETY: as in `run`.
         unsafe { (job.vtable.abandon)(&mut job.data, why) }
+    }
+
+    /// Whether the job's future was cancelled already; see
+    /// [`Task::cancelled`].
+    pub(crate) fn cancelled(&self) -> bool {
+        // SAFETY: `data` holds the live task `vtable` was made for.
+        unsafe { (self.vtable.cancelled)(&self.data) }
     }
 }
 
@@ -243,6 +269,11 @@ impl WorkItem {
         }
     }
 
+    /// [`Task::cancelled`] on an unboxed item.
+    pub(crate) fn cancelled_now(&self) -> bool {
+        self.task.cancelled()
+    }
+
     /// [`Task::abandon`] on an unboxed item.
     pub(crate) fn abandon_now(self, why: Abandon<'_>) {
         match why {
@@ -256,6 +287,10 @@ impl WorkItem {
 impl Task for WorkItem {
     fn run(self, returned: &dyn Fn()) -> Ran {
         self.run_now(returned)
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancelled_now()
     }
 
     fn abandon(self, why: Abandon<'_>) {

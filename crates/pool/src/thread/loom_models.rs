@@ -92,6 +92,9 @@ impl Task for Probe {
             Abandon::Broken(_) => FAILED,
         });
     }
+    fn cancelled(&self) -> bool {
+        matches!(self.0.get(), CANCELLED | REVOKED)
+    }
 }
 
 impl Drop for Probe {

@@ -631,6 +631,7 @@ impl Shared {
         if !revoke() {
             return Ok(());
         }
+        self.queues.count_revoked();
         // Exact under the lock: workers start and exit under it. None left
         // means every accepted job was taken (each exiting worker saw the
         // queues empty after it saw the gate closed), so what is queued now
@@ -878,16 +879,21 @@ impl Shared {
 
 impl Queued for Shared {
     fn abandon_queued(&self, why: Abandon<'_>) -> usize {
+        let (mut cancelled, mut failed) = (0, 0);
         let n = self.queues.drain(|job| {
             self.dequeued();
+            // A break fails a job unless its future was cancelled already
+            // (by the user, or revoked by its submitter).
+            match why {
+                Abandon::Broken(_) if !job.cancelled() => failed += 1,
+                _ => cancelled += 1,
+            }
             if let Err(msg) = lifecycle::contain(|| job.abandon(why)) {
                 unwind::report("abandoning a task", &msg);
             }
         });
-        match why {
-            Abandon::Broken(_) => self.queues.count_failed_outside(n),
-            Abandon::Cancel => self.queues.count_cancelled_outside(n),
-        }
+        self.queues.count_failed_outside(failed);
+        self.queues.count_cancelled_outside(cancelled);
         n
     }
 

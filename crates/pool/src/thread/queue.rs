@@ -135,6 +135,11 @@ pub(crate) struct Queues {
     cancelled_outside: AtomicU64,
     /// Jobs failed by a break without running (cold path, shared).
     failed_outside: AtomicU64,
+    /// Jobs revoked by a submit that was then refused (cold path, shared):
+    /// each is counted cancelled once more where it ends (skipped by a
+    /// worker, or swept), and `totals` takes them out again, so that the
+    /// counters show only what was accepted.
+    revoked: AtomicU64,
 }
 
 impl Queues {
@@ -145,6 +150,7 @@ impl Queues {
             published: AtomicUsize::new(0),
             cancelled_outside: AtomicU64::new(0),
             failed_outside: AtomicU64::new(0),
+            revoked: AtomicU64::new(0),
         }
     }
 
@@ -301,6 +307,10 @@ impl Queues {
         self.failed_outside.fetch_add(n as u64, Ordering::Relaxed);
     }
 
+    pub(crate) fn count_revoked(&self) {
+        self.revoked.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn totals(&self) -> Totals {
         let mut t = Totals {
             queued: self.injector.len() + self.stealers().map(Stealer::len).sum::<usize>(),
@@ -315,6 +325,11 @@ impl Queues {
             t.running +=
                 usize::from(s.activity.load(Ordering::Relaxed) == Activity::Running as u32);
         }
+        // A revoked job is counted when it ends, which may come after this
+        // read of `revoked`: saturate (exact once the pool is quiet).
+        t.cancelled = t
+            .cancelled
+            .saturating_sub(self.revoked.load(Ordering::Relaxed));
         t
     }
 }

@@ -75,6 +75,10 @@ impl Task for Scoped<WorkItem> {
         item.abandon_now(why);
         drop(done);
     }
+
+    fn cancelled(&self) -> bool {
+        self.item.cancelled_now()
+    }
 }
 
 /// Submits tasks that may borrow anything that outlives the scope; made by

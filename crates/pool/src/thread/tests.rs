@@ -213,13 +213,17 @@ mod cases {
             .expect("the future ended")
             .unwrap();
         assert!(e.is_broken() && e.to_string().contains("EAGAIN"), "{e}");
-        match second.join().unwrap() {
+        let accepted = match second.join().unwrap() {
             Ok(f) => {
                 let e = f.exception_timeout(T).expect("the future ended").unwrap();
                 assert!(e.is_broken() && e.to_string().contains("EAGAIN"), "{e}");
+                1
             }
-            Err(e) => assert!(e.is_broken(), "{e}"),
-        }
+            Err(e) => {
+                assert!(e.is_broken(), "{e}");
+                0
+            }
+        };
         *ex.shared.faults.admitted.lock() = None;
         assert_eq!(
             drops.load(Ordering::SeqCst),
@@ -227,7 +231,12 @@ mod cases {
             "the second task's closure was dropped"
         );
         let s = ex.stats();
-        assert_eq!((s.queued, s.workers), (0, 0), "{s:?}");
+        // A revoked job is not counted: the counters show what was accepted.
+        assert_eq!(
+            (s.queued, s.workers, s.failed, s.cancelled),
+            (0, 0, 1 + accepted, 0),
+            "{s:?}"
+        );
     }
 
     /// Item 5: a submit whose check passed before `shutdown` and whose push
@@ -255,7 +264,7 @@ mod cases {
         );
         *ex.shared.faults.admitted.lock() = None;
         let s = ex.stats();
-        assert_eq!((s.queued, s.completed), (0, 1), "{s:?}");
+        assert_eq!((s.queued, s.completed, s.cancelled), (0, 1, 0), "{s:?}");
     }
 
     /// Item 5: the same race with a worker still alive: the submit is
@@ -284,7 +293,7 @@ mod cases {
             *ex.shared.faults.admitted.lock() = None;
             assert_eq!(drops.load(Ordering::SeqCst), 1);
             let s = ex.stats();
-            assert_eq!((s.queued, s.workers), (0, 0), "{s:?}");
+            assert_eq!((s.queued, s.workers, s.cancelled), (0, 0, 0), "{s:?}");
         }
     }
 
