@@ -74,8 +74,9 @@ pub(crate) struct Vtable {
     /// the task reference.
     pub(crate) run: unsafe fn(NonNull<Header>, &dyn Fn()) -> crate::Ran,
     /// Drops the body unrun, ends the future (cancelled, or failed with the
-    /// error) and releases the task reference.
-    pub(crate) abandon: unsafe fn(NonNull<Header>, Option<TaskError>),
+    /// error) and releases the task reference; returns whether it ended the
+    /// future (not if it was cancelled already).
+    pub(crate) abandon: unsafe fn(NonNull<Header>, Option<TaskError>) -> bool,
     /// Frees the cell; only when nothing references it.
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
 }
@@ -263,7 +264,7 @@ unsafe fn no_task_run(_: NonNull<Header>, _: &dyn Fn()) -> crate::Ran {
     unreachable!("a Future::new cell has no task")
 }
 
-unsafe fn no_task_abandon(_: NonNull<Header>, _: Option<TaskError>) {
+unsafe fn no_task_abandon(_: NonNull<Header>, _: Option<TaskError>) -> bool {
     unreachable!("a Future::new cell has no task")
 }
 

@@ -230,6 +230,12 @@ impl<T> Future<T> {
     /// assert!(!g.cancel());
     /// ```
     pub fn cancel(&self) -> bool {
+        self.cancel_now() != Cancel::Refused
+    }
+
+    /// [`cancel`](Future::cancel), saying whether this call cancelled the
+    /// future (`Now`) or found it cancelled (`Already`).
+    pub(crate) fn cancel_now(&self) -> Cancel {
         let swap =
             self.inner()
                 .header
@@ -245,9 +251,9 @@ impl<T> Future<T> {
                 if Word(prev).has(LISTENING) {
                     self.notify_listeners(Completion::Cancelled, false);
                 }
-                true
+                Cancel::Now
             }
-            Err(now) => state::cancel(Word(now).state()) == Cancel::Already,
+            Err(now) => state::cancel(Word(now).state()),
         }
     }
 

@@ -11,7 +11,7 @@ use std::ptr::NonNull;
 use crate::cell::{self, Cell, Header, Outcome, Vtable};
 use crate::error::{BoxError, TaskError};
 use crate::future::Future;
-use crate::state::{HANDLE_ONE, PENDING, TASK};
+use crate::state::{Cancel, HANDLE_ONE, PENDING, TASK};
 use crate::trace;
 use crate::unwind;
 
@@ -246,54 +246,42 @@ impl Task {
 
     /// Ends the future as cancelled without running the closure (Python's
     /// `shutdown(cancel_futures=True)`). The closure's captures are dropped
-    /// here; a panic in their `Drop` is reported, not raised.
+    /// here; a panic in their `Drop` is reported, not raised. Returns
+    /// whether this call cancelled the future (`false`: it was cancelled
+    /// already), so an executor can count how its tasks ended.
     ///
     /// # Examples
     ///
     /// ```
     /// let (task, f) = concurrent_futures::Task::new(|| 1);
-    /// task.cancel();
+    /// assert!(task.cancel());
     /// assert!(f.cancelled());
-    /// ```
-    pub fn cancel(self) {
-        self.abandon(None);
-    }
-
-    /// Whether the future was cancelled, so that running the task would
-    /// only skip it (an executor counting how its queued tasks end).
     ///
-    /// # Examples
-    ///
-    /// ```
     /// let (task, f) = concurrent_futures::Task::new(|| 1);
-    /// assert!(!task.cancelled());
     /// f.cancel();
-    /// assert!(task.cancelled());
+    /// assert!(!task.cancel(), "cancelled by the user first");
     /// ```
-    #[must_use]
-    pub fn cancelled(&self) -> bool {
-        // SAFETY: the task holds a reference to its cell, so the header is
-        // alive.
-        let state = unsafe { &self.header.as_ref().state };
-        crate::state::Word(state.load(crate::primitives::Ordering::Acquire)).is_cancelled()
+    pub fn cancel(self) -> bool {
+        self.abandon(None)
     }
 
     /// Ends the future with `error` without running the closure (a broken
-    /// executor). Refused quietly if the future was cancelled meanwhile.
+    /// executor). Refused quietly if the future was cancelled meanwhile;
+    /// returns whether this call ended it.
     ///
     /// # Examples
     ///
     /// ```
     /// use concurrent_futures::{Task, TaskError};
     /// let (task, f) = Task::new(|| 1);
-    /// task.fail(TaskError::broken("initializer failed"));
+    /// assert!(task.fail(TaskError::broken("initializer failed")));
     /// assert!(f.exception().unwrap().unwrap().is_broken());
     /// ```
-    pub fn fail(self, error: TaskError) {
-        self.abandon(Some(error));
+    pub fn fail(self, error: TaskError) -> bool {
+        self.abandon(Some(error))
     }
 
-    fn abandon(self, error: Option<TaskError>) {
+    fn abandon(self, error: Option<TaskError>) -> bool {
         let task = ManuallyDrop::new(self);
         // SAFETY: as in `run_with`.
         unsafe { (task.header.as_ref().vtable.abandon)(task.header, error) }
@@ -388,7 +376,7 @@ unsafe fn run<T: Send, B: Body<T>>(header: NonNull<Header>, returned: &dyn Fn())
 /// # Safety
 ///
 /// As `run`.
-unsafe fn abandon<T: Send, B: Body<T>>(header: NonNull<Header>, error: Option<TaskError>) {
+unsafe fn abandon<T: Send, B: Body<T>>(header: NonNull<Header>, error: Option<TaskError>) -> bool {
     // SAFETY: the caller's contract.
     let body = unsafe { take_body::<T, B>(header) };
     unwind::drop_reporting("the closure of a task that never ran", body);
@@ -396,13 +384,12 @@ unsafe fn abandon<T: Send, B: Body<T>>(header: NonNull<Header>, error: Option<Ta
     let future = unsafe { borrowed::<T>(header) };
     match error {
         None => {
-            future.cancel();
+            let ended = future.cancel_now() == Cancel::Now;
             future.release_task();
+            ended
         }
-        Some(e) => {
-            // Refused if the user cancelled it meanwhile: it is terminal.
-            let _ = future.complete_as_task(Err(e));
-        }
+        // Refused if the user cancelled it meanwhile: it is terminal.
+        Some(e) => future.complete_as_task(Err(e)).is_ok(),
     }
 }
 
@@ -445,8 +432,8 @@ mod tests {
             let c = Counted(drops.clone());
             let (task, f) = Task::new(move || drop(c));
             match end {
-                0 => task.cancel(),
-                1 => task.fail(TaskError::broken("gone")),
+                0 => assert!(task.cancel()),
+                1 => assert!(task.fail(TaskError::broken("gone"))),
                 _ => drop(task),
             }
             assert!(f.done());

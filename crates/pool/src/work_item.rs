@@ -48,13 +48,10 @@ pub(crate) trait Task: Send + Sized {
     /// future; `returned` is called after the closure returned a value and
     /// before the future is completed.
     fn run(self, returned: &dyn Fn()) -> Ran;
-    /// Ends the task's future without running it.
-    fn abandon(self, why: Abandon<'_>);
-    /// Whether the task's future was cancelled already (running it would
-    /// only skip it): how the pool counts a queued job it sweeps.
-    fn cancelled(&self) -> bool {
-        false
-    }
+    /// Ends the task's future without running it; returns whether this
+    /// ended it (`false`: it was cancelled already, by its user or by a
+    /// revoking submitter), which is how the pool counts it.
+    fn abandon(self, why: Abandon<'_>) -> bool;
 }
 
 /// Words of inline storage in a [`Job`].
@@ -70,13 +67,11 @@ pub(crate) struct Job {
 
 /// The operations of one task type in one storage mode. Each takes a
 /// pointer to `Job::data`; `run` and `abandon` move the task out, `drop`
-/// drops it in place: exactly one of the three is called per job, and
-/// `cancelled` only reads it, before that.
+/// drops it in place. Exactly one of the three is called per job.
 struct VTable {
     run: unsafe fn(*mut Storage, &dyn Fn()) -> Ran,
-    abandon: unsafe fn(*mut Storage, Abandon<'_>),
+    abandon: unsafe fn(*mut Storage, Abandon<'_>) -> bool,
     drop: unsafe fn(*mut Storage),
-    cancelled: unsafe fn(*const Storage) -> bool,
 }
 
 /// Whether `I` fits the inline storage.
@@ -102,9 +97,9 @@ unsafe fn run_inline<I: Task>(data: *mut Storage, returned: &dyn Fn()) -> Ran {
     unsafe { take::<I>(data) }.run(returned)
 }
 
-unsafe fn abandon_inline<I: Task>(data: *mut Storage, why: Abandon<'_>) {
+unsafe fn abandon_inline<I: Task>(data: *mut Storage, why: Abandon<'_>) -> bool {
     // SAFETY: as `run_inline`.
-    unsafe { take::<I>(data) }.abandon(why);
+    unsafe { take::<I>(data) }.abandon(why)
 }
 
 unsafe fn drop_inline<I: Task>(data: *mut Storage) {
@@ -112,24 +107,14 @@ unsafe fn drop_inline<I: Task>(data: *mut Storage) {
     unsafe { ptr::drop_in_place(data.cast::<I>()) }
 }
 
-unsafe fn cancelled_inline<I: Task>(data: *const Storage) -> bool {
-    // SAFETY: called by `Job::cancelled` on a live inline `I`.
-    unsafe { &*data.cast::<I>() }.cancelled()
-}
-
-unsafe fn cancelled_boxed<I: Task>(data: *const Storage) -> bool {
-    // SAFETY: called by `Job::cancelled` on a live `Box<I>`.
-    unsafe { &*data.cast::<Box<I>>() }.cancelled()
-}
-
 unsafe fn run_boxed<I: Task>(data: *mut Storage, returned: &dyn Fn()) -> Ran {
     // SAFETY: as `run_inline`, for a job made in boxed mode.
     (*unsafe { take::<Box<I>>(data) }).run(returned)
 }
 
-unsafe fn abandon_boxed<I: Task>(data: *mut Storage, why: Abandon<'_>) {
+unsafe fn abandon_boxed<I: Task>(data: *mut Storage, why: Abandon<'_>) -> bool {
     // SAFETY: as `run_boxed`.
-    (*unsafe { take::<Box<I>>(data) }).abandon(why);
+    (*unsafe { take::<Box<I>>(data) }).abandon(why)
 }
 
 unsafe fn drop_boxed<I: Task>(data: *mut Storage) {
@@ -160,7 +145,6 @@ impl Job {
                     run: run_inline::<I>,
                     abandon: abandon_inline::<I>,
                     drop: drop_inline::<I>,
-                    cancelled: cancelled_inline::<I>,
                 }
             }
         } else {
@@ -171,7 +155,6 @@ impl Job {
                     run: run_boxed::<I>,
                     abandon: abandon_boxed::<I>,
                     drop: drop_boxed::<I>,
-                    cancelled: cancelled_boxed::<I>,
                 }
             }
         };
@@ -187,17 +170,10 @@ impl Job {
     }
 
     /// Ends the task's future without running it; see [`Task::abandon`].
-    pub(crate) fn abandon(self, why: Abandon<'_>) {
+    pub(crate) fn abandon(self, why: Abandon<'_>) -> bool {
         let mut job = ManuallyDrop::new(self);
         // SAFETY: as in `run`.
         unsafe { (job.vtable.abandon)(&mut job.data, why) }
-    }
-
-    /// Whether the job's future was cancelled already; see
-    /// [`Task::cancelled`].
-    pub(crate) fn cancelled(&self) -> bool {
-        // SAFETY: `data` holds the live task `vtable` was made for.
-        unsafe { (self.vtable.cancelled)(&self.data) }
     }
 }
 
@@ -269,13 +245,8 @@ impl WorkItem {
         }
     }
 
-    /// [`Task::cancelled`] on an unboxed item.
-    pub(crate) fn cancelled_now(&self) -> bool {
-        self.task.cancelled()
-    }
-
     /// [`Task::abandon`] on an unboxed item.
-    pub(crate) fn abandon_now(self, why: Abandon<'_>) {
+    pub(crate) fn abandon_now(self, why: Abandon<'_>) -> bool {
         match why {
             Abandon::Cancel => self.task.cancel(),
             // Refused quietly if the user cancelled it meanwhile.
@@ -289,12 +260,8 @@ impl Task for WorkItem {
         self.run_now(returned)
     }
 
-    fn cancelled(&self) -> bool {
-        self.cancelled_now()
-    }
-
-    fn abandon(self, why: Abandon<'_>) {
-        self.abandon_now(why);
+    fn abandon(self, why: Abandon<'_>) -> bool {
+        self.abandon_now(why)
     }
 }
 
@@ -343,8 +310,8 @@ mod tests {
             self.item.run_now(returned)
         }
 
-        fn abandon(self, why: Abandon<'_>) {
-            self.item.abandon_now(why);
+        fn abandon(self, why: Abandon<'_>) -> bool {
+            self.item.abandon_now(why)
         }
     }
 

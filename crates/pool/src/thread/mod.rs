@@ -685,15 +685,19 @@ impl Shared {
         self.lc.broken_reason()
     }
 
-    /// Starts one more worker thread, unless `max_workers` already run; or,
-    /// with `replacing`, a thread with that index in place of a worker that
-    /// died (it still counts as alive). Returns whether a thread started.
+    /// Starts one more worker thread, unless `max_workers` already run or the
+    /// pool is closed; or, with `replacing`, a thread with that index in
+    /// place of a worker that died (it still counts as alive). Returns
+    /// whether a thread started.
     fn spawn_worker(self: &Arc<Self>, replacing: Option<usize>) -> bool {
         let mut threads = self.threads.lock();
         let index = match replacing {
             Some(index) => index,
             None => {
-                if self.spawned.load(Ordering::Relaxed) >= self.max_workers {
+                // A closed pool starts no thread: the submit asking for one
+                // loads the gate again at its confirm, after this, so it sees
+                // the close too and is refused (or its job was started).
+                if self.spawned.load(Ordering::Relaxed) >= self.max_workers || self.lc.closed() {
                     return false;
                 }
                 threads.free_indices.pop().unwrap_or_else(|| {
@@ -883,13 +887,18 @@ impl Queued for Shared {
         let n = self.queues.drain(|job| {
             self.dequeued();
             // A break fails a job unless its future was cancelled already
-            // (by the user, or revoked by its submitter).
-            match why {
-                Abandon::Broken(_) if !job.cancelled() => failed += 1,
-                _ => cancelled += 1,
-            }
-            if let Err(msg) = lifecycle::contain(|| job.abandon(why)) {
-                unwind::report("abandoning a task", &msg);
+            // (by the user, or revoked by its submitter): counted as it ended.
+            let failed_now = match lifecycle::contain(|| job.abandon(why)) {
+                Ok(ended) => ended && matches!(why, Abandon::Broken(_)),
+                Err(msg) => {
+                    unwind::report("abandoning a task", &msg);
+                    matches!(why, Abandon::Broken(_))
+                }
+            };
+            if failed_now {
+                failed += 1;
+            } else {
+                cancelled += 1;
             }
         });
         self.queues.count_failed_outside(failed);
@@ -1032,7 +1041,9 @@ mod cost_split {
             self.1.send(self.0).unwrap();
             Ran::Completed
         }
-        fn abandon(self, _: Abandon<'_>) {}
+        fn abandon(self, _: Abandon<'_>) -> bool {
+            true
+        }
     }
 
     fn median(mut v: Vec<f64>) -> f64 {

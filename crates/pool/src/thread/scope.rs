@@ -70,14 +70,11 @@ impl Task for Scoped<WorkItem> {
         ran
     }
 
-    fn abandon(self, why: Abandon<'_>) {
+    fn abandon(self, why: Abandon<'_>) -> bool {
         let Scoped { item, done } = self;
-        item.abandon_now(why);
+        let ended = item.abandon_now(why);
         drop(done);
-    }
-
-    fn cancelled(&self) -> bool {
-        self.item.cancelled_now()
+        ended
     }
 }
 

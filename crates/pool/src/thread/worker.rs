@@ -122,16 +122,16 @@ fn idle(shared: &Shared, id: usize, slot: &Slot, tick: u32) -> Option<Job> {
 fn execute(shared: &Shared, slot: &Slot, job: Job) {
     shared.dequeued();
     if shared.lc.broken() {
-        // Failed, unless its future was cancelled already (then it stays so).
-        let ran = if job.cancelled() {
-            Ran::Cancelled
-        } else {
-            Ran::Failed
-        };
         let why = Abandon::Broken(shared.broken_reason());
-        if let Err(msg) = lifecycle::contain(|| job.abandon(why)) {
-            eprintln!("concurrent-futures: a panic while failing a task was contained: {msg}");
-        }
+        // Failed, unless its future was cancelled already (then it stays so).
+        let ran = match lifecycle::contain(|| job.abandon(why)) {
+            Ok(false) => Ran::Cancelled,
+            Ok(true) => Ran::Failed,
+            Err(msg) => {
+                eprintln!("concurrent-futures: a panic while failing a task was contained: {msg}");
+                Ran::Failed
+            }
+        };
         slot.count(ran);
         return;
     }
