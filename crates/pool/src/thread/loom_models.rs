@@ -19,18 +19,18 @@
 //! modelled: loom fails a model whose thread panics; `thread/tests.rs`
 //! covers the replacement.)
 //!
-//! Which removal fails which model (each checked on its own, models with
-//! the `loom_real_` prefix):
+//! Which removal fails which model (`bash ci/loom_mutations.sh` removes
+//! each step alone and prints this; models with the `loom_real_` prefix):
 //!
 //! | removed | failing models |
 //! |---|---|
-//! | the confirm after the push | `submit_vs_cancel_futures`, `submit_vs_shutdown_with_a_worker`, `..._with_no_worker_left`, `break_vs_submit` |
-//! | the push's fence | `spawn_failure_with_two_submitters`, `submit_vs_cancel_futures`, `submit_vs_shutdown_with_a_worker`, `..._with_no_worker_left`, `break_vs_submit` |
+//! | the confirm after the push | all six `submit`/`break` models |
+//! | the push's fence | `break_vs_submit`, `submit_vs_cancel_futures`, `submit_vs_shutdown_with_a_worker`, `..._with_no_worker_left` |
 //! | the fence in `Lifecycle::drained` | `submit_vs_shutdown_with_a_worker` |
 //! | `shutdown`'s fence | `submit_vs_cancel_futures` |
-//! | the break's fence | `spawn_failure_with_two_submitters` |
-//! | the refused submitter's sweep | `submit_vs_shutdown_with_a_worker`, `..._with_no_worker_left`, `break_vs_submit` |
-//! | the last worker's sweep | `submit_vs_shutdown_with_a_worker`, `..._with_no_worker_left`, `break_vs_submit` |
+//! | the refused submitter's sweep | all six `submit`/`break` models |
+//! | the last worker's sweep | `break_vs_submit`, `submit_vs_shutdown_with_a_worker`, `..._with_no_worker_left` |
+//! | the break's fence | none, as expected: a break's sweep is never the last look at the queues. A break by a submitter (a failed spawn) sweeps after its own push, under the injector's lock, which orders it after every push before; a break by a worker (a failed initializer) is followed by that worker's own loop, whose `drained` fences. The fence stays so that the sweep does not depend on who breaks. |
 
 use std::io;
 use std::sync::Arc;
