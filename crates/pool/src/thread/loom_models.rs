@@ -30,7 +30,7 @@
 //! | `shutdown`'s fence | `submit_vs_cancel_futures` |
 //! | the refused submitter's sweep | all six `submit`/`break` models |
 //! | the last worker's sweep | `break_vs_submit`, `submit_vs_shutdown_with_a_worker`, `..._with_no_worker_left` |
-//! | the break's fence | none, as expected: a break's sweep is never the last look at the queues. A break by a submitter (a failed spawn) sweeps after its own push, under the injector's lock, which orders it after every push before; a break by a worker (a failed initializer) is followed by that worker's own loop, whose `drained` fences. The fence stays so that the sweep does not depend on who breaks. |
+//! | the break's fence | none. In the models a break's sweep is never the only look at the queues after the break: a submitter that breaks (a failed spawn) sweeps its own job first, and taking it locks the model injector, which orders the sweep after every earlier push; a worker that breaks (a failed initializer) looks again in its own loop, whose `drained` fences. (crossbeam's `steal` also fences before it reads the tail.) The fence stays so that the sweep is right whoever breaks. |
 
 use std::io;
 use std::sync::Arc;
