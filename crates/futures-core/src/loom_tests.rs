@@ -19,7 +19,7 @@ use std::time::Duration;
 use loom::sync::{Condvar, Mutex};
 use loom::thread;
 
-use crate::state::{LISTENING, NOTIFIED, TASK};
+use crate::state::{LISTENING, NOTIFIED, TASK, WAITER};
 use crate::{Completion, Future, FutureState, Task, Waitable, Waiter};
 
 /// `set_result` racing a blocking `result()` and a zero-timeout look.
@@ -424,5 +424,148 @@ fn loom_try_into_result_vs_drop() {
         };
         t.join().unwrap();
         assert_eq!(f.try_into_result().ok().unwrap().unwrap(), 5);
+    });
+}
+
+/// A waiter whose memory is "freed" (written) by its owner once the owner
+/// may free it: a notify that reads it unordered with that write is a data
+/// race loom reports, as it would be a use after free outside loom.
+struct Probe {
+    freed: loom::cell::UnsafeCell<bool>,
+    seen: Mutex<Vec<usize>>,
+}
+
+impl Probe {
+    fn new() -> StdArc<Probe> {
+        StdArc::new(Probe {
+            freed: loom::cell::UnsafeCell::new(false),
+            seen: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// What the owner does when it frees the waiter.
+    fn free(&self) {
+        self.freed.with_mut(|p| {
+            // SAFETY: loom checks this write against every notify's reads.
+            unsafe { *p = true }
+        });
+    }
+}
+
+// SAFETY: `freed` is shared on purpose: loom checks every access to it and
+// reports one that is not ordered after the other (the point of the probe).
+unsafe impl Sync for Probe {}
+
+// SAFETY: `notify` takes only the probe's own lock, briefly.
+unsafe impl Waiter for Probe {
+    fn notify(&self, token: usize, _: Completion) {
+        self.seen.lock().unwrap().push(token);
+        // The last touch, after the lock: as a waiter's unlock is.
+        self.freed.with(|p| {
+            // SAFETY: loom checks this read against the owner's free.
+            assert!(!unsafe { *p }, "notified after it was freed");
+        });
+    }
+}
+
+/// The inline waiter, installed without a reference count, removed while
+/// another thread completes the future: once `remove_waiter` returns, the
+/// notify is over or never comes, so the owner may free the waiter (loom
+/// reports the race otherwise). It rests on the removal's wait for a done
+/// future whose `WAITER` bit is still set: without it, this fails.
+#[test]
+fn loom_inline_waiter_removal_vs_completion() {
+    loom::model(|| {
+        let f = Future::<u8>::new();
+        let probe = Probe::new();
+        let waiter: StdArc<dyn Waiter> = probe.clone();
+        // SAFETY: `probe` outlives the removal below, and is "freed" only
+        // after it.
+        assert_eq!(unsafe { f.install_waiter_unowned(&waiter, 3) }, None);
+        let g = f.clone();
+        let t = thread::spawn(move || g.set_result(1).unwrap());
+        f.remove_waiter(&waiter);
+        probe.free();
+        t.join().unwrap();
+        assert!(probe.seen.lock().unwrap().len() <= 1);
+        let w = f.word();
+        assert!(!w.has(WAITER) && w.has(NOTIFIED), "{w:?}");
+    });
+}
+
+/// As above, with a thread blocked in `result()` too, so the completion
+/// takes the lock for it after notifying the inline waiter: the removal
+/// waits on the condvar and the completion's locked step (which clears
+/// `WAITER` and counts the sleepers) wakes it. A lost wake is a deadlock.
+#[test]
+fn loom_inline_waiter_removal_vs_completion_with_a_sleeper() {
+    loom::model(|| {
+        let f = Future::<u8>::new();
+        let probe = Probe::new();
+        let waiter: StdArc<dyn Waiter> = probe.clone();
+        // SAFETY: as above.
+        assert_eq!(unsafe { f.install_waiter_unowned(&waiter, 3) }, None);
+        let (g, r) = (f.clone(), f.clone());
+        let reader = thread::spawn(move || assert_eq!(*r.result().unwrap(), 1));
+        let t = thread::spawn(move || g.set_result(1).unwrap());
+        f.remove_waiter(&waiter);
+        probe.free();
+        t.join().unwrap();
+        reader.join().unwrap();
+        assert!(probe.seen.lock().unwrap().len() <= 1);
+        assert!(!f.word().has(WAITER));
+    });
+}
+
+/// An executor's task completing with an inline waiter (owned: the future
+/// drops its clone) while the owner takes the value: the owner waits for
+/// the end of the completion (`NOTIFIED`, set by the same swap that clears
+/// `WAITER`) and is woken; the executor's reference goes after that wake,
+/// so the cell outlives it. The waiter is notified exactly once.
+#[test]
+fn loom_into_result_vs_task_run_with_inline_waiter() {
+    loom::model(|| {
+        let (task, f) = Task::new(|| 5u8);
+        let probe = Probe::new();
+        let waiter: StdArc<dyn Waiter> = probe.clone();
+        assert_eq!(f.install_waiter(&waiter, 8), None);
+        drop(waiter);
+        let t = thread::spawn(move || task.run());
+        assert_eq!(f.into_result().unwrap(), 5);
+        t.join().unwrap();
+        assert_eq!(*probe.seen.lock().unwrap(), [8]);
+        assert_eq!(StdArc::strong_count(&probe), 1, "the clone was dropped");
+    });
+}
+
+/// Two waiters installed (the first inline, the second in the list) while
+/// a cancel races them, and the first removed: each is notified at most
+/// once, the second exactly once, and the first never after its removal
+/// returned.
+#[test]
+fn loom_inline_and_listed_waiters_vs_cancel() {
+    loom::model(|| {
+        let f = Future::<u8>::new();
+        let (first, second) = (Probe::new(), Probe::new());
+        let (w1, w2): (StdArc<dyn Waiter>, StdArc<dyn Waiter>) = (first.clone(), second.clone());
+        let g = f.clone();
+        let t = thread::spawn(move || assert!(g.cancel()));
+        // SAFETY: `first` is freed only after its removal; `second` stays
+        // alive to the end.
+        let a = unsafe { f.install_waiter_unowned(&w1, 1) };
+        // SAFETY: as above.
+        let b = unsafe { f.install_waiter_unowned(&w2, 2) };
+        f.remove_waiter(&w1);
+        first.free();
+        t.join().unwrap();
+        assert!(first.seen.lock().unwrap().len() <= 1);
+        let seen2 = second.seen.lock().unwrap().len();
+        assert_eq!(seen2 + usize::from(b.is_some()), 1, "second: {b:?}");
+        if a.is_some() {
+            assert!(first.seen.lock().unwrap().is_empty());
+        }
+        f.remove_waiter(&w2);
+        let w = f.word();
+        assert!(!w.has(WAITER) && !w.has(LISTENING) && w.has(NOTIFIED), "{w:?}");
     });
 }
