@@ -493,25 +493,37 @@ fn loom_inline_waiter_removal_vs_completion() {
     });
 }
 
-/// As above, with a thread blocked in `result()` too, so the completion
-/// takes the lock for it after notifying the inline waiter: the removal
-/// waits on the condvar and the completion's locked step (which clears
-/// `WAITER` and counts the sleepers) wakes it. A lost wake is a deadlock.
+/// As above, with a done-callback that blocks until the removal has
+/// returned, so the completion takes the lock for it after notifying the
+/// inline waiter: the removal must not wait for the callback (user code),
+/// only for the locked step that clears `WAITER`, which wakes it because
+/// it counts as a sleeper there. Waiting for the callback is a deadlock.
 #[test]
-fn loom_inline_waiter_removal_vs_completion_with_a_sleeper() {
+fn loom_inline_waiter_removal_vs_completion_with_a_callback() {
     loom::model(|| {
         let f = Future::<u8>::new();
         let probe = Probe::new();
         let waiter: StdArc<dyn Waiter> = probe.clone();
         // SAFETY: as above.
         assert_eq!(unsafe { f.install_waiter_unowned(&waiter, 3) }, None);
-        let (g, r) = (f.clone(), f.clone());
-        let reader = thread::spawn(move || assert_eq!(*r.result().unwrap(), 1));
+        let removed = StdArc::new(Flag {
+            woken: Mutex::new(false),
+            cond: Condvar::new(),
+        });
+        let r = removed.clone();
+        f.add_done_callback(move |_| {
+            let mut done = r.woken.lock().unwrap();
+            while !*done {
+                done = r.cond.wait(done).unwrap();
+            }
+        });
+        let g = f.clone();
         let t = thread::spawn(move || g.set_result(1).unwrap());
         f.remove_waiter(&waiter);
         probe.free();
+        *removed.woken.lock().unwrap() = true;
+        removed.cond.notify_one();
         t.join().unwrap();
-        reader.join().unwrap();
         assert!(probe.seen.lock().unwrap().len() <= 1);
         assert!(!f.word().has(WAITER));
     });
@@ -566,6 +578,9 @@ fn loom_inline_and_listed_waiters_vs_cancel() {
         }
         f.remove_waiter(&w2);
         let w = f.word();
-        assert!(!w.has(WAITER) && !w.has(LISTENING) && w.has(NOTIFIED), "{w:?}");
+        assert!(
+            !w.has(WAITER) && !w.has(LISTENING) && w.has(NOTIFIED),
+            "{w:?}"
+        );
     });
 }
