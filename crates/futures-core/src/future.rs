@@ -434,7 +434,8 @@ impl<T> Future<T> {
     /// listens, the rest (`notify_locked`); else one last swap ends the
     /// completion (`end_inline`).
     fn notify_listeners(&self, prev: Word, how: Completion, release_task: bool) {
-        let section = AbortOnUnwind::new("the notification of a future's listeners");
+        // Nothing here unwinds (`notify_one` catches a waiter's panic), so
+        // only the locked part needs the abort guard.
         let first = prev.has(WAITER).then(|| {
             // SAFETY: the completing swap saw `WAITER` (with `Acquire`, after
             // the install's `Release`), so the slot holds an entry and
@@ -451,14 +452,12 @@ impl<T> Future<T> {
         });
         if prev.has(LISTENING) {
             let early_owner = self.notify_locked(how);
-            section.disarm();
             // A borrowed waiter (`wait`, `as_completed`) has nothing to drop.
             if first.as_ref().is_some_and(|(w, _)| w.is_owned()) {
                 unwind::drop_reporting("a waiter", first);
             }
             self.end_notified(early_owner, release_task);
         } else {
-            section.disarm();
             self.end_inline(release_task);
             if first.as_ref().is_some_and(|(w, _)| w.is_owned()) {
                 unwind::drop_reporting("a waiter", first);
@@ -507,6 +506,7 @@ impl<T> Future<T> {
     /// the waker of an owned `.await` found waiting.
     fn notify_locked(&self, how: Completion) -> Option<Waker> {
         let inner = self.inner();
+        let section = AbortOnUnwind::new("the notification of a future's listeners");
         let mut g = self.lock();
         // Under the lock: a listener added from now on sees the future done;
         // a removal of the inline waiter (notified already) may go on.
@@ -520,6 +520,7 @@ impl<T> Future<T> {
             m.waiters.iter().for_each(|e| notify_one(e, how));
         }
         drop(g);
+        section.disarm();
         // Signal after unlocking, so a woken reader does not block at once
         // on the lock. Sleepers re-check the word, changed before the lock
         // was released: nothing is missed.
