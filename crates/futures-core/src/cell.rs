@@ -226,7 +226,8 @@ pub(crate) unsafe fn dealloc<T, B>(header: NonNull<Header>) {
     // `allocate`, and this is the last reference.
     let cell = unsafe { &mut *block.as_ptr() };
     // A waiter still installed: the future never completed (a completion
-    // or a removal clears `WAITER` and takes the entry). Unique access, and
+    // or a removal clears `WAITER` and takes the entry; `SLOT` without
+    // `WAITER` is an install in progress, whose caller holds a handle). Unique access, and
     // the caller's `Acquire` ordered every earlier write of the word.
     if cell.inner.header.state.load(Ordering::Relaxed) & WAITER != 0 {
         let entry = cell.inner.waiter.with_mut(|slot| {

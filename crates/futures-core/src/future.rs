@@ -4,10 +4,13 @@
 //!
 //! A `Future<T>` is a pointer to the typed prefix of a task cell (`cell.rs`):
 //! one allocation holding the state word (`state.rs`, "The state word"), the
-//! listener list under a lock, a condvar, and the write-once outcome slot.
-//! Every transition is a compare-and-swap of the state word; the lock is
-//! taken only when someone listens (a blocked thread, a waiter of `wait`, a
-//! waker, a done-callback). The outcome slot's rules are in `cell.rs`; they
+//! inline waiter slot, the listener list under a lock, a condvar, and the
+//! write-once outcome slot. Every transition is a compare-and-swap of the
+//! state word; the lock is taken only when someone listens other than the
+//! inline waiter (a blocked thread, a second waiter, a waker, a
+//! done-callback) and to remove a waiter. The first waiter of `wait` or
+//! `as_completed` is installed and notified through the state word alone
+//! (`state.rs`, "The inline waiter"). The outcome slot's rules are in `cell.rs`; they
 //! are what lets `result()` return `&T` without `T: Clone` and without a
 //! lock.
 //!
@@ -40,7 +43,7 @@ use crate::primitives::{self, MutexGuard, Nap, Ordering};
 use crate::state::FutureState;
 use crate::state::{
     self, Cancel, Word, CANCELLED, COMPLETING, FINISHED, HANDLE_ONE, LISTENING, MAX_HANDLES,
-    NOTIFIED, OWNER_WAITING, PENDING, RUNNING, TASK, WAITER,
+    NOTIFIED, OWNER_WAITING, PENDING, RUNNING, SLOT, TASK, WAITER,
 };
 use crate::trace;
 use crate::unwind::{self, AbortOnUnwind};
@@ -439,7 +442,7 @@ impl<T> Future<T> {
         let first = prev.has(WAITER).then(|| {
             // SAFETY: the completing swap saw `WAITER` (with `Acquire`, after
             // the install's `Release`), so the slot holds an entry and
-            // nobody writes it until `WAITER` is cleared, which only this
+            // nobody writes it until `SLOT` is cleared, which only this
             // thread does now (a removal of a done future waits for it).
             // This copy is the one that is dropped: the slot counts as empty
             // once `WAITER` is clear.
@@ -451,7 +454,7 @@ impl<T> Future<T> {
             entry
         });
         if prev.has(LISTENING) {
-            let early_owner = self.notify_locked(how);
+            let early_owner = self.notify_locked(how, first.is_some());
             // A borrowed waiter (`wait`, `as_completed`) has nothing to drop.
             if first.as_ref().is_some_and(|(w, _)| w.is_owned()) {
                 unwind::drop_reporting("a waiter", first);
@@ -466,7 +469,7 @@ impl<T> Future<T> {
     }
 
     /// The completion of a future whose one listener was the inline waiter,
-    /// notified already: one swap clears `WAITER` (a removal waiting for that
+    /// notified already: one swap frees the slot (a removal waiting for that
     /// is woken below, having set `OWNER_WAITING`), sets `NOTIFIED` and, for
     /// an executor, drops its reference (unless an owner must be woken
     /// first: the cell must stay alive for that).
@@ -481,7 +484,7 @@ impl<T> Future<T> {
             .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |w| {
                 let w = Word(w);
                 released = release_task && !w.has(OWNER_WAITING);
-                let mut next = (w.0 & !WAITER) | NOTIFIED;
+                let mut next = (w.0 & !(WAITER | SLOT)) | NOTIFIED;
                 if released {
                     next &= !TASK;
                 }
@@ -503,17 +506,21 @@ impl<T> Future<T> {
 
     /// Under the lock: take every listener and notify the waiters; after
     /// it, wake sleepers and wakers and run the callbacks, in order. Returns
-    /// the waker of an owned `.await` found waiting.
-    fn notify_locked(&self, how: Completion) -> Option<Waker> {
+    /// the waker of an owned `.await` found waiting. `inline`: the inline
+    /// waiter was notified already, and its slot is freed here.
+    fn notify_locked(&self, how: Completion, inline: bool) -> Option<Waker> {
         let inner = self.inner();
         let section = AbortOnUnwind::new("the notification of a future's listeners");
         let mut g = self.lock();
         // Under the lock: a listener added from now on sees the future done;
-        // a removal of the inline waiter (notified already) may go on.
-        inner
-            .header
-            .state
-            .fetch_and(!(LISTENING | WAITER), Ordering::Release);
+        // a removal of the inline waiter (notified already) may go on. A
+        // `SLOT` without `WAITER` is an install in progress: its own.
+        let clear = if inline {
+            LISTENING | WAITER | SLOT
+        } else {
+            LISTENING
+        };
+        inner.header.state.fetch_and(!clear, Ordering::Release);
         let wake_sleepers = g.sleepers > 0;
         let more = g.more.take();
         if let Some(m) = &more {
@@ -1266,8 +1273,10 @@ impl<T: Send> Waitable for Future<T> {
     ) -> Option<Completion> {
         // The caller keeps the waiter alive until `remove_waiter` returns or
         // it has seen the notify (the contract); both come after the last
-        // use of the pointer: `notify` runs under this future's lock, which
-        // `remove_waiter` takes unless `NOTIFIED` says the notify is over.
+        // use of the pointer: a listed waiter's `notify` runs under this
+        // future's lock, which `remove_waiter` takes unless `NOTIFIED` says
+        // the notify is over, and the inline waiter's comes before the step
+        // that frees the slot, which `remove_waiter` waits for.
         self.install(WaiterRef::borrowed(waiter), token)
     }
 
@@ -1278,6 +1287,9 @@ impl<T: Send> Waitable for Future<T> {
         if self.word().has(NOTIFIED) {
             return;
         }
+        // The lock orders removals among themselves: the slot is read
+        // only while no other removal can free it (and an install refill
+        // it).
         let (mut g, inline) = self.remove_inline(self.lock(), waiter);
         let mut removed = Vec::new();
         if let Some(m) = g.more.as_mut() {
@@ -1306,101 +1318,111 @@ impl<T: Send> Waitable for Future<T> {
 impl<T: Send> Future<T> {
     /// Stores `waiter` with `token`, unless the future is done: then drops
     /// it (never the last reference: the caller holds one) and returns how
-    /// the future ended. The inline slot if it is free (`state.rs`, "The
-    /// inline waiter"), else the list under the lock.
+    /// the future ended. The inline slot if it is free, without the lock
+    /// (`state.rs`, "The inline waiter"), else the list under the lock.
     fn install(&self, waiter: WaiterRef, token: usize) -> Option<Completion> {
-        let mut g = self.lock();
-        // Acquire: a completion that cleared `WAITER` is done with the slot.
-        let w = self.word();
-        if w.is_done() {
-            drop(g);
-            return Some(self.completion_of(w));
-        }
-        if w.has(WAITER) {
-            let added = self.listen(&mut g, move |l| {
-                l.more().waiters.push((waiter, token));
-            });
-            drop(g);
-            return added.err().map(|w| self.completion_of(w));
-        }
         let state = &self.inner().header.state;
-        // SAFETY: `WAITER` is clear, so no completion reads the slot, and
-        // the slot is written only under the lock, which we hold.
-        self.inner()
-            .waiter
-            .with_mut(|slot| unsafe { (*slot).write((waiter, token)) });
+        // Acquire: a done word makes the outcome readable, and a completion
+        // or removal that freed the slot is done with it.
+        let claim = state.fetch_update(Ordering::Acquire, Ordering::Acquire, |w| {
+            let w = Word(w);
+            (!w.is_done() && !w.has(SLOT)).then_some(w.0 | SLOT)
+        });
+        match claim {
+            Ok(_) => self.install_inline((waiter, token)),
+            Err(now) if Word(now).is_done() => Some(self.completion_of(Word(now))),
+            Err(_) => {
+                let mut g = self.lock();
+                let added = self.listen(&mut g, move |l| {
+                    l.more().waiters.push((waiter, token));
+                });
+                drop(g);
+                added.err().map(|w| self.completion_of(w))
+            }
+        }
+    }
+
+    /// Writes `entry` into the inline slot, which this thread took (`SLOT`),
+    /// and publishes it; takes it back if the future was done meanwhile.
+    fn install_inline(&self, entry: Entry) -> Option<Completion> {
+        let state = &self.inner().header.state;
+        self.inner().waiter.with_mut(|slot| {
+            // SAFETY: this thread set `SLOT`, so it is the slot's one
+            // writer, and nobody reads the slot before `WAITER` is set.
+            unsafe { (*slot).write(entry) }
+        });
         // Release: the slot is written before a completion sees the bit.
         let prev = Word(state.fetch_or(WAITER, Ordering::AcqRel));
         if !prev.is_done() {
             return None;
         }
-        // Done before the bit was set: no completion saw it. Take it back.
-        state.fetch_and(!WAITER, Ordering::Relaxed);
-        // SAFETY: written above; nobody else reads it (`WAITER` was set on
-        // a done future only by us, under the lock) and it is ours again.
-        let entry = self
-            .inner()
-            .waiter
-            .with(|slot| unsafe { (*slot).assume_init_read() });
-        drop(g);
+        // Done before the bit was set: no completion saw it. Take it back
+        // (the slot stays ours: nobody takes it on a done future).
+        let entry = self.inner().waiter.with(|slot| {
+            // SAFETY: written above, and ours (see above).
+            unsafe { (*slot).assume_init_read() }
+        });
+        state.fetch_and(!(WAITER | SLOT), Ordering::Relaxed);
         drop(entry);
         Some(self.completion_of(prev))
     }
 
     /// Under the lock: takes `waiter` out of the inline slot if it is there,
     /// so that no completion notifies it; if a completion is notifying it
-    /// now, waits until that is over.
+    /// now, waits until that is over (on the condvar).
     fn remove_inline<'a>(
         &'a self,
         mut g: MutexGuard<'a, Listeners<T>>,
         waiter: &StdArc<dyn Waiter>,
     ) -> (MutexGuard<'a, Listeners<T>>, Option<Entry>) {
         let state = &self.inner().header.state;
-        let mut w = self.word();
-        let holds_it = || {
-            self.inner().waiter.with(|slot| {
-                // SAFETY: called only with `WAITER` seen set, so the slot
-                // holds an entry; it is written only under the lock (held
-                // here) and a completion only reads it.
-                unsafe { (*slot).assume_init_ref().0.is(waiter) }
-            })
-        };
-        while w.has(WAITER) && holds_it() {
+        loop {
+            // Acquire: pairs with the install's `Release` (the slot's
+            // contents) and with the `Release` that freed the slot.
+            let w = self.word();
+            if !w.has(WAITER) {
+                return (g, None);
+            }
+            let entry = self.inner().waiter.with(|slot| {
+                // SAFETY: `WAITER` was set, so the slot holds an entry, and
+                // nobody writes it until `SLOT` is cleared: by a completion
+                // of the future (after which it is done, so no install takes
+                // the slot again) or by a removal (ordered with this one by
+                // the lock). A completion only reads it. This copy counts
+                // only if the swap below frees the slot; otherwise it is
+                // forgotten.
+                unsafe { (*slot).assume_init_read() }
+            });
+            if !entry.0.is(waiter) {
+                mem::forget(entry);
+                return (g, None);
+            }
             if !w.is_done() {
                 // Fails if a completion swapped first: it then owns the
-                // notify, and the loop waits for it.
-                match state.compare_exchange(
-                    w.0,
-                    w.0 & !WAITER,
-                    Ordering::Acquire,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => {
-                        let entry = self.inner().waiter.with(|slot| {
-                            // SAFETY: we cleared `WAITER` while pending: no
-                            // completion will read the slot, and the entry
-                            // is ours.
-                            unsafe { (*slot).assume_init_read() }
-                        });
-                        return (g, Some(entry));
-                    }
-                    Err(now) => w = Word(now),
+                // notify, and the next round waits for it.
+                let free = w.0 & !(WAITER | SLOT);
+                if state
+                    .compare_exchange(w.0, free, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return (g, Some(entry));
                 }
+                mem::forget(entry);
                 continue;
             }
-            // The completion claimed the slot and notifies without the lock;
-            // it clears `WAITER` at the end and then wakes the condvar, under
-            // the lock if it sees `OWNER_WAITING` (set here first), or after
-            // clearing under the lock, where it counts the sleepers.
+            mem::forget(entry);
+            // The completion claimed the waiter and notifies it without the
+            // lock; it frees the slot at the end and then wakes the condvar:
+            // under the lock if it sees `OWNER_WAITING` (set here first), or
+            // after freeing the slot under the lock, where it counts the
+            // sleepers.
             let prev = Word(state.fetch_or(OWNER_WAITING, Ordering::AcqRel));
             if prev.has(WAITER) {
                 g.sleepers += 1;
                 g = self.inner().cond.wait(g);
                 g.sleepers -= 1;
             }
-            w = self.word();
         }
-        (g, None)
     }
 }
 

@@ -19,7 +19,7 @@ use std::time::Duration;
 use loom::sync::{Condvar, Mutex};
 use loom::thread;
 
-use crate::state::{LISTENING, NOTIFIED, TASK, WAITER};
+use crate::state::{LISTENING, NOTIFIED, SLOT, TASK, WAITER};
 use crate::{Completion, Future, FutureState, Task, Waitable, Waiter};
 
 /// `set_result` racing a blocking `result()` and a zero-timeout look.
@@ -582,5 +582,38 @@ fn loom_inline_and_listed_waiters_vs_cancel() {
             !w.has(WAITER) && !w.has(LISTENING) && w.has(NOTIFIED),
             "{w:?}"
         );
+    });
+}
+
+/// Two threads install their waiters on one future at once (the inline
+/// slot is taken without the lock: one of them gets it, the other goes to
+/// the list) while a third completes it: each waiter is notified exactly
+/// once unless its install saw the future done, and nothing is left behind.
+/// Without the check that the slot is free, both write it (loom reports the
+/// race).
+#[test]
+fn loom_two_installs_vs_completion() {
+    loom::model(|| {
+        let f = Future::<u8>::new();
+        let probes = [Probe::new(), Probe::new()];
+        let installers: Vec<_> = probes
+            .iter()
+            .map(|p| {
+                let (f, p) = (f.clone(), p.clone());
+                thread::spawn(move || {
+                    let w: StdArc<dyn Waiter> = p;
+                    f.install_waiter(&w, 1).is_some()
+                })
+            })
+            .collect();
+        f.set_result(1).unwrap();
+        for (t, p) in installers.into_iter().zip(&probes) {
+            let saw_done = t.join().unwrap();
+            let notified = p.seen.lock().unwrap().len();
+            assert_eq!(notified + usize::from(saw_done), 1, "{notified} {saw_done}");
+            assert_eq!(StdArc::strong_count(p), 1, "the future kept a clone");
+        }
+        let w = f.word();
+        assert!(!w.has(WAITER) && !w.has(SLOT) && !w.has(LISTENING), "{w:?}");
     });
 }

@@ -22,8 +22,9 @@
 //! | 4     | `NOTIFIED`      | the completion is over: listeners notified, callbacks returned |
 //! | 5     | `OWNER_WAITING` | an `into_result`/owned `.await` waits for `NOTIFIED` |
 //! | 6     | `TASK`          | the executor's reference (a [`Task`](crate::Task)) is alive; it never counts as a handle |
-//! | 7     | `WAITER`        | the inline waiter slot holds a waiter (see "The inline waiter") |
-//! | 8..   | handles         | the number of user handles ([`Future`](crate::Future) values) |
+//! | 7     | `SLOT`          | the inline waiter slot is taken: being written, or holding a waiter (see "The inline waiter") |
+//! | 8     | `WAITER`        | the inline waiter slot holds a published waiter |
+//! | 9..   | handles         | the number of user handles ([`Future`](crate::Future) values) |
 //!
 //! The cell is freed when the handle count is zero and `TASK` is clear. A
 //! completion with no listener is one compare-and-swap that publishes the
@@ -42,31 +43,38 @@
 //! as `LISTENING` does, except that the completion notifies it without the
 //! listener lock:
 //!
-//! * *Install* (under the lock, which orders installers and removers among
-//!   themselves) writes the slot while `WAITER` is clear, then publishes it
-//!   with `fetch_or(WAITER)` (`Release`). If that says the future was done
-//!   already, the completion did not see the bit: the installer clears it
-//!   and takes its waiter back.
-//! * *Completion*: the swap that makes the future done claims the slot if
+//! * *Install* (no lock) takes the slot with a compare-and-swap that sets
+//!   `SLOT` on a pending future whose slot is free, so it is the slot's one
+//!   writer; it writes the slot, then publishes it with `fetch_or(WAITER)`
+//!   (`Release`). If that says the future was done already, the completion
+//!   did not see `WAITER` (a `SLOT` alone is no waiter): the installer
+//!   clears both bits and takes its waiter back. If the slot is taken, the
+//!   waiter goes to the list under the lock.
+//! * *Completion*: the swap that makes the future done claims the waiter if
 //!   it sees `WAITER` (`Acquire`, pairing with the install). It reads the
-//!   slot and notifies the waiter, and only then clears `WAITER`
-//!   (`Release`), in the read-modify-write that also sets `NOTIFIED` (and
-//!   drops an executor's reference) when nothing else listens, or under
-//!   the lock with `LISTENING` when something does. A done word with
-//!   `WAITER` set thus means: a notify of the inline waiter is in progress.
-//! * *Removal* (under the lock) of a pending future clears `WAITER` with a
-//!   compare-and-swap that fails if the future became done: one of the two
-//!   swaps comes first, so either the completion sees the bit or the
-//!   removal does, never both. On a done future with `WAITER` set the
-//!   removal waits for the bit to clear: it sets `OWNER_WAITING` and sleeps
-//!   on the condvar, and the completion's clearing step wakes it (its
-//!   read-modify-write sees `OWNER_WAITING`, or, under the lock, the count
-//!   of sleepers). So when removal returns the waiter is neither notified
-//!   nor being notified.
+//!   slot and notifies the waiter, and only then frees the slot (clears
+//!   `WAITER` and `SLOT`, `Release`), in the read-modify-write that also
+//!   sets `NOTIFIED` (and drops an executor's reference) when nothing else
+//!   listens, or under the lock with `LISTENING` when something does. A
+//!   done word with `WAITER` set thus means: a notify of the inline waiter
+//!   is in progress.
+//! * *Removal*, under the lock (which orders removals among themselves, so
+//!   no other removal frees the slot, and no install refills it, while this
+//!   one reads it), copies a pending future's inline entry out (nobody
+//!   writes the slot while `SLOT` is set) and, if it is the waiter being
+//!   removed, frees the slot with a compare-and-swap that fails if the
+//!   future became done: one of the two swaps comes first, so either the
+//!   completion sees `WAITER` or the removal takes it, never both. On a done
+//!   future with `WAITER` set the removal waits for the slot to be freed: it
+//!   sets `OWNER_WAITING` and sleeps on the condvar, and the completion's
+//!   freeing step wakes it (its read-modify-write sees `OWNER_WAITING`, or,
+//!   under the lock, the count of sleepers). So when removal returns the
+//!   waiter is neither notified nor being notified.
 //!
-//! The common fan-in completion (one waiter, nothing else) is thus the
-//! claim, the publishing swap, the waiter's notify, and one last
-//! read-modify-write: no lock of the future.
+//! The common fan-in install is thus two read-modify-writes and no lock,
+//! and its completion (one waiter, nothing else) the claim, the publishing
+//! swap, the waiter's notify, and one last read-modify-write: no lock
+//! either.
 
 use std::fmt;
 
@@ -197,12 +205,14 @@ pub(crate) const NOTIFIED: usize = 1 << 4;
 pub(crate) const OWNER_WAITING: usize = 1 << 5;
 /// The executor's reference is alive.
 pub(crate) const TASK: usize = 1 << 6;
-/// The inline waiter slot holds a waiter (module docs, "The inline waiter").
-pub(crate) const WAITER: usize = 1 << 7;
+/// The inline waiter slot is taken (module docs, "The inline waiter").
+pub(crate) const SLOT: usize = 1 << 7;
+/// The inline waiter slot holds a published waiter.
+pub(crate) const WAITER: usize = 1 << 8;
 /// One user handle.
-pub(crate) const HANDLE_ONE: usize = 1 << 8;
+pub(crate) const HANDLE_ONE: usize = 1 << 9;
 /// Handle counts past this abort (as `Arc`'s overflow check does).
-pub(crate) const MAX_HANDLES: usize = usize::MAX >> 9;
+pub(crate) const MAX_HANDLES: usize = usize::MAX >> 10;
 
 /// A snapshot of a future's state word (module docs, "The state word").
 #[derive(Clone, Copy, PartialEq, Eq)]
