@@ -1399,10 +1399,12 @@ impl<T: Send> Future<T> {
             }
             if !w.is_done() {
                 // Fails if a completion swapped first: it then owns the
-                // notify, and the next round waits for it.
+                // notify, and the next round waits for it. Release: the read
+                // above happens-before the write of an install that takes
+                // the freed slot (its claim acquires this swap).
                 let free = w.0 & !(WAITER | SLOT);
                 if state
-                    .compare_exchange(w.0, free, Ordering::Acquire, Ordering::Relaxed)
+                    .compare_exchange(w.0, free, Ordering::AcqRel, Ordering::Relaxed)
                     .is_ok()
                 {
                     return (g, Some(entry));

@@ -617,3 +617,35 @@ fn loom_two_installs_vs_completion() {
         assert!(!w.has(WAITER) && !w.has(SLOT) && !w.has(LISTENING), "{w:?}");
     });
 }
+
+/// One thread removes the inline waiter while another installs a second
+/// waiter (which may take the freed slot at once) and a third completes the
+/// future: the removal reads the slot only before it frees it (loom reports
+/// a read after, racing the new install's write), the removed waiter is
+/// notified at most once and never after its removal returned, and the new
+/// one exactly once unless its install saw the future done.
+#[test]
+fn loom_removal_vs_install_vs_completion() {
+    loom::model(|| {
+        let f = Future::<u8>::new();
+        let (old, new) = (Probe::new(), Probe::new());
+        let w_old: StdArc<dyn Waiter> = old.clone();
+        // SAFETY: `old` is freed only after its removal below.
+        assert_eq!(unsafe { f.install_waiter_unowned(&w_old, 1) }, None);
+        let (g, n) = (f.clone(), new.clone());
+        let installer = thread::spawn(move || {
+            let w: StdArc<dyn Waiter> = n;
+            g.install_waiter(&w, 2).is_some()
+        });
+        let h = f.clone();
+        let completer = thread::spawn(move || h.set_result(1).unwrap());
+        f.remove_waiter(&w_old);
+        old.free();
+        let saw_done = installer.join().unwrap();
+        completer.join().unwrap();
+        assert!(old.seen.lock().unwrap().len() <= 1);
+        let notified = new.seen.lock().unwrap().len();
+        assert_eq!(notified + usize::from(saw_done), 1, "{notified} {saw_done}");
+        assert_eq!(StdArc::strong_count(&new), 1, "the future kept a clone");
+    });
+}
