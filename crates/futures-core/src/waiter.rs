@@ -4,7 +4,8 @@
 //! # Protocol
 //!
 //! A [`Waiter`] is installed on each future with
-//! [`Waitable::install_waiter`], under that future's lock: if the future is
+//! [`Waitable::install_waiter`] (through the future's state word, or under
+//! its lock for a second waiter): if the future is
 //! already done, nothing is installed and its [`Completion`] is returned;
 //! otherwise the waiter is stored, and the future calls [`Waiter::notify`]
 //! exactly once, in the completion that makes it done (`set_result`,
