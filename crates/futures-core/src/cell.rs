@@ -8,6 +8,7 @@
 //! └── Inner<T>                            (at offset Cell::<T, B>::INNER)
 //!     ├── Header   { state: AtomicUsize, vtable: &'static Vtable }
 //!     ├── outcome: UnsafeCell<Option<Result<T, Box<TaskError>>>>
+//!     ├── waiter: UnsafeCell<MaybeUninit<(WaiterRef, usize)>>  (the inline waiter, valid while `WAITER`)
 //!     ├── listeners: Mutex<Listeners<T>>   (touched only when someone listens)
 //!     └── cond: Condvar                   (threads blocked in result/into_result)
 //! ```
@@ -45,8 +46,9 @@ use std::ptr::NonNull;
 use std::task::Waker;
 
 use crate::error::TaskError;
-use crate::primitives::{AtomicUsize, Condvar, Mutex, UnsafeCell};
+use crate::primitives::{AtomicUsize, Condvar, Mutex, Ordering, UnsafeCell};
 use crate::recycle;
+use crate::state::WAITER;
 use crate::unwind;
 use crate::waiter::WaiterRef;
 
@@ -57,6 +59,9 @@ pub(crate) type Outcome<T> = Result<T, TaskError>;
 /// `T` plus a word (an unboxed `TaskError` would add 32 bytes to every cell,
 /// and most tasks succeed).
 pub(crate) type Stored<T> = Result<T, Box<TaskError>>;
+
+/// A waiter as a future stores it, with the token to notify it with.
+pub(crate) type Entry = (WaiterRef, usize);
 
 /// A done-callback waiting for its future to complete.
 pub(crate) type Callback<T> = Box<dyn FnOnce(&crate::Future<T>) + Send + 'static>;
@@ -87,6 +92,9 @@ pub(crate) struct Vtable {
 pub(crate) struct Inner<T> {
     pub(crate) header: Header,
     pub(crate) outcome: UnsafeCell<Option<Stored<T>>>,
+    /// The inline waiter, outside the lock: initialized exactly while the
+    /// state word's `WAITER` bit is set (`state.rs`, "The inline waiter").
+    pub(crate) waiter: UnsafeCell<MaybeUninit<Entry>>,
     pub(crate) listeners: Mutex<Listeners<T>>,
     pub(crate) cond: Condvar,
 }
@@ -118,20 +126,20 @@ impl<T, B> Cell<T, B> {
 /// The body of a cell made by `Future::new` (there is none).
 pub(crate) struct NoBody;
 
-/// Everyone who waits for the future. The common listener of `wait` and
-/// `as_completed` (one waiter) fits the inline slot; the rest lives in a box
-/// made on first use.
+/// Everyone who waits for the future under the lock, besides the inline
+/// waiter (`Inner::waiter`): blocked threads here, the rest in a box made on
+/// first use.
 pub(crate) struct Listeners<T> {
-    /// Threads blocked on `cond` (in `result`, `into_result`, ...).
+    /// Threads blocked on `cond` (in `result`, `into_result`,
+    /// `remove_waiter`, ...).
     pub(crate) sleepers: usize,
-    /// The first waiter, inline: `wait`/`as_completed` allocate nothing here.
-    pub(crate) waiter: Option<(WaiterRef, usize)>,
     pub(crate) more: Option<Box<More<T>>>,
 }
 
 /// The listeners that need storage of their own.
 pub(crate) struct More<T> {
-    pub(crate) waiters: Vec<(WaiterRef, usize)>,
+    /// Waiters installed while the inline slot was taken.
+    pub(crate) waiters: Vec<Entry>,
     /// Wakers of pending `.await`s, by key (an abandoned await removes its own).
     pub(crate) wakers: Vec<(u64, Waker)>,
     pub(crate) next_key: u64,
@@ -144,7 +152,6 @@ impl<T> Listeners<T> {
     fn new() -> Self {
         Listeners {
             sleepers: 0,
-            waiter: None,
             more: None,
         }
     }
@@ -162,16 +169,15 @@ impl<T> Listeners<T> {
         })
     }
 
-    /// Whether nothing was ever stored here (no box, no waiter, no
-    /// sleeper): dropping it would do nothing.
+    /// Whether nothing was ever stored here (no box, no sleeper): dropping
+    /// it would do nothing.
     fn is_bare(&self) -> bool {
-        self.sleepers == 0 && self.waiter.is_none() && self.more.is_none()
+        self.sleepers == 0 && self.more.is_none()
     }
 
     /// Whether nobody listens any more.
     pub(crate) fn is_empty(&self) -> bool {
         self.sleepers == 0
-            && self.waiter.is_none()
             && self.more.as_ref().is_none_or(|m| {
                 m.waiters.is_empty()
                     && m.wakers.is_empty()
@@ -192,6 +198,7 @@ pub(crate) fn allocate<T, B>(body: B, state: usize, vtable: &'static Vtable) -> 
                 vtable,
             },
             outcome: UnsafeCell::new(None),
+            waiter: UnsafeCell::new(MaybeUninit::uninit()),
             listeners: Mutex::new(Listeners::new()),
             cond: Condvar::new(),
         },
@@ -219,6 +226,18 @@ pub(crate) unsafe fn dealloc<T, B>(header: NonNull<Header>) {
     // SAFETY: the caller's contract: the pointer is a `Cell<T, B>` written by
     // `allocate`, and this is the last reference.
     let cell = unsafe { &mut *block.as_ptr() };
+    // A waiter still installed: the future never completed (a completion
+    // or a removal clears `WAITER` and takes the entry; `SLOT` without
+    // `WAITER` is an install in progress, whose caller holds a handle). Unique access, and
+    // the caller's `Acquire` ordered every earlier write of the word.
+    if cell.inner.header.state.load(Ordering::Relaxed) & WAITER != 0 {
+        let entry = cell.inner.waiter.with_mut(|slot| {
+            // SAFETY: `WAITER` set: the slot holds an entry, which nobody
+            // else owns any more (last reference).
+            unsafe { (*slot).assume_init_read() }
+        });
+        unwind::drop_reporting("a waiter of a future that never completed", entry);
+    }
     // The common end of a cell: its value was taken (or it had none) and
     // nobody listens. Then only the lock and the condvar are left to drop,
     // and on most targets they have nothing to drop: this skips the drop

@@ -4,10 +4,13 @@
 //!
 //! A `Future<T>` is a pointer to the typed prefix of a task cell (`cell.rs`):
 //! one allocation holding the state word (`state.rs`, "The state word"), the
-//! listener list under a lock, a condvar, and the write-once outcome slot.
-//! Every transition is a compare-and-swap of the state word; the lock is
-//! taken only when someone listens (a blocked thread, a waiter of `wait`, a
-//! waker, a done-callback). The outcome slot's rules are in `cell.rs`; they
+//! inline waiter slot, the listener list under a lock, a condvar, and the
+//! write-once outcome slot. Every transition is a compare-and-swap of the
+//! state word; the lock is taken only when someone listens other than the
+//! inline waiter (a blocked thread, a second waiter, a waker, a
+//! done-callback) and to remove a waiter. The first waiter of `wait` or
+//! `as_completed` is installed and notified through the state word alone
+//! (`state.rs`, "The inline waiter"). The outcome slot's rules are in `cell.rs`; they
 //! are what lets `result()` return `&T` without `T: Clone` and without a
 //! lock.
 //!
@@ -27,12 +30,12 @@ use std::marker::PhantomData;
 use std::mem;
 use std::ptr::NonNull;
 use std::sync::Arc as StdArc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::callbacks;
 use crate::cell::{
-    self, Callback, Header, Inner, Listeners, NoBody, NoBodyVtable, Outcome, Stored,
+    self, Callback, Entry, Header, Inner, Listeners, NoBody, NoBodyVtable, Outcome, Stored,
 };
 use crate::diagnostics::DiagnosticKind;
 use crate::error::{BoxError, FutureError, InvalidStateError, TaskError};
@@ -40,7 +43,7 @@ use crate::primitives::{self, MutexGuard, Nap, Ordering};
 use crate::state::FutureState;
 use crate::state::{
     self, Cancel, Word, CANCELLED, COMPLETING, FINISHED, HANDLE_ONE, LISTENING, MAX_HANDLES,
-    NOTIFIED, OWNER_WAITING, PENDING, RUNNING, TASK,
+    NOTIFIED, OWNER_WAITING, PENDING, RUNNING, SLOT, TASK, WAITER,
 };
 use crate::trace;
 use crate::unwind::{self, AbortOnUnwind};
@@ -248,8 +251,8 @@ impl<T> Future<T> {
         match swap {
             Ok(prev) => {
                 trace::cancelled(self.id());
-                if Word(prev).has(LISTENING) {
-                    self.notify_listeners(Completion::Cancelled, false);
+                if Word(prev).listened() {
+                    self.notify_listeners(Word(prev), Completion::Cancelled, false);
                 }
                 Cancel::Now
             }
@@ -399,14 +402,17 @@ impl<T> Future<T> {
     }
 
     /// Moves a claimed future to `FINISHED`. `Release` publishes the
-    /// outcome. With no listener that is all (and an executor's reference
-    /// goes in the same swap); otherwise the listeners are notified.
+    /// outcome; `Acquire` pairs with the `Release` of an inline waiter's
+    /// install (`state.rs`, "The inline waiter"), whose slot this swap
+    /// claims if it sees `WAITER`. With no listener that is all (and an
+    /// executor's reference goes in the same swap); otherwise the listeners
+    /// are notified.
     fn publish(&self, to: usize, how: Completion, release_task: bool) {
         let prev = self
             .inner()
             .header
             .state
-            .fetch_update(Ordering::Release, Ordering::Relaxed, |w| {
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |w| {
                 Some(Word(w).completed(to, release_task).0)
             })
             .expect("the update always succeeds");
@@ -421,8 +427,8 @@ impl<T> Future<T> {
                 "returned"
             },
         );
-        if prev.has(LISTENING) {
-            self.notify_listeners(how, release_task);
+        if prev.listened() {
+            self.notify_listeners(prev, how, release_task);
         } else if release_task && prev.completed(to, true).unreferenced() {
             // Every handle is gone: their `Release` decrements pair with this.
             self.acquire_all_releases();
@@ -431,32 +437,100 @@ impl<T> Future<T> {
         }
     }
 
-    /// The slow half of a completion, when someone listens: under the lock,
-    /// take every listener and notify the waiters; after it, wake sleepers
-    /// and wakers and run the callbacks, in order; then mark the completion
-    /// over (`NOTIFIED`) and wake an owner waiting for that.
-    fn notify_listeners(&self, how: Completion, release_task: bool) {
+    /// The slow half of a completion, when someone listens (`prev`, the
+    /// word before the completing swap, says who): first the inline waiter,
+    /// which that swap claimed, without the lock; then, if anything else
+    /// listens, the rest (`notify_locked`); else one last swap ends the
+    /// completion (`end_inline`).
+    fn notify_listeners(&self, prev: Word, how: Completion, release_task: bool) {
+        // Nothing here unwinds (`notify_one` catches a waiter's panic), so
+        // only the locked part needs the abort guard.
+        let first = prev.has(WAITER).then(|| {
+            // SAFETY: the completing swap saw `WAITER` (with `Acquire`, after
+            // the install's `Release`), so the slot holds an entry and
+            // nobody writes it until `SLOT` is cleared, which only this
+            // thread does now (a removal of a done future waits for it).
+            // This copy is the one that is dropped: the slot counts as empty
+            // once `WAITER` is clear.
+            let entry = self
+                .inner()
+                .waiter
+                .with(|slot| unsafe { (*slot).assume_init_read() });
+            notify_one(&entry, how);
+            entry
+        });
+        if prev.has(LISTENING) {
+            let early_owner = self.notify_locked(how, first.is_some());
+            // A borrowed waiter (`wait`, `as_completed`) has nothing to drop.
+            if first.as_ref().is_some_and(|(w, _)| w.is_owned()) {
+                unwind::drop_reporting("a waiter", first);
+            }
+            self.end_notified(early_owner, release_task);
+        } else {
+            self.end_inline(release_task);
+            if first.as_ref().is_some_and(|(w, _)| w.is_owned()) {
+                unwind::drop_reporting("a waiter", first);
+            }
+        }
+    }
+
+    /// The completion of a future whose one listener was the inline waiter,
+    /// notified already: one swap frees the slot (a removal waiting for that
+    /// is woken below, having set `OWNER_WAITING`), sets `NOTIFIED` and, for
+    /// an executor, drops its reference (unless an owner must be woken
+    /// first: the cell must stay alive for that).
+    fn end_inline(&self, release_task: bool) {
+        let mut released = false;
+        // Release: the notify happens-before a removal that sees `WAITER`
+        // clear; Acquire: to free the cell (every handle's drop) below.
+        let prev = self
+            .inner()
+            .header
+            .state
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |w| {
+                let w = Word(w);
+                released = release_task && !w.has(OWNER_WAITING);
+                let mut next = (w.0 & !(WAITER | SLOT)) | NOTIFIED;
+                if released {
+                    next &= !TASK;
+                }
+                Some(next)
+            })
+            .expect("the update always succeeds");
+        let prev = Word(prev);
+        if prev.has(OWNER_WAITING) {
+            self.wake_owner(None);
+            if release_task {
+                self.release_task();
+            }
+        } else if released && Word(prev.0 & !TASK).unreferenced() {
+            // SAFETY: nothing references the cell any more (the swap above
+            // acquired every handle's release).
+            unsafe { (self.inner().header.vtable.dealloc)(self.header()) };
+        }
+    }
+
+    /// Under the lock: take every listener and notify the waiters; after
+    /// it, wake sleepers and wakers and run the callbacks, in order. Returns
+    /// the waker of an owned `.await` found waiting. `inline`: the inline
+    /// waiter was notified already, and its slot is freed here.
+    fn notify_locked(&self, how: Completion, inline: bool) -> Option<Waker> {
         let inner = self.inner();
         let section = AbortOnUnwind::new("the notification of a future's listeners");
         let mut g = self.lock();
-        // Under the lock: a listener added from now on sees the future done.
-        inner.header.state.fetch_and(!LISTENING, Ordering::Relaxed);
-        let wake_sleepers = g.sleepers > 0;
-        let first = g.waiter.take();
-        let more = g.more.take();
-        let notify = |(w, token): &(WaiterRef, usize)| {
-            if let Err(message) = unwind::catch(|| w.get().notify(*token, how)) {
-                unwind::report_as(
-                    DiagnosticKind::WaiterPanicked,
-                    "a waiter's notify",
-                    &message,
-                );
-            }
+        // Under the lock: a listener added from now on sees the future done;
+        // a removal of the inline waiter (notified already) may go on. A
+        // `SLOT` without `WAITER` is an install in progress: its own.
+        let clear = if inline {
+            LISTENING | WAITER | SLOT
+        } else {
+            LISTENING
         };
-        // The inline waiter alone is the common case (`wait`, `as_completed`).
-        first.iter().for_each(notify);
+        inner.header.state.fetch_and(!clear, Ordering::Release);
+        let wake_sleepers = g.sleepers > 0;
+        let more = g.more.take();
         if let Some(m) = &more {
-            m.waiters.iter().for_each(notify);
+            m.waiters.iter().for_each(|e| notify_one(e, how));
         }
         drop(g);
         section.disarm();
@@ -477,25 +551,39 @@ impl<T> Future<T> {
             // code, outside the lock.
             unwind::drop_reporting("a waiter", more);
         }
-        // A borrowed waiter (`wait`, `as_completed`) has nothing to drop.
-        if first.as_ref().is_some_and(|(w, _)| w.is_owned()) {
-            unwind::drop_reporting("a waiter", first);
-        }
+        early_owner
+    }
+
+    /// Marks the completion over (`NOTIFIED`), wakes an owner waiting for
+    /// that, and drops an executor's reference.
+    fn end_notified(&self, early_owner: Option<Waker>, release_task: bool) {
         // Release: the callbacks' reads of the outcome happen-before an
         // owner's take (it loads `NOTIFIED` with `Acquire`).
-        let prev = Word(inner.header.state.fetch_or(NOTIFIED, Ordering::AcqRel));
+        let prev = Word(
+            self.inner()
+                .header
+                .state
+                .fetch_or(NOTIFIED, Ordering::AcqRel),
+        );
         if prev.has(OWNER_WAITING) || early_owner.is_some() {
-            let owner = {
-                let mut g = self.lock();
-                g.more.as_mut().and_then(|m| m.owner_waker.take())
-            };
-            inner.cond.notify_all();
-            for waker in [early_owner, owner].into_iter().flatten() {
-                unwind::catch_and_report("the waker of an owned await", || waker.wake());
-            }
+            self.wake_owner(early_owner);
         }
         if release_task {
             self.release_task();
+        }
+    }
+
+    /// Wakes whoever waits for the end of the completion: threads on the
+    /// condvar (an owner, a removal of the inline waiter) and an owned
+    /// `.await`'s waker. The lock orders this after a sleeper's check.
+    fn wake_owner(&self, early_owner: Option<Waker>) {
+        let owner = {
+            let mut g = self.lock();
+            g.more.as_mut().and_then(|m| m.owner_waker.take())
+        };
+        self.inner().cond.notify_all();
+        for waker in [early_owner, owner].into_iter().flatten() {
+            unwind::catch_and_report("the waker of an owned await", || waker.wake());
         }
     }
 
@@ -1191,34 +1279,36 @@ impl<T: Send> Waitable for Future<T> {
     ) -> Option<Completion> {
         // The caller keeps the waiter alive until `remove_waiter` returns or
         // it has seen the notify (the contract); both come after the last
-        // use of the pointer: `notify` runs under this future's lock, which
-        // `remove_waiter` takes unless `NOTIFIED` says the notify is over.
+        // use of the pointer: a listed waiter's `notify` runs under this
+        // future's lock, which `remove_waiter` takes unless `NOTIFIED` says
+        // the notify is over, and the inline waiter's comes before the step
+        // that frees the slot, which `remove_waiter` waits for.
         self.install(WaiterRef::borrowed(waiter), token)
     }
 
     fn remove_waiter(&self, waiter: &StdArc<dyn Waiter>) {
         // `NOTIFIED` (Acquire, set after the waiters were notified and let
         // go) says no notify is running; a done word alone does not (the
-        // notify may not have taken the lock yet).
+        // notify may not have run yet).
         if self.word().has(NOTIFIED) {
             return;
         }
-        let mut g = self.lock();
+        // The lock orders removals among themselves: the slot is read
+        // only while no other removal can free it (and an install refill
+        // it).
+        let (mut g, inline) = self.remove_inline(self.lock(), waiter);
         let mut removed = Vec::new();
-        if g.waiter.as_ref().is_some_and(|(w, _)| w.is(waiter)) {
-            removed.extend(g.waiter.take());
-        }
         if let Some(m) = g.more.as_mut() {
             let (gone, keep) = mem::take(&mut m.waiters)
                 .into_iter()
                 .partition(|(w, _)| w.is(waiter));
             m.waiters = keep;
-            removed.extend::<Vec<_>>(gone);
+            removed = gone;
         }
         self.unlisten_if_empty(&g);
         drop(g);
         // The last reference may be ours: its `Drop` runs outside the lock.
-        drop(removed);
+        drop((inline, removed));
     }
 
     fn completion(&self) -> Option<Completion> {
@@ -1234,22 +1324,124 @@ impl<T: Send> Waitable for Future<T> {
 impl<T: Send> Future<T> {
     /// Stores `waiter` with `token`, unless the future is done: then drops
     /// it (never the last reference: the caller holds one) and returns how
-    /// the future ended.
+    /// the future ended. The inline slot if it is free, without the lock
+    /// (`state.rs`, "The inline waiter"), else the list under the lock.
     fn install(&self, waiter: WaiterRef, token: usize) -> Option<Completion> {
-        let mut g = self.lock();
-        let added = self.listen(&mut g, move |l| {
-            let entry = (waiter, token);
-            if l.waiter.is_none() {
-                l.waiter = Some(entry);
-            } else {
-                l.more().waiters.push(entry);
-            }
+        let state = &self.inner().header.state;
+        // Acquire: a done word makes the outcome readable, and a completion
+        // or removal that freed the slot is done with it.
+        let claim = state.fetch_update(Ordering::Acquire, Ordering::Acquire, |w| {
+            let w = Word(w);
+            (!w.is_done() && !w.has(SLOT)).then_some(w.0 | SLOT)
         });
-        drop(g);
-        match added {
-            Ok(()) => None,
-            Err(w) => Some(self.completion_of(w)),
+        match claim {
+            Ok(_) => self.install_inline((waiter, token)),
+            Err(now) if Word(now).is_done() => Some(self.completion_of(Word(now))),
+            Err(_) => {
+                let mut g = self.lock();
+                let added = self.listen(&mut g, move |l| {
+                    l.more().waiters.push((waiter, token));
+                });
+                drop(g);
+                added.err().map(|w| self.completion_of(w))
+            }
         }
+    }
+
+    /// Writes `entry` into the inline slot, which this thread took (`SLOT`),
+    /// and publishes it; takes it back if the future was done meanwhile.
+    fn install_inline(&self, entry: Entry) -> Option<Completion> {
+        let state = &self.inner().header.state;
+        self.inner().waiter.with_mut(|slot| {
+            // SAFETY: this thread set `SLOT`, so it is the slot's one
+            // writer, and nobody reads the slot before `WAITER` is set.
+            unsafe { (*slot).write(entry) }
+        });
+        // Release: the slot is written before a completion sees the bit.
+        let prev = Word(state.fetch_or(WAITER, Ordering::AcqRel));
+        if !prev.is_done() {
+            return None;
+        }
+        // Done before the bit was set: no completion saw it. Take it back
+        // (the slot stays ours: nobody takes it on a done future).
+        let entry = self.inner().waiter.with(|slot| {
+            // SAFETY: written above, and ours (see above).
+            unsafe { (*slot).assume_init_read() }
+        });
+        state.fetch_and(!(WAITER | SLOT), Ordering::Relaxed);
+        drop(entry);
+        Some(self.completion_of(prev))
+    }
+
+    /// Under the lock: takes `waiter` out of the inline slot if it is there,
+    /// so that no completion notifies it; if a completion is notifying it
+    /// now, waits until that is over (on the condvar).
+    fn remove_inline<'a>(
+        &'a self,
+        mut g: MutexGuard<'a, Listeners<T>>,
+        waiter: &StdArc<dyn Waiter>,
+    ) -> (MutexGuard<'a, Listeners<T>>, Option<Entry>) {
+        let state = &self.inner().header.state;
+        loop {
+            // Acquire: pairs with the install's `Release` (the slot's
+            // contents) and with the `Release` that freed the slot.
+            let w = self.word();
+            if !w.has(WAITER) {
+                return (g, None);
+            }
+            let entry = self.inner().waiter.with(|slot| {
+                // SAFETY: `WAITER` was set, so the slot holds an entry, and
+                // nobody writes it until `SLOT` is cleared: by a completion
+                // of the future (after which it is done, so no install takes
+                // the slot again) or by a removal (ordered with this one by
+                // the lock). A completion only reads it. This copy counts
+                // only if the swap below frees the slot; otherwise it is
+                // forgotten.
+                unsafe { (*slot).assume_init_read() }
+            });
+            if !entry.0.is(waiter) {
+                mem::forget(entry);
+                return (g, None);
+            }
+            if !w.is_done() {
+                // Fails if a completion swapped first: it then owns the
+                // notify, and the next round waits for it. Release: the read
+                // above happens-before the write of an install that takes
+                // the freed slot (its claim acquires this swap).
+                let free = w.0 & !(WAITER | SLOT);
+                if state
+                    .compare_exchange(w.0, free, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return (g, Some(entry));
+                }
+                mem::forget(entry);
+                continue;
+            }
+            mem::forget(entry);
+            // The completion claimed the waiter and notifies it without the
+            // lock; it frees the slot at the end and then wakes the condvar:
+            // under the lock if it sees `OWNER_WAITING` (set here first), or
+            // after freeing the slot under the lock, where it counts the
+            // sleepers.
+            let prev = Word(state.fetch_or(OWNER_WAITING, Ordering::AcqRel));
+            if prev.has(WAITER) {
+                g.sleepers += 1;
+                g = self.inner().cond.wait(g);
+                g.sleepers -= 1;
+            }
+        }
+    }
+}
+
+/// Notifies one waiter of `how`; a panic is reported, not propagated.
+fn notify_one((w, token): &Entry, how: Completion) {
+    if let Err(message) = unwind::catch(|| w.get().notify(*token, how)) {
+        unwind::report_as(
+            DiagnosticKind::WaiterPanicked,
+            "a waiter's notify",
+            &message,
+        );
     }
 }
 
@@ -1366,9 +1558,9 @@ mod tests {
         let f = Future::<u8>::new();
         let w: StdArc<dyn Waiter> = StdArc::new(NopWaiter);
         assert_eq!(f.install_waiter(&w, 0), None);
-        assert!(f.word().has(LISTENING));
+        assert!(f.word().has(WAITER) && !f.word().has(LISTENING));
         f.remove_waiter(&w);
-        assert!(!f.word().has(LISTENING));
+        assert!(!f.word().has(WAITER) && !f.word().has(LISTENING));
         assert_eq!(StdArc::strong_count(&w), 1, "the future kept no reference");
         assert!(f.result_timeout(Duration::ZERO).is_err());
         assert!(!f.word().has(LISTENING), "a timed-out look leaves nothing");
@@ -1381,6 +1573,64 @@ mod tests {
         assert_eq!(f.install_waiter(&w, 0), None);
         assert!(f.lock().more.is_none(), "no allocation for one waiter");
         f.set_result(1).unwrap();
+        assert_eq!(StdArc::strong_count(&w), 1);
+        let word = f.word();
+        assert!(word.has(NOTIFIED) && !word.has(WAITER), "{word:?}");
+    }
+
+    /// A waiter that counts its notifications by token.
+    #[derive(Default)]
+    struct Tally(std::sync::Mutex<Vec<usize>>);
+
+    // SAFETY: `notify` takes only its own lock, briefly.
+    unsafe impl Waiter for Tally {
+        fn notify(&self, token: usize, _: Completion) {
+            self.0.lock().unwrap().push(token);
+        }
+    }
+
+    #[test]
+    fn inline_and_listed_waiters_are_each_notified_once() {
+        let tally = StdArc::new(Tally::default());
+        let (a, b): (StdArc<dyn Waiter>, StdArc<dyn Waiter>) = (tally.clone(), tally.clone());
+        let other: StdArc<dyn Waiter> = StdArc::new(Tally::default());
+        let f = Future::<u8>::new();
+        assert_eq!(f.install_waiter(&a, 1), None); // inline
+        assert_eq!(f.install_waiter(&other, 9), None); // listed
+        f.remove_waiter(&other);
+        assert_eq!(f.install_waiter(&b, 2), None); // listed (same object as `a`)
+        f.add_done_callback(|_| {});
+        f.set_result(0).unwrap();
+        let mut got = tally.0.lock().unwrap().clone();
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        assert_eq!(
+            StdArc::strong_count(&tally),
+            3,
+            "the future dropped its clones"
+        );
+        let word = f.word();
+        assert!(!word.has(WAITER) && !word.has(LISTENING) && word.has(NOTIFIED));
+        // Removing the inline waiter frees the slot for the next one.
+        let g = Future::<u8>::new();
+        assert_eq!(g.install_waiter(&a, 3), None);
+        g.remove_waiter(&a);
+        assert_eq!(g.install_waiter(&other, 4), None);
+        assert!(g.lock().more.is_none(), "the slot was free again");
+        g.cancel();
+        assert!(
+            tally.0.lock().unwrap().len() == 2,
+            "a removed waiter is not notified"
+        );
+    }
+
+    #[test]
+    fn a_dropped_pending_future_drops_its_inline_waiter() {
+        let w: StdArc<dyn Waiter> = StdArc::new(NopWaiter);
+        let f = Future::<u8>::new();
+        assert_eq!(f.install_waiter(&w, 0), None);
+        assert_eq!(StdArc::strong_count(&w), 2);
+        drop(f);
         assert_eq!(StdArc::strong_count(&w), 1);
     }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use loom::sync::{Condvar, Mutex};
 use loom::thread;
 
-use crate::state::{LISTENING, NOTIFIED, TASK};
+use crate::state::{LISTENING, NOTIFIED, SLOT, TASK, WAITER};
 use crate::{Completion, Future, FutureState, Task, Waitable, Waiter};
 
 /// `set_result` racing a blocking `result()` and a zero-timeout look.
@@ -424,5 +424,228 @@ fn loom_try_into_result_vs_drop() {
         };
         t.join().unwrap();
         assert_eq!(f.try_into_result().ok().unwrap().unwrap(), 5);
+    });
+}
+
+/// A waiter whose memory is "freed" (written) by its owner once the owner
+/// may free it: a notify that reads it unordered with that write is a data
+/// race loom reports, as it would be a use after free outside loom.
+struct Probe {
+    freed: loom::cell::UnsafeCell<bool>,
+    seen: Mutex<Vec<usize>>,
+}
+
+impl Probe {
+    fn new() -> StdArc<Probe> {
+        StdArc::new(Probe {
+            freed: loom::cell::UnsafeCell::new(false),
+            seen: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// What the owner does when it frees the waiter.
+    fn free(&self) {
+        self.freed.with_mut(|p| {
+            // SAFETY: loom checks this write against every notify's reads.
+            unsafe { *p = true }
+        });
+    }
+}
+
+// SAFETY: `freed` is shared on purpose: loom checks every access to it and
+// reports one that is not ordered after the other (the point of the probe).
+unsafe impl Sync for Probe {}
+
+// SAFETY: `notify` takes only the probe's own lock, briefly.
+unsafe impl Waiter for Probe {
+    fn notify(&self, token: usize, _: Completion) {
+        self.seen.lock().unwrap().push(token);
+        // The last touch, after the lock: as a waiter's unlock is.
+        self.freed.with(|p| {
+            // SAFETY: loom checks this read against the owner's free.
+            assert!(!unsafe { *p }, "notified after it was freed");
+        });
+    }
+}
+
+/// The inline waiter, installed without a reference count, removed while
+/// another thread completes the future: once `remove_waiter` returns, the
+/// notify is over or never comes, so the owner may free the waiter (loom
+/// reports the race otherwise). It rests on the removal's wait for a done
+/// future whose `WAITER` bit is still set: without it, this fails.
+#[test]
+fn loom_inline_waiter_removal_vs_completion() {
+    loom::model(|| {
+        let f = Future::<u8>::new();
+        let probe = Probe::new();
+        let waiter: StdArc<dyn Waiter> = probe.clone();
+        // SAFETY: `probe` outlives the removal below, and is "freed" only
+        // after it.
+        assert_eq!(unsafe { f.install_waiter_unowned(&waiter, 3) }, None);
+        let g = f.clone();
+        let t = thread::spawn(move || g.set_result(1).unwrap());
+        f.remove_waiter(&waiter);
+        probe.free();
+        t.join().unwrap();
+        assert!(probe.seen.lock().unwrap().len() <= 1);
+        let w = f.word();
+        assert!(!w.has(WAITER) && w.has(NOTIFIED), "{w:?}");
+    });
+}
+
+/// As above, with a done-callback that blocks until the removal has
+/// returned, so the completion takes the lock for it after notifying the
+/// inline waiter: the removal must not wait for the callback (user code),
+/// only for the locked step that clears `WAITER`, which wakes it because
+/// it counts as a sleeper there. Waiting for the callback is a deadlock.
+#[test]
+fn loom_inline_waiter_removal_vs_completion_with_a_callback() {
+    loom::model(|| {
+        let f = Future::<u8>::new();
+        let probe = Probe::new();
+        let waiter: StdArc<dyn Waiter> = probe.clone();
+        // SAFETY: as above.
+        assert_eq!(unsafe { f.install_waiter_unowned(&waiter, 3) }, None);
+        let removed = StdArc::new(Flag {
+            woken: Mutex::new(false),
+            cond: Condvar::new(),
+        });
+        let r = removed.clone();
+        f.add_done_callback(move |_| {
+            let mut done = r.woken.lock().unwrap();
+            while !*done {
+                done = r.cond.wait(done).unwrap();
+            }
+        });
+        let g = f.clone();
+        let t = thread::spawn(move || g.set_result(1).unwrap());
+        f.remove_waiter(&waiter);
+        probe.free();
+        *removed.woken.lock().unwrap() = true;
+        removed.cond.notify_one();
+        t.join().unwrap();
+        assert!(probe.seen.lock().unwrap().len() <= 1);
+        assert!(!f.word().has(WAITER));
+    });
+}
+
+/// An executor's task completing with an inline waiter (owned: the future
+/// drops its clone) while the owner takes the value: the owner waits for
+/// the end of the completion (`NOTIFIED`, set by the same swap that clears
+/// `WAITER`) and is woken; the executor's reference goes after that wake,
+/// so the cell outlives it. The waiter is notified exactly once.
+#[test]
+fn loom_into_result_vs_task_run_with_inline_waiter() {
+    loom::model(|| {
+        let (task, f) = Task::new(|| 5u8);
+        let probe = Probe::new();
+        let waiter: StdArc<dyn Waiter> = probe.clone();
+        assert_eq!(f.install_waiter(&waiter, 8), None);
+        drop(waiter);
+        let t = thread::spawn(move || task.run());
+        assert_eq!(f.into_result().unwrap(), 5);
+        t.join().unwrap();
+        assert_eq!(*probe.seen.lock().unwrap(), [8]);
+        assert_eq!(StdArc::strong_count(&probe), 1, "the clone was dropped");
+    });
+}
+
+/// Two waiters installed (the first inline, the second in the list) while
+/// a cancel races them, and the first removed: each is notified at most
+/// once, the second exactly once, and the first never after its removal
+/// returned.
+#[test]
+fn loom_inline_and_listed_waiters_vs_cancel() {
+    loom::model(|| {
+        let f = Future::<u8>::new();
+        let (first, second) = (Probe::new(), Probe::new());
+        let (w1, w2): (StdArc<dyn Waiter>, StdArc<dyn Waiter>) = (first.clone(), second.clone());
+        let g = f.clone();
+        let t = thread::spawn(move || assert!(g.cancel()));
+        // SAFETY: `first` is freed only after its removal; `second` stays
+        // alive to the end.
+        let a = unsafe { f.install_waiter_unowned(&w1, 1) };
+        // SAFETY: as above.
+        let b = unsafe { f.install_waiter_unowned(&w2, 2) };
+        f.remove_waiter(&w1);
+        first.free();
+        t.join().unwrap();
+        assert!(first.seen.lock().unwrap().len() <= 1);
+        let seen2 = second.seen.lock().unwrap().len();
+        assert_eq!(seen2 + usize::from(b.is_some()), 1, "second: {b:?}");
+        if a.is_some() {
+            assert!(first.seen.lock().unwrap().is_empty());
+        }
+        f.remove_waiter(&w2);
+        let w = f.word();
+        assert!(
+            !w.has(WAITER) && !w.has(LISTENING) && w.has(NOTIFIED),
+            "{w:?}"
+        );
+    });
+}
+
+/// Two threads install their waiters on one future at once (the inline
+/// slot is taken without the lock: one of them gets it, the other goes to
+/// the list) while a third completes it: each waiter is notified exactly
+/// once unless its install saw the future done, and nothing is left behind.
+/// Without the check that the slot is free, both write it (loom reports the
+/// race).
+#[test]
+fn loom_two_installs_vs_completion() {
+    loom::model(|| {
+        let f = Future::<u8>::new();
+        let probes = [Probe::new(), Probe::new()];
+        let installers: Vec<_> = probes
+            .iter()
+            .map(|p| {
+                let (f, p) = (f.clone(), p.clone());
+                thread::spawn(move || {
+                    let w: StdArc<dyn Waiter> = p;
+                    f.install_waiter(&w, 1).is_some()
+                })
+            })
+            .collect();
+        f.set_result(1).unwrap();
+        for (t, p) in installers.into_iter().zip(&probes) {
+            let saw_done = t.join().unwrap();
+            let notified = p.seen.lock().unwrap().len();
+            assert_eq!(notified + usize::from(saw_done), 1, "{notified} {saw_done}");
+            assert_eq!(StdArc::strong_count(p), 1, "the future kept a clone");
+        }
+        let w = f.word();
+        assert!(!w.has(WAITER) && !w.has(SLOT) && !w.has(LISTENING), "{w:?}");
+    });
+}
+
+/// One thread removes the inline waiter while another installs a second
+/// waiter (which may take the freed slot at once) and a third completes the
+/// future: the removal reads the slot only before it frees it (loom reports
+/// a read after, racing the new install's write), the removed waiter is
+/// notified at most once and never after its removal returned, and the new
+/// one exactly once unless its install saw the future done.
+#[test]
+fn loom_removal_vs_install_vs_completion() {
+    loom::model(|| {
+        let f = Future::<u8>::new();
+        let (old, new) = (Probe::new(), Probe::new());
+        let w_old: StdArc<dyn Waiter> = old.clone();
+        // SAFETY: `old` is freed only after its removal below.
+        assert_eq!(unsafe { f.install_waiter_unowned(&w_old, 1) }, None);
+        let (g, n) = (f.clone(), new.clone());
+        let installer = thread::spawn(move || {
+            let w: StdArc<dyn Waiter> = n;
+            g.install_waiter(&w, 2).is_some()
+        });
+        let h = f.clone();
+        let completer = thread::spawn(move || h.set_result(1).unwrap());
+        f.remove_waiter(&w_old);
+        old.free();
+        let saw_done = installer.join().unwrap();
+        completer.join().unwrap();
+        assert!(old.seen.lock().unwrap().len() <= 1);
+        let notified = new.seen.lock().unwrap().len();
+        assert_eq!(notified + usize::from(saw_done), 1, "{notified} {saw_done}");
+        assert_eq!(StdArc::strong_count(&new), 1, "the future kept a clone");
     });
 }

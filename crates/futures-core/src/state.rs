@@ -22,7 +22,9 @@
 //! | 4     | `NOTIFIED`      | the completion is over: listeners notified, callbacks returned |
 //! | 5     | `OWNER_WAITING` | an `into_result`/owned `.await` waits for `NOTIFIED` |
 //! | 6     | `TASK`          | the executor's reference (a [`Task`](crate::Task)) is alive; it never counts as a handle |
-//! | 7..   | handles         | the number of user handles ([`Future`](crate::Future) values) |
+//! | 7     | `SLOT`          | the inline waiter slot is taken: being written, or holding a waiter (see "The inline waiter") |
+//! | 8     | `WAITER`        | the inline waiter slot holds a published waiter |
+//! | 9..   | handles         | the number of user handles ([`Future`](crate::Future) values) |
 //!
 //! The cell is freed when the handle count is zero and `TASK` is clear. A
 //! completion with no listener is one compare-and-swap that publishes the
@@ -33,6 +35,46 @@
 //! read-modify-writes of one word, so one is ordered before the other: either
 //! the listener sees the future done, or the completion sees `LISTENING` and
 //! takes the lock (after the listener released it) to notify it.
+//!
+//! # The inline waiter
+//!
+//! The first waiter installed (`wait`, `as_completed`: one per future) sits
+//! in a slot of its own beside the state word, and its `WAITER` bit works
+//! as `LISTENING` does, except that the completion notifies it without the
+//! listener lock:
+//!
+//! * *Install* (no lock) takes the slot with a compare-and-swap that sets
+//!   `SLOT` on a pending future whose slot is free, so it is the slot's one
+//!   writer; it writes the slot, then publishes it with `fetch_or(WAITER)`
+//!   (`Release`). If that says the future was done already, the completion
+//!   did not see `WAITER` (a `SLOT` alone is no waiter): the installer
+//!   clears both bits and takes its waiter back. If the slot is taken, the
+//!   waiter goes to the list under the lock.
+//! * *Completion*: the swap that makes the future done claims the waiter if
+//!   it sees `WAITER` (`Acquire`, pairing with the install). It reads the
+//!   slot and notifies the waiter, and only then frees the slot (clears
+//!   `WAITER` and `SLOT`, `Release`), in the read-modify-write that also
+//!   sets `NOTIFIED` (and drops an executor's reference) when nothing else
+//!   listens, or under the lock with `LISTENING` when something does. A
+//!   done word with `WAITER` set thus means: a notify of the inline waiter
+//!   is in progress.
+//! * *Removal*, under the lock (which orders removals among themselves, so
+//!   no other removal frees the slot, and no install refills it, while this
+//!   one reads it), copies a pending future's inline entry out (nobody
+//!   writes the slot while `SLOT` is set) and, if it is the waiter being
+//!   removed, frees the slot with a compare-and-swap that fails if the
+//!   future became done: one of the two swaps comes first, so either the
+//!   completion sees `WAITER` or the removal takes it, never both. On a done
+//!   future with `WAITER` set the removal waits for the slot to be freed: it
+//!   sets `OWNER_WAITING` and sleeps on the condvar, and the completion's
+//!   freeing step wakes it (its read-modify-write sees `OWNER_WAITING`, or,
+//!   under the lock, the count of sleepers). So when removal returns the
+//!   waiter is neither notified nor being notified.
+//!
+//! The common fan-in install is thus two read-modify-writes and no lock,
+//! and its completion (one waiter, nothing else) the claim, the publishing
+//! swap, the waiter's notify, and one last read-modify-write: no lock
+//! either.
 
 use std::fmt;
 
@@ -163,10 +205,14 @@ pub(crate) const NOTIFIED: usize = 1 << 4;
 pub(crate) const OWNER_WAITING: usize = 1 << 5;
 /// The executor's reference is alive.
 pub(crate) const TASK: usize = 1 << 6;
+/// The inline waiter slot is taken (module docs, "The inline waiter").
+pub(crate) const SLOT: usize = 1 << 7;
+/// The inline waiter slot holds a published waiter.
+pub(crate) const WAITER: usize = 1 << 8;
 /// One user handle.
-pub(crate) const HANDLE_ONE: usize = 1 << 7;
+pub(crate) const HANDLE_ONE: usize = 1 << 9;
 /// Handle counts past this abort (as `Arc`'s overflow check does).
-pub(crate) const MAX_HANDLES: usize = usize::MAX >> 8;
+pub(crate) const MAX_HANDLES: usize = usize::MAX >> 10;
 
 /// A snapshot of a future's state word (module docs, "The state word").
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -204,6 +250,12 @@ impl Word {
         self.0 / HANDLE_ONE
     }
 
+    /// Whether anyone must hear of the completion: a listener under the
+    /// lock (`LISTENING`) or the inline waiter (`WAITER`).
+    pub(crate) fn listened(self) -> bool {
+        self.has(LISTENING | WAITER)
+    }
+
     /// Whether nothing references the cell any more (free it).
     pub(crate) fn unreferenced(self) -> bool {
         self.handles() == 0 && !self.has(TASK)
@@ -215,12 +267,13 @@ impl Word {
     }
 
     /// The word after a completion to the terminal `to`: with no listener
-    /// the completion is over at once (`NOTIFIED`), and an executor that
-    /// completes (`release_task`) drops its reference in the same swap.
+    /// (nor inline waiter) the completion is over at once (`NOTIFIED`), and
+    /// an executor that completes (`release_task`) drops its reference in
+    /// the same swap.
     pub(crate) fn completed(self, to: usize, release_task: bool) -> Word {
         debug_assert!(to == CANCELLED || to == FINISHED);
         let mut w = self.with_lifecycle(to);
-        if !self.has(LISTENING) {
+        if !self.listened() {
             w.0 |= NOTIFIED;
             if release_task {
                 w.0 &= !TASK;
@@ -234,13 +287,14 @@ impl fmt::Debug for Word {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "Word({} lifecycle={} listening={} notified={} owner_waiting={} task={} handles={})",
+            "Word({} lifecycle={} listening={} notified={} owner_waiting={} task={} waiter={} handles={})",
             self.state(),
             self.lifecycle(),
             self.has(LISTENING),
             self.has(NOTIFIED),
             self.has(OWNER_WAITING),
             self.has(TASK),
+            self.has(WAITER),
             self.handles()
         )
     }
@@ -272,6 +326,11 @@ mod tests {
         assert_eq!(c.state(), Finished);
         let l = Word(RUNNING | TASK | LISTENING | HANDLE_ONE).completed(FINISHED, true);
         assert!(!l.has(NOTIFIED) && l.has(TASK), "listeners: notified later");
+        let i = Word(RUNNING | TASK | WAITER | HANDLE_ONE).completed(FINISHED, true);
+        assert!(
+            !i.has(NOTIFIED) && i.has(TASK) && i.has(WAITER),
+            "inline waiter: later"
+        );
         assert_eq!(Word(COMPLETING).state(), Running);
         assert!(Word(TASK).completed(CANCELLED, true).unreferenced());
     }

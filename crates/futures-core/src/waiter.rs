@@ -4,11 +4,15 @@
 //! # Protocol
 //!
 //! A [`Waiter`] is installed on each future with
-//! [`Waitable::install_waiter`], under that future's lock: if the future is
+//! [`Waitable::install_waiter`] (through the future's state word, or under
+//! its lock for a second waiter): if the future is
 //! already done, nothing is installed and its [`Completion`] is returned;
 //! otherwise the waiter is stored, and the future calls [`Waiter::notify`]
-//! exactly once, under its lock, in the same critical section that makes it
-//! done (`set_result`, `set_exception` or `cancel`). The waiter is removed
+//! exactly once, in the completion that makes it done (`set_result`,
+//! `set_exception` or `cancel`): a future's first waiter sits in a slot
+//! outside its lock and is notified without the lock, right after the
+//! compare-and-swap that made the future done claimed it; further waiters
+//! are notified under the lock. The waiter is removed
 //! with [`Waitable::remove_waiter`] when the wait returns, on every path
 //! (completion, timeout, unwinding); a completed future drops its waiters by
 //! itself. A waiter installed with [`Waitable::install_waiter_unowned`] is
@@ -18,9 +22,9 @@
 //!
 //! # Lock order
 //!
-//! 1. A future's lock is taken before a waiter's lock (`notify` runs under the
-//!    future's lock and may lock the waiter), never the other way round: a
-//!    waiter must not call into any future while holding its own lock.
+//! 1. A future's lock is taken before a waiter's lock (`notify` may run under
+//!    the future's lock and may lock the waiter), never the other way round:
+//!    a waiter must not call into any future while holding its own lock.
 //! 2. At most one future's lock is held at a time. Installing on many futures
 //!    is done one future after another. Code that ever needs two futures'
 //!    locks at once must take them in address order ([`Waitable::id`]).
@@ -29,10 +33,11 @@
 //!
 //! # Why no wakeup is lost
 //!
-//! For each future, `install_waiter` and the completion both run under the
-//! future's lock, so one happens first. If the completion came first, install
-//! sees the future done and reports it at once. If install came first, the
-//! completion finds the waiter in the future's list and notifies it. Either
+//! For each future, `install_waiter` publishes the waiter and the completion
+//! makes the future done with read-modify-writes of the future's one state
+//! word, so one happens first. If the completion came first, install sees the
+//! future done and reports it at once. If install came first, the completion
+//! sees the waiter and notifies it. Either
 //! way the waiter learns of every completion that happens before it is
 //! removed, and futures need not be locked together: holding all of them at
 //! once, as CPython's `_AcquireFutures` does, buys an atomic snapshot that
@@ -71,8 +76,9 @@ pub enum Completion {
 ///
 /// # Safety
 ///
-/// `notify` is called **under the completing future's lock**, in the middle
-/// of its completion. An implementation must:
+/// `notify` is called in the middle of the completing future's completion,
+/// **possibly under its lock** (always for all but a future's first waiter,
+/// which is notified without it). An implementation must:
 ///
 /// * return promptly: never block on anything but a lock of its own that is
 ///   only ever held briefly, and never wait for another thread;
@@ -161,7 +167,9 @@ pub trait Waitable: Send + Sync {
     ///
     /// An implementation that overrides this method must make
     /// `remove_waiter` wait for a `notify` of `waiter` in progress (the
-    /// `Future` impl does: it notifies under its lock, which removal takes).
+    /// `Future` impl does: it notifies a listed waiter under its lock, which
+    /// removal takes, and its inline waiter before the step that clears the
+    /// state word's `WAITER` bit, which removal waits for).
     ///
     /// # Examples
     ///

@@ -475,8 +475,8 @@ pub(crate) unsafe fn install<W: Waitable + ?Sized>(
 }
 
 /// Removes `waiter` from `future`. Even from a future that is done: its
-/// notify may still be on its way (a done word comes before the notify,
-/// which runs under the future's lock), and `remove_waiter` waits for it, so
+/// notify may still be on its way (a done word comes before the notify),
+/// and `remove_waiter` waits for it, so
 /// that the waiter may be freed afterwards. A future whose notify is over
 /// (`NOTIFIED`) returns without locking.
 pub(crate) fn uninstall<W: Waitable + ?Sized>(waiter: &Arc<dyn Waiter>, future: &W) {
