@@ -238,13 +238,19 @@ pub(crate) unsafe fn dealloc<T, B>(header: NonNull<Header>) {
         });
         unwind::drop_reporting("a waiter of a future that never completed", entry);
     }
-    // The common end of a cell: its value was taken (or it had none) and
-    // nobody listens. Then only the lock and the condvar are left to drop,
-    // and on most targets they have nothing to drop: this skips the drop
-    // glue of every field (about 60 instructions per task, callgrind).
+    // The common end of a cell: its value was taken (or it had none, or it
+    // is a value with no drop glue, as after `result()`) and nobody listens.
+    // Then only the lock and the condvar are left to drop, and on most
+    // targets they have nothing to drop: this skips the drop glue of every
+    // field (about 60 instructions per task, callgrind; a task read with
+    // `result()`, whose `u64` value stays: 620 to 524 instructions per task).
     let bare = cell.inner.outcome.with(|slot| {
         // SAFETY: unique access (last reference, see above).
-        unsafe { (*slot).is_none() }
+        match unsafe { &*slot } {
+            None => true,
+            Some(Ok(_)) => !needs_drop::<T>(),
+            Some(Err(_)) => false,
+        }
     }) && cell.inner.listeners.get_mut().is_bare();
     if !(bare && !needs_drop::<Mutex<()>>() && !needs_drop::<Condvar>()) {
         let outcome = cell.inner.outcome.with_mut(|slot| {
