@@ -176,10 +176,10 @@ fn scoped_submits_racing_shutdown_drop_every_closure_before_scope_returns() {
         let ran = AtomicUsize::new(0);
         let closer = {
             let ex = ex.clone();
-            let wait = rng.gen_range(0..60);
+            let (delay, wait) = (rng.gen_range(0..60), rng.gen_bool(0.5));
             thread::spawn(move || {
-                thread::sleep(Duration::from_micros(wait));
-                ex.shutdown(rng_bool(wait), false);
+                thread::sleep(Duration::from_micros(delay));
+                ex.shutdown(wait, false);
             })
         };
         let n = 40;
@@ -207,8 +207,4 @@ fn scoped_submits_racing_shutdown_drop_every_closure_before_scope_returns() {
         assert_eq!(ran.load(Ordering::SeqCst), accepted, "accepted ⇔ ran");
         closer.join().unwrap();
     }
-}
-
-fn rng_bool(seed: u64) -> bool {
-    seed % 2 == 0
 }

@@ -127,34 +127,29 @@ impl Lifecycle {
     }
 
     /// Begins `shutdown`: refuses later submits; with `cancel_futures`,
-    /// cancels everything queued (returns how many). Wakes everyone either
-    /// way. Waits for nobody.
-    pub(crate) fn shutdown<Q: Queued + ?Sized>(&self, queued: &Q, cancel_futures: bool) -> usize {
+    /// cancels everything queued (the executor counts them). Wakes everyone
+    /// either way. Waits for nobody.
+    pub(crate) fn shutdown<Q: Queued + ?Sized>(&self, queued: &Q, cancel_futures: bool) {
         self.gate.close(false);
         // Pairs with the fence between a submitter's push and its confirm.
         fence(Ordering::SeqCst);
-        let cancelled = if cancel_futures {
-            queued.abandon_queued(Abandon::Cancel)
-        } else {
-            0
-        };
+        if cancel_futures {
+            queued.abandon_queued(Abandon::Cancel);
+        }
         queued.wake_all();
-        cancelled
     }
 
     /// Breaks the pool (the first reason wins): refuses later submits, fails
     /// everything queued, wakes everyone. Safe to call from inside a submit
     /// (a submitter whose thread spawn failed: its own job is then failed
     /// here, and its confirm, which follows, finds it no longer revocable).
-    /// Returns how many it failed.
-    pub(crate) fn break_with<Q: Queued + ?Sized>(&self, queued: &Q, reason: String) -> usize {
+    pub(crate) fn break_with<Q: Queued + ?Sized>(&self, queued: &Q, reason: String) {
         let _ = self.reason.set(reason);
         self.broken.store(true, Ordering::SeqCst);
         self.gate.close(true);
         fence(Ordering::SeqCst);
-        let n = queued.abandon_queued(Abandon::Broken(self.broken_reason()));
+        queued.abandon_queued(Abandon::Broken(self.broken_reason()));
         queued.wake_all();
-        n
     }
 
     /// Whether the gate is closed, so that no job can be accepted any more.

@@ -510,7 +510,7 @@ impl ThreadPoolExecutor {
     /// assert!(queued.cancelled() || queued.done());
     /// ```
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        self.shared.begin_shutdown(cancel_futures);
+        self.shared.lc.shutdown(&*self.shared, cancel_futures);
         if wait && !self.shared.on_worker_thread() {
             let _ = self.shared.join_workers(None);
         }
@@ -545,7 +545,7 @@ impl ThreadPoolExecutor {
         cancel_futures: bool,
     ) -> Result<(), ShutdownTimeout> {
         let deadline = Instant::now().checked_add(timeout);
-        self.shared.begin_shutdown(cancel_futures);
+        self.shared.lc.shutdown(&*self.shared, cancel_futures);
         self.shared.join_workers(deadline)
     }
 
@@ -792,10 +792,6 @@ impl Shared {
             return true;
         }
         self.spawn_worker(Some(index))
-    }
-
-    fn begin_shutdown(&self, cancel_futures: bool) {
-        self.lc.shutdown(self, cancel_futures);
     }
 
     fn on_worker_thread(&self) -> bool {
