@@ -461,16 +461,11 @@ impl<T> Future<T> {
         });
         if prev.has(LISTENING) {
             let early_owner = self.notify_locked(how, first.is_some());
-            // A borrowed waiter (`wait`, `as_completed`) has nothing to drop.
-            if first.as_ref().is_some_and(|(w, _)| w.is_owned()) {
-                unwind::drop_reporting("a waiter", first);
-            }
+            drop_entry(first);
             self.end_notified(early_owner, release_task);
         } else {
             self.end_inline(release_task);
-            if first.as_ref().is_some_and(|(w, _)| w.is_owned()) {
-                unwind::drop_reporting("a waiter", first);
-            }
+            drop_entry(first);
         }
     }
 
@@ -1431,6 +1426,14 @@ impl<T: Send> Future<T> {
                 g.sleepers -= 1;
             }
         }
+    }
+}
+
+/// Drops the inline waiter's entry after its notify. A borrowed waiter
+/// (`wait`, `as_completed`) has nothing to drop.
+fn drop_entry(entry: Option<Entry>) {
+    if entry.as_ref().is_some_and(|(w, _)| w.is_owned()) {
+        unwind::drop_reporting("a waiter", entry);
     }
 }
 
