@@ -5,7 +5,20 @@
 //! * `fan_in_100k`: another thread completes the futures (or sends the
 //!   messages) while the consumer runs; timed from spawning that thread to
 //!   the consumer's return (and the thread's join, except for
-//!   `wait_first_completed`, which returns at the first completion).
+//!   `wait_first_completed`, which returns at the first completion). The
+//!   completing thread borrows the futures (a scoped thread), as a pool's
+//!   worker completes through the reference it already holds: no handle is
+//!   cloned for it, as no message is copied for the channel's sender.
+//! * `fan_in_interleaved`: the same fan-ins (the channel, `as_completed`,
+//!   `wait(ALL_COMPLETED)`, a done-callback into a channel), run one after
+//!   another in rounds whose order rotates, so that every ratio to the
+//!   channel comes from the same minutes; median ns per future. One more
+//!   row, `as_completed_producer_clones`, is `as_completed` with a producer
+//!   that owns a clone of every handle (cloned on the consumer's thread
+//!   before the producer starts, dropped by the producer one by one): what
+//!   a hand-made producer pays for its 2 reference-count updates per
+//!   future. Written to `target/bench-python/fan_in_interleaved.json` for
+//!   `benches/report.py`; `CF_BENCH_INTERLEAVED_ONLY=1` runs only this.
 //! * `already_done_100k`: everything is done before the call (the channel
 //!   already holds its messages); timed: the call alone.
 //!
@@ -17,8 +30,11 @@
 // criterion's macros generate undocumented functions.
 #![allow(missing_docs)]
 
+#[path = "support/rounds.rs"]
+mod rounds;
+
 use concurrent_futures::{as_completed, wait, Future, ReturnWhen};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use std::hint::black_box;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -29,14 +45,97 @@ fn futures() -> Vec<Future<u64>> {
     (0..N).map(|_| Future::new()).collect()
 }
 
-/// Completes clones of `fs` in order on a new thread.
-fn complete_on_a_thread(fs: &[Future<u64>]) -> thread::JoinHandle<()> {
+/// Completes `fs` in order on a scoped thread while `consume` runs on this
+/// one; returns the time from before the spawn to `consume`'s end (the
+/// scope then joins the thread) and what `consume` returned.
+fn fan_in_scoped<R>(fs: &[Future<u64>], consume: impl FnOnce() -> R) -> (Duration, R) {
+    thread::scope(|s| {
+        let start = Instant::now();
+        s.spawn(|| {
+            for (i, f) in fs.iter().enumerate() {
+                f.set_result(i as u64).unwrap();
+            }
+        });
+        let r = consume();
+        (start.elapsed(), r)
+    })
+}
+
+/// The channel floor: one thread sends `N` integers, this one receives them.
+fn channel_fan_in() -> Duration {
+    let start = Instant::now();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let t = thread::spawn(move || {
+        for i in 0..N as u64 {
+            tx.send(i).unwrap();
+        }
+    });
+    let mut sum = 0u64;
+    for _ in 0..N {
+        sum += rx.recv().unwrap();
+    }
+    t.join().unwrap();
+    black_box(sum);
+    start.elapsed()
+}
+
+/// `as_completed` over `fs`, completed on another thread; every future is
+/// yielded (and dropped) once.
+fn as_completed_fan_in(fs: &[Future<u64>]) -> Duration {
+    let (took, n) = fan_in_scoped(fs, || {
+        as_completed(fs, None).fold(0, |n, f| {
+            drop(black_box(f.unwrap()));
+            n + 1
+        })
+    });
+    assert_eq!(n, N);
+    took
+}
+
+/// `wait(ALL_COMPLETED)` over `fs`, completed on another thread. The
+/// result (100,000 handles in a set) is dropped after the clock stops.
+fn wait_all_fan_in(fs: &[Future<u64>]) -> Duration {
+    let (took, r) = fan_in_scoped(fs, || wait(fs, None, ReturnWhen::AllCompleted));
+    assert_eq!(r.done.len(), N);
+    took
+}
+
+/// What one would write by hand instead of `as_completed`: a done-callback
+/// per future that sends it into a channel.
+fn callback_fan_in(fs: &[Future<u64>]) -> Duration {
+    let start = Instant::now();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    for f in fs {
+        let tx = tx.clone();
+        f.add_done_callback(move |f: &Future<u64>| tx.send(f.clone()).unwrap());
+    }
+    let (_, ()) = fan_in_scoped(fs, || {
+        for _ in 0..N {
+            let _ = black_box(rx.recv().unwrap());
+        }
+    });
+    start.elapsed()
+}
+
+/// `as_completed` with a producer that owns a clone of each handle (made
+/// here, on the consumer's thread, before it starts) and drops each after
+/// completing it.
+fn as_completed_producer_clones(fs: &[Future<u64>]) -> Duration {
+    let start = Instant::now();
     let work = fs.to_vec();
-    thread::spawn(move || {
+    let t = thread::spawn(move || {
         for (i, f) in work.into_iter().enumerate() {
             f.set_result(i as u64).unwrap();
         }
-    })
+    });
+    let n = as_completed(fs, None).fold(0, |n, f| {
+        drop(black_box(f.unwrap()));
+        n + 1
+    });
+    t.join().unwrap();
+    let took = start.elapsed();
+    assert_eq!(n, N);
+    took
 }
 
 /// Times `iters` runs of `run`, each on fresh futures made by `setup`.
@@ -49,93 +148,80 @@ fn fan_in(c: &mut Criterion) {
     g.sample_size(20);
     g.throughput(Throughput::Elements(N as u64));
     g.bench_function("crossbeam_channel", |b| {
-        b.iter_custom(|iters| {
-            timed(
-                iters,
-                || (),
-                |()| {
-                    let start = Instant::now();
-                    let (tx, rx) = crossbeam_channel::unbounded();
-                    let t = thread::spawn(move || {
-                        for i in 0..N as u64 {
-                            tx.send(i).unwrap();
-                        }
-                    });
-                    let mut sum = 0u64;
-                    for _ in 0..N {
-                        sum += rx.recv().unwrap();
-                    }
-                    t.join().unwrap();
-                    black_box(sum);
-                    start.elapsed()
-                },
-            )
-        })
+        b.iter_custom(|iters| timed(iters, || (), |()| channel_fan_in()))
     });
-    // What one would write by hand instead of `as_completed`: a done-callback
-    // per future that sends it into a channel.
     g.bench_function("callback_into_channel", |b| {
-        b.iter_custom(|iters| {
-            timed(iters, futures, |fs| {
-                let start = Instant::now();
-                let (tx, rx) = crossbeam_channel::unbounded();
-                for f in &fs {
-                    let tx = tx.clone();
-                    f.add_done_callback(move |f: &Future<u64>| tx.send(f.clone()).unwrap());
-                }
-                let t = complete_on_a_thread(&fs);
-                for _ in 0..N {
-                    let _ = black_box(rx.recv().unwrap());
-                }
-                t.join().unwrap();
-                start.elapsed()
-            })
-        })
+        b.iter_custom(|iters| timed(iters, futures, |fs| callback_fan_in(&fs)))
     });
     g.bench_function("wait_all_completed", |b| {
-        b.iter_custom(|iters| {
-            timed(iters, futures, |fs| {
-                let start = Instant::now();
-                let t = complete_on_a_thread(&fs);
-                let r = wait(&fs, None, ReturnWhen::AllCompleted);
-                t.join().unwrap();
-                let took = start.elapsed();
-                assert_eq!(r.done.len(), N);
-                took
-            })
-        })
+        b.iter_custom(|iters| timed(iters, futures, |fs| wait_all_fan_in(&fs)))
     });
     g.bench_function("wait_first_completed", |b| {
         b.iter_custom(|iters| {
             timed(iters, futures, |fs| {
-                let start = Instant::now();
-                let t = complete_on_a_thread(&fs);
-                let r = wait(&fs, None, ReturnWhen::FirstCompleted);
-                let took = start.elapsed();
+                let (took, r) = fan_in_scoped(&fs, || wait(&fs, None, ReturnWhen::FirstCompleted));
                 assert!(!r.done.is_empty());
-                t.join().unwrap();
                 took
             })
         })
     });
     g.bench_function("as_completed", |b| {
-        b.iter_custom(|iters| {
-            timed(iters, futures, |fs| {
-                let start = Instant::now();
-                let t = complete_on_a_thread(&fs);
-                let mut n = 0;
-                for f in as_completed(&fs, None) {
-                    let _ = black_box(f.unwrap());
-                    n += 1;
-                }
-                t.join().unwrap();
-                let took = start.elapsed();
-                assert_eq!(n, N);
-                took
-            })
-        })
+        b.iter_custom(|iters| timed(iters, futures, |fs| as_completed_fan_in(&fs)))
     });
     g.finish();
+}
+
+/// The fan-ins in interleaved rounds (see the top of this file).
+fn fan_in_interleaved() {
+    const ROUNDS: usize = 31;
+    type Case = (&'static str, fn(&[Future<u64>]) -> Duration);
+    let cases: [Case; 5] = [
+        ("crossbeam_channel", |_| channel_fan_in()),
+        ("as_completed", as_completed_fan_in),
+        ("wait_all_completed", wait_all_fan_in),
+        ("callback_into_channel", callback_fan_in),
+        ("as_completed_producer_clones", as_completed_producer_clones),
+    ];
+    let per_future = |run: fn(&[Future<u64>]) -> Duration| {
+        let fs = futures();
+        let took = run(&fs);
+        drop(fs);
+        took.as_nanos() as f64 / N as f64
+    };
+    // One untimed round warms the allocator.
+    for (_, run) in cases {
+        per_future(run);
+    }
+    let mut ns = vec![Vec::with_capacity(ROUNDS); cases.len()];
+    for round in 0..ROUNDS {
+        for k in 0..cases.len() {
+            let i = (k + round) % cases.len();
+            ns[i].push(per_future(cases[i].1));
+        }
+    }
+    let spans: Vec<(f64, f64)> = ns
+        .iter()
+        .map(|v| {
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            (lo, v.iter().copied().fold(0.0, f64::max))
+        })
+        .collect();
+    let med: Vec<f64> = ns.into_iter().map(rounds::median).collect();
+    println!("fan_in_interleaved: {ROUNDS} rounds, rotating order, median ns/future");
+    for ((name, _), m) in cases.iter().zip(&med) {
+        println!("  {name:<30} {m:>7.1} ns   {:>5.2}x channel", m / med[0]);
+    }
+    let rows: Vec<rounds::Row<'_>> = cases
+        .iter()
+        .zip(med.iter().zip(spans))
+        .map(|((name, _), (&ns, span))| rounds::Row {
+            name,
+            ns,
+            span: Some(span),
+            runs: ROUNDS,
+        })
+        .collect();
+    rounds::write("fan_in_interleaved", &rows);
 }
 
 fn done_futures() -> Vec<Future<u64>> {
@@ -201,5 +287,13 @@ fn already_done(c: &mut Criterion) {
     g.finish();
 }
 
+fn main() {
+    fan_in_interleaved();
+    if std::env::var_os("CF_BENCH_INTERLEAVED_ONLY").is_some() {
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
+
 criterion_group!(benches, fan_in, already_done);
-criterion_main!(benches);

@@ -4,9 +4,10 @@
 //!
 //! The call looks at each distinct future once: a done one goes straight to
 //! the ready list, the others get the [`Queue`] waiter with their position
-//! as token. The iterator then hands out the ready list, and whenever it
-//! runs dry swaps in the queue's batch of tokens completed since (one lock
-//! per batch). A future is held until it is yielded, then never again.
+//! as token. The iterator then hands out the ready list, then reads the
+//! queue's log of completed tokens place by place (a load each; it sleeps
+//! only on a place not yet written). A future is held until it is yielded,
+//! then never again.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -275,9 +276,11 @@ impl fmt::Debug for AsCompletedAny<'_> {
 struct Stream {
     /// The queue; dropped last, after the iterator's `release`.
     queue: Held<Queue>,
-    /// Tokens ready to yield: `ready[cursor..]`.
+    /// Tokens done at the call, yielded first: `ready[cursor..]`.
     ready: Vec<usize>,
     cursor: usize,
+    /// Places of the queue's log read so far.
+    taken: usize,
     deadline: Option<Instant>,
     /// A zero timeout only looks: no waiter is installed.
     look_only: bool,
@@ -293,8 +296,9 @@ impl Stream {
         let queue = Held::new(Queue::with_capacity(if look_only { 0 } else { capacity }));
         Stream {
             queue,
-            ready: Vec::with_capacity(capacity),
+            ready: Vec::new(),
             cursor: 0,
+            taken: 0,
             deadline,
             look_only,
             unyielded: 0,
@@ -314,9 +318,10 @@ impl Stream {
             None if self.look_only => None,
             // SAFETY: the stream keeps the queue until it is dropped, and
             // its owner's `release` uninstalls it first from every future
-            // whose token it has not yielded; a yielded token was taken
-            // from the queue under its lock, which is the last thing the
-            // notify of it touched.
+            // whose token it has not yielded; a yielded token was read from
+            // the queue's log with Acquire (or under its lock, if the
+            // consumer was parked), after the last thing the notify of it
+            // did to the queue.
             #[allow(unsafe_code)]
             None => unsafe { waiter::install(&self.queue.hook, f, token) },
         };
@@ -333,21 +338,31 @@ impl Stream {
         if self.ended {
             return None;
         }
-        loop {
-            if let Some(&token) = self.ready.get(self.cursor) {
-                self.cursor += 1;
+        if let Some(&token) = self.ready.get(self.cursor) {
+            self.cursor += 1;
+            self.unyielded -= 1;
+            return Some(Ok(token));
+        }
+        if self.unyielded == 0 {
+            self.ended = true;
+            return None;
+        }
+        // Every token not yet yielded was installed on, and comes through
+        // the queue (unless the zero timeout installed nothing).
+        let next = if self.look_only {
+            None
+        } else {
+            self.queue.waiter.take(self.taken, self.deadline)
+        };
+        match next {
+            Some(token) => {
+                self.taken += 1;
                 self.unyielded -= 1;
-                return Some(Ok(token));
+                Some(Ok(token))
             }
-            if self.unyielded == 0 {
+            None => {
                 self.ended = true;
-                return None;
-            }
-            self.ready.clear();
-            self.cursor = 0;
-            if !self.queue.waiter.take(&mut self.ready, self.deadline) {
-                self.ended = true;
-                return Some(Err(TimeoutError::new(self.unyielded, self.total)));
+                Some(Err(TimeoutError::new(self.unyielded, self.total)))
             }
         }
     }

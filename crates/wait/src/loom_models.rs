@@ -10,7 +10,9 @@
 //! freed memory outside loom. The step it rests on is that removal takes the
 //! lock of every future whose notify was not seen, even of a future already
 //! done (its notify may not have run yet): skip it in `waiter::uninstall`
-//! and `loom_wait_timeout_vs_result_and_cancel` fails.
+//! and `loom_wait_timeout_vs_result_and_cancel` fails. The queue's steps
+//! and the models that fail without each are listed in `README.md`,
+//! "Freeing the waiter".
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test --release -p
 //! concurrent-futures-wait --lib -- loom_` (see `ci/loom.sh`).

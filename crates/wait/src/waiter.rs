@@ -7,24 +7,25 @@
 //!   The three rules are Python's `return_when` values: [`AllCompleted`]
 //!   (the countdown alone), [`FirstCompleted`] (any completion) and
 //!   [`FirstException`] (the first failure, or the countdown).
-//! * [`Queue`] serves `as_completed`: completed tokens in completion order,
-//!   which the consumer takes all at once.
+//! * [`Queue`] serves `as_completed`: a log of completed tokens in the order
+//!   their notifies took a place in it, which the consumer reads in order.
 //!
 //! Every `notify` is O(1) and touches no future. A countdown `notify` is one
 //! atomic decrement; only the one that stops the wait takes the waiter's
-//! lock, to say so and wake the waiting thread. The queue's `notify` locks
-//! the queue, pushes one token and wakes the consumer only if it sleeps. The
-//! queue's buffers are allocated up front for every token, so no completion
-//! allocates. See `README.md` in this directory for the whole protocol.
+//! lock, to say so and wake the waiting thread. The queue's `notify` takes a
+//! place with one `fetch_add` and writes its token there with one `swap`,
+//! which tells it whether the consumer sleeps waiting for that place; only
+//! then does it lock, to wake it. The log has a place for every token, so no
+//! completion allocates. See `README.md` in this directory for the whole
+//! protocol.
 
-use std::mem;
 use std::sync::Arc;
 use std::time::Instant;
 
 use concurrent_futures_core::{Completion, Waitable, Waiter};
 
 use concurrent_futures_core::__private::primitives::{
-    AtomicBool, AtomicUsize, Condvar, Mutex, Nap, Ordering,
+    backoff, AtomicBool, AtomicUsize, Condvar, Mutex, Nap, Ordering,
 };
 
 /// When a `wait` may return: when its countdown reaches zero, or earlier on
@@ -286,69 +287,130 @@ unsafe impl<R: StopRule> Waiter for Signal<R> {
     }
 }
 
-/// The waiter behind `as_completed`: tokens of completed futures, in the
-/// order they completed.
+/// The waiter behind `as_completed`: a log of the tokens of completed
+/// futures, in the order their notifies took a place in it, read in that
+/// order by the one consumer.
+///
+/// Lock-free on both sides while the consumer has something to read: a
+/// notify takes the next place with one `fetch_add` and writes its token
+/// there with one `swap`; the consumer reads its next place with a load.
+/// Only a consumer that finds its place empty (after a short spin) parks,
+/// by marking that place [`PARKED`] under the sleep lock; the notify whose
+/// `swap` finds the mark is the one that wakes it, under the same lock.
+/// See `README.md` in this directory, "The queue".
 pub(crate) struct Queue {
-    state: Mutex<QueueState>,
+    /// Place `i` holds the token of the `i`-th notify plus [`TOKEN_BASE`],
+    /// [`EMPTY`] until that notify writes it, or [`PARKED`] while the
+    /// consumer sleeps waiting for it. One place per watched future, so
+    /// no notify allocates.
+    log: Box<[AtomicUsize]>,
+    /// The next place a notify takes; written by notifies only, so it sits
+    /// on its own cache line, apart from the places the consumer reads.
+    tail: Padded<AtomicUsize>,
+    /// `woken`: the notify that found the consumer parked has said so; set
+    /// and cleared under this lock.
+    woken: Mutex<bool>,
     cond: Condvar,
     canary: Canary,
 }
 
-struct QueueState {
-    /// Completed tokens not yet taken. Allocated for every token up front.
-    done: Vec<usize>,
-    /// The consumer sleeps on `cond`.
-    sleeping: bool,
-}
+/// A place not yet written.
+const EMPTY: usize = 0;
+/// A place the consumer sleeps waiting for.
+const PARKED: usize = 1;
+/// Tokens are stored plus this, apart from the two marks.
+const TOKEN_BASE: usize = 2;
+
+/// A value alone on its cache line (two lines: adjacent-line prefetch).
+#[repr(align(128))]
+struct Padded<T>(T);
 
 impl Queue {
     /// A queue for at most `tokens` completions; it never reallocates.
     pub(crate) fn with_capacity(tokens: usize) -> Self {
         Queue {
-            state: Mutex::new(QueueState {
-                done: Vec::with_capacity(tokens),
-                sleeping: false,
-            }),
+            log: (0..tokens).map(|_| AtomicUsize::new(EMPTY)).collect(),
+            tail: Padded(AtomicUsize::new(0)),
+            woken: Mutex::new(false),
             cond: Condvar::new(),
             canary: Canary::default(),
         }
     }
 
-    /// Moves every token completed since the last call into `into` (which
-    /// must be empty), blocking until there is at least one; `false` if
-    /// `deadline` passed first. The two buffers are swapped, not copied: one
-    /// lock per batch, whatever the batch's size, and no allocation.
-    pub(crate) fn take(&self, into: &mut Vec<usize>, deadline: Option<Instant>) -> bool {
-        debug_assert!(into.is_empty());
-        let mut g = self.state.lock();
+    /// The token of the `place`-th completion (places are read in order,
+    /// from 0, by one consumer), blocking until that notify has written it;
+    /// `None` if `deadline` passed first. A place that is filled is read
+    /// even after the deadline.
+    pub(crate) fn take(&self, place: usize, deadline: Option<Instant>) -> Option<usize> {
+        let slot = &self.log[place];
+        // Acquire: pairs with the notify's `swap`, so everything that notify
+        // did to the queue comes before whatever the consumer does next
+        // (freeing it, at the end).
+        let filled = || {
+            let v = slot.load(Ordering::Acquire);
+            (v >= TOKEN_BASE).then(|| v - TOKEN_BASE)
+        };
+        if let Some(token) = filled() {
+            return Some(token);
+        }
+        // Usually the notify is a moment away: spin before sleeping.
+        if backoff(|| slot.load(Ordering::Relaxed) >= TOKEN_BASE) {
+            return filled();
+        }
+        let mut woken = self.woken.lock();
+        // Park on this place. Only this thread writes `PARKED`, so the
+        // compare-and-swap fails only if the notify wrote its token first.
+        if let Err(v) = slot.compare_exchange(EMPTY, PARKED, Ordering::Acquire, Ordering::Acquire) {
+            return Some(v - TOKEN_BASE);
+        }
         loop {
-            if !g.done.is_empty() {
-                mem::swap(&mut g.done, into);
-                return true;
+            if *woken {
+                // The notify that found the mark has unlocked (it set
+                // `woken` under the lock this thread now holds): it is over.
+                *woken = false;
+                return filled();
             }
             let Some(nap) = Nap::until(deadline) else {
-                return false;
+                // Time is up. Take the mark back, unless a notify has
+                // replaced it: that notify will lock and say so, soon (it
+                // runs no user code), and must be waited for before the
+                // queue may be freed.
+                if slot
+                    .compare_exchange(PARKED, EMPTY, Ordering::Acquire, Ordering::Acquire)
+                    .is_ok()
+                {
+                    return None;
+                }
+                while !*woken {
+                    woken = self.cond.wait(woken);
+                }
+                *woken = false;
+                return filled();
             };
-            g.sleeping = true;
-            g = self.cond.nap(g, nap);
-            g.sleeping = false;
+            woken = self.cond.nap(woken, nap);
         }
     }
 }
 
-// SAFETY: `notify` takes only the queue's own lock to push a token into a
-// buffer allocated up front (no allocation, no panic) and signals the
-// condvar; it calls into no future and runs no user code.
+// SAFETY: `notify` takes a place in a log allocated up front (no
+// allocation, no panic: there are as many places as tokens, and each token
+// is notified at most once) and writes its token there; only if the
+// consumer is parked there does it take the queue's own lock, to say so and
+// signal the condvar. It calls into no future and runs no user code.
 #[allow(unsafe_code)]
 unsafe impl Waiter for Queue {
     fn notify(&self, token: usize, _how: Completion) {
         self.canary.check();
-        let mut g = self.state.lock();
-        self.canary.check();
-        g.done.push(token);
-        if g.sleeping {
-            // One wake per sleep: the next pushes find `sleeping` false.
-            g.sleeping = false;
+        // Relaxed: the count only hands out distinct places.
+        let place = self.tail.0.fetch_add(1, Ordering::Relaxed);
+        // Release: publishes this notify's touches of the queue to the
+        // consumer's Acquire read of the place. The last touch, unless the
+        // consumer is parked here.
+        let was = self.log[place].swap(token + TOKEN_BASE, Ordering::AcqRel);
+        if was == PARKED {
+            let mut woken = self.woken.lock();
+            self.canary.check();
+            *woken = true;
             self.cond.notify_one();
         }
     }
@@ -462,8 +524,10 @@ impl Canary {
 ///
 /// The caller keeps `waiter` alive until it has either [`uninstall`]ed it
 /// from `future` or seen the notification of `token` through the waiter's
-/// own lock (the last thing `notify` does to the waiter is unlocking it:
-/// `Signal::record`, `Queue::notify`).
+/// own synchronization (the last thing `notify` does to the waiter is the
+/// step the caller sees: unlocking its lock in `Signal::record`; in
+/// `Queue::notify`, the `swap` that writes the token, read with Acquire, or
+/// unlocking the queue's lock after saying so, if the consumer was parked).
 #[allow(unsafe_code)]
 pub(crate) unsafe fn install<W: Waitable + ?Sized>(
     waiter: &Arc<dyn Waiter>,
@@ -541,32 +605,47 @@ mod tests {
     }
 
     #[test]
-    fn queue_hands_over_batches_in_order() {
+    fn queue_hands_out_tokens_in_notify_order() {
         let q = Queue::with_capacity(3);
-        let mut got = Vec::with_capacity(3);
-        assert!(!q.take(&mut got, Some(Instant::now())));
+        assert_eq!(q.take(0, Some(Instant::now())), None);
         q.notify(2, Completion::Finished);
         q.notify(0, Completion::Cancelled);
-        assert!(q.take(&mut got, None));
-        assert_eq!(got, [2, 0]);
-        got.clear();
+        assert_eq!(q.take(0, None), Some(2));
+        assert_eq!(
+            q.take(1, Some(Instant::now())),
+            Some(0),
+            "filled: read after the deadline"
+        );
+        assert_eq!(q.take(2, Some(Instant::now())), None);
         q.notify(1, Completion::Failed);
-        assert!(q.take(&mut got, Some(Instant::now())));
-        assert_eq!(got, [1]);
+        assert_eq!(q.take(2, Some(Instant::now())), Some(1));
     }
 
     #[test]
-    fn queue_wakes_a_sleeping_consumer() {
-        let q = Arc::new(Queue::with_capacity(1));
+    fn queue_wakes_a_parked_consumer() {
+        let q = Arc::new(Queue::with_capacity(2));
         let q2 = q.clone();
         let t = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(20));
+            q2.notify(1, Completion::Finished);
+            std::thread::sleep(std::time::Duration::from_millis(20));
             q2.notify(0, Completion::Finished);
         });
-        let mut got = Vec::new();
-        let deadline = Instant::now() + std::time::Duration::from_secs(10);
-        assert!(q.take(&mut got, Some(deadline)), "no token within 10 s");
-        assert_eq!(got, [0]);
+        let deadline = soon();
+        assert_eq!(q.take(0, deadline), Some(1), "no token within 10 s");
+        assert_eq!(q.take(1, deadline), Some(0), "no second token within 10 s");
         t.join().unwrap();
+    }
+
+    #[test]
+    fn queue_timeout_takes_its_mark_back() {
+        let q = Queue::with_capacity(1);
+        let short = Some(Instant::now() + std::time::Duration::from_millis(5));
+        assert_eq!(q.take(0, short), None);
+        assert_eq!(q.log[0].load(Ordering::Relaxed), EMPTY);
+        // A later notify finds no mark and wakes nobody.
+        q.notify(0, Completion::Finished);
+        assert!(!*q.woken.lock());
+        assert_eq!(q.take(0, None), Some(0));
     }
 }
