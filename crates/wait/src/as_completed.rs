@@ -123,11 +123,18 @@ impl<T: Send> Iterator for AsCompleted<T> {
     type Item = Result<Future<T>, FutureError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self.stream.next_token()? {
-            Ok(token) => self.slots[token].take().map(Ok),
-            Err(timeout) => {
-                self.release();
-                Some(Err(FutureError::Timeout(timeout)))
+        loop {
+            match self.stream.next_token()? {
+                Ok(token) => match self.slots[token].take() {
+                    Some(f) => return Some(Ok(f)),
+                    // Only a `Waitable` that notifies twice repeats a token:
+                    // it did not count, read on.
+                    None => self.stream.unyielded += 1,
+                },
+                Err(timeout) => {
+                    self.release();
+                    return Some(Err(FutureError::Timeout(timeout)));
+                }
             }
         }
     }
@@ -243,11 +250,18 @@ impl Iterator for AsCompletedAny<'_> {
     type Item = Result<usize, FutureError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self.stream.next_token()? {
-            Ok(token) => self.slots[token].take().map(|(i, _)| Ok(i)),
-            Err(timeout) => {
-                self.release();
-                Some(Err(FutureError::Timeout(timeout)))
+        loop {
+            match self.stream.next_token()? {
+                Ok(token) => match self.slots[token].take() {
+                    Some((i, _)) => return Some(Ok(i)),
+                    // Only a `Waitable` that notifies twice repeats a token:
+                    // it did not count, read on.
+                    None => self.stream.unyielded += 1,
+                },
+                Err(timeout) => {
+                    self.release();
+                    return Some(Err(FutureError::Timeout(timeout)));
+                }
             }
         }
     }

@@ -307,11 +307,21 @@ pub(crate) struct Queue {
     /// The next place a notify takes; written by notifies only, so it sits
     /// on its own cache line, apart from the places the consumer reads.
     tail: Padded<AtomicUsize>,
-    /// `woken`: the notify that found the consumer parked has said so; set
-    /// and cleared under this lock.
-    woken: Mutex<bool>,
+    /// The consumer's sleep, and the places past the log's end.
+    sleep: Mutex<Sleep>,
     cond: Condvar,
     canary: Canary,
+}
+
+/// What the queue keeps under its lock.
+struct Sleep {
+    /// The notify that found the consumer parked has said so.
+    woken: bool,
+    /// `(place, token)` of notifies past the log's end, which only a
+    /// `Waitable` that breaks its contract (notifying an installation
+    /// twice) makes: kept, so that its repeat cannot crowd out another
+    /// future's token.
+    overflow: Vec<(usize, usize)>,
 }
 
 /// A place not yet written.
@@ -331,7 +341,10 @@ impl Queue {
         Queue {
             log: (0..tokens).map(|_| AtomicUsize::new(EMPTY)).collect(),
             tail: Padded(AtomicUsize::new(0)),
-            woken: Mutex::new(false),
+            sleep: Mutex::new(Sleep {
+                woken: false,
+                overflow: Vec::new(),
+            }),
             cond: Condvar::new(),
             canary: Canary::default(),
         }
@@ -342,7 +355,9 @@ impl Queue {
     /// `None` if `deadline` passed first. A place that is filled is read
     /// even after the deadline.
     pub(crate) fn take(&self, place: usize, deadline: Option<Instant>) -> Option<usize> {
-        let slot = &self.log[place];
+        let Some(slot) = self.log.get(place) else {
+            return self.take_overflow(place, deadline);
+        };
         // Acquire: pairs with the notify's `swap`, so everything that notify
         // did to the queue comes before whatever the consumer does next
         // (freeing it, at the end).
@@ -357,17 +372,17 @@ impl Queue {
         if backoff(|| slot.load(Ordering::Relaxed) >= TOKEN_BASE) {
             return filled();
         }
-        let mut woken = self.woken.lock();
+        let mut g = self.sleep.lock();
         // Park on this place. Only this thread writes `PARKED`, so the
         // compare-and-swap fails only if the notify wrote its token first.
         if let Err(v) = slot.compare_exchange(EMPTY, PARKED, Ordering::Acquire, Ordering::Acquire) {
             return Some(v - TOKEN_BASE);
         }
         loop {
-            if *woken {
+            if g.woken {
                 // The notify that found the mark has unlocked (it set
                 // `woken` under the lock this thread now holds): it is over.
-                *woken = false;
+                g.woken = false;
                 return filled();
             }
             let Some(nap) = Nap::until(deadline) else {
@@ -381,20 +396,35 @@ impl Queue {
                 {
                     return None;
                 }
-                while !*woken {
-                    woken = self.cond.wait(woken);
+                while !g.woken {
+                    g = self.cond.wait(g);
                 }
-                *woken = false;
+                g.woken = false;
                 return filled();
             };
-            woken = self.cond.nap(woken, nap);
+            g = self.cond.nap(g, nap);
+        }
+    }
+
+    /// [`take`](Queue::take) for a place past the log's end (see
+    /// [`Sleep::overflow`]); all under the lock, on a path that a `Waitable`
+    /// keeping its contract never takes.
+    #[cold]
+    fn take_overflow(&self, place: usize, deadline: Option<Instant>) -> Option<usize> {
+        let mut g = self.sleep.lock();
+        loop {
+            if let Some(i) = g.overflow.iter().position(|&(p, _)| p == place) {
+                return Some(g.overflow.swap_remove(i).1);
+            }
+            g = self.cond.nap(g, Nap::until(deadline)?);
         }
     }
 }
 
 // SAFETY: `notify` takes a place in a log allocated up front (no
-// allocation, no panic: there are as many places as tokens, and each token
-// is notified at most once) and writes its token there; only if the
+// allocation, no panic: there are as many places as tokens; only a
+// `Waitable` that notifies twice goes past the end, onto a list under the
+// queue's lock) and writes its token there; only if the
 // consumer is parked there does it take the queue's own lock, to say so and
 // signal the condvar. It calls into no future and runs no user code.
 #[allow(unsafe_code)]
@@ -403,14 +433,23 @@ unsafe impl Waiter for Queue {
         self.canary.check();
         // Relaxed: the count only hands out distinct places.
         let place = self.tail.0.fetch_add(1, Ordering::Relaxed);
+        let Some(slot) = self.log.get(place) else {
+            // Only if a `Waitable` notified an installation twice: the
+            // consumer skips the token it has yielded and reads on.
+            let mut g = self.sleep.lock();
+            self.canary.check();
+            g.overflow.push((place, token));
+            self.cond.notify_one();
+            return;
+        };
         // Release: publishes this notify's touches of the queue to the
         // consumer's Acquire read of the place. The last touch, unless the
         // consumer is parked here.
-        let was = self.log[place].swap(token + TOKEN_BASE, Ordering::AcqRel);
+        let was = slot.swap(token + TOKEN_BASE, Ordering::AcqRel);
         if was == PARKED {
-            let mut woken = self.woken.lock();
+            let mut g = self.sleep.lock();
             self.canary.check();
-            *woken = true;
+            g.woken = true;
             self.cond.notify_one();
         }
     }
@@ -645,7 +684,7 @@ mod tests {
         assert_eq!(q.log[0].load(Ordering::Relaxed), EMPTY);
         // A later notify finds no mark and wakes nobody.
         q.notify(0, Completion::Finished);
-        assert!(!*q.woken.lock());
+        assert!(!q.sleep.lock().woken);
         assert_eq!(q.take(0, None), Some(0));
     }
 }

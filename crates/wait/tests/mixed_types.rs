@@ -4,7 +4,7 @@
 mod common;
 
 use common::{cancelled, failed, submit, successful, LONG};
-use concurrent_futures_core::Future;
+use concurrent_futures_core::{Completion, Future, Waitable, Waiter};
 use concurrent_futures_wait::{as_completed_any, wait_any, ReturnWhen};
 use std::time::Duration;
 
@@ -110,4 +110,75 @@ fn as_completed_any_timeout_message() {
         items[1].as_ref().unwrap_err().to_string(),
         "timed out: 2 (of 3) futures unfinished"
     );
+}
+
+/// A hand-written `Waitable` that breaks its contract: its completion
+/// notifies every installed waiter twice.
+struct Stutter {
+    installed: std::sync::Mutex<Vec<(std::sync::Arc<dyn Waiter>, usize)>>,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl Stutter {
+    fn complete(&self) {
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let installed = std::mem::take(&mut *self.installed.lock().unwrap());
+        for (w, token) in installed {
+            w.notify(token, Completion::Finished);
+            w.notify(token, Completion::Finished);
+        }
+    }
+}
+
+impl Waitable for Stutter {
+    fn install_waiter(
+        &self,
+        waiter: &std::sync::Arc<dyn Waiter>,
+        token: usize,
+    ) -> Option<Completion> {
+        let mut installed = self.installed.lock().unwrap();
+        if self.done.load(std::sync::atomic::Ordering::SeqCst) {
+            return Some(Completion::Finished);
+        }
+        installed.push((waiter.clone(), token));
+        None
+    }
+    fn remove_waiter(&self, waiter: &std::sync::Arc<dyn Waiter>) {
+        self.installed
+            .lock()
+            .unwrap()
+            .retain(|(w, _)| !std::sync::Arc::ptr_eq(w, waiter));
+    }
+    fn completion(&self) -> Option<Completion> {
+        self.done
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .then_some(Completion::Finished)
+    }
+    fn id(&self) -> usize {
+        self as *const Self as usize
+    }
+}
+
+#[test]
+fn as_completed_any_survives_a_waitable_that_notifies_twice() {
+    let _watchdog = common::watchdog("as_completed_any_survives_a_waitable_that_notifies_twice");
+    let stutters: Vec<Stutter> = (0..2)
+        .map(|_| Stutter {
+            installed: std::sync::Mutex::new(Vec::new()),
+            done: std::sync::atomic::AtomicBool::new(false),
+        })
+        .collect();
+    let f = Future::<u8>::new();
+    let refs: Vec<&dyn Waitable> = vec![&stutters[0], &f, &stutters[1]];
+    let mut it = as_completed_any(&refs, Some(LONG));
+    stutters[1].complete();
+    f.set_result(1).unwrap();
+    stutters[0].complete();
+    let mut order: Vec<usize> = it
+        .by_ref()
+        .map(|i| i.expect("all three within the bound"))
+        .collect();
+    order.sort_unstable();
+    assert_eq!(order, [0, 1, 2], "each once, no repeat, none lost");
+    assert!(it.next().is_none());
 }
