@@ -457,3 +457,31 @@ fn debug_like_python_repr() {
     let _g = b.acquire_guard();
     assert_eq!(format!("{b:?}"), "<BoundedSemaphore: value=2/3>");
 }
+
+#[test]
+fn a_failed_guard_acquire_gives_back_nothing() {
+    // A refused `try_acquire_guard` or a timed-out `acquire_guard_timeout`
+    // took no unit, so it must not release one: a binary semaphore would
+    // then admit a second holder.
+    let sem = Semaphore::new(1);
+    let held = sem.acquire_guard();
+    assert!(sem.try_acquire_guard().is_none());
+    assert!(sem.acquire_guard_timeout(Duration::ZERO).is_none());
+    assert!(sem
+        .acquire_guard_timeout(Duration::from_millis(1))
+        .is_none());
+    assert_eq!(sem.value(), 0, "a failed acquire added a unit");
+    drop(held);
+    assert_eq!(sem.value(), 1);
+
+    let bounded = BoundedSemaphore::new(2);
+    let held = bounded.acquire_guard();
+    let held2 = bounded.acquire_guard();
+    assert!(bounded.try_acquire_guard().is_none());
+    assert!(bounded
+        .acquire_guard_timeout(Duration::from_millis(1))
+        .is_none());
+    assert_eq!(bounded.value(), 0, "a failed acquire added a unit");
+    drop((held, held2));
+    assert_eq!(bounded.value(), 2);
+}

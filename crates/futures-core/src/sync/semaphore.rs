@@ -278,7 +278,7 @@ impl Semaphore {
     #[must_use = "dropping the guard releases the unit at once"]
     pub fn try_acquire_guard(&self) -> Option<SemaphoreGuard<'_>> {
         self.try_acquire()
-            .then_some(SemaphoreGuard { core: &self.core })
+            .then(|| SemaphoreGuard { core: &self.core })
     }
 
     /// [`acquire_timeout`](Semaphore::acquire_timeout) with a guard.
@@ -295,7 +295,7 @@ impl Semaphore {
     #[must_use = "dropping the guard releases the unit at once"]
     pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
         self.acquire_timeout(timeout)
-            .then_some(SemaphoreGuard { core: &self.core })
+            .then(|| SemaphoreGuard { core: &self.core })
     }
 
     /// The counter now: how many units could be taken without blocking.
@@ -488,7 +488,7 @@ impl BoundedSemaphore {
     #[must_use = "dropping the guard releases the unit at once"]
     pub fn try_acquire_guard(&self) -> Option<SemaphoreGuard<'_>> {
         self.try_acquire()
-            .then_some(SemaphoreGuard { core: &self.core })
+            .then(|| SemaphoreGuard { core: &self.core })
     }
 
     /// [`acquire_timeout`](BoundedSemaphore::acquire_timeout) with a guard.
@@ -505,7 +505,7 @@ impl BoundedSemaphore {
     #[must_use = "dropping the guard releases the unit at once"]
     pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
         self.acquire_timeout(timeout)
-            .then_some(SemaphoreGuard { core: &self.core })
+            .then(|| SemaphoreGuard { core: &self.core })
     }
 
     /// The counter now (racy, as any snapshot).
