@@ -254,3 +254,66 @@ fn worker_indices_and_per_worker_initializer() {
     init.sort_unstable();
     assert_eq!(init, [0, 1, 2]);
 }
+
+#[test]
+fn shutdown_timeout_is_not_held_up_by_another_callers_wait() {
+    let _w = common::watchdog("shutdown_timeout_is_not_held_up_by_another_callers_wait");
+    let ex = Arc::new(ThreadPoolExecutor::new(1).unwrap());
+    let go = held(&ex);
+    // One thread waits for ever (`shutdown(true)`), another for long.
+    let waiters: Vec<_> = [None, Some(T)]
+        .into_iter()
+        .map(|timeout| {
+            let ex = Arc::clone(&ex);
+            std::thread::spawn(move || match timeout {
+                None => ex.shutdown(true, false),
+                Some(t) => ex.shutdown_timeout(t, false).unwrap(),
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(50));
+    // Both are waiting now; a short wait of a third caller still ends on
+    // its own timeout (it once queued behind their lock for all of theirs).
+    let t = Instant::now();
+    let late = ex
+        .shutdown_timeout(Duration::from_millis(20), false)
+        .unwrap_err();
+    let took = t.elapsed();
+    assert_eq!(late.running, 1, "{late}");
+    go.open();
+    for w in waiters {
+        w.join().unwrap();
+    }
+    assert!(
+        took < T / 2,
+        "shutdown_timeout(20 ms) waited {took:?}, for the other callers' waits"
+    );
+    assert_eq!(ex.stats().workers, 0);
+    ex.shutdown_timeout(Duration::ZERO, false).unwrap();
+}
+
+#[test]
+fn shutdown_timeout_from_an_own_task_never_joins_itself() {
+    let _w = common::watchdog("shutdown_timeout_from_an_own_task_never_joins_itself");
+    for timeout in [
+        Duration::MAX,
+        Duration::from_secs(u64::MAX / 2),
+        T,
+        Duration::ZERO,
+    ] {
+        let ex = Arc::new(ThreadPoolExecutor::new(2).unwrap());
+        let inner = Arc::clone(&ex);
+        let f = ex
+            .submit(move || inner.shutdown_timeout(timeout, false))
+            .unwrap();
+        // Without a deadline it once took the others' exit as its cue to
+        // join every thread, its own included, and panicked.
+        let late = f
+            .result_timeout(T)
+            .unwrap_or_else(|e| panic!("shutdown_timeout({timeout:?}) from a task: {e}"));
+        let late = late.as_ref().unwrap_err();
+        assert_eq!(late.running, 1, "{late}");
+        ex.shutdown(true, false);
+        assert_eq!(ex.stats().workers, 0);
+    }
+}

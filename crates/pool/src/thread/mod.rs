@@ -118,11 +118,9 @@ pub(crate) struct Shared {
     stack_size: Option<usize>,
     initializer: Option<Initializer>,
     threads: Mutex<Threads>,
-    /// Signalled (under `threads`) each time a worker exits.
+    /// Signalled (under `threads`) each time a worker exits, and when a
+    /// caller of `join_workers` has joined the threads.
     exited: Condvar,
-    /// Held while joining, so that concurrent `shutdown(wait = true)` calls
-    /// all return only after the threads are gone.
-    join_lock: Mutex<()>,
     #[cfg(test)]
     faults: tests::Faults,
 }
@@ -138,6 +136,9 @@ struct Threads {
     /// worker's own.
     free_indices: Vec<usize>,
     handles: Vec<JoinHandle<()>>,
+    /// A caller of `join_workers` has taken `handles` and is joining them
+    /// (outside the lock); the others wait for it on `exited`.
+    joining: bool,
 }
 
 /// How `push` admits a job.
@@ -212,7 +213,6 @@ impl ThreadPoolExecutor {
                 initializer: c.initializer,
                 threads: Mutex::new(Threads::default()),
                 exited: Condvar::new(),
-                join_lock: Mutex::new(()),
                 #[cfg(test)]
                 faults: tests::Faults::default(),
             }),
@@ -521,8 +521,11 @@ impl ThreadPoolExecutor {
     /// `shutdown` + `awaitTermination`). On time it returns `Ok`, with every
     /// thread joined. Late, it says what is still running; the pool goes on
     /// shutting down, and dropping it later waits as `Drop` always does.
+    /// Another thread's `shutdown` or `shutdown_timeout` running at the same
+    /// time does not make it wait past its own timeout.
     /// Called from one of the pool's own tasks it cannot wait for itself: it
-    /// reports that task as running once the timeout passes.
+    /// waits for the other threads (at most `timeout`), then reports that
+    /// task as running.
     ///
     /// # Errors
     ///
@@ -813,28 +816,47 @@ impl Shared {
 
     /// Waits (until `deadline`, if any) for every worker to exit, then
     /// joins them. A call from a worker of this pool cannot wait for
-    /// itself: it waits for the others until the deadline.
+    /// itself: it waits for the others (until the deadline), then reports
+    /// its own task as still running.
+    ///
+    /// Concurrent callers wait side by side, each to its own deadline: the
+    /// threads' lock is held only between waits, and the one caller that
+    /// takes the handles joins them outside it (`joining`), the others
+    /// waiting until it is done, so that `Ok` always means every thread
+    /// was joined.
     fn join_workers(&self, deadline: Option<Instant>) -> Result<(), ShutdownTimeout> {
         let me = usize::from(self.on_worker_thread());
-        let _serial = self.join_lock.lock();
         let mut threads = self.threads.lock();
-        loop {
-            if self.alive.load(Ordering::Relaxed) <= me && (me == 0 || deadline.is_none()) {
-                break;
-            }
-            match deadline {
-                None => threads = self.exited.wait(threads),
+        while self.alive.load(Ordering::Relaxed) > me || threads.joining {
+            threads = match deadline {
+                None => self.exited.wait(threads),
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
                         return Err(self.still_running(&threads));
                     }
-                    threads = self.exited.wait_timeout(threads, d - now);
+                    self.exited.wait_timeout(threads, d - now)
                 }
-            }
+            };
+        }
+        if me == 1 {
+            // Every other worker has exited; this one runs the caller's
+            // task (and whatever is queued behind it) and cannot join itself.
+            return Err(self.still_running(&threads));
         }
         let handles = mem::take(&mut threads.handles);
+        threads.joining = true;
         drop(threads);
+        // Ends `joining` however the joins end (a join panics only on an
+        // OS error), so no other caller waits for ever.
+        struct Joined<'a>(&'a Shared);
+        impl Drop for Joined<'_> {
+            fn drop(&mut self) {
+                self.0.threads.lock().joining = false;
+                self.0.exited.notify_all();
+            }
+        }
+        let _joined = Joined(self);
         for h in handles {
             // A worker's panics are contained; one that died anyway was
             // replaced, and the panic hook reported it.
