@@ -251,3 +251,28 @@ fn a_self_resubmitting_chain_does_not_starve_outside_work() {
         "the outside task waited behind {at} of {LINKS} links of a chain"
     );
 }
+
+#[test]
+fn one_worker_starts_tasks_in_submission_order() {
+    // The worker takes jobs from the shared queue in batches; its periodic
+    // look at the shared queue first (a fairness rule for scoped jobs
+    // pushed on the worker) once let a newer job start before older ones
+    // of the batch: one inversion every 61 jobs.
+    let _w = common::watchdog("one_worker_starts_tasks_in_submission_order");
+    let ex = ThreadPoolExecutor::new(1).unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    for i in 0..1000 {
+        let log = Arc::clone(&log);
+        ex.submit(move || log.lock().unwrap().push(i)).unwrap();
+    }
+    ex.shutdown(true, false);
+    let log = log.lock().unwrap();
+    let first_inversion = log.windows(2).position(|w| w[0] > w[1]);
+    assert_eq!(
+        first_inversion,
+        None,
+        "started out of order: {:?}",
+        &log[..]
+    );
+    assert_eq!(log.len(), 1000);
+}

@@ -13,16 +13,19 @@
 //!
 //! A worker's own deque is also the fast path of [`Scope`](super::Scope)
 //! submits made on a worker (`push_local`): no shared cache line. Those may
-//! run before older outside work, so a worker looks at the injector first
-//! every [`GLOBAL_INTERVAL`] jobs (tokio's scheduler does the same): outside
-//! work starts after at most that many local jobs, whatever tasks submit.
+//! run before older outside work, so while its deque may hold such jobs a
+//! worker looks at the injector first every [`GLOBAL_INTERVAL`] jobs
+//! (tokio's scheduler does the same): outside work starts after at most
+//! that many local jobs, whatever tasks submit. Otherwise the deque holds
+//! only a batch taken from the injector, older than anything left there, so
+//! it comes first and one worker starts tasks exactly in submission order.
 //!
 //! Other workers (and `shutdown(cancel_futures = true)`) reach a deque
 //! through its [`Stealer`], published in the worker's [`Slot`] before the
 //! thread starts. Slots are allocated lazily, in segments that double in
 //! size, so `max_workers(usize::MAX)` costs nothing until threads start.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::OnceLock;
 
 #[cfg(not(loom))]
@@ -191,9 +194,19 @@ impl Queues {
 
     /// The next job for the worker of slot `id`: its own deque, then the
     /// injector (taking a batch), then the other workers' deques; the
-    /// injector first when `tick` is a multiple of [`GLOBAL_INTERVAL`].
-    pub(crate) fn find(&self, id: usize, local: &Worker<Job>, tick: u32) -> Option<Job> {
-        if tick % GLOBAL_INTERVAL == 0 {
+    /// injector first when `tick` is a multiple of [`GLOBAL_INTERVAL`] and
+    /// the deque may hold scoped jobs pushed on this worker (`scoped`).
+    /// Without those, the deque holds only jobs taken from the injector
+    /// earlier, which come first: with one worker, tasks start exactly in
+    /// submission order.
+    pub(crate) fn find(
+        &self,
+        id: usize,
+        local: &Worker<Job>,
+        scoped: &Cell<bool>,
+        tick: u32,
+    ) -> Option<Job> {
+        if tick % GLOBAL_INTERVAL == 0 && scoped.get() {
             if let Some(j) = self.take_injected(local) {
                 return Some(j);
             }
@@ -201,6 +214,8 @@ impl Queues {
         if let Some(j) = local.pop() {
             return Some(j);
         }
+        // Empty: whatever was pushed on it is gone.
+        scoped.set(false);
         if let Some(j) = self.take_injected(local) {
             return Some(j);
         }
@@ -340,6 +355,8 @@ struct Local {
     /// The worker's index (`ThreadPoolExecutor::current_thread_index`).
     index: usize,
     deque: Worker<Job>,
+    /// `push_local` pushed onto the deque since it was last found empty.
+    scoped: Cell<bool>,
 }
 
 #[cfg(not(loom))]
@@ -356,7 +373,14 @@ loom::thread_local! {
 
 /// Installs `deque` as this thread's own deque for pool `pool`.
 pub(crate) fn install_local(pool: usize, index: usize, deque: Worker<Job>) {
-    LOCAL.with(|l| *l.borrow_mut() = Some(Local { pool, index, deque }));
+    LOCAL.with(|l| {
+        *l.borrow_mut() = Some(Local {
+            pool,
+            index,
+            deque,
+            scoped: Cell::new(false),
+        })
+    });
 }
 
 /// The index of the worker this code runs on, in its own pool.
@@ -377,11 +401,19 @@ pub(crate) fn take_local() -> Option<Worker<Job>> {
 
 /// Runs `f` with this thread's deque, if it belongs to `pool`.
 pub(crate) fn with_local<R>(pool: usize, f: impl FnOnce(&Worker<Job>) -> R) -> Option<R> {
+    with_local_flagged(pool, |d, _| f(d))
+}
+
+/// [`with_local`], with the deque's `scoped` flag (see [`Queues::find`]).
+pub(crate) fn with_local_flagged<R>(
+    pool: usize,
+    f: impl FnOnce(&Worker<Job>, &Cell<bool>) -> R,
+) -> Option<R> {
     LOCAL
         .try_with(|l| {
             let l = l.try_borrow().ok()?;
             let local = l.as_ref().filter(|l| l.pool == pool)?;
-            Some(f(&local.deque))
+            Some(f(&local.deque, &local.scoped))
         })
         .ok()
         .flatten()
@@ -391,7 +423,10 @@ pub(crate) fn with_local<R>(pool: usize, f: impl FnOnce(&Worker<Job>) -> R) -> O
 /// gives it back otherwise (scoped submits only: see the module docs).
 pub(crate) fn push_local(pool: usize, job: Job) -> Result<(), Job> {
     let mut job = Some(job);
-    let pushed = with_local(pool, |d| d.push(job.take().expect("job pushed twice")));
+    let pushed = with_local_flagged(pool, |d, scoped| {
+        scoped.set(true);
+        d.push(job.take().expect("job pushed twice"));
+    });
     match (pushed, job) {
         (Some(()), _) => Ok(()),
         (None, Some(j)) => Err(j),

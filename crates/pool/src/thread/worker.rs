@@ -77,7 +77,10 @@ impl Drop for Exit<'_> {
 }
 
 fn find(shared: &Shared, id: usize, tick: u32) -> Option<Job> {
-    queue::with_local(shared.id, |d| shared.queues.find(id, d, tick)).flatten()
+    queue::with_local_flagged(shared.id, |d, scoped| {
+        shared.queues.find(id, d, scoped, tick)
+    })
+    .flatten()
 }
 
 /// The next job, or `None` when the worker must exit.
