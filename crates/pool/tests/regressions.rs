@@ -263,7 +263,7 @@ fn one_worker_starts_tasks_in_submission_order() {
     let log = Arc::new(Mutex::new(Vec::new()));
     for i in 0..1000 {
         let log = Arc::clone(&log);
-        ex.submit(move || log.lock().unwrap().push(i)).unwrap();
+        let _ = ex.submit(move || log.lock().unwrap().push(i)).unwrap();
     }
     ex.shutdown(true, false);
     let log = log.lock().unwrap();
