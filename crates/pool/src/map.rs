@@ -185,6 +185,14 @@ pub(crate) enum Slot<T> {
 }
 
 impl<T> Slot<T> {
+    /// How many items of the input this slot stands for.
+    fn items(&self) -> usize {
+        match self {
+            Slot::One(_) => 1,
+            Slot::Chunk { len, .. } => *len,
+        }
+    }
+
     fn cancel(&self) {
         match self {
             Slot::One(f) => {
@@ -442,8 +450,10 @@ impl<T> Map<T> {
         self.ready.clear();
     }
 
-    fn timeout_error(&mut self) -> FutureError {
-        let unfinished = self.slots.len() + 1;
+    /// The timeout error, counted in items (a chunk counts its items),
+    /// `current` the items of the slot that timed out.
+    fn timeout_error(&mut self, current: usize) -> FutureError {
+        let unfinished = current + self.slots.iter().map(Slot::items).sum::<usize>();
         let total = unfinished + self.handed_out;
         self.end();
         FutureError::Timeout(TimeoutError::new(unfinished, total))
@@ -470,7 +480,7 @@ impl<T> Iterator for Map<T> {
             self.refill();
             if !slot.wait(self.deadline) {
                 slot.cancel();
-                return Some(Err(self.timeout_error()));
+                return Some(Err(self.timeout_error(slot.items())));
             }
             slot.take_into(&mut self.ready);
         }

@@ -105,3 +105,36 @@ fn dropping_a_chunked_map_cancels_chunks_not_started() {
     assert_eq!(ran.load(Ordering::SeqCst), 0);
     assert_eq!(ex.stats().cancelled, 2);
 }
+
+#[test]
+fn a_chunked_timeout_counts_items_not_chunks() {
+    let _w = common::watchdog("a_chunked_timeout_counts_items_not_chunks");
+    let ex = ThreadPoolExecutor::new(1).unwrap();
+    let go = Latch::new();
+    let g = go.clone();
+    let opts = MapOptions::default()
+        .chunksize(3)
+        .timeout(std::time::Duration::from_millis(50));
+    let mut m = ex
+        .map_with(
+            move |x: u32| {
+                if x >= 3 {
+                    g.wait();
+                }
+                x
+            },
+            0..9u32,
+            opts,
+        )
+        .unwrap();
+    for i in 0..3 {
+        assert_eq!(m.next().unwrap().unwrap(), i);
+    }
+    let e = m.next().unwrap().unwrap_err();
+    go.open();
+    // Items 3..9 (two chunks of three) were unfinished, of 9 in all; it
+    // once said "2 (of 5)", chunks added to items.
+    assert_eq!(e.to_string(), "timed out: 6 (of 9) futures unfinished");
+    assert!(m.next().is_none());
+    ex.shutdown(true, false);
+}
