@@ -397,6 +397,43 @@ fn result_deserialize_fails_in_parent() {
     assert!(e.to_string().contains("PanicDe panics"), "{e}");
 }
 
+/// A list nested `n` deep through enum and box levels, which rmp's depth
+/// limit does not count.
+#[derive(Serialize, serde::Deserialize)]
+enum Nested {
+    Nil,
+    Cons(Box<Nested>),
+}
+
+fn nested(n: u32) -> Nested {
+    let mut l = Nested::Nil;
+    for _ in 0..n {
+        l = Nested::Cons(Box::new(l));
+    }
+    l
+}
+
+fn depth_of(mut l: &Nested) -> u32 {
+    let mut n = 0;
+    while let Nested::Cons(next) = l {
+        n += 1;
+        l = next;
+    }
+    n
+}
+
+fn a_deep_result_does_not_kill_the_parent() {
+    // Decoded on the parent's slot thread: with a 2 MiB stack, 5,000
+    // levels (a debug build) overflowed it and aborted the whole parent.
+    let ex = pool_n(1);
+    let f = ex.submit(nested, 5_000).unwrap();
+    let got = f.result_timeout(secs(30.0)).expect("a deep result");
+    assert_eq!(depth_of(&got), 5_000);
+    // Dropping the value recurses too: leak the future that holds it.
+    std::mem::forget(f);
+    assert_eq!(value(&ex.submit(ident, 7).unwrap(), secs(30.0)), 7);
+}
+
 fn protocol_garbage_kills_the_worker() {
     for (mode, what) in [
         (0u8, "unknown frame kind"),
@@ -1499,6 +1536,7 @@ fn main() {
         support::case!(result_serialize_fails_in_worker, 30),
         support::case!(worker_aborts_while_serializing, 30),
         support::case!(result_deserialize_fails_in_parent, 30),
+        support::case!(a_deep_result_does_not_kill_the_parent, 60),
         support::case!(protocol_garbage_kills_the_worker, 60),
         support::case!(half_frame_then_exit, 30),
         support::case!(crash_half_way_through_a_big_result, 120),

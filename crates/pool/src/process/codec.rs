@@ -128,9 +128,10 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
     }
 }
 
-/// The deepest nesting a decoded value may have (serde_json's own limit):
-/// deeper input is an error, never a stack overflow of the thread that
-/// decodes (a parent's slot thread has a 2 MiB stack).
+/// The deepest nesting of arrays and maps a decoded value may have
+/// (serde_json's own limit): deeper input is an error. rmp does not count
+/// enum and newtype levels, so a parent's slot thread also has a large
+/// stack (`dispatcher.rs`, `SLOT_STACK`).
 const MAX_DEPTH: usize = 128;
 
 /// Decodes a `T` from exactly `bytes` (trailing bytes are an error).

@@ -130,6 +130,15 @@ thread_local! {
     static READY_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// The stack of a slot thread, which decodes its worker's results. A value
+/// nested deeper than rmp's depth limit sees (enum and newtype levels are
+/// not counted) is decoded by recursion; the worker encoded it on its 8 MiB
+/// main thread, and decoding takes several times the stack per level that
+/// encoding does, so with the default 2 MiB a result of 5,000 levels
+/// overflowed the slot thread and aborted the parent. Address space only:
+/// the pages are touched only as deep as a decode goes.
+const SLOT_STACK: usize = 64 << 20;
+
 impl Pool {
     pub(crate) fn new(config: Config) -> Arc<Self> {
         Arc::new(Pool {
@@ -217,6 +226,7 @@ impl Pool {
         let slot = info.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("cf-process-slot-{}", info.id))
+            .stack_size(SLOT_STACK)
             .spawn(move || slot_main(&pool, &slot));
         match spawned {
             Ok(h) => self.lock().handles.push(h),
