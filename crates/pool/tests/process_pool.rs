@@ -428,7 +428,7 @@ fn a_deep_result_does_not_kill_the_parent() {
     let ex = pool_n(1);
     let f = ex.submit(nested, 5_000).unwrap();
     let got = f.result_timeout(secs(30.0)).expect("a deep result");
-    assert_eq!(depth_of(&got), 5_000);
+    assert_eq!(depth_of(got), 5_000);
     // Dropping the value recurses too: leak the future that holds it.
     std::mem::forget(f);
     assert_eq!(value(&ex.submit(ident, 7).unwrap(), secs(30.0)), 7);
