@@ -883,6 +883,50 @@ fn child_print() {
     println!("DONE");
 }
 
+/// `--child-mode closed-stdio OUT FD...`: closes the descriptors `FD...`,
+/// runs one task on a new pool, and writes its outcome to the file `OUT`.
+fn child_closed_stdio(out: &str, fds: &[i32]) {
+    for &fd in fds {
+        // SAFETY: closes a standard descriptor this test program owns and
+        // no longer uses (it reports through `out`).
+        unsafe { libc::close(fd) };
+    }
+    let outcome = ProcessPoolExecutor::new(1)
+        .map_err(|e| e.to_string())
+        .and_then(|ex| {
+            ex.submit(ident, 41)
+                .map_err(|e| e.to_string())?
+                .result_timeout(secs(30.0))
+                .copied()
+                .map_err(|e| e.to_string())
+        });
+    std::fs::write(out, format!("{outcome:?}")).unwrap();
+}
+
+fn a_parent_with_closed_stdio_still_starts_workers() {
+    // Its sockets then land on 0, 1 or 2: a worker once inherited one as
+    // its stdio, or refused its own end ("exited with code 121").
+    for fds in [&["0", "1"][..], &["1", "2"], &["0", "2"], &["0", "1", "2"]] {
+        let out = std::env::temp_dir().join(format!(
+            "cf-closed-stdio-{}-{}",
+            std::process::id(),
+            fds.join("")
+        ));
+        let status = Command::new(std::env::current_exe().unwrap())
+            .args(["--child-mode", "closed-stdio", out.to_str().unwrap()])
+            .args(fds)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        let got = std::fs::read_to_string(&out).unwrap_or_default();
+        let _ = std::fs::remove_file(&out);
+        assert!(status.success(), "closed {fds:?}: {status:?}");
+        assert_eq!(got, "Ok(41)", "closed {fds:?}");
+    }
+}
+
 fn printing_megabytes_corrupts_nothing() {
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new(exe)
@@ -1514,6 +1558,11 @@ fn main() {
     if args.next().as_deref() == Some("--child-mode") {
         match args.next().as_deref() {
             Some("print") => child_print(),
+            Some("closed-stdio") => {
+                let out = args.next().expect("an output file");
+                let fds: Vec<i32> = args.map(|s| s.parse().expect("a descriptor")).collect();
+                child_closed_stdio(&out, &fds);
+            }
             Some("orphan" | "sigint") => child_busy_pool(),
             Some("bigresult") => child_big_result(),
             other => panic!("unknown child mode {other:?}"),
@@ -1537,6 +1586,7 @@ fn main() {
         support::case!(worker_aborts_while_serializing, 30),
         support::case!(result_deserialize_fails_in_parent, 30),
         support::case!(a_deep_result_does_not_kill_the_parent, 60),
+        support::case!(a_parent_with_closed_stdio_still_starts_workers, 60),
         support::case!(protocol_garbage_kills_the_worker, 60),
         support::case!(half_frame_then_exit, 30),
         support::case!(crash_half_way_through_a_big_result, 120),

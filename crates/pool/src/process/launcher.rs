@@ -478,6 +478,7 @@ fn bridge() -> Result<ExitStatus, String> {
         }),
     };
     let (mine, theirs) = UnixStream::pair().map_err(|e| e.to_string())?;
+    let theirs = worker::above_stdio(theirs).map_err(|e| e.to_string())?;
     let spec = Spec {
         fd: theirs.as_raw_fd(),
         token,

@@ -356,6 +356,28 @@ fn is_disconnect(e: &FrameError) -> bool {
     }
 }
 
+/// `s`, moved to a descriptor above 2 if it sits on 0, 1 or 2. A program
+/// that closed its standard descriptors gets its next sockets there; a
+/// child would then inherit such a socket as its stdin, stdout or stderr
+/// (the worker's prints would reach the pool's socket), and the worker
+/// refuses a socket below 3. Python's `_posixsubprocess` moves low
+/// descriptors out of the way too.
+pub(super) fn above_stdio(s: UnixStream) -> io::Result<UnixStream> {
+    let fd = s.as_raw_fd();
+    if fd > 2 {
+        return Ok(s);
+    }
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC) on a descriptor this process owns
+    // returns a new descriptor (close-on-exec, at 3 or above) or -1.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if new == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `new` was just made and nothing else owns it; `s` (the low
+    // descriptor) is closed when it is dropped here.
+    Ok(unsafe { UnixStream::from_raw_fd(new) })
+}
+
 /// Starts the worker process: how the child is started, and which
 /// descriptor it speaks on. Today a re-exec of `/proc/self/exe` that
 /// inherits `child_end` (close-on-exec cleared in the child only), with the
@@ -391,6 +413,8 @@ impl WorkerProcess {
     /// starts.
     pub(crate) fn spawn(cfg: &SpawnConfig, cell: &PidCell) -> Result<Self, StartError> {
         let (parent_end, child_end) = UnixStream::pair().map_err(StartError::Spawn)?;
+        let parent_end = above_stdio(parent_end).map_err(StartError::Spawn)?;
+        let child_end = above_stdio(child_end).map_err(StartError::Spawn)?;
         // Local workers inherit the descriptor number; srun gets the socket
         // as its stdin and stdout (launcher.rs).
         let token = random_token().map_err(StartError::Spawn)?;
