@@ -434,6 +434,51 @@ fn a_deep_result_does_not_kill_the_parent() {
     assert_eq!(value(&ex.submit(ident, 7).unwrap(), secs(30.0)), 7);
 }
 
+fn long_string(n: usize) -> String {
+    "y".repeat(n)
+}
+
+fn panics_at_length(n: usize) -> u32 {
+    panic!("{}", "x".repeat(n))
+}
+
+fn init_takes_bytes(_: Vec<u8>) {}
+
+/// `max_frame_size` bounds arguments and results, not the pool's own
+/// failure messages: a long panic message or the "too large" reply under a
+/// small limit once made a healthy worker look like a protocol breach, and
+/// it was killed.
+fn small_frame_limits_keep_failures_readable() {
+    for limit in [1024usize, 64] {
+        let ex = pool(
+            ProcessPoolExecutor::builder()
+                .max_workers(1)
+                .max_frame_size(limit),
+        );
+        let before = value(&ex.submit(pid, ()).unwrap(), secs(20.0));
+        let e = task_error(&ex.submit(panics_at_length, 4096).unwrap(), secs(20.0));
+        assert_eq!(
+            e.panic_message(),
+            Some("x".repeat(4096).as_str()),
+            "limit {limit}"
+        );
+        let e = task_error(&ex.submit(long_string, 4096).unwrap(), secs(20.0));
+        assert!(
+            e.to_string().contains("too large") || e.to_string().contains("exceeds"),
+            "limit {limit}: {e}"
+        );
+        let after = value(&ex.submit(pid, ()).unwrap(), secs(20.0));
+        assert_eq!(before, after, "limit {limit}: the same worker serves on");
+    }
+    // An initializer argument no worker could read is refused at build.
+    let e = ProcessPoolExecutor::builder()
+        .max_frame_size(1024)
+        .initializer_with(init_takes_bytes, vec![0u8; 4096])
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("over max_frame_size"), "{e}");
+}
+
 fn protocol_garbage_kills_the_worker() {
     for (mode, what) in [
         (0u8, "unknown frame kind"),
@@ -1587,6 +1632,7 @@ fn main() {
         support::case!(result_deserialize_fails_in_parent, 30),
         support::case!(a_deep_result_does_not_kill_the_parent, 60),
         support::case!(a_parent_with_closed_stdio_still_starts_workers, 60),
+        support::case!(small_frame_limits_keep_failures_readable, 60),
         support::case!(protocol_garbage_kills_the_worker, 60),
         support::case!(half_frame_then_exit, 30),
         support::case!(crash_half_way_through_a_big_result, 120),

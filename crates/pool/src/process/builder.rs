@@ -256,6 +256,15 @@ impl ProcessPoolBuilder {
                 let arg = arg.map_err(|e| {
                     BuildError::InvalidOption(format!("the initializer's argument: {e}"))
                 })?;
+                // Every worker reads it in one frame: one it cannot read
+                // would break the pool at its first start instead.
+                if arg.len() > self.max_frame_size {
+                    return Err(BuildError::InvalidOption(format!(
+                        "the initializer's argument is {} bytes encoded, over max_frame_size ({} bytes)",
+                        arg.len(),
+                        self.max_frame_size
+                    )));
+                }
                 (Some(rf), arg)
             }
         };

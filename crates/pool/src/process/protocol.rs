@@ -452,8 +452,13 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Reads one frame whose payload is at most `max` bytes. The length is
-/// checked before the payload buffer is allocated.
+/// Reads one frame whose payload is at most `max` bytes, or, for a failure
+/// (`FAILED`, `INIT_FAILED`), at most what its message cut to
+/// [`MAX_MESSAGE`] needs, whatever `max` is: `max_frame_size` bounds the
+/// user's arguments and results, not the pool's own bounded messages (a
+/// long panic message under a small limit once made a healthy worker look
+/// like a protocol breach). The length is checked before the payload
+/// buffer is allocated.
 pub(crate) fn read_frame(r: &mut impl Read, max: usize) -> Result<Frame, FrameError> {
     let mut header = [0u8; HEADER_LEN];
     let got = read_full(r, &mut header).map_err(FrameError::Io)?;
@@ -469,6 +474,10 @@ pub(crate) fn read_frame(r: &mut impl Read, max: usize) -> Result<Frame, FrameEr
     let len = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes")) as usize;
     let kind = FrameKind::from_byte(header[4]).ok_or(FrameError::UnknownKind(header[4]))?;
     let id = u64::from_le_bytes(header[5..13].try_into().expect("8 bytes"));
+    let max = match kind {
+        FrameKind::Failed | FrameKind::InitFailed => max.max(1 + MAX_MESSAGE),
+        _ => max,
+    };
     if len > max {
         return Err(FrameError::TooLarge {
             len: len as u64,
