@@ -6,9 +6,11 @@
 //! While a completion runs a future's callbacks, the thread remembers which
 //! future it is: a callback that tries to take that future's value
 //! (`into_result`, owned `.await`) would wait for itself, and is told so
-//! instead.
+//! instead. It remembers every future whose callbacks are running on it,
+//! outermost first: a callback of A that completes B runs B's callbacks
+//! inside A's, and one of those taking A's value would wait for itself too.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 
 use crate::cell::Callback;
 use crate::diagnostics::DiagnosticKind;
@@ -17,13 +19,23 @@ use crate::unwind;
 
 #[cfg(not(loom))]
 std::thread_local! {
-    /// The identity of the future whose callbacks this thread runs, or 0.
-    static RUNNING_FOR: Cell<usize> = const { Cell::new(0) };
+    /// The identities of the futures whose callbacks this thread runs,
+    /// outermost first.
+    static RUNNING_FOR: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
 #[cfg(loom)]
 loom::thread_local! {
-    static RUNNING_FOR: Cell<usize> = Cell::new(0);
+    static RUNNING_FOR: RefCell<Vec<usize>> = RefCell::new(Vec::new());
+}
+
+/// Pops the future pushed by `run_all` however its callbacks end.
+struct Running;
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING_FOR.with(|r| r.borrow_mut().pop());
+    }
 }
 
 /// Runs `callbacks` in order for the completed `future`, isolating panics.
@@ -32,12 +44,11 @@ pub(crate) fn run_all<T>(future: &Future<T>, callbacks: Vec<Callback<T>>) {
     if callbacks.is_empty() {
         return;
     }
-    let id = future.id();
-    let outer = RUNNING_FOR.with(|r| r.replace(id));
+    RUNNING_FOR.with(|r| r.borrow_mut().push(future.id()));
+    let _running = Running;
     for callback in callbacks {
         run_one(future, callback);
     }
-    RUNNING_FOR.with(|r| r.set(outer));
 }
 
 /// Runs one callback, reporting a panic instead of unwinding.
@@ -51,7 +62,8 @@ pub(crate) fn run_one<T>(future: &Future<T>, callback: Callback<T>) {
     }
 }
 
-/// Whether this thread is running the callbacks of the future `id`.
+/// Whether this thread is running the callbacks of the future `id`, at
+/// any depth.
 pub(crate) fn running_for(id: usize) -> bool {
-    RUNNING_FOR.with(|r| r.get() == id)
+    RUNNING_FOR.with(|r| r.borrow().contains(&id))
 }

@@ -732,14 +732,14 @@ impl<T> Future<T> {
         self.sleep_until(LISTENING, Word::is_done, deadline)
     }
 
-    /// Blocks until the completion is over (`NOTIFIED`: callbacks returned)
-    /// or until `deadline`. Only for a done future.
-    fn wait_notified(&self, deadline: Option<Instant>) -> bool {
+    /// Blocks until the completion is over (`NOTIFIED`: callbacks
+    /// returned). Only for a done future.
+    fn wait_notified(&self) {
         let notified = |w: Word| w.has(NOTIFIED);
         if notified(self.word()) || primitives::backoff(|| notified(self.word())) {
-            return true;
+            return;
         }
-        self.sleep_until(OWNER_WAITING, notified, deadline)
+        self.sleep_until(OWNER_WAITING, notified, None);
     }
 
     /// The stored outcome; `None` if cancelled. Call only once done.
@@ -844,7 +844,10 @@ impl<T> Future<T> {
 
     /// [`into_result`](Future::into_result) with a timeout. On a timeout
     /// this handle is dropped (the task goes on); to keep it, wait with
-    /// [`result_timeout`](Future::result_timeout) first.
+    /// [`result_timeout`](Future::result_timeout) first. The timeout bounds
+    /// the wait for the task: once it is done, this waits for its
+    /// done-callbacks still running (they borrow the value), however long
+    /// they take, rather than drop a value that came in time.
     ///
     /// # Errors
     ///
@@ -873,9 +876,11 @@ impl<T> Future<T> {
             if callbacks::running_for(self.id()) {
                 return Err(FutureError::not_unique(0, true));
             }
-            if !self.wait_notified(deadline) {
-                return Err(FutureError::timeout());
-            }
+            // The task is done: the deadline was for it. The done-callbacks
+            // still running borrow the value, so they are waited for to the
+            // end; a timeout here would drop this handle, and with it the
+            // value, though the task finished in time.
+            self.wait_notified();
             // A callback may have kept a clone.
             if let Some(refused) = self.refuse_take() {
                 return Err(refused);

@@ -364,3 +364,56 @@ fn untaken_value_is_dropped_once_with_the_last_handle() {
     assert_eq!(f.into_result().unwrap().value, 1);
     assert_eq!(drops.load(SeqCst), 3);
 }
+
+#[test]
+fn into_result_inside_a_nested_callback_of_the_same_future_is_refused() {
+    // A's done-callback completes B; B's callback takes A's value through
+    // A's only handle. It runs inside A's callbacks, so waiting for them
+    // would wait for itself: it once hung there for ever (only the
+    // innermost future's callbacks were remembered).
+    let got = watchdog("into_result in a nested done-callback", || {
+        let (task, a) = Task::new(|| 5u32);
+        let b = Future::<()>::new();
+        let (tx, rx) = mpsc::channel();
+        let b2 = b.clone();
+        a.add_done_callback(move |a: &Future<u32>| {
+            let mine = a.clone();
+            b2.add_done_callback(move |_| {
+                let _ = tx.send(mine.into_result());
+            });
+            b2.set_result(()).unwrap();
+        });
+        drop(a);
+        task.run();
+        rx.recv_timeout(LIMIT).expect("B's callback returned")
+    });
+    match got {
+        Err(e @ FutureError::NotUnique(_)) => {
+            assert!(e.to_string().contains("done-callback"), "{e}");
+        }
+        other => panic!("expected NotUnique in a callback, got {other:?}"),
+    }
+}
+
+#[test]
+fn into_result_timeout_keeps_a_value_that_came_in_time() {
+    // Done before the timeout, with a done-callback still running after
+    // it: the value is the caller's (a timeout would drop the handle and
+    // the value with it).
+    let v = watchdog("into_result_timeout behind a slow callback", || {
+        let (task, f) = Task::new(|| "value".to_string());
+        let (started, wait_started) = mpsc::channel();
+        f.add_done_callback(move |_: &Future<String>| {
+            started.send(()).unwrap();
+            thread::sleep(Duration::from_millis(200));
+        });
+        let t = thread::spawn(move || {
+            task.run();
+        });
+        wait_started.recv_timeout(LIMIT).unwrap();
+        let v = f.into_result_timeout(Duration::from_millis(20));
+        t.join().unwrap();
+        v
+    });
+    assert_eq!(v.unwrap(), "value");
+}
