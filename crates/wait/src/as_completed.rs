@@ -444,14 +444,18 @@ impl Seen {
         }
     }
 
-    /// Inserts `id`; returns whether it was new. `id` must be one of those
-    /// the set was made for.
+    /// Inserts `id`; returns whether it was new. `id` should be one of
+    /// those the set was made for; one that is not (a hand-written
+    /// `Waitable` whose `id` changed between the two calls) counts as new.
     #[inline]
     fn insert(&mut self, id: usize) -> bool {
         match self {
             Seen::Bits { base, shift, words } => {
-                let bit = (id - *base) >> *shift;
-                let (word, mask) = (&mut words[bit / 64], 1u64 << (bit % 64));
+                let bit = id.wrapping_sub(*base) >> *shift;
+                let Some(word) = words.get_mut(bit / 64) else {
+                    return true;
+                };
+                let mask = 1u64 << (bit % 64);
                 let new = *word & mask == 0;
                 *word |= mask;
                 new
@@ -538,6 +542,10 @@ mod tests {
         ));
         assert_eq!(distinct(&far), [1 << 40, 8, 16]);
         assert!(distinct(&[]).is_empty());
+        // An id outside the range the set was made for counts as new
+        // (a `Waitable` whose id changed between the two looks).
+        let mut seen = Seen::for_ids([4096usize, 4264].into_iter());
+        assert!(seen.insert(8) && seen.insert(1 << 40));
         assert_eq!(distinct(&[usize::MAX, 0, usize::MAX]), [usize::MAX, 0]);
     }
 
