@@ -358,14 +358,14 @@ fn own_hash() -> io::Result<&'static (Vec<u8>, String)> {
 /// Copies this executable to `bin/SHA256.exe` unless a file of that hash is
 /// there already; returns its path and the hash.
 fn copy_executable(bin: &Path) -> io::Result<(PathBuf, String)> {
-    use std::os::unix::fs::PermissionsExt;
     let (bytes, sha) = own_hash()?;
     fs::create_dir_all(bin)?;
     let path = bin.join(format!("{sha}.exe"));
     let intact = fs::read(&path).is_ok_and(|b| b.len() == bytes.len() && sha256_hex(&b) == *sha);
     if !intact {
-        worker::write_atomically(&path, bytes)?;
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
+        // Executable before it is in place: another executor of this
+        // program may find it intact and submit a job that runs it at once.
+        worker::write_atomically_with_mode(&path, bytes, Some(0o755))?;
     }
     Ok((path, sha.clone()))
 }

@@ -48,6 +48,18 @@ pub(crate) fn result_path(dir: &Path, index: u64) -> PathBuf {
 /// fsync, rename (then fsync of the directory), so a reader sees the whole
 /// file or none.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomically_with_mode(path, bytes, None)
+}
+
+/// [`write_atomically`], the file given `mode` before it is renamed into
+/// place, so no reader sees it without its mode (an executable staged
+/// without its execute bit for a moment: a job that ran it then failed
+/// with "Permission denied").
+pub(crate) fn write_atomically_with_mode(
+    path: &Path,
+    bytes: &[u8],
+    mode: Option<u32>,
+) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -55,6 +67,10 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = dir.join(format!(".{name}.{}-{n}.tmp", std::process::id()));
     let mut f = fs::File::create(&tmp)?;
     f.write_all(bytes)?;
+    if let Some(mode) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
+    }
     f.sync_all()?;
     drop(f);
     fs::rename(&tmp, path)?;
