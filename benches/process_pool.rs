@@ -18,7 +18,9 @@
 //! this binary), then runs the criterion groups. Python's numbers for the
 //! same workloads: `benches/python/process_pool.py`.
 
+// The interleaved driver's helpers are the thread-pool and wait benches'.
 #[path = "support/rounds.rs"]
+#[allow(dead_code)]
 mod rounds;
 
 use rounds::median;

@@ -27,8 +27,6 @@
 #[path = "support/rounds.rs"]
 mod rounds;
 
-use rounds::median;
-
 use std::hint::black_box;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -538,21 +536,8 @@ fn submit_result_interleaved() {
     for (_, run) in &cases {
         run();
     }
-    let mut ns = vec![Vec::with_capacity(ROUNDS); cases.len()];
-    for round in 0..ROUNDS {
-        for k in 0..cases.len() {
-            let i = (k + round) % cases.len();
-            ns[i].push((cases[i].1)());
-        }
-    }
-    let spans: Vec<(f64, f64)> = ns
-        .iter()
-        .map(|v| {
-            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-            (lo, v.iter().copied().fold(0.0, f64::max))
-        })
-        .collect();
-    let med: Vec<f64> = ns.into_iter().map(median).collect();
+    let results = rounds::interleave(ROUNDS, cases.len(), |i| (cases[i].1)());
+    let med: Vec<f64> = results.iter().map(|r| r.median).collect();
     let best_peer = med[2..5].iter().copied().fold(f64::INFINITY, f64::min);
     let floor_ns = med[5];
     println!("submit_result_interleaved: {ROUNDS} rounds, rotating order, median ns/task");
@@ -564,17 +549,8 @@ fn submit_result_interleaved() {
         );
     }
     // For `benches/report.py` (a group of its own in docs/benchmarks.md).
-    let rows: Vec<rounds::Row> = cases
-        .iter()
-        .zip(med.iter().zip(&spans))
-        .map(|((name, _), (&ns, &span))| rounds::Row {
-            name,
-            ns,
-            span: Some(span),
-            runs: ROUNDS,
-        })
-        .collect();
-    rounds::write("submit_result_interleaved", &rows);
+    let names: Vec<&str> = cases.iter().map(|(name, _)| *name).collect();
+    rounds::write_interleaved("submit_result_interleaved", &names, &results, ROUNDS);
 }
 
 fn main() {

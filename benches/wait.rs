@@ -192,36 +192,15 @@ fn fan_in_interleaved() {
     for (_, run) in cases {
         per_future(run);
     }
-    let mut ns = vec![Vec::with_capacity(ROUNDS); cases.len()];
-    for round in 0..ROUNDS {
-        for k in 0..cases.len() {
-            let i = (k + round) % cases.len();
-            ns[i].push(per_future(cases[i].1));
-        }
-    }
-    let spans: Vec<(f64, f64)> = ns
-        .iter()
-        .map(|v| {
-            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-            (lo, v.iter().copied().fold(0.0, f64::max))
-        })
-        .collect();
-    let med: Vec<f64> = ns.into_iter().map(rounds::median).collect();
+    let results = rounds::interleave(ROUNDS, cases.len(), |i| per_future(cases[i].1));
+    let channel = results[0].median;
     println!("fan_in_interleaved: {ROUNDS} rounds, rotating order, median ns/future");
-    for ((name, _), m) in cases.iter().zip(&med) {
-        println!("  {name:<30} {m:>7.1} ns   {:>5.2}x channel", m / med[0]);
+    for ((name, _), r) in cases.iter().zip(&results) {
+        let m = r.median;
+        println!("  {name:<30} {m:>7.1} ns   {:>5.2}x channel", m / channel);
     }
-    let rows: Vec<rounds::Row<'_>> = cases
-        .iter()
-        .zip(med.iter().zip(spans))
-        .map(|((name, _), (&ns, span))| rounds::Row {
-            name,
-            ns,
-            span: Some(span),
-            runs: ROUNDS,
-        })
-        .collect();
-    rounds::write("fan_in_interleaved", &rows);
+    let names: Vec<&str> = cases.iter().map(|(name, _)| *name).collect();
+    rounds::write_interleaved("fan_in_interleaved", &names, &results, ROUNDS);
 }
 
 fn done_futures() -> Vec<Future<u64>> {

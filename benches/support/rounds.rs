@@ -9,6 +9,56 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// What [`interleave`] found for one case: the median of its rounds, and
+/// its fastest and slowest round.
+pub(crate) struct Summary {
+    pub(crate) median: f64,
+    pub(crate) span: (f64, f64),
+}
+
+/// Times `cases` cases in `rounds` rounds whose order rotates (round `r`
+/// starts with case `r % cases`), so that drift of a shared machine hits
+/// every case alike; `run(i)` times case `i` once.
+pub(crate) fn interleave(
+    rounds: usize,
+    cases: usize,
+    mut run: impl FnMut(usize) -> f64,
+) -> Vec<Summary> {
+    let mut ns = vec![Vec::with_capacity(rounds); cases];
+    for round in 0..rounds {
+        for k in 0..cases {
+            let i = (k + round) % cases;
+            ns[i].push(run(i));
+        }
+    }
+    ns.into_iter()
+        .map(|v| {
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(0.0, f64::max);
+            Summary {
+                median: median(v),
+                span: (lo, hi),
+            }
+        })
+        .collect()
+}
+
+/// Writes the [`interleave`]d results of the cases `names` as `group`'s
+/// rows.
+pub(crate) fn write_interleaved(group: &str, names: &[&str], results: &[Summary], runs: usize) {
+    let rows: Vec<Row<'_>> = names
+        .iter()
+        .zip(results)
+        .map(|(name, s)| Row {
+            name,
+            ns: s.median,
+            span: Some(s.span),
+            runs,
+        })
+        .collect();
+    write(group, &rows);
+}
+
 /// One case: its median, the fastest and slowest round if kept, and how
 /// many rounds the median is of.
 pub(crate) struct Row<'a> {
