@@ -989,7 +989,9 @@ impl<T> Future<T> {
             let mut g = self.lock();
             let mut slot = Some(callback);
             let added = self.listen(&mut g, |l| {
-                l.more().callbacks.extend(slot.take());
+                l.more(&self.inner().header.state)
+                    .callbacks
+                    .extend(slot.take());
             });
             drop(g);
             match (added, slot) {
@@ -1011,7 +1013,7 @@ impl<T> Future<T> {
         let mut g = self.lock();
         let mut replaced = None;
         let added = self.listen(&mut g, |l| {
-            let more = l.more();
+            let more = l.more(&self.inner().header.state);
             let entry = key.and_then(|k| more.wakers.iter_mut().find(|(ek, _)| *ek == k));
             match entry {
                 Some((_, w)) => {
@@ -1066,7 +1068,10 @@ impl<T> Future<T> {
             return Poll::Ready(Some(FutureError::not_unique(0, true)));
         }
         let mut g = self.lock();
-        let old = g.more().owner_waker.replace(cx.waker().clone());
+        let old = g
+            .more(&self.inner().header.state)
+            .owner_waker
+            .replace(cx.waker().clone());
         let prev = Word(
             self.inner()
                 .header
@@ -1340,7 +1345,9 @@ impl<T: Send> Future<T> {
             Err(_) => {
                 let mut g = self.lock();
                 let added = self.listen(&mut g, move |l| {
-                    l.more().waiters.push((waiter, token));
+                    l.more(&self.inner().header.state)
+                        .waiters
+                        .push((waiter, token));
                 });
                 drop(g);
                 added.err().map(|w| self.completion_of(w))

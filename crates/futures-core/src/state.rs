@@ -24,7 +24,8 @@
 //! | 6     | `TASK`          | the executor's reference (a [`Task`](crate::Task)) is alive; it never counts as a handle |
 //! | 7     | `SLOT`          | the inline waiter slot is taken: being written, or holding a waiter (see "The inline waiter") |
 //! | 8     | `WAITER`        | the inline waiter slot holds a published waiter |
-//! | 9..   | handles         | the number of user handles ([`Future`](crate::Future) values) |
+//! | 9     | `BOXED`         | the listeners' box was made at some time (never cleared): without it, freeing the cell need not look at the listeners |
+//! | 10..  | handles         | the number of user handles ([`Future`](crate::Future) values) |
 //!
 //! The cell is freed when the handle count is zero and `TASK` is clear. A
 //! completion with no listener is one compare-and-swap that publishes the
@@ -209,10 +210,12 @@ pub(crate) const TASK: usize = 1 << 6;
 pub(crate) const SLOT: usize = 1 << 7;
 /// The inline waiter slot holds a published waiter.
 pub(crate) const WAITER: usize = 1 << 8;
+/// The listeners' box was made (sticky; `cell.rs`, `dealloc`).
+pub(crate) const BOXED: usize = 1 << 9;
 /// One user handle.
-pub(crate) const HANDLE_ONE: usize = 1 << 9;
+pub(crate) const HANDLE_ONE: usize = 1 << 10;
 /// Handle counts past this abort (as `Arc`'s overflow check does).
-pub(crate) const MAX_HANDLES: usize = usize::MAX >> 10;
+pub(crate) const MAX_HANDLES: usize = usize::MAX >> 11;
 
 /// A snapshot of a future's state word (module docs, "The state word").
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -287,7 +290,7 @@ impl fmt::Debug for Word {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "Word({} lifecycle={} listening={} notified={} owner_waiting={} task={} waiter={} handles={})",
+            "Word({} lifecycle={} listening={} notified={} owner_waiting={} task={} waiter={} boxed={} handles={})",
             self.state(),
             self.lifecycle(),
             self.has(LISTENING),
@@ -295,6 +298,7 @@ impl fmt::Debug for Word {
             self.has(OWNER_WAITING),
             self.has(TASK),
             self.has(WAITER),
+            self.has(BOXED),
             self.handles()
         )
     }
