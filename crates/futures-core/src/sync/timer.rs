@@ -10,6 +10,7 @@
 //! cancelled. The function runs under `catch_unwind`: a panic is reported on
 //! stderr and kept for [`Timer::join`], and poisons nothing.
 
+use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::thread;
@@ -20,6 +21,13 @@ use crate::diagnostics::{diagnose, DiagnosticKind};
 use crate::error::TaskError;
 use crate::primitives::{Arc, Condvar, Mutex};
 use crate::unwind;
+
+std::thread_local! {
+    /// The timer whose function this thread runs now (its `Shared`'s
+    /// address), so a join from inside it is refused instead of waiting for
+    /// itself for ever.
+    static RUNNING: Cell<usize> = const { Cell::new(0) };
+}
 
 /// A function that runs once on its own thread after an interval, unless
 /// [`cancel`](Timer::cancel)led first: Python's `threading.Timer`, started.
@@ -183,12 +191,18 @@ impl Timer {
 
     /// Blocks until the timer is done (see
     /// [`is_finished`](Timer::is_finished)); returns `Ok(true)` if the
-    /// function ran, `Ok(false)` if the timer was cancelled first. Do not
-    /// call it from the function itself: it would wait for itself.
+    /// function ran, `Ok(false)` if the timer was cancelled first.
     ///
     /// # Errors
     ///
     /// [`TaskError`] with the panic message if the function panicked.
+    ///
+    /// # Panics
+    ///
+    /// When called from the timer's own function, which it would wait for
+    /// for ever (Python's `join` raises `RuntimeError` there). The panic
+    /// becomes the function's: this timer's joins elsewhere return it as
+    /// the error.
     ///
     /// # Examples
     ///
@@ -200,6 +214,7 @@ impl Timer {
     /// assert_eq!(t.join().unwrap_err().panic_message(), Some("boom"));
     /// ```
     pub fn join(&self) -> Result<bool, TaskError> {
+        self.refuse_self_join();
         let mut phase = self.shared.phase.lock();
         loop {
             if let Phase::Done(outcome) = &*phase {
@@ -211,6 +226,10 @@ impl Timer {
 
     /// [`join`](Timer::join), giving up after `timeout`: `None` if the
     /// timer is not done by then.
+    ///
+    /// # Panics
+    ///
+    /// When called from the timer's own function, as [`join`](Timer::join).
     ///
     /// # Examples
     ///
@@ -229,6 +248,7 @@ impl Timer {
     }
 
     fn join_until(&self, deadline: Option<Instant>) -> Option<Result<bool, TaskError>> {
+        self.refuse_self_join();
         let mut phase = self.shared.phase.lock();
         loop {
             if let Phase::Done(outcome) = &*phase {
@@ -239,6 +259,14 @@ impl Timer {
                 return None;
             }
             phase = sleep_on(&self.shared.cond, phase, sleep);
+        }
+    }
+
+    /// Panics if this thread runs this timer's function (`join`'s rule).
+    fn refuse_self_join(&self) {
+        let me = Arc::as_ptr(&self.shared) as usize;
+        if RUNNING.with(Cell::get) == me {
+            panic!("Timer::join called from the timer's own function: it would wait for itself");
         }
     }
 
@@ -264,7 +292,9 @@ impl Shared {
     /// The timer's thread: sleep, then run `f` unless cancelled.
     fn run(&self, at: Option<Instant>, f: impl FnOnce()) {
         let outcome = if self.sleep_then_claim(at) {
+            let outer = RUNNING.with(|r| r.replace(std::ptr::from_ref(self) as usize));
             let ran = unwind::catch(f);
+            RUNNING.with(|r| r.set(outer));
             if let Err(message) = &ran {
                 diagnose(
                     DiagnosticKind::TimerPanicked,
@@ -325,5 +355,32 @@ mod tests {
             Some(Ok(false))
         ));
         assert_eq!(format!("{t:?}"), "<Timer interval=3600s cancelled>");
+    }
+
+    /// A join from the timer's own function would wait for itself: it
+    /// panics at once (found by an adversarial probe: it hung for ever),
+    /// and joins from elsewhere see that panic; nested timers still join.
+    #[test]
+    fn a_join_from_the_timers_own_function_is_refused() {
+        use std::sync::{mpsc, OnceLock};
+        let me: std::sync::Arc<OnceLock<Timer>> = std::sync::Arc::new(OnceLock::new());
+        let (tx, rx) = mpsc::channel();
+        let inner_me = std::sync::Arc::clone(&me);
+        let t = Timer::start(Duration::from_millis(20), move || {
+            let own = inner_me.wait();
+            let other = Timer::start(Duration::ZERO, || {});
+            let _ = tx.send(other.join_timeout(Duration::from_secs(10)).is_some());
+            let _ = own.join_timeout(Duration::from_secs(3600));
+        });
+        assert!(me.set(t.clone()).is_ok());
+        let outcome = t.join_timeout(Duration::from_secs(10));
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(true), "another timer joins");
+        let err = outcome
+            .expect("the timer ended within 10 s instead of waiting for itself")
+            .expect_err("a self-join panics");
+        assert!(
+            err.panic_message().is_some_and(|m| m.contains("own function")),
+            "{err:?}"
+        );
     }
 }
