@@ -74,6 +74,27 @@ impl<T: Send> Completer<T> {
         self.future().state()
     }
 
+    /// Whether done-callbacks are registered now: completing would run them
+    /// on the completing thread, for as long as they take. An executor that
+    /// counts the completing thread as free before it completes (a process
+    /// pool's slot, so the caller's next submit finds it) asks this first.
+    /// A callback added after the answer still runs, on the same thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures::Completer;
+    /// let (c, f) = Completer::<i32>::new();
+    /// assert!(!c.has_done_callbacks());
+    /// f.add_done_callback(|_| {});
+    /// assert!(c.has_done_callbacks());
+    /// c.complete(Ok(1));
+    /// ```
+    #[must_use]
+    pub fn has_done_callbacks(&self) -> bool {
+        self.future().has_done_callbacks()
+    }
+
     /// Completes the future with `outcome`, releasing the reference: whether
     /// it was accepted (refused if the future was cancelled or completed by
     /// hand meanwhile; the outcome is then dropped).

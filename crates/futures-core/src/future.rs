@@ -42,7 +42,7 @@ use crate::error::{BoxError, FutureError, InvalidStateError, TaskError};
 use crate::primitives::{self, MutexGuard, Nap, Ordering};
 use crate::state::FutureState;
 use crate::state::{
-    self, Cancel, Word, CANCELLED, COMPLETING, FINISHED, HANDLE_ONE, LISTENING, MAX_HANDLES,
+    self, Cancel, Word, BOXED, CANCELLED, COMPLETING, FINISHED, HANDLE_ONE, LISTENING, MAX_HANDLES,
     NOTIFIED, OWNER_WAITING, PENDING, RUNNING, SLOT, TASK, WAITER,
 };
 use crate::trace;
@@ -154,6 +154,17 @@ impl<T> Future<T> {
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Listeners<T>> {
         self.inner().listeners.lock()
+    }
+
+    /// Whether done-callbacks wait for the completion (`Completer`).
+    pub(crate) fn has_done_callbacks(&self) -> bool {
+        // Without `BOXED` no callback was ever stored: no lock needed.
+        self.word().has(BOXED)
+            && self
+                .lock()
+                .more
+                .as_ref()
+                .is_some_and(|m| !m.callbacks.is_empty())
     }
 
     /// The current state.

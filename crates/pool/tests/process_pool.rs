@@ -434,6 +434,28 @@ fn a_deep_result_does_not_kill_the_parent() {
     assert_eq!(value(&ex.submit(ident, 7).unwrap(), secs(30.0)), 7);
 }
 
+/// A done-callback that waits for a task another thread submits: its slot
+/// must not count as ready while the callback runs, or that submit starts
+/// no second worker and waits for the callback, which waits for it (found
+/// by an adversarial probe: deadlocked 3 runs in 3).
+fn a_blocking_done_callback_does_not_hold_back_other_submits() {
+    let ex = pool_n(2);
+    let (tx, rx) = std::sync::mpsc::channel::<u64>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<Option<u64>>();
+    let a = ex.submit(ident, 1).unwrap();
+    a.add_done_callback(move |_| {
+        let _ = done_tx.send(rx.recv_timeout(secs(30.0)).ok());
+    });
+    assert_eq!(value(&a, secs(30.0)), 1);
+    let b = ex.submit(ident, 2).unwrap();
+    let got = b
+        .result_timeout(secs(20.0))
+        .map(|v| *v)
+        .expect("the second task ran while the first one's callback waited for it");
+    tx.send(got).unwrap();
+    assert_eq!(done_rx.recv_timeout(secs(30.0)), Ok(Some(2)));
+}
+
 fn long_string(n: usize) -> String {
     "y".repeat(n)
 }
@@ -1631,6 +1653,10 @@ fn main() {
         support::case!(worker_aborts_while_serializing, 30),
         support::case!(result_deserialize_fails_in_parent, 30),
         support::case!(a_deep_result_does_not_kill_the_parent, 60),
+        support::case!(
+            a_blocking_done_callback_does_not_hold_back_other_submits,
+            60
+        ),
         support::case!(a_parent_with_closed_stdio_still_starts_workers, 60),
         support::case!(small_frame_limits_keep_failures_readable, 60),
         support::case!(protocol_garbage_kills_the_worker, 60),

@@ -374,12 +374,17 @@ mod tests {
         });
         assert!(me.set(t.clone()).is_ok());
         let outcome = t.join_timeout(Duration::from_secs(10));
-        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(true), "another timer joins");
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(10)),
+            Ok(true),
+            "another timer joins"
+        );
         let err = outcome
             .expect("the timer ended within 10 s instead of waiting for itself")
             .expect_err("a self-join panics");
         assert!(
-            err.panic_message().is_some_and(|m| m.contains("own function")),
+            err.panic_message()
+                .is_some_and(|m| m.contains("own function")),
             "{err:?}"
         );
     }

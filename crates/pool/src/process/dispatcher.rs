@@ -708,10 +708,14 @@ fn run_jobs(
             RunOutcome::Reply(reply) => {
                 info.running.store(0, Ordering::Relaxed);
                 let retire = inflight.is_empty() && per_child.is_some_and(|n| w.tasks_done >= n);
-                if inflight.is_empty() && !retire {
+                if inflight.is_empty() && !retire && !head.sink.has_done_callbacks() {
                     // Ready before the caller can see the result, so its
                     // next submit finds this worker (CPython's
-                    // test_idle_process_reuse_one).
+                    // test_idle_process_reuse_one). Not when done-callbacks
+                    // will run here first: for as long as they take, a
+                    // submit from any thread must count this slot busy and
+                    // start another (a callback waiting for a task another
+                    // thread submits deadlocked the pool).
                     pool.mark_ready(marks);
                 }
                 let ok = head.complete(reply);

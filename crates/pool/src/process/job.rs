@@ -25,6 +25,8 @@ pub(crate) trait Sink: Send {
     fn finish(self: Box<Self>, payload: &[u8]) -> bool;
     /// The future's state (for `Debug`).
     fn state(&self) -> FutureState;
+    /// Whether completing would run done-callbacks on this thread now.
+    fn has_done_callbacks(&self) -> bool;
 }
 
 /// One task's future. Dropped without an outcome (only if a slot thread
@@ -53,6 +55,9 @@ impl<R: DeserializeOwned + Send + 'static> Sink for One<R> {
     }
     fn state(&self) -> FutureState {
         self.0.state()
+    }
+    fn has_done_callbacks(&self) -> bool {
+        self.0.has_done_callbacks()
     }
 }
 
@@ -83,6 +88,9 @@ impl<R: DeserializeOwned + Send + 'static> Sink for Chunk<R> {
     }
     fn state(&self) -> FutureState {
         self.0.state()
+    }
+    fn has_done_callbacks(&self) -> bool {
+        self.0.has_done_callbacks()
     }
 }
 
