@@ -450,7 +450,7 @@ fn a_blocking_done_callback_does_not_hold_back_other_submits() {
     let b = ex.submit(ident, 2).unwrap();
     let got = b
         .result_timeout(secs(20.0))
-        .map(|v| *v)
+        .copied()
         .expect("the second task ran while the first one's callback waited for it");
     tx.send(got).unwrap();
     assert_eq!(done_rx.recv_timeout(secs(30.0)), Ok(Some(2)));
