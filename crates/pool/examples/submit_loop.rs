@@ -9,9 +9,9 @@
 //! `valgrind --tool=callgrind target/release/examples/submit_loop 10000 10`
 //! (then the same with `20` rounds). With `BORROW=1` the results are read
 //! with `result()` (then the handles dropped) instead of `into_result()`.
-//! It prints the median and the fastest batch in ns per task: an A/B of two
-//! builds alternated in one shell is steadier than the interleaved bench,
-//! whose peers change the heap between cases.
+//! It prints the median and the fastest batch in ns per task (wall clock:
+//! on a shared machine, compare builds with the instruction and miss
+//! counts, or with the interleaved bench, rather than by these).
 
 use std::time::Instant;
 
