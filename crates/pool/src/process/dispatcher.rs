@@ -194,7 +194,10 @@ impl Pool {
         self.queued.store(st.queue.len(), Ordering::Relaxed);
         let mut new_slot = None;
         // A done-callback on a ready slot's thread that submits (and may
-        // wait) cannot count that slot: it is busy until the callback returns.
+        // wait) cannot count that slot: it is busy until the callback
+        // returns. (A slot whose future had callbacks is not marked ready
+        // before it completes, `run_jobs`; this covers one added after that
+        // look.)
         let own_ready = READY_HERE.with(std::cell::Cell::get)
             && SLOT_OF.with(std::cell::Cell::get) == Arc::as_ptr(self) as usize;
         let available = (st.idle + st.starting + st.ready).saturating_sub(usize::from(own_ready));
