@@ -15,7 +15,12 @@
 //! * a failed item fails only its own place (`Err(FutureError::Failed)`);
 //! * each future is taken out of the map before its value is, so the map
 //!   keeps no reference to results already handed out;
-//! * dropping the map cancels every future that has not started.
+//! * dropping the map cancels every future that has not started;
+//! * an input iterator that panics (in `map` or in a buffered map's `next`)
+//!   is not read again; the panic goes on to the caller, and every future
+//!   the map submitted stays in it (so in `map` the map is dropped at once
+//!   and cancels them all; after a panic in `next` the map still yields
+//!   the items it holds).
 //!
 //! The process pool's chunks (one task for `chunksize` items) are slots that
 //! yield several items.
@@ -277,34 +282,19 @@ impl<T> Map<T> {
     /// # Errors
     ///
     /// The first submit error; every future submitted before it is cancelled.
-    pub(crate) fn start(mut source: Source<T>, options: MapOptions) -> Result<Self, SubmitError> {
-        let deadline = options.timeout.and_then(|t| Instant::now().checked_add(t));
+    pub(crate) fn start(source: Source<T>, options: MapOptions) -> Result<Self, SubmitError> {
         let limit = options.buffersize.unwrap_or(usize::MAX);
-        let mut slots = VecDeque::new();
-        let mut exhausted = false;
-        while slots.len() < limit {
-            match source() {
-                Some(Ok(slot)) => slots.push_back(slot),
-                Some(Err(e)) => {
-                    slots.iter().for_each(Slot::cancel);
-                    return Err(e);
-                }
-                None => {
-                    exhausted = true;
-                    break;
-                }
+        // The map exists before the first submit: if a submit is refused or
+        // the input panics, dropping it cancels what was submitted so far.
+        let mut map = Map::new(Some(source), options);
+        while map.slots.len() < limit {
+            match map.pull() {
+                Some(Ok(slot)) => map.slots.push_back(slot),
+                Some(Err(e)) => return Err(e),
+                None => break,
             }
         }
-        Ok(Map {
-            slots,
-            ready: VecDeque::new(),
-            source: if exhausted { None } else { Some(source) },
-            buffered: options.buffersize.is_some(),
-            deadline,
-            handed_out: 0,
-            pending_error: None,
-            ended: false,
-        })
+        Ok(map)
     }
 
     /// A map whose whole input is submitted now, from `slots` (the thread
@@ -317,27 +307,39 @@ impl<T> Map<T> {
         slots: impl Iterator<Item = Result<Slot<T>, SubmitError>>,
         options: MapOptions,
     ) -> Result<Self, SubmitError> {
-        let deadline = options.timeout.and_then(|t| Instant::now().checked_add(t));
-        let mut taken = VecDeque::new();
+        // As in `start`: a refusal or a panic of the input drops the map,
+        // which cancels every future submitted before it.
+        let mut map = Map::new(None, options);
         for slot in slots {
-            match slot {
-                Ok(s) => taken.push_back(s),
-                Err(e) => {
-                    taken.iter().for_each(Slot::cancel);
-                    return Err(e);
-                }
-            }
+            map.slots.push_back(slot?);
         }
-        Ok(Map {
-            slots: taken,
+        Ok(map)
+    }
+
+    /// An empty map; its deadline counts from now.
+    fn new(source: Option<Source<T>>, options: MapOptions) -> Self {
+        Map {
+            slots: VecDeque::new(),
             ready: VecDeque::new(),
-            source: None,
-            buffered: false,
-            deadline,
+            source,
+            buffered: options.buffersize.is_some(),
+            deadline: options.timeout.and_then(|t| Instant::now().checked_add(t)),
             handed_out: 0,
             pending_error: None,
             ended: false,
-        })
+        }
+    }
+
+    /// Reads and submits the next input item. The source is held outside
+    /// the map while it runs, so an input that panics is not read again;
+    /// `None` at the end of the input (the source is then dropped).
+    fn pull(&mut self) -> Option<Result<Slot<T>, SubmitError>> {
+        let mut source = self.source.take()?;
+        let next = source();
+        if next.is_some() {
+            self.source = Some(source);
+        }
+        next
     }
 
     /// A map over futures that an executor outside this crate submitted,
@@ -421,16 +423,13 @@ impl<T> Map<T> {
         if !self.buffered {
             return;
         }
-        let Some(source) = self.source.as_mut() else {
-            return;
-        };
-        match source() {
+        match self.pull() {
             Some(Ok(slot)) => self.slots.push_back(slot),
             Some(Err(e)) => {
                 self.source = None;
                 self.ready_error_after_slots(e);
             }
-            None => self.source = None,
+            None => {}
         }
     }
 
@@ -472,12 +471,19 @@ impl<T> Iterator for Map<T> {
                 self.handed_out += 1;
                 return Some(r);
             }
-            let Some(slot) = self.slots.pop_front() else {
+            if self.slots.is_empty() {
                 let last = self.pending_error.take();
                 self.end();
                 return last.map(Err);
-            };
+            }
+            // Read one more item before taking this one out (CPython's
+            // order), so that an input that panics here leaves every
+            // submitted future in the map, which cancels them when dropped.
             self.refill();
+            let slot = self
+                .slots
+                .pop_front()
+                .expect("a slot was there before the refill, which only adds");
             if !slot.wait(self.deadline) {
                 slot.cancel();
                 return Some(Err(self.timeout_error(slot.items())));
