@@ -1608,6 +1608,291 @@ fn callback_that_submits_and_waits_does_not_deadlock() {
     );
 }
 
+// ------------------------------------------------------- idle workers
+
+fn sigkill(pid: u32) {
+    // SAFETY: kill(2) touches no memory; `pid` is a worker of ours that the
+    // pool has not reaped (it lists it), so it names no other process.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGKILL);
+    }
+}
+
+/// Whether our child `pid` is gone: reaped, not a zombie of ours.
+fn reaped(pid: u32) -> bool {
+    support::stat(pid).is_none_or(|(state, ppid)| ppid != std::process::id() || state == 'X')
+}
+
+/// The worker pids the pool lists as live (its `Debug` picture).
+fn listed_pids(ex: &ProcessPoolExecutor) -> Vec<u32> {
+    let picture = format!("{ex:?}");
+    picture
+        .split(" pid ")
+        .skip(1)
+        .filter_map(|rest| rest.split(' ').next()?.parse().ok())
+        .collect()
+}
+
+/// Every pid the pool lists is a live child of ours (not a zombie).
+fn listed_pids_are_live(ex: &ProcessPoolExecutor) -> bool {
+    listed_pids(ex).iter().all(|&p| {
+        support::stat(p).is_some_and(|(state, ppid)| ppid == std::process::id() && state != 'Z')
+    })
+}
+
+/// A worker `SIGKILL`ed while idle is noticed without a job: reaped at once
+/// (no zombie), no longer counted or listed, replaced (it had run a task);
+/// nothing fails; later submits run; and a shutdown right after an idle
+/// death is prompt. Before: the zombie stayed, counted live, until a job
+/// came.
+fn idle_worker_death_is_noticed_without_a_job() {
+    let ex = pool_n(2);
+    let a = ex.submit(pid_after, 200).unwrap();
+    let b = ex.submit(pid_after, 200).unwrap();
+    let (a, b) = (value(&a, secs(10.0)), value(&b, secs(10.0)));
+    assert_ne!(a, b, "two workers");
+    wait_until(secs(5.0), "both slots to sleep", || {
+        ex.stats().sleeping == 2
+    });
+    sigkill(a);
+    wait_until(
+        secs(2.0),
+        &format!("worker {a}, killed while idle, to be reaped"),
+        || reaped(a),
+    );
+    wait_until(secs(2.0), "the pool to stop listing the dead pid", || {
+        !listed_pids(&ex).contains(&a)
+    });
+    wait_until(secs(5.0), "a replacement for the dead worker", || {
+        ex.stats().workers == 2 && listed_pids_are_live(&ex)
+    });
+    let s = ex.stats();
+    assert_eq!((s.completed, s.failed, s.broken), (2, 0, false), "{s:?}");
+    let later: Vec<_> = (0..6).map(|_| ex.submit(pid_after, 20).unwrap()).collect();
+    for f in &later {
+        assert_ne!(value(f, secs(10.0)), a, "a dead worker ran a task");
+    }
+    // A death just before shutdown: shutdown still returns at once.
+    wait_until(secs(5.0), "both slots to sleep again", || {
+        ex.stats().sleeping == 2
+    });
+    for p in listed_pids(&ex) {
+        sigkill(p);
+    }
+    let t = Instant::now();
+    ex.shutdown(true, false);
+    assert!(t.elapsed() < secs(1.0), "shutdown took {:?}", t.elapsed());
+    let s = ex.stats();
+    assert_eq!((s.workers, s.failed), (0, 0), "{s:?}");
+}
+
+fn exit_soon() {
+    std::thread::spawn(|| {
+        std::thread::sleep(ms(300));
+        std::process::exit(7);
+    });
+}
+
+/// A worker that dies idle before it ran anything (here: its initializer
+/// leaves a thread that exits 300 ms later) is replaced only when a job
+/// comes, not in a loop. The first worker ran a task, so it is replaced at
+/// once; its replacement dies too and is left dead until the next submit.
+fn a_worker_that_dies_idle_unused_is_replaced_on_demand() {
+    let ex = pool(
+        ProcessPoolExecutor::builder()
+            .max_workers(1)
+            .initializer(exit_soon),
+    );
+    let first = value(&ex.submit(pid, ()).unwrap(), secs(10.0));
+    wait_until(secs(5.0), "the first worker to exit and be reaped", || {
+        reaped(first)
+    });
+    let started = |ex: &ProcessPoolExecutor| -> u64 {
+        let picture = format!("{ex:?}");
+        let n = picture
+            .split("workers_started: ")
+            .nth(1)
+            .expect("workers_started");
+        n.split(',').next().unwrap().parse().unwrap()
+    };
+    wait_until(secs(5.0), "the replacement to die unused", || {
+        started(&ex) == 2 && ex.stats().workers == 0
+    });
+    std::thread::sleep(ms(1000));
+    let s = ex.stats();
+    assert_eq!((started(&ex), s.workers, s.failed), (2, 0, 0), "{ex:?}");
+    // A job brings a worker back (it runs before its 300 ms are up).
+    let again = value(&ex.submit(pid, ()).unwrap(), secs(10.0));
+    assert_ne!(again, first);
+    assert_eq!(started(&ex), 3, "{ex:?}");
+    ex.shutdown(true, false);
+}
+
+/// Sets `CF_TEST_REFUSE_START` (workers inherit it) until dropped.
+struct RefuseStart;
+
+impl RefuseStart {
+    fn new() -> Self {
+        std::env::set_var("CF_TEST_REFUSE_START", "1");
+        RefuseStart
+    }
+}
+
+impl Drop for RefuseStart {
+    fn drop(&mut self) {
+        std::env::remove_var("CF_TEST_REFUSE_START");
+    }
+}
+
+/// An idle death whose replacement cannot start breaks nothing by itself
+/// (it lost no task): the pool stays usable until a job needs a worker,
+/// and that start failing breaks it, as it would have without the death.
+fn an_idle_death_whose_replacement_cannot_start_breaks_nothing() {
+    let ex = pool(
+        ProcessPoolExecutor::builder()
+            .max_workers(1)
+            .try_initializer(refuse_start_if_asked),
+    );
+    let w = value(&ex.submit(pid, ()).unwrap(), secs(10.0));
+    wait_until(secs(5.0), "the slot to sleep", || ex.stats().sleeping == 1);
+    let refuse = RefuseStart::new();
+    sigkill(w);
+    wait_until(secs(2.0), "the idle worker to be reaped", || reaped(w));
+    // The replacement's start (which fails) takes a moment.
+    std::thread::sleep(ms(500));
+    let s = ex.stats();
+    assert!(!s.broken && s.failed == 0 && s.workers == 0, "{s:?}");
+    let f = ex.submit(pid, ()).expect("not broken yet");
+    let e = task_error(&f, secs(10.0));
+    assert!(
+        e.is_broken() && e.to_string().contains("refused to start"),
+        "{e}"
+    );
+    drop(refuse);
+    assert!(ex.submit(pid, ()).unwrap_err().is_broken());
+    let t = Instant::now();
+    ex.shutdown(true, false);
+    assert!(t.elapsed() < secs(1.0), "shutdown took {:?}", t.elapsed());
+}
+
+/// Leaves a thread in the worker that, `after_ms` after the reply, writes a
+/// frame header nobody asked for (mode 0) or shuts the connection down
+/// (mode 1; the worker then reads end-of-file and exits 0).
+fn misbehave_later((mode, after_ms): (u8, u64)) -> u32 {
+    let fd = connection_fd();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(after_ms));
+        match mode {
+            0 => write_raw(&header(0, 4, 12345)),
+            // SAFETY: shutdown(2) of the worker's own socket.
+            _ => unsafe {
+                libc::shutdown(fd, libc::SHUT_RDWR);
+            },
+        }
+    });
+    std::process::id()
+}
+
+/// An idle worker that writes out of turn, or hangs up, is reaped (killed
+/// if it wrote) without a job, and replaced; nothing fails.
+fn an_idle_worker_that_speaks_or_hangs_up_is_replaced() {
+    for mode in [0u8, 1] {
+        let ex = pool_n(1);
+        let w = value(
+            &ex.submit(misbehave_later, (mode, 100)).unwrap(),
+            secs(10.0),
+        );
+        wait_until(
+            secs(3.0),
+            &format!("worker {w} (mode {mode}) to be reaped without a job"),
+            || reaped(w),
+        );
+        wait_until(secs(5.0), "a replacement", || {
+            ex.stats().workers == 1 && listed_pids_are_live(&ex) && !listed_pids(&ex).contains(&w)
+        });
+        let s = ex.stats();
+        assert_eq!((s.completed, s.failed), (1, 0), "{s:?}");
+        assert_ne!(value(&ex.submit(pid, ()).unwrap(), secs(10.0)), w);
+    }
+}
+
+/// The pid of the worker running a task (the pool's `Debug` picture).
+fn running_pid(ex: &ProcessPoolExecutor) -> Option<u32> {
+    let picture = format!("{ex:?}");
+    picture.split(" pid ").skip(1).find_map(|rest| {
+        let mut it = rest.split(' ');
+        let pid = it.next()?.parse().ok()?;
+        let job: u64 = it
+            .nth(1)?
+            .trim_end_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .ok()?;
+        (job != 0).then_some(pid)
+    })
+}
+
+/// After `shutdown(wait=false)`: an idle worker killed is reaped at once and
+/// not replaced (nothing is queued); a busy one killed fails its task with
+/// the death; a task still queued runs on a replacement; every process is
+/// reaped in the end.
+fn worker_deaths_after_shutdown_without_wait() {
+    let ex = pool_n(2);
+    let (a, b) = (
+        ex.submit(pid_after, 200).unwrap(),
+        ex.submit(pid_after, 200).unwrap(),
+    );
+    let (a, b) = (value(&a, secs(10.0)), value(&b, secs(10.0)));
+    wait_until(secs(5.0), "both slots to sleep", || {
+        ex.stats().sleeping == 2
+    });
+    let busy = ex.submit(sleeps, 60_000).unwrap();
+    wait_until(secs(10.0), "the long task to run", || {
+        busy.running() && running_pid(&ex).is_some()
+    });
+    let busy_pid = running_pid(&ex).unwrap();
+    let idle = if busy_pid == a { b } else { a };
+    ex.shutdown(false, false);
+    sigkill(idle);
+    wait_until(
+        secs(2.0),
+        "the idle worker, killed after shutdown, to be reaped",
+        || reaped(idle),
+    );
+    wait_until(secs(2.0), "the pool to list only the busy worker", || {
+        listed_pids(&ex) == [busy_pid]
+    });
+    std::thread::sleep(ms(300));
+    assert_eq!(
+        listed_pids(&ex),
+        [busy_pid],
+        "replaced after shutdown: {ex:?}"
+    );
+    sigkill(busy_pid);
+    assert_eq!(
+        died(&task_error(&busy, secs(5.0))),
+        (busy_pid, ExitCause::Signal(libc::SIGKILL))
+    );
+    wait_until(secs(5.0), "every worker to be reaped", || {
+        ex.stats().workers == 0 && support::children().is_empty()
+    });
+    // A task queued behind a worker that dies after shutdown(wait=false)
+    // still runs, on a replacement.
+    let ex = pool_n(1);
+    let busy = ex.submit(sleeps, 60_000).unwrap();
+    wait_until(secs(10.0), "the long task to run", || {
+        busy.running() && running_pid(&ex).is_some()
+    });
+    let busy_pid = running_pid(&ex).unwrap();
+    let queued = ex.submit(pid, ()).unwrap();
+    ex.shutdown(false, false);
+    sigkill(busy_pid);
+    assert_eq!(died(&task_error(&busy, secs(5.0))).0, busy_pid);
+    assert_ne!(value(&queued, secs(10.0)), busy_pid);
+    wait_until(secs(5.0), "every worker to be reaped", || {
+        ex.stats().workers == 0 && support::children().is_empty()
+    });
+}
+
 fn main() {
     support::quiet_deliberate_faults();
     // Only this check runs before `init()`: a pool in a program that never
@@ -1695,5 +1980,13 @@ fn main() {
         support::case!(stats_and_max_workers, 30),
         support::case!(into_result_never_sees_the_pool_as_a_handle, 60),
         support::case!(callback_that_submits_and_waits_does_not_deadlock, 60),
+        support::case!(idle_worker_death_is_noticed_without_a_job, 30),
+        support::case!(a_worker_that_dies_idle_unused_is_replaced_on_demand, 30),
+        support::case!(an_idle_worker_that_speaks_or_hangs_up_is_replaced, 30),
+        support::case!(
+            an_idle_death_whose_replacement_cannot_start_breaks_nothing,
+            30
+        ),
+        support::case!(worker_deaths_after_shutdown_without_wait, 30),
     ]);
 }

@@ -9,6 +9,11 @@
 //! it, fails that one job, and starts a new worker. Slots start on demand,
 //! up to `max_workers`.
 //!
+//! An idle slot sleeps on the pool's condvar, but wakes every
+//! [`IDLE_CHECK`] to look at its worker (`WorkerProcess::check_idle`), so a
+//! worker that dies, hangs up or writes while idle is reaped and counted
+//! gone at once; no job fails. See [`Restart`] for when it is replaced.
+//!
 //! Queued jobs stay `Pending` (cancellable) until a slot takes them; a slot
 //! takes a job only when its worker is idle, so a worker holds at most one
 //! task. The one exception is `map`'s jobs, whose futures only the `Map`
@@ -22,9 +27,10 @@
 //!
 //! A slot counts as *ready* (it will look at the queue again without being
 //! woken) from the moment it has its reply, before it completes the future,
-//! and while it spins for [`IDLE_SPIN`] before sleeping: a caller that
-//! submits the next task right after `result()` returns finds it ready, and
-//! neither starts a second worker nor pays a wake-up.
+//! while it spins for [`IDLE_SPIN`] before sleeping, and while it looks at
+//! its idle worker (and replaces it, if it died): a caller that submits the
+//! next task right after `result()` returns finds it ready, and neither
+//! starts a second worker nor pays a wake-up.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -37,7 +43,7 @@ use concurrent_futures_core::{trace, TaskError};
 
 use super::job::Job;
 use super::protocol::ProtocolError;
-use super::worker::{PidCell, RunOutcome, SpawnConfig, WorkerProcess};
+use super::worker::{IdleEnd, PidCell, RunOutcome, SpawnConfig, WorkerProcess};
 use crate::error::SubmitError;
 use crate::lifecycle::{Lifecycle, Queued};
 use crate::primitives::{Condvar, Mutex, MutexGuard};
@@ -106,6 +112,24 @@ pub(crate) struct Pool {
 /// CPU, see `worker.rs`'s `REPLY_SPIN`) before it sleeps on the condvar:
 /// sequential `submit` + `result` calls come back within microseconds.
 const IDLE_SPIN: Duration = Duration::from_micros(50);
+
+/// How often a slot asleep beside an idle worker wakes to look at it
+/// (`WorkerProcess::check_idle`: one `poll`): a worker that dies, hangs up
+/// or writes while it holds no task is reaped, and counted gone, within
+/// this much, not when the next job comes.
+const IDLE_CHECK: Duration = Duration::from_millis(100);
+
+/// What an idle slot is to do next (`Pool::next_job`).
+#[derive(Debug)]
+enum Next {
+    /// Run this job.
+    Job(Job),
+    /// Exit: the pool broke, or shut down and drained.
+    Exit,
+    /// Nothing came for the look-after time: look at the idle worker, then
+    /// ask again.
+    Look,
+}
 
 /// How long `terminate_workers` waits after `SIGTERM` before it sends
 /// `SIGKILL` to the workers still alive.
@@ -274,24 +298,28 @@ impl Pool {
         }
     }
 
-    /// The next job for a slot whose worker is idle; `None` when the slot
-    /// should exit (broken, or shut down and drained with an empty queue).
-    fn next_job(&self, marks: &mut Marks) -> Option<Job> {
+    /// The next job for a slot whose worker is idle; [`Next::Exit`] when
+    /// the slot should exit (broken, or shut down and drained with an empty
+    /// queue). With `look_after`, a slot that slept that long with nothing
+    /// to do returns [`Next::Look`] to look at its worker; `spin` says
+    /// whether it spins for [`IDLE_SPIN`] first (not again after a look).
+    fn next_job(&self, marks: &mut Marks, spin: bool, look_after: Option<Duration>) -> Next {
         let mut st = self.lock();
         Self::unmark(&mut st, marks);
-        let mut spun = cfg!(loom);
+        let mut spun = cfg!(loom) || !spin;
+        let mut look_at = None;
         loop {
             if self.lc.broken() {
-                return None;
+                return Next::Exit;
             }
             if let Some(job) = st.queue.pop_front() {
                 self.queued.store(st.queue.len(), Ordering::Relaxed);
-                return Some(job);
+                return Next::Job(job);
             }
             // Closed, checked under the lock submitters push under: no job
             // can be accepted any more.
             if self.lc.drained() {
-                return None;
+                return Next::Exit;
             }
             if !spun {
                 // Still counted ready while it spins, so a submit now
@@ -308,7 +336,23 @@ impl Pool {
                 continue;
             }
             st.idle += 1;
-            st = self.work.wait(st);
+            st = match look_after {
+                None => self.work.wait(st),
+                Some(every) => {
+                    let at = *look_at.get_or_insert_with(|| Instant::now() + every);
+                    let left = at.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        // Counted ready while it looks (it comes back to
+                        // the queue without a wake-up), so a submit now
+                        // starts no other slot; undone by the next call.
+                        st.idle -= 1;
+                        st.ready += 1;
+                        marks.ready = true;
+                        return Next::Look;
+                    }
+                    self.work.wait_timeout(st, left)
+                }
+            };
             st.idle -= 1;
         }
     }
@@ -580,6 +624,41 @@ impl Drop for Slot<'_> {
     }
 }
 
+/// When a slot without a worker starts the next one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Restart {
+    /// At once: the first worker, or the replacement of one that died
+    /// running a task or retired. A start that fails breaks the pool.
+    Now,
+    /// At once, replacing a worker that died idle after it had run a task.
+    /// That death lost no task, so a start that fails breaks nothing: the
+    /// slot waits for a job ([`Restart::OnDemand`]), which tries again.
+    AfterIdleDeath,
+    /// Only when a job comes: the last worker died idle before it ran any
+    /// task (its initializer may have left something that ends it), so it
+    /// is not restarted in a loop.
+    OnDemand,
+}
+
+impl Slot<'_> {
+    /// Looks at the slot's idle worker. One that ended, hung up or wrote
+    /// out of turn is reaped, reported and let go, and the answer says when
+    /// to start the next.
+    fn check_idle(&mut self) -> Option<Restart> {
+        let pid = self.info.cell.get().unwrap_or(0) as usize; // for the trace
+        let w = self.worker.as_mut()?;
+        let end: IdleEnd = w.check_idle(&self.info.cell)?;
+        let used = w.tasks_done > 0;
+        self.worker = None;
+        trace::worker_died("process", pid, &end);
+        Some(if used {
+            Restart::AfterIdleDeath
+        } else {
+            Restart::OnDemand
+        })
+    }
+}
+
 /// The life of one slot thread: see the module docs.
 fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
     SLOT_OF.with(|s| s.set(Arc::as_ptr(pool) as usize));
@@ -594,8 +673,10 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
     };
     let mut carried: Option<Job> = None;
     let mut had_worker = false; // a later start replaces a dead or retired one
+    let mut restart = Restart::Now;
+    let mut spin = true; // not again after a look at an idle worker
     loop {
-        if slot.worker.is_none() {
+        if slot.worker.is_none() && (carried.is_some() || restart != Restart::OnDemand) {
             if !pool.wants_worker(carried.is_some()) {
                 if let Some(job) = carried.take() {
                     let why = if pool.lock().killed {
@@ -611,12 +692,18 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
                 Ok(w) => {
                     pool.note_started();
                     slot.worker = Some(w);
+                    restart = Restart::Now;
                     let pid = info.cell.get().unwrap_or(0) as usize;
                     if std::mem::replace(&mut had_worker, true) {
                         trace::worker_replaced("process", pid);
                     } else {
                         trace::worker_spawned("process", pid);
                     }
+                }
+                Err(_) if carried.is_none() && restart == Restart::AfterIdleDeath => {
+                    // Nothing is lost: the next job tries again, and breaks
+                    // the pool if that start fails too.
+                    restart = Restart::OnDemand;
                 }
                 Err(e) => {
                     // Every future hears of it: the pool breaks.
@@ -627,23 +714,30 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
         }
         let job = match carried.take() {
             Some(job) => job,
-            None => match pool.next_job(&mut slot.marks) {
-                Some(job) => job,
-                None => break,
-            },
+            None => {
+                let look = slot.worker.is_some().then_some(IDLE_CHECK);
+                match pool.next_job(&mut slot.marks, spin, look) {
+                    Next::Job(job) => job,
+                    Next::Exit => break,
+                    Next::Look => {
+                        spin = false;
+                        if let Some(r) = slot.check_idle() {
+                            restart = r;
+                        }
+                        continue;
+                    }
+                }
+            }
         };
-        let Some(w) = slot.worker.as_mut() else {
+        spin = true;
+        if slot.worker.is_none() {
             carried = Some(job);
             continue;
-        };
-        if !w.is_healthy() {
-            // Died or spoke out of turn while idle: replace it; the job
-            // never reached it.
-            let pid = info.cell.get().unwrap_or(0) as usize;
-            if let Some(w) = slot.worker.take() {
-                w.kill(&info.cell);
-            }
-            trace::worker_died("process", pid, &"it exited or wrote out of turn while idle");
+        }
+        if let Some(r) = slot.check_idle() {
+            // It ended or spoke out of turn while idle: the job never
+            // reached it, and goes to its replacement.
+            restart = r;
             carried = Some(job);
             continue;
         }
@@ -807,7 +901,7 @@ mod loom_models {
                 ready: false,
             };
             let mut got = 0;
-            while let Some(j) = p.next_job(&mut marks) {
+            while let Next::Job(j) = p.next_job(&mut marks, true, None) {
                 got += 1;
                 drop(j);
             }
@@ -843,7 +937,7 @@ mod loom_models {
                     starting: false,
                     ready: false,
                 };
-                p2.next_job(&mut marks).is_some()
+                matches!(p2.next_job(&mut marks, true, None), Next::Job(_))
             });
             let (j, _f) = job(&p);
             p.submit(j).unwrap();
@@ -927,7 +1021,7 @@ mod loom_models {
             p.mark_ready(&mut marks);
             let p2 = p.clone();
             let slot = loom::thread::spawn(move || {
-                let got = p2.next_job(&mut marks).is_some();
+                let got = matches!(p2.next_job(&mut marks, true, None), Next::Job(_));
                 (got, marks.ready)
             });
             let (j, _f) = job(&p);

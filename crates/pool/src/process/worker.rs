@@ -147,6 +147,34 @@ pub(crate) enum RunOutcome {
     Protocol(u32, String),
 }
 
+/// Why a worker that held no task was let go (it has been reaped); see
+/// [`WorkerProcess::check_idle`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum IdleEnd {
+    /// Its process ended, or it hung up (and then ended, or was killed
+    /// after the grace period): how it ended.
+    Ended(ExitCause),
+    /// It wrote while it held no task (a protocol error); it was killed.
+    Spoke,
+}
+
+impl std::fmt::Display for IdleEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdleEnd::Ended(cause) => write!(f, "it {cause} while idle"),
+            IdleEnd::Spoke => f.write_str("it wrote out of turn while idle, and was killed"),
+        }
+    }
+}
+
+/// What an idle worker's socket holds (`WorkerProcess::peek`).
+enum Peek {
+    Nothing,
+    Bytes,
+    /// End-of-file, or an error such as a reset.
+    Closed,
+}
+
 /// How long the slot spins (non-blocking reads, yielding the CPU between
 /// them) for a reply before it sleeps in `poll`: a tiny task's reply comes
 /// within microseconds, and a read that finds it saves the sleep and the
@@ -509,13 +537,12 @@ impl WorkerProcess {
         }
     }
 
-    /// Whether the idle worker is alive, quiet and connected: nothing
-    /// buffered, nothing readable (no unsolicited bytes, no end-of-file),
-    /// and its process has not exited.
-    pub(crate) fn is_healthy(&mut self) -> bool {
-        if !self.reader.buffer().is_empty() {
-            return false;
-        }
+    /// Looks at a worker that holds no task: `None` if it is alive, quiet
+    /// and connected (nothing buffered, nothing readable, its process not
+    /// ended). Otherwise it is reaped here (killed first if it is still
+    /// alive) and the caller drops it: it ended, hung up, or wrote out of
+    /// turn. One `poll` with a zero timeout when all is well.
+    pub(crate) fn check_idle(&mut self, cell: &PidCell) -> Option<IdleEnd> {
         let conn = self.conn();
         let mut fds = [
             libc::pollfd {
@@ -531,7 +558,50 @@ impl WorkerProcess {
         ];
         // SAFETY: poll reads and writes exactly the two `pollfd`s we pass.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, 0) };
-        n == 0 && (conn.pidfd.is_some() || has_exited(self.pid).ok() == Some(false))
+        let ended = fds[1].revents != 0
+            || (conn.pidfd.is_none() && has_exited(self.pid).ok() != Some(false));
+        if ended {
+            return Some(IdleEnd::Ended(self.reap_after_eof_in_place(cell)));
+        }
+        if self.reader.buffer().is_empty() {
+            if n == 0 {
+                return None;
+            }
+            match self.peek() {
+                Peek::Nothing => return None,
+                // End-of-file or a reset: reaped, killed only if it lives
+                // on after the grace period.
+                Peek::Closed => {
+                    return Some(IdleEnd::Ended(self.reap_after_eof_in_place(cell)));
+                }
+                Peek::Bytes => {}
+            }
+        }
+        self.kill_and_reap_in_place(cell);
+        Some(IdleEnd::Spoke)
+    }
+
+    /// What the socket holds, looked at without consuming it.
+    fn peek(&self) -> Peek {
+        let mut byte = 0u8;
+        // SAFETY: recv writes at most one byte into `byte`, which we own;
+        // MSG_PEEK leaves it in the socket, MSG_DONTWAIT never blocks.
+        let n = unsafe {
+            libc::recv(
+                self.conn().stream.as_raw_fd(),
+                (&raw mut byte).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        match n {
+            1.. => Peek::Bytes,
+            0 => Peek::Closed,
+            _ => match io::Error::last_os_error().kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Peek::Nothing,
+                _ => Peek::Closed,
+            },
+        }
     }
 
     /// Sends one task frame, waiting at most until `deadline` while the
@@ -608,11 +678,6 @@ impl WorkerProcess {
     /// end-of-file) and reaps it.
     pub(crate) fn close(mut self, cell: &PidCell) -> ExitCause {
         self.reap_after_eof_in_place(cell)
-    }
-
-    /// Kills the worker and reaps it.
-    pub(crate) fn kill(mut self, cell: &PidCell) {
-        self.kill_and_reap_in_place(cell);
     }
 
     fn kill_and_reap_in_place(&mut self, cell: &PidCell) -> ExitCause {
