@@ -347,6 +347,17 @@ pub enum ExitCause {
     Signal(i32),
     /// The exit status could not be read.
     Unknown,
+    /// The process ended, but its exit status is gone: this process ignores
+    /// `SIGCHLD` (`SIG_IGN`, or `SA_NOCLDWAIT` set), so the kernel reaped the
+    /// worker itself and `waitpid` had nothing to report.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures::ExitCause;
+    /// assert!(ExitCause::SigchldIgnored.to_string().contains("SIGCHLD is ignored"));
+    /// ```
+    SigchldIgnored,
 }
 
 impl fmt::Display for ExitCause {
@@ -358,6 +369,9 @@ impl fmt::Display for ExitCause {
                 None => write!(f, "killed by signal {s}"),
             },
             ExitCause::Unknown => f.write_str("ended for an unknown reason"),
+            ExitCause::SigchldIgnored => f.write_str(
+                "ended (its exit status is unavailable because SIGCHLD is ignored in this process)",
+            ),
         }
     }
 }

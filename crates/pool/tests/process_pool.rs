@@ -1893,6 +1893,118 @@ fn worker_deaths_after_shutdown_without_wait() {
     });
 }
 
+/// The child mode `sigchld-ignored`: with `SIGCHLD` set to `SIG_IGN` (the
+/// kernel reaps children itself and `waitpid` gives `ECHILD`), worker
+/// deaths say so, and nothing hangs or is lost. Prints `ok` or the failure.
+fn child_sigchld_ignored() {
+    // SAFETY: installs no handler, only the disposition; this process is
+    // ours (a child of the test), so the setting leaks into no other test.
+    unsafe {
+        libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+    }
+    let r = std::panic::catch_unwind(sigchld_ignored_scenario);
+    match r {
+        Ok(()) => println!("ok"),
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            println!("FAILED: {msg}");
+        }
+    }
+}
+
+fn sigchld_ignored_scenario() {
+    let ex = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .build()
+        .unwrap();
+    let first = value(&ex.submit(pid, ()).unwrap(), secs(10.0));
+    // A crash while running: the task fails with a true reason.
+    let bad = ex.submit(sigkill_self, ()).unwrap();
+    let after = ex.submit(pid, ()).unwrap();
+    let e = task_error(&bad, secs(10.0));
+    assert_eq!(died(&e), (first, ExitCause::SigchldIgnored), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&first.to_string()) && msg.contains("SIGCHLD is ignored"),
+        "{msg}"
+    );
+    let second = value(&after, secs(10.0));
+    assert_ne!(second, first);
+    // A time limit still ends its task.
+    let slow = ex.submit_with_timeout(sleeps, 60_000, ms(200)).unwrap();
+    assert!(task_error(&slow, secs(10.0)).is_time_limit());
+    // An idle death is noticed and replaced; nothing fails.
+    let w = value(&ex.submit(pid, ()).unwrap(), secs(10.0));
+    let failed = ex.stats().failed;
+    sigkill(w);
+    wait_until(secs(2.0), "the pool to stop listing the dead pid", || {
+        !listed_pids(&ex).contains(&w)
+    });
+    assert_eq!(ex.stats().failed, failed);
+    assert_ne!(value(&ex.submit(pid, ()).unwrap(), secs(10.0)), w);
+    // kill_workers and shutdown return.
+    let long = ex.submit(sleeps, 60_000).unwrap();
+    wait_until(secs(10.0), "the long task to run", || long.running());
+    let t = Instant::now();
+    ex.kill_workers();
+    let (_, cause) = died(&task_error(&long, secs(5.0)));
+    assert_eq!(cause, ExitCause::SigchldIgnored);
+    ex.shutdown(true, false);
+    assert!(
+        t.elapsed() < secs(2.0),
+        "kill_workers + shutdown took {:?}",
+        t.elapsed()
+    );
+    // Drop (shutdown(wait)) of a pool with an idle worker returns too.
+    let ex = ProcessPoolExecutor::new(2).unwrap();
+    value(&ex.submit(pid, ()).unwrap(), secs(10.0));
+    let t = Instant::now();
+    drop(ex);
+    assert!(t.elapsed() < secs(2.0), "drop took {:?}", t.elapsed());
+}
+
+/// With `SIGCHLD` ignored in the parent (checked in a child process of
+/// the test, so the setting reaches no other test): a worker's death says
+/// its exit status is unavailable because of that (before: "ended for an
+/// unknown reason"), and crashes, time limits, idle deaths, `kill_workers`
+/// and shutdown all end, losing nothing.
+fn sigchld_ignored_in_the_parent() {
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(exe)
+        .args(["--child-mode", "sigchld-ignored"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + secs(30.0);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the SIGCHLD-ignoring child did not finish within {:?}",
+                secs(30.0)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(status.success(), "{status:?}: {out}");
+    assert_eq!(out.trim(), "ok", "{out}");
+}
+
 fn main() {
     support::quiet_deliberate_faults();
     // Only this check runs before `init()`: a pool in a program that never
@@ -1917,6 +2029,7 @@ fn main() {
             }
             Some("orphan" | "sigint") => child_busy_pool(),
             Some("bigresult") => child_big_result(),
+            Some("sigchld-ignored") => child_sigchld_ignored(),
             other => panic!("unknown child mode {other:?}"),
         }
         return;
@@ -1988,5 +2101,6 @@ fn main() {
             30
         ),
         support::case!(worker_deaths_after_shutdown_without_wait, 30),
+        support::case!(sigchld_ignored_in_the_parent, 60),
     ]);
 }

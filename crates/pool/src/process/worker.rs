@@ -286,7 +286,10 @@ impl Conn {
             if fds[0].revents != 0 {
                 return Ok(());
             }
-            if fds[1].revents != 0 || (self.pidfd.is_none() && has_exited(self.pid)?) {
+            // Without a pidfd: `ECHILD` means the kernel reaped it already
+            // (SIGCHLD ignored), so it exited too.
+            let gone = || has_exited(self.pid).unwrap_or(true);
+            if fds[1].revents != 0 || (self.pidfd.is_none() && gone()) {
                 return Err(exited());
             }
         }
@@ -700,6 +703,13 @@ impl WorkerProcess {
                     return self.wait();
                 }
                 Ok(false) => {}
+                // No such child: the kernel reaped it already (this process
+                // ignores SIGCHLD). Its pid may name another process now,
+                // so it gets no signal.
+                Err(e) if e.raw_os_error() == Some(libc::ECHILD) => {
+                    cell.set_gone();
+                    return self.wait();
+                }
                 Err(_) => break,
             }
             std::thread::sleep(pause);
@@ -711,7 +721,25 @@ impl WorkerProcess {
     fn wait(&mut self) -> ExitCause {
         match self.child.wait() {
             Ok(status) => self.launcher.exit_cause(status),
+            Err(e) if e.raw_os_error() == Some(libc::ECHILD) && children_are_auto_reaped() => {
+                ExitCause::SigchldIgnored
+            }
             Err(_) => ExitCause::Unknown,
         }
+    }
+}
+
+/// Whether the kernel reaps this process's children itself, discarding
+/// their exit status: `SIGCHLD` is set to `SIG_IGN`, or has `SA_NOCLDWAIT`
+/// (inherited, or set by the program; read now, as it may change).
+fn children_are_auto_reaped() -> bool {
+    // SAFETY: sigaction with a null new action only writes the current one
+    // into the zeroed struct we own.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut old) != 0 {
+            return false;
+        }
+        old.sa_sigaction == libc::SIG_IGN || old.sa_flags & libc::SA_NOCLDWAIT != 0
     }
 }
