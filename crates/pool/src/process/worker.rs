@@ -161,8 +161,9 @@ pub(crate) enum IdleEnd {
 impl std::fmt::Display for IdleEnd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            IdleEnd::Ended(cause) => write!(f, "it {cause} while idle"),
-            IdleEnd::Spoke => f.write_str("it wrote out of turn while idle, and was killed"),
+            // "killed by signal 9 (SIGKILL) while idle"
+            IdleEnd::Ended(cause) => write!(f, "{cause} while idle"),
+            IdleEnd::Spoke => f.write_str("wrote out of turn while idle (killed)"),
         }
     }
 }
