@@ -1916,6 +1916,16 @@ fn child_sigchld_ignored() {
     }
 }
 
+/// Starts `sh -c 'exit 3'` and waits for it: its exit code, or the error
+/// (`ECHILD` where `SIGCHLD` is ignored).
+fn child_status(_: ()) -> Result<Option<i32>, String> {
+    std::process::Command::new("sh")
+        .args(["-c", "exit 3"])
+        .status()
+        .map(|s| s.code())
+        .map_err(|e| e.to_string())
+}
+
 fn sigchld_ignored_scenario() {
     let ex = ProcessPoolExecutor::builder()
         .max_workers(1)
@@ -1934,6 +1944,10 @@ fn sigchld_ignored_scenario() {
     );
     let second = value(&after, secs(10.0));
     assert_ne!(second, first);
+    // The ignored SIGCHLD does not reach the workers: a task that starts
+    // and waits for a child of its own gets its exit status.
+    let status = value(&ex.submit(child_status, ()).unwrap(), secs(10.0));
+    assert_eq!(status, Ok(Some(3)), "a task's own child, in a worker");
     // A time limit still ends its task.
     let slow = ex.submit_with_timeout(sleeps, 60_000, ms(200)).unwrap();
     assert!(task_error(&slow, secs(10.0)).is_time_limit());

@@ -13,7 +13,11 @@
 //!    died before the request);
 //! 3. ignores `SIGINT`: Ctrl-C in a terminal goes to the whole process group,
 //!    and what happens then is the parent's decision (if the parent dies, the
-//!    parent-death signal ends the worker);
+//!    parent-death signal ends the worker); and sets `SIGCHLD` back to its
+//!    default, since an ignored `SIGCHLD` survives the exec: a parent that
+//!    ignores it (so that the kernel reaps its children) would otherwise
+//!    make every task that starts and waits for a child of its own fail
+//!    with `ECHILD` ("No child processes");
 //! 4. checks that its own executable is the parent's (device, inode, size,
 //!    modification time of `/proc/self/exe`) and that a probe function is at
 //!    the same offset from the anchor as in the parent: a binary rebuilt on
@@ -228,11 +232,13 @@ fn run(spec: &Spec) -> i32 {
 /// Steps 2 and 3 of the module docs.
 fn guard_parent(parent: u32) -> Result<(), i32> {
     // SAFETY: prctl(PR_SET_PDEATHSIG, sig) takes an integer argument and
-    // touches no memory of ours; signal(SIGINT, SIG_IGN) installs no handler
-    // code. Both are plain system calls.
+    // touches no memory of ours; signal(SIGINT, SIG_IGN) and
+    // signal(SIGCHLD, SIG_DFL) install no handler code. All are plain system
+    // calls.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
         libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
     }
     // SAFETY: getppid has no preconditions.
     let ppid = unsafe { libc::getppid() };
