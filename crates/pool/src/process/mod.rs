@@ -458,6 +458,14 @@ impl ProcessPoolExecutor {
     /// `cancel_futures` cancels the queued ones; with `wait` returns once
     /// every accepted task is done and every worker is reaped. Idempotent.
     ///
+    /// Called with `wait` from a done-callback that runs on one of the
+    /// pool's own slot threads (where the callbacks of a task that completed
+    /// run), it cannot wait for that thread: it waits for the other slots
+    /// only, and returns while tasks queued behind the callback are still
+    /// to run (with one worker, all of them); they run after the callback
+    /// returns. As for the thread pool's own tasks, waiting there would
+    /// wait for ever.
+    ///
     /// # Examples
     ///
     /// ```
