@@ -47,6 +47,9 @@ impl Default for PidCell {
 #[derive(Debug, Default)]
 struct CellState {
     pid: Option<u32>,
+    /// A descriptor of the same process (a `dup` of its connection's
+    /// pidfd), signalled instead of the pid where the kernel has pidfds.
+    pidfd: Option<OwnedFd>,
     doomed: bool,
 }
 
@@ -55,20 +58,24 @@ impl PidCell {
         self.inner.lock()
     }
 
-    /// Publishes a live worker's pid; false (nothing published) if the
-    /// cell is doomed: the caller kills the worker.
-    fn set_live(&self, pid: u32) -> bool {
+    /// Publishes a live worker's pid (and a pidfd of it, if there is
+    /// one); false (nothing published) if the cell is doomed: the caller
+    /// kills the worker.
+    fn set_live(&self, pid: u32, pidfd: Option<OwnedFd>) -> bool {
         let mut g = self.guard();
         if g.doomed {
             return false;
         }
         g.pid = Some(pid);
+        g.pidfd = pidfd;
         true
     }
 
     /// Clears the pid before the worker is reaped.
     fn set_gone(&self) {
-        self.guard().pid = None;
+        let mut g = self.guard();
+        g.pid = None;
+        g.pidfd = None;
     }
 
     /// The pid, if a worker is alive.
@@ -81,10 +88,28 @@ impl PidCell {
     pub(crate) fn signal(&self, sig: libc::c_int, doom: bool) {
         let mut g = self.guard();
         g.doomed |= doom;
-        if let Some(pid) = g.pid {
+        if let Some(fd) = &g.pidfd {
+            // A pidfd names the process itself, not a number that may be
+            // reused: a parent that ignores SIGCHLD has its children reaped
+            // by the kernel, before the slot clears the cell. A process that
+            // ended already (`ESRCH`) needs no signal.
+            //
+            // SAFETY: pidfd_send_signal(2) reads no memory of ours (a null
+            // `siginfo`); `fd` is a live pidfd we own.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    sig,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                );
+            }
+        } else if let Some(pid) = g.pid {
             // SAFETY: kill(2) touches no memory. The pid is our unreaped
             // child (the slot clears the cell under this lock before it
-            // reaps), so it names no other process.
+            // reaps), so it names no other process, unless the kernel reaps
+            // our children (SIGCHLD ignored) on a kernel without pidfds.
             unsafe {
                 libc::kill(pid as libc::pid_t, sig);
             }
@@ -488,7 +513,13 @@ impl WorkerProcess {
             launcher: cfg.launcher.clone(),
         };
         // After the pidfd exists: a kill that comes now is seen at once.
-        if !cell.set_live(pid) {
+        let pidfd = w
+            .reader
+            .get_ref()
+            .pidfd
+            .as_ref()
+            .and_then(|fd| fd.try_clone().ok());
+        if !cell.set_live(pid, pidfd) {
             // `kill_workers` / `terminate_workers` came while it started.
             w.kill_and_reap_in_place(cell);
             return Err(StartError::Killed);
