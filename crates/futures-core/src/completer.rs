@@ -103,13 +103,35 @@ impl<T: Send> Completer<T> {
         me.future().complete_as_task(outcome).is_ok()
     }
 
-    /// Cancels the future (refused if it is running or done) and releases
-    /// the reference.
+    /// Cancels the future and releases the reference. A running future
+    /// cannot be cancelled, and this completer is the only way to complete
+    /// it: it fails as broken instead (as when the completer is dropped), so
+    /// no caller waits for ever. A done future stays as it is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures::Completer;
+    /// let (c, f) = Completer::<u8>::new();
+    /// c.cancel();
+    /// assert!(f.cancelled());
+    ///
+    /// let (c, f) = Completer::<u8>::new();
+    /// assert!(c.set_running_or_notify_cancel());
+    /// c.cancel(); // too late to cancel: it fails
+    /// assert!(f.exception().unwrap().unwrap().is_broken());
+    /// ```
     pub fn cancel(self) {
         let me = ManuallyDrop::new(self);
         let f = me.future();
-        f.cancel();
-        f.release_task();
+        if f.cancel() {
+            f.release_task();
+        } else {
+            // Refused (and the reference released) if it is done.
+            let _ = f.complete_as_task(Err(TaskError::broken(
+                "the task was cancelled by its executor while it was running",
+            )));
+        }
     }
 }
 
@@ -165,5 +187,26 @@ mod tests {
         let (c, f) = Completer::<String>::new();
         drop(f);
         assert!(c.complete(Ok("late".to_owned())));
+    }
+
+    #[test]
+    fn cancel_of_a_running_future_still_ends_it() {
+        // `cancel` consumes the completer: if it left a running future
+        // running, nothing could ever complete it and `result()` would
+        // block for ever.
+        let (c, f) = Completer::<u8>::new();
+        assert!(c.set_running_or_notify_cancel());
+        c.cancel();
+        assert!(f.done(), "left {f:?}");
+        let e = f.exception_timeout(std::time::Duration::from_secs(10));
+        assert!(e.unwrap().unwrap().is_broken());
+        // Done already: the outcome stays as it was.
+        let (c, f) = Completer::<u8>::new();
+        let hand = f.clone();
+        assert!(c.set_running_or_notify_cancel());
+        hand.set_result(3).unwrap();
+        c.cancel();
+        drop(hand);
+        assert_eq!(f.into_result().unwrap(), 3);
     }
 }
