@@ -199,7 +199,9 @@ impl SlurmBuilder {
     }
 
     /// The poller's interval: `min` after any change, doubling up to `max`
-    /// while nothing changes (default 50 ms to 2 s).
+    /// while nothing changes (default 50 ms to 2 s). An interval too long
+    /// for the clock (`Duration::MAX`) polls only when the executor wakes
+    /// the poller (a submit, a cancel, a shutdown).
     ///
     /// # Examples
     ///
@@ -1380,23 +1382,26 @@ fn poll_loop(s: &Shared) {
     loop {
         let (cancels, tasks) = {
             let mut g = s.lock();
-            let deadline = Instant::now() + interval;
+            // `None`: an interval past the clock's range (`Duration::MAX`)
+            // polls only when woken, instead of panicking here.
+            let deadline = Instant::now().checked_add(interval);
             loop {
                 if g.kick || (g.stopping && g.live.is_empty()) {
                     break;
                 }
                 let idle = g.live.is_empty() && g.cancels.is_empty();
-                let left = deadline.saturating_duration_since(Instant::now());
-                if !idle && left.is_zero() {
+                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                if !idle && left.is_some_and(|l| l.is_zero()) {
                     break;
                 }
-                g = if idle {
-                    s.cond.wait(g).unwrap_or_else(PoisonError::into_inner)
-                } else {
-                    s.cond
-                        .wait_timeout(g, left)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
+                g = match left {
+                    Some(left) if !idle => {
+                        s.cond
+                            .wait_timeout(g, left)
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .0
+                    }
+                    _ => s.cond.wait(g).unwrap_or_else(PoisonError::into_inner),
                 };
             }
             g.kick = false;
@@ -1432,7 +1437,7 @@ fn poll_loop(s: &Shared) {
         interval = if changed {
             s.config.poll_min
         } else {
-            (interval * 2).min(s.config.poll_max)
+            interval.saturating_mul(2).min(s.config.poll_max)
         };
     }
 }

@@ -740,3 +740,27 @@ fn a_requeued_job_stays_running_and_its_result_counts() {
     fake.set("100", "COMPLETED", "n2");
     assert_eq!(f.result_timeout(Duration::from_secs(10)).unwrap(), &36);
 }
+
+#[test]
+fn huge_poll_intervals_do_not_kill_the_poller() {
+    // `Duration::MAX` means "poll only when woken", not a panic in the
+    // poller's deadline (which left every future pending for ever).
+    let fake = Fake::new();
+    let ex = executor_with(&fake, "huge-poll", |b| {
+        b.poll_interval(Duration::MAX, Duration::MAX)
+    });
+    let f = ex.submit(square, 3).unwrap();
+    write_result(&ex, 0, value(&9u64));
+    // A submit wakes the poller for a round, which sees the first result.
+    let g = ex.submit(square, 4).unwrap();
+    let first = f.result_timeout(Duration::from_secs(10)).copied();
+    if first.is_err() {
+        // No poller: end the jobs without it, so the drop does not wait.
+        ex.kill_workers();
+    }
+    assert_eq!(first.unwrap(), 9);
+    write_result(&ex, 1, value(&16u64));
+    // The shutdown wakes the poller too.
+    ex.shutdown(true, false);
+    assert_eq!(g.result_timeout(Duration::from_secs(10)).unwrap(), &16);
+}
