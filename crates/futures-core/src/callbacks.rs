@@ -9,6 +9,11 @@
 //! instead. It remembers every future whose callbacks are running on it,
 //! outermost first: a callback of A that completes B runs B's callbacks
 //! inside A's, and one of those taking A's value would wait for itself too.
+//!
+//! A completion may run while the thread exits, from another thread-local's
+//! destructor (an executor's queue of `Task`s or `Completer`s dropped then),
+//! after this list is gone. The callbacks still run, unrecorded: a panic
+//! from the missing thread-local would abort the process.
 
 use std::cell::RefCell;
 
@@ -34,7 +39,9 @@ struct Running;
 
 impl Drop for Running {
     fn drop(&mut self) {
-        RUNNING_FOR.with(|r| r.borrow_mut().pop());
+        // Alive: it was when `run_all` pushed, and is not destroyed while
+        // another destructor of this thread runs.
+        let _ = RUNNING_FOR.try_with(|r| r.borrow_mut().pop());
     }
 }
 
@@ -44,8 +51,10 @@ pub(crate) fn run_all<T>(future: &Future<T>, callbacks: Vec<Callback<T>>) {
     if callbacks.is_empty() {
         return;
     }
-    RUNNING_FOR.with(|r| r.borrow_mut().push(future.id()));
-    let _running = Running;
+    let recorded = RUNNING_FOR
+        .try_with(|r| r.borrow_mut().push(future.id()))
+        .is_ok();
+    let _running = recorded.then_some(Running);
     for callback in callbacks {
         run_one(future, callback);
     }
@@ -63,7 +72,9 @@ pub(crate) fn run_one<T>(future: &Future<T>, callback: Callback<T>) {
 }
 
 /// Whether this thread is running the callbacks of the future `id`, at
-/// any depth.
+/// any depth (`false` once the thread's list is gone, as it exits).
 pub(crate) fn running_for(id: usize) -> bool {
-    RUNNING_FOR.with(|r| r.borrow().contains(&id))
+    RUNNING_FOR
+        .try_with(|r| r.borrow().contains(&id))
+        .unwrap_or(false)
 }
