@@ -12,8 +12,8 @@
 //! abort: here a released round stays released); shared lists are atomics or mutexes; `Bunch` is in
 //! `sync_common`. Added: `Duration::ZERO` and
 //! `Duration::MAX`, a panicking action, abort and reset while the action
-//! runs, timeouts that expire while the action runs, and two stress tests
-//! with random timing.
+//! runs, timeouts that expire while the action runs, a wait from inside the
+//! action, and two stress tests with random timing.
 
 use concurrent_futures_core::sync::{Barrier, BrokenBarrierError, Event};
 use rand::Rng;
@@ -411,6 +411,44 @@ fn reset_while_the_action_runs() {
         pass(&bb).unwrap();
     })
     .wait_for_finished();
+}
+
+#[test]
+fn a_wait_from_the_action_panics_instead_of_waiting_for_itself() {
+    // The action runs while its round trips, and a wait waits for the trip
+    // to end: a wait on the same barrier from inside the action would wait
+    // for itself for ever (its timeout never applies), and so would every
+    // party of the round. It panics instead, which breaks the round.
+    let me: Arc<std::sync::OnceLock<std::sync::Weak<Barrier>>> = Arc::default();
+    let b = {
+        let me = me.clone();
+        Arc::new(Barrier::with_action(2, move || {
+            let b = me.get().unwrap().upgrade().unwrap();
+            let _ = b.wait_timeout(Duration::from_millis(10));
+        }))
+    };
+    me.set(Arc::downgrade(&b)).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for _ in 0..2 {
+        let (b, tx) = (b.clone(), tx.clone());
+        thread::spawn(move || {
+            let r = catch_unwind(AssertUnwindSafe(|| b.wait_timeout(PATIENCE)));
+            let _ = tx.send(match r {
+                Ok(Ok(_)) => "passed".to_owned(),
+                Ok(Err(_)) => "broken".to_owned(),
+                Err(p) => concurrent_futures_core::panic_message(&*p).to_owned(),
+            });
+        });
+    }
+    let got: Vec<String> = (0..2)
+        .map(|_| {
+            rx.recv_timeout(Duration::from_secs(10))
+                .expect("a party waits for ever: the action waited for itself")
+        })
+        .collect();
+    assert!(got.iter().any(|o| o == "broken"), "{got:?}");
+    assert!(got.iter().any(|o| o.contains("own action")), "{got:?}");
+    assert!(b.broken());
 }
 
 #[test]

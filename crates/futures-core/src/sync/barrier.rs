@@ -62,6 +62,20 @@ use std::time::{Duration, Instant};
 use super::{deadline, sleep_on, Sleep};
 use crate::primitives::{Condvar, Mutex, MutexGuard};
 
+#[cfg(not(loom))]
+std::thread_local! {
+    /// The barrier whose action this thread runs now (its address), so a
+    /// wait from inside it is refused instead of waiting for itself.
+    static ACTION_OF: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+// Loom runs its threads on one OS thread: a `std` thread-local would be
+// shared by all of them.
+#[cfg(loom)]
+loom::thread_local! {
+    static ACTION_OF: std::cell::Cell<usize> = std::cell::Cell::new(0);
+}
+
 /// The action run by the last party to arrive, before the others are released.
 type Action = Box<dyn Fn() + Send + Sync + 'static>;
 
@@ -227,7 +241,10 @@ impl Barrier {
     ///
     /// # Panics
     ///
-    /// Resumes the action's panic in the thread that ran it.
+    /// Resumes the action's panic in the thread that ran it. Panics if
+    /// called from this barrier's own action, which runs while its round
+    /// trips: it would wait for itself (and hold every party of the round)
+    /// for ever. That panic is the action's: it breaks the round.
     ///
     /// # Examples
     ///
@@ -258,7 +275,10 @@ impl Barrier {
     ///
     /// # Panics
     ///
-    /// Resumes the action's panic in the thread that ran it.
+    /// Resumes the action's panic in the thread that ran it. Panics if
+    /// called from this barrier's own action, which runs while its round
+    /// trips: it would wait for itself (and hold every party of the round)
+    /// for ever. That panic is the action's: it breaks the round.
     ///
     /// # Examples
     ///
@@ -275,6 +295,9 @@ impl Barrier {
     }
 
     fn wait_until(&self, deadline: Option<Instant>) -> Result<usize, BrokenBarrierError> {
+        if ACTION_OF.with(std::cell::Cell::get) == self.address() {
+            panic!("Barrier::wait called from the barrier's own action: it would wait for itself");
+        }
         let mut state = self.enter()?;
         let index = state.arrived;
         state.arrived += 1;
@@ -324,7 +347,9 @@ impl Barrier {
         if let Some(action) = &self.action {
             state.phase = Phase::Tripping;
             drop(state);
+            let outer = ACTION_OF.with(|a| a.replace(self.address()));
             let ran = panic::catch_unwind(AssertUnwindSafe(action));
+            ACTION_OF.with(|a| a.set(outer));
             state = self.state.lock();
             if let Err(payload) = ran {
                 self.break_locked(&mut state);
@@ -340,6 +365,11 @@ impl Barrier {
         state.generation = state.generation.wrapping_add(1);
         // `wait_until` notifies once the lock is released.
         (state, Pass::Released(index))
+    }
+
+    /// This barrier's identity, for [`ACTION_OF`].
+    fn address(&self) -> usize {
+        std::ptr::from_ref(self) as usize
     }
 
     /// An early arrival: sleeps until the round is released or broken.
