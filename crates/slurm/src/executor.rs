@@ -1156,6 +1156,10 @@ impl SlurmExecutor {
     /// batched `scancel`); with `wait` returns once every accepted task's
     /// future is done. Idempotent.
     ///
+    /// Called from a done-callback of one of this executor's futures (they
+    /// run on its poller thread, the one that completes the others), it
+    /// does not wait; the other tasks still complete.
+    ///
     /// # Examples
     ///
     /// ```no_run
@@ -1168,12 +1172,22 @@ impl SlurmExecutor {
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
         let s = &self.shared;
         self.close(cancel_futures, false);
-        if wait {
+        if wait && !self.on_poller() {
             let mut g = s.lock();
             while !(g.live.is_empty() && g.submitting == 0 && g.cancels.is_empty()) {
                 g = s.cond.wait(g).unwrap_or_else(PoisonError::into_inner);
             }
         }
+    }
+
+    /// Whether this thread is the executor's poller (running a
+    /// done-callback), which must never wait for the poller.
+    fn on_poller(&self) -> bool {
+        self.poller
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|h| h.thread().id() == std::thread::current().id())
     }
 
     /// Refuses new tasks; with `cancel_futures` cancels every future whose
@@ -1309,6 +1323,9 @@ fn task_file(func: RemoteFn, limit: Option<Duration>, arg: Vec<u8>) -> TaskFile 
 
 impl Drop for SlurmExecutor {
     fn drop(&mut self) {
+        // Dropped by a done-callback (on the poller): the poller cannot wait
+        // for itself; it goes on until the last job is done, then ends.
+        let on_poller = self.on_poller();
         self.shutdown(true, false);
         {
             let mut g = self.shared.lock();
@@ -1320,17 +1337,21 @@ impl Drop for SlurmExecutor {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some(h) = handle {
+        // The poller removes the folder as it ends (`remove_folder`).
+        if let Some(h) = handle.filter(|_| !on_poller) {
             let _ = h.join();
         }
-        // The executor's folder goes if nothing is left in it (the logs of
-        // failed jobs, task files of jobs that never ran, stay).
-        let dir = &self.shared.dir;
-        for sub in ["tasks", "results", "logs"] {
-            let _ = fs::remove_dir(dir.join(sub));
-        }
-        let _ = fs::remove_dir(dir);
     }
+}
+
+/// The executor's folder goes if nothing is left in it (the logs of failed
+/// jobs, task files of jobs that never ran, stay). Only once no job is live:
+/// a job writes its result into `results/`.
+fn remove_folder(dir: &Path) {
+    for sub in ["tasks", "results", "logs"] {
+        let _ = fs::remove_dir(dir.join(sub));
+    }
+    let _ = fs::remove_dir(dir);
 }
 
 impl fmt::Debug for SlurmExecutor {
@@ -1431,6 +1452,8 @@ fn poll_loop(s: &Shared) {
             // Wake `shutdown(wait)` callers to look again.
             s.cond.notify_all();
             if g.stopping && g.live.is_empty() && g.cancels.is_empty() {
+                drop(g);
+                remove_folder(&s.dir);
                 return;
             }
         }

@@ -211,12 +211,17 @@ fn executor_with(fake: &Fake, test: &str, f: impl FnOnce(SlurmBuilder) -> SlurmB
 
 /// Plays the job of task `index`: writes its result file.
 fn write_result(ex: &SlurmExecutor, index: u64, outcome: Outcome) {
+    write_result_in(ex.folder(), index, outcome);
+}
+
+/// [`write_result`] into the folder of an executor no longer at hand.
+fn write_result_in(folder: &Path, index: u64, outcome: Outcome) {
     let r = ResultFile {
         node: "n1".into(),
         pid: 4242,
         outcome,
     };
-    worker::write_atomically(&worker::result_path(ex.folder(), index), &r.to_bytes()).unwrap();
+    worker::write_atomically(&worker::result_path(folder, index), &r.to_bytes()).unwrap();
 }
 
 fn value<T: Serialize>(v: &T) -> Outcome {
@@ -763,4 +768,64 @@ fn huge_poll_intervals_do_not_kill_the_poller() {
     // The shutdown wakes the poller too.
     ex.shutdown(true, false);
     assert_eq!(g.result_timeout(Duration::from_secs(10)).unwrap(), &16);
+}
+
+#[test]
+fn shutdown_with_wait_from_a_done_callback_does_not_wait_for_the_poller() {
+    // Done-callbacks run on the poller, which completes every other future:
+    // a shutdown that waited there would wait for itself for ever.
+    let fake = Fake::new();
+    let ex = Arc::new(executor(&fake, "cb-shutdown"));
+    let f = ex.submit(square, 3).unwrap();
+    let other = ex.submit(square, 4).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let ex2 = Arc::clone(&ex);
+    f.add_done_callback(move |_| {
+        ex2.shutdown(true, false);
+        tx.send(()).unwrap();
+    });
+    write_result(&ex, 0, value(&9u64));
+    let returned = rx.recv_timeout(Duration::from_secs(10));
+    if returned.is_err() {
+        // The poller is stuck: end the jobs without it, so the drop does not wait.
+        ex.kill_workers();
+    }
+    returned.expect("shutdown(wait) in a done-callback waited for the poller");
+    assert!(ex.submit(square, 5).unwrap_err().is_shutdown());
+    // The other task still completes.
+    write_result(&ex, 1, value(&16u64));
+    assert_eq!(other.result_timeout(Duration::from_secs(10)).unwrap(), &16);
+}
+
+#[test]
+fn the_last_handle_dropped_in_a_done_callback_leaves_the_poller_running() {
+    let fake = Fake::new();
+    let dir = folder("cb-drop");
+    let ex = Arc::new(
+        SlurmExecutor::builder(&dir)
+            .cli(fake.clone())
+            .poll_interval(Duration::from_millis(5), Duration::from_millis(20))
+            .result_grace(Duration::from_millis(50))
+            .build_unchecked()
+            .expect("a fake executor"),
+    );
+    let f = ex.submit(square, 3).unwrap();
+    let other = ex.submit(square, 4).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let last = Arc::clone(&ex);
+    f.add_done_callback(move |_| {
+        drop(last);
+        tx.send(()).unwrap();
+    });
+    write_result(&ex, 0, value(&9u64));
+    let folder = ex.folder().to_owned();
+    drop(ex); // the callback's handle is the last one
+    let returned = rx.recv_timeout(Duration::from_secs(10));
+    assert!(
+        returned.is_ok(),
+        "the drop in a done-callback waited for the poller"
+    );
+    write_result_in(&folder, 1, value(&16u64));
+    assert_eq!(other.result_timeout(Duration::from_secs(10)).unwrap(), &16);
+    let _ = fs::remove_dir_all(&dir);
 }
