@@ -22,6 +22,14 @@ use crate::code::{self, Outcome, RemoteFn, ResultFile, TaskFile};
 use crate::state::{Phase, SlurmState};
 use crate::worker;
 
+std::thread_local! {
+    /// The executor (its `Shared`'s address) whose futures this thread
+    /// completes: its poller, or a thread running a future's callbacks.
+    /// `shutdown` and the drop never wait there: they would wait for
+    /// themselves.
+    static SERVING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// How many array tasks `map` aims for when no `chunksize` is given.
 const DEFAULT_MAP_TASKS: usize = 256;
 
@@ -322,7 +330,10 @@ impl SlurmBuilder {
         let s = Arc::clone(&shared);
         let poller = std::thread::Builder::new()
             .name(format!("slurm-poller-{}", shared.name))
-            .spawn(move || poll_loop(&s))
+            .spawn(move || {
+                SERVING.with(|c| c.set(Arc::as_ptr(&s) as usize));
+                poll_loop(&s);
+            })
             .map_err(|e| spawn("cannot start the poller thread", e))?;
         Ok(SlurmExecutor {
             shared,
@@ -381,6 +392,8 @@ trait Completer: Send + Sync {
     fn cancel(&self) -> bool;
     fn finish(&self, outcome: Outcome, job: &str);
     fn fail(&self, error: TaskError);
+    /// Whether completing it now would run done-callbacks.
+    fn has_done_callbacks(&self) -> bool;
 }
 
 fn outcome_error(outcome: Outcome) -> Result<Vec<u8>, TaskError> {
@@ -487,6 +500,12 @@ impl<T: Send + 'static> Completer for Job<T> {
             c.complete(Err(error));
         }
     }
+    fn has_done_callbacks(&self) -> bool {
+        self.side
+            .lock()
+            .as_ref()
+            .is_some_and(concurrent_futures_core::Completer::has_done_callbacks)
+    }
 }
 
 /// The value of a `submit` job.
@@ -550,6 +569,9 @@ struct Inner {
     submitting: usize,
     /// A change the poller should look at now.
     kick: bool,
+    /// Futures out of `live` whose completion is still being carried out
+    /// (on the poller, or on a thread of its own when it runs callbacks).
+    finishing: usize,
     next_index: u64,
     /// `squeue` calls so far (for tests and `Debug`).
     polls: u64,
@@ -1157,8 +1179,9 @@ impl SlurmExecutor {
     /// future is done. Idempotent.
     ///
     /// Called from a done-callback of one of this executor's futures (they
-    /// run on its poller thread, the one that completes the others), it
-    /// does not wait; the other tasks still complete.
+    /// run on the thread that completes it: the poller, or one of its own),
+    /// it does not wait, which would be for itself; the other tasks still
+    /// complete.
     ///
     /// # Examples
     ///
@@ -1174,20 +1197,21 @@ impl SlurmExecutor {
         self.close(cancel_futures, false);
         if wait && !self.on_poller() {
             let mut g = s.lock();
-            while !(g.live.is_empty() && g.submitting == 0 && g.cancels.is_empty()) {
+            while !(g.live.is_empty()
+                && g.submitting == 0
+                && g.cancels.is_empty()
+                && g.finishing == 0)
+            {
                 g = s.cond.wait(g).unwrap_or_else(PoisonError::into_inner);
             }
         }
     }
 
-    /// Whether this thread is the executor's poller (running a
-    /// done-callback), which must never wait for the poller.
+    /// Whether this thread completes this executor's futures (its poller,
+    /// or a thread running a future's done-callbacks), which must never
+    /// wait for the poller or for itself.
     fn on_poller(&self) -> bool {
-        self.poller
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .is_some_and(|h| h.thread().id() == std::thread::current().id())
+        SERVING.with(std::cell::Cell::get) == Arc::as_ptr(&self.shared) as usize
     }
 
     /// Refuses new tasks; with `cancel_futures` cancels every future whose
@@ -1323,8 +1347,9 @@ fn task_file(func: RemoteFn, limit: Option<Duration>, arg: Vec<u8>) -> TaskFile 
 
 impl Drop for SlurmExecutor {
     fn drop(&mut self) {
-        // Dropped by a done-callback (on the poller): the poller cannot wait
-        // for itself; it goes on until the last job is done, then ends.
+        // Dropped by a done-callback (on the poller, or on the thread that
+        // runs a future's callbacks): it cannot wait for itself; the poller
+        // goes on until the last job is done, then ends.
         let on_poller = self.on_poller();
         self.shutdown(true, false);
         {
@@ -1398,7 +1423,7 @@ impl Executor for SlurmExecutor {
 /// The poller: one round per interval (shorter after a change, see
 /// [`SlurmBuilder::poll_interval`]), until the executor is dropped and no
 /// job is left.
-fn poll_loop(s: &Shared) {
+fn poll_loop(s: &Arc<Shared>) {
     let mut interval = s.config.poll_min;
     loop {
         let (cancels, tasks) = {
@@ -1475,7 +1500,7 @@ enum Action {
 /// One round: one `squeue` of every job of the executor, one listing of the
 /// results folder; `scontrol` (or `sacct`) only for a job that ended
 /// without a result. Returns whether anything changed.
-fn poll_round(s: &Shared, tasks: &[Arc<Task>]) -> bool {
+fn poll_round(s: &Arc<Shared>, tasks: &[Arc<Task>]) -> bool {
     // squeue before the listing: a job seen ended has already renamed its
     // result file into place.
     let rows: Option<HashMap<String, QueueRow>> = s
@@ -1557,34 +1582,79 @@ fn poll_round(s: &Shared, tasks: &[Arc<Task>]) -> bool {
                 };
                 g.live.remove(&t.job_id);
             }
+            g.finishing += actions.len();
         }
         for a in actions {
-            match a {
-                Action::Finish(t, r) => {
-                    t.seen().node.get_or_insert_with(|| r.node.clone());
-                    // The value is in the future now: the job's files go
-                    // (a failed job's logs stay, for its owner to read).
-                    let _ = fs::remove_file(worker::task_path(&s.dir, t.index));
-                    let _ = fs::remove_file(worker::result_path(&s.dir, t.index));
-                    if matches!(r.outcome, Outcome::Ok(_)) {
-                        for ext in ["out", "err"] {
-                            let _ = fs::remove_file(
-                                s.dir.join("logs").join(format!("{}.{ext}", t.job_id)),
-                            );
-                        }
+            let t = match &a {
+                Action::Finish(t, _) | Action::Fail(t, _) | Action::Cancel(t) => t,
+            };
+            if let Action::Finish(t, r) = &a {
+                t.seen().node.get_or_insert_with(|| r.node.clone());
+                // The value is in the future now: the job's files go
+                // (a failed job's logs stay, for its owner to read).
+                let _ = fs::remove_file(worker::task_path(&s.dir, t.index));
+                let _ = fs::remove_file(worker::result_path(&s.dir, t.index));
+                if matches!(r.outcome, Outcome::Ok(_)) {
+                    for ext in ["out", "err"] {
+                        let _ =
+                            fs::remove_file(s.dir.join("logs").join(format!("{}.{ext}", t.job_id)));
                     }
-                    t.future.finish(r.outcome, &t.job_id);
                 }
-                Action::Fail(t, e) => {
-                    t.future.fail(e);
+            }
+            if t.future.has_done_callbacks() {
+                // Its callbacks run where it completes: not on the poller,
+                // so a callback that waits for another task of this
+                // executor does not hold back the poller that completes it.
+                // A callback added after this look runs on the poller.
+                // If no thread can start, it completes here after all.
+                let slot = Arc::new(Mutex::new(Some(a)));
+                let (shared, theirs) = (Arc::clone(s), Arc::clone(&slot));
+                let helper = std::thread::Builder::new()
+                    .name(format!("slurm-callbacks-{}", s.name))
+                    .spawn(move || {
+                        SERVING.with(|c| c.set(Arc::as_ptr(&shared) as usize));
+                        if let Some(a) = take_action(&theirs) {
+                            complete(&shared, a);
+                        }
+                    });
+                if helper.is_err() {
+                    if let Some(a) = take_action(&slot) {
+                        complete(s, a);
+                    }
                 }
-                Action::Cancel(t) => {
-                    t.future.cancel();
-                }
+            } else {
+                complete(s, a);
             }
         }
     }
     changed
+}
+
+fn take_action(slot: &Mutex<Option<Action>>) -> Option<Action> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner).take()
+}
+
+/// Carries out one decision of a round on its future (after its files were
+/// dealt with), then counts it finished.
+fn complete(s: &Shared, action: Action) {
+    /// Counts the completion over however it ends, so `shutdown(wait)`
+    /// never waits for it for ever.
+    struct Over<'a>(&'a Shared);
+    impl Drop for Over<'_> {
+        fn drop(&mut self) {
+            let mut g = self.0.lock();
+            g.finishing -= 1;
+            self.0.cond.notify_all();
+        }
+    }
+    let _over = Over(s);
+    match action {
+        Action::Finish(t, r) => t.future.finish(r.outcome, &t.job_id),
+        Action::Fail(t, e) => t.future.fail(e),
+        Action::Cancel(t) => {
+            t.future.cancel();
+        }
+    }
 }
 
 /// The decision for a job that ended (or vanished) without a result.

@@ -829,3 +829,28 @@ fn the_last_handle_dropped_in_a_done_callback_leaves_the_poller_running() {
     assert_eq!(other.result_timeout(Duration::from_secs(10)).unwrap(), &16);
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_done_callback_that_waits_for_another_task_does_not_stop_the_poller() {
+    // Completing runs the future's done-callbacks on the completing thread:
+    // on the poller, a callback waiting for another task of the executor
+    // would wait for the poller, which alone can complete that task.
+    let fake = Fake::new();
+    let ex = executor(&fake, "cb-block");
+    let f = ex.submit(square, 3).unwrap();
+    let other = ex.submit(square, 4).unwrap();
+    let waited = other.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    f.add_done_callback(move |_| {
+        let seen = waited.result_timeout(Duration::from_secs(10)).copied();
+        tx.send(seen.map_err(|e| e.to_string())).unwrap();
+    });
+    write_result(&ex, 0, value(&9u64));
+    wait_for("the first future", || f.done());
+    write_result(&ex, 1, value(&16u64));
+    let seen = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(seen, Ok(16), "the callback's wait for the other task");
+    // shutdown(wait) returns only once every future is done, callbacks too.
+    ex.shutdown(true, false);
+    assert!(other.done());
+}
