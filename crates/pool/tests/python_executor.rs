@@ -6,8 +6,11 @@
 //! pool's `_threads` becomes `stats().workers` or the set of thread ids tasks
 //! report; `weakref` checks of stale references become `Arc` counts;
 //! exceptions are `Err` values at their place (CPython main since gh-108518).
-//! Left out (not portable): pickling, `*args` with several iterables,
-//! `sys.setswitchinterval`, fork and interpreter-exit cases.
+//! Several iterables are a `zip`; `map(...).close()` is dropping the
+//! iterator (`test_map_drop_cancels_what_has_not_started`).
+//! Left out (not portable): pickling, keyword arguments (`test_submit_keyword`),
+//! `buffersize`'s `TypeError` (a `usize` here), `sys.setswitchinterval`,
+//! fork and interpreter-exit cases.
 
 mod common;
 
@@ -583,4 +586,179 @@ fn test_submit_fallible_error_is_the_exception() {
     assert!(e.downcast_ref::<Mine>().is_some());
     let g = ex.submit_fallible(|| Ok::<_, Mine>(5u8)).unwrap();
     assert_eq!(g.into_result().unwrap(), 5);
+}
+
+/// `test_map_exception`, second half: with `chunksize=3` the failed item is
+/// the second of the first chunk, and the other two items of that chunk
+/// still have their own results at their places. After the end the
+/// iterator stays ended (Python's second `StopIteration`).
+#[test]
+fn test_map_exception_chunksize() {
+    let _watchdog = common::watchdog("test_map_exception_chunksize");
+    let ex = ThreadPoolExecutor::new(2).unwrap();
+    let mut it = ex
+        .map_with(
+            |(a, b): (i32, i32)| (a / b, a % b),
+            [(5, 2), (5, 0), (5, 3), (5, 5)],
+            MapOptions::default().chunksize(3),
+        )
+        .unwrap();
+    assert_eq!(it.next().unwrap().unwrap(), (2, 1));
+    let err = it.next().unwrap().unwrap_err();
+    let msg = err.task_error().unwrap().panic_message().unwrap();
+    assert!(msg.contains("divide by zero"), "{msg}");
+    assert_eq!(it.next().unwrap().unwrap(), (1, 2));
+    assert_eq!(it.next().unwrap().unwrap(), (1, 0));
+    assert!(it.next().is_none());
+    assert!(it.next().is_none(), "the map started again after its end");
+}
+
+/// `test_map_timeout`, its end: after the deadline error the rest are
+/// cancelled and the iterator is exhausted, and stays so.
+#[test]
+fn test_map_timeout_then_exhausted() {
+    let _watchdog = common::watchdog("test_map_timeout_then_exhausted");
+    let ex = ThreadPoolExecutor::new(2).unwrap();
+    let release = Latch::new();
+    let r = release.clone();
+    let mut m = ex
+        .map_with(
+            move |i: u32| {
+                if i == 2 {
+                    r.wait();
+                }
+                i
+            },
+            [0, 0, 2, 3],
+            MapOptions::default().timeout(Duration::from_millis(300)),
+        )
+        .unwrap();
+    let mut results = Vec::new();
+    let err = loop {
+        match m.next() {
+            Some(Ok(v)) => results.push(v),
+            Some(Err(e)) => break e,
+            None => panic!("the map ended without its timeout error: {results:?}"),
+        }
+    };
+    release.open();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(results == [0, 0] || results == [0] || results.is_empty());
+    assert!(m.next().is_none(), "items came after the timeout error");
+    assert!(m.next().is_none(), "items came after the timeout error");
+}
+
+/// `test_map_timeout_from_callable`: a task that fails with a timeout of
+/// its own (here it panics with a `FutureError::Timeout` it got from
+/// another future) fails only its item; it is not the map's deadline, with
+/// or without a map timeout, and the map goes on.
+#[test]
+fn test_map_timeout_from_callable() {
+    let _watchdog = common::watchdog("test_map_timeout_from_callable");
+    let ex = ThreadPoolExecutor::new(2).unwrap();
+    for timeout in [None, Some(T)] {
+        let mut opts = MapOptions::default();
+        if let Some(t) = timeout {
+            opts = opts.timeout(t);
+        }
+        let mut it = ex
+            .map_with(
+                |x: u32| {
+                    if x == 1 {
+                        std::panic::panic_any(concurrent_futures_core::FutureError::timeout());
+                    }
+                    x
+                },
+                [0, 1, 2, 3],
+                opts,
+            )
+            .unwrap();
+        assert_eq!(it.next().unwrap().unwrap(), 0, "timeout {timeout:?}");
+        let err = it.next().unwrap().unwrap_err();
+        assert!(err.task_error().is_some(), "timeout {timeout:?}: {err:?}");
+        assert_eq!(it.next().unwrap().unwrap(), 2, "timeout {timeout:?}");
+        assert_eq!(it.next().unwrap().unwrap(), 3, "timeout {timeout:?}");
+        assert!(it.next().is_none(), "timeout {timeout:?}");
+    }
+}
+
+/// `test_map_buffersize`: every buffer size, smaller, equal and larger
+/// than the input, gives the results in order.
+#[test]
+fn test_map_buffersize() {
+    let _watchdog = common::watchdog("test_map_buffersize");
+    let ex = ThreadPoolExecutor::new(2).unwrap();
+    for bs in [1, 2, 4, 8] {
+        let got = ex
+            .map_with(
+                |i: u32| i.to_string(),
+                0..4,
+                MapOptions::default().buffersize(bs),
+            )
+            .unwrap()
+            .into_result()
+            .unwrap();
+        assert_eq!(got, ["0", "1", "2", "3"], "buffersize {bs}");
+    }
+}
+
+/// `test_map_buffersize_on_multiple_iterables` (several iterables are a
+/// `zip` here).
+#[test]
+fn test_map_buffersize_on_multiple_iterables() {
+    let _watchdog = common::watchdog("test_map_buffersize_on_multiple_iterables");
+    let ex = ThreadPoolExecutor::new(2).unwrap();
+    for bs in [1, 2, 4, 8] {
+        let got = ex
+            .map_with(
+                |(a, b): (u32, u32)| a + b,
+                (0..4).zip(0..4),
+                MapOptions::default().buffersize(bs),
+            )
+            .unwrap()
+            .into_result()
+            .unwrap();
+        assert_eq!(got, [0, 2, 4, 6], "buffersize {bs}");
+    }
+}
+
+/// `test_map_buffersize_on_multiple_infinite_iterables`.
+#[test]
+fn test_map_buffersize_on_multiple_infinite_iterables() {
+    let _watchdog = common::watchdog("test_map_buffersize_on_multiple_infinite_iterables");
+    let ex = ThreadPoolExecutor::new(2).unwrap();
+    let mut m = ex
+        .map_with(
+            |(a, b): (u64, u64)| a + b,
+            (0..).zip(0..),
+            MapOptions::default().buffersize(2),
+        )
+        .unwrap();
+    assert_eq!(m.next().unwrap().unwrap(), 0);
+    assert_eq!(m.next().unwrap().unwrap(), 2);
+    assert_eq!(m.next().unwrap().unwrap(), 4);
+}
+
+/// `test_swallows_falsey_exceptions` (gh-132063): an error that looks like
+/// nothing (an empty message) is still the task's exception.
+#[test]
+fn test_swallows_falsey_exceptions() {
+    let _watchdog = common::watchdog("test_swallows_falsey_exceptions");
+    #[derive(Debug)]
+    struct Empty;
+    impl std::fmt::Display for Empty {
+        fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            Ok(())
+        }
+    }
+    impl std::error::Error for Empty {}
+    let ex = ThreadPoolExecutor::new(1).unwrap();
+    let f = ex.submit_fallible(|| Err::<u8, _>(Empty)).unwrap();
+    let err = f.result_timeout(T).unwrap_err();
+    assert!(err.task_error().unwrap().downcast_ref::<Empty>().is_some());
+    assert!(f.exception_timeout(T).unwrap().is_some());
+    let g = ex.submit(|| std::panic::panic_any(String::new())).unwrap();
+    let err = g.result_timeout(T).map(|_: &()| ()).unwrap_err();
+    assert!(err.task_error().unwrap().is_panic(), "{err:?}");
+    assert!(g.exception_timeout(T).unwrap().is_some());
 }

@@ -311,3 +311,26 @@ fn test_submit_racing_shutdown_loses_nothing() {
         }
     }
 }
+
+/// `test_hang_gh94440`: a future submitted and cancelled at once, right
+/// before `shutdown(wait=true)`, does not make the shutdown hang. CPython's
+/// `signal.alarm(5)` is a thread that runs the shutdown and a bounded
+/// wait for it.
+#[test]
+fn test_hang_gh94440() {
+    let _watchdog = common::watchdog("test_hang_gh94440");
+    for _ in 0..50 {
+        let ex = Arc::new(ThreadPoolExecutor::new(1).unwrap());
+        ex.submit(|| 0).unwrap().result_timeout(T).unwrap();
+        let _ = ex.submit(|| 0).unwrap().cancel();
+        let (tx, rx) = mpsc::channel();
+        let ex2 = Arc::clone(&ex);
+        let t = thread::spawn(move || {
+            ex2.shutdown(true, false);
+            tx.send(()).unwrap();
+        });
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("timed out waiting for shutdown after a cancelled submit");
+        t.join().unwrap();
+    }
+}
