@@ -97,6 +97,8 @@ fn next_job(shared: &Shared, id: usize, slot: &Slot, tick: u32) -> Option<Job> {
 /// Spins, then sleeps, until a job comes or the pool is done.
 fn idle(shared: &Shared, id: usize, slot: &Slot, tick: u32) -> Option<Job> {
     let backoff = Backoff::new();
+    // Whether this worker has slept once in this idle spell (see below).
+    let mut slept = false;
     loop {
         if let Some(j) = find(shared, id, tick) {
             return Some(j);
@@ -113,11 +115,20 @@ fn idle(shared: &Shared, id: usize, slot: &Slot, tick: u32) -> Option<Job> {
             return None;
         }
         // A claim whose job another worker took has lapsed: give the token
-        // back before sleeping.
-        slot.set(Activity::Idle);
+        // back before sleeping, but only after a sleep in which no job came.
+        // A submit claims before it pushes, so a claim seen before its push
+        // is still good: given back then, the next submit of a burst could
+        // claim this worker a second time instead of starting a thread (the
+        // burst then ran on one thread too few: `tests/idle_reuse.rs`, under
+        // TSan's slowness). Kept until then, the claimed worker sleeps, and
+        // that submit's push finds it or wakes it.
+        if slept {
+            slot.set(Activity::Idle);
+        }
         shared
             .sleep
             .sleep(|| shared.queues.has_work() || shared.lc.drained());
+        slept = true;
         backoff.reset();
     }
 }
