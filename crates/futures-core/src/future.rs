@@ -40,6 +40,7 @@ use crate::cell::{
 use crate::diagnostics::DiagnosticKind;
 use crate::error::{BoxError, FutureError, InvalidStateError, TaskError};
 use crate::primitives::{self, MutexGuard, Nap, Ordering};
+use crate::reentry;
 use crate::state::FutureState;
 use crate::state::{
     self, Cancel, Word, BOXED, CANCELLED, COMPLETING, FINISHED, HANDLE_ONE, LISTENING, MAX_HANDLES,
@@ -884,7 +885,7 @@ impl<T> Future<T> {
             return Err(refused);
         }
         if !self.word().has(NOTIFIED) {
-            if callbacks::running_for(self.id()) {
+            if reentry::inside(self.id()) {
                 return Err(FutureError::not_unique(0, true));
             }
             // The task is done: the deadline was for it. The done-callbacks
@@ -1075,7 +1076,7 @@ impl<T> Future<T> {
         if self.word().has(NOTIFIED) {
             return Poll::Ready(None);
         }
-        if callbacks::running_for(self.id()) {
+        if reentry::inside(self.id()) {
             return Poll::Ready(Some(FutureError::not_unique(0, true)));
         }
         let mut g = self.lock();

@@ -60,6 +60,7 @@ mod future;
 mod loom_tests;
 mod primitives;
 mod recycle;
+mod reentry;
 mod state;
 pub mod sync;
 mod task;

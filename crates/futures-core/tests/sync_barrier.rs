@@ -452,6 +452,45 @@ fn a_wait_from_the_action_panics_instead_of_waiting_for_itself() {
 }
 
 #[test]
+fn a_wait_from_a_nested_action_on_the_outer_barrier_panics() {
+    // A's action waits on B, whose last party (this same thread) runs B's
+    // action, which waits on A: A is still tripping, so that wait would wait
+    // for itself too. It is refused at any depth, not only the innermost.
+    let a_of: Arc<std::sync::OnceLock<std::sync::Weak<Barrier>>> = Arc::default();
+    let b = {
+        let a_of = a_of.clone();
+        Arc::new(Barrier::with_action(1, move || {
+            let a = a_of.get().unwrap().upgrade().unwrap();
+            let _ = a.wait_timeout(Duration::from_millis(10));
+        }))
+    };
+    let a = {
+        let b = b.clone();
+        Arc::new(Barrier::with_action(1, move || {
+            let _ = b.wait_timeout(Duration::from_millis(10));
+        }))
+    };
+    a_of.set(Arc::downgrade(&a)).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let a = a.clone();
+        thread::spawn(move || {
+            let r = catch_unwind(AssertUnwindSafe(|| a.wait_timeout(PATIENCE)));
+            let _ = tx.send(match r {
+                Ok(Ok(_)) => "passed".to_owned(),
+                Ok(Err(_)) => "broken".to_owned(),
+                Err(p) => concurrent_futures_core::panic_message(&*p).to_owned(),
+            });
+        });
+    }
+    let got = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the party waits for ever: the inner action waited for the outer trip");
+    assert!(got.contains("own action"), "{got}");
+    assert!(a.broken() && b.broken());
+}
+
+#[test]
 fn timeouts_do_not_break_a_tripped_barrier() {
     // Once all parties are in, a waiter whose deadline passes while the
     // action runs is still released (as in CPython, where the action runs

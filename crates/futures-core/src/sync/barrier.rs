@@ -61,20 +61,7 @@ use std::time::{Duration, Instant};
 
 use super::{deadline, sleep_on, Sleep};
 use crate::primitives::{Condvar, Mutex, MutexGuard};
-
-#[cfg(not(loom))]
-std::thread_local! {
-    /// The barrier whose action this thread runs now (its address), so a
-    /// wait from inside it is refused instead of waiting for itself.
-    static ACTION_OF: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-// Loom runs its threads on one OS thread: a `std` thread-local would be
-// shared by all of them.
-#[cfg(loom)]
-loom::thread_local! {
-    static ACTION_OF: std::cell::Cell<usize> = std::cell::Cell::new(0);
-}
+use crate::reentry;
 
 /// The action run by the last party to arrive, before the others are released.
 type Action = Box<dyn Fn() + Send + Sync + 'static>;
@@ -295,7 +282,7 @@ impl Barrier {
     }
 
     fn wait_until(&self, deadline: Option<Instant>) -> Result<usize, BrokenBarrierError> {
-        if ACTION_OF.with(std::cell::Cell::get) == self.address() {
+        if reentry::inside(self.address()) {
             panic!("Barrier::wait called from the barrier's own action: it would wait for itself");
         }
         let mut state = self.enter()?;
@@ -347,9 +334,9 @@ impl Barrier {
         if let Some(action) = &self.action {
             state.phase = Phase::Tripping;
             drop(state);
-            let outer = ACTION_OF.with(|a| a.replace(self.address()));
+            let inside = reentry::enter(self.address());
             let ran = panic::catch_unwind(AssertUnwindSafe(action));
-            ACTION_OF.with(|a| a.set(outer));
+            drop(inside);
             state = self.state.lock();
             if let Err(payload) = ran {
                 self.break_locked(&mut state);
@@ -367,7 +354,7 @@ impl Barrier {
         (state, Pass::Released(index))
     }
 
-    /// This barrier's identity, for [`ACTION_OF`].
+    /// This barrier's identity, for `reentry`.
     fn address(&self) -> usize {
         std::ptr::from_ref(self) as usize
     }

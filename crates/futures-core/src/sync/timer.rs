@@ -10,7 +10,6 @@
 //! cancelled. The function runs under `catch_unwind`: a panic is reported on
 //! stderr and kept for [`Timer::join`], and poisons nothing.
 
-use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::thread;
@@ -20,14 +19,8 @@ use super::{deadline, sleep_on, Sleep};
 use crate::diagnostics::{diagnose, DiagnosticKind};
 use crate::error::TaskError;
 use crate::primitives::{Arc, Condvar, Mutex};
+use crate::reentry;
 use crate::unwind;
-
-std::thread_local! {
-    /// The timer whose function this thread runs now (its `Shared`'s
-    /// address), so a join from inside it is refused instead of waiting for
-    /// itself for ever.
-    static RUNNING: Cell<usize> = const { Cell::new(0) };
-}
 
 /// A function that runs once on its own thread after an interval, unless
 /// [`cancel`](Timer::cancel)led first: Python's `threading.Timer`, started.
@@ -264,8 +257,7 @@ impl Timer {
 
     /// Panics if this thread runs this timer's function (`join`'s rule).
     fn refuse_self_join(&self) {
-        let me = Arc::as_ptr(&self.shared) as usize;
-        if RUNNING.with(Cell::get) == me {
+        if reentry::inside(self.shared.key()) {
             panic!("Timer::join called from the timer's own function: it would wait for itself");
         }
     }
@@ -289,12 +281,17 @@ impl Timer {
 }
 
 impl Shared {
+    /// This timer's identity, for `reentry`.
+    fn key(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
     /// The timer's thread: sleep, then run `f` unless cancelled.
     fn run(&self, at: Option<Instant>, f: impl FnOnce()) {
         let outcome = if self.sleep_then_claim(at) {
-            let outer = RUNNING.with(|r| r.replace(std::ptr::from_ref(self) as usize));
+            let inside = reentry::enter(self.key());
             let ran = unwind::catch(f);
-            RUNNING.with(|r| r.set(outer));
+            drop(inside);
             if let Err(message) = &ran {
                 diagnose(
                     DiagnosticKind::TimerPanicked,
