@@ -32,13 +32,15 @@
 //!   future 1000 times each) is `concurrent_reads_of_a_finished_future`.
 
 use std::io;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use concurrent_futures_core::{Future, FutureError, FutureState, TaskError};
+
+mod child;
+use child::stderr_of_child;
 
 /// Long enough that a correct test never hits it (CPython's `SHORT_TIMEOUT`).
 const SHORT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -160,40 +162,6 @@ fn done_callback_raises_already_succeeded_child() {
     f.set_result(5).unwrap();
     f.add_done_callback(|_: &Future<i32>| panic!("doh!"));
     assert_eq!(*f.result().unwrap(), 5);
-}
-
-const CHILD_ENV: &str = "CPYTHON_TEST_FUTURE_CHILD";
-
-/// Runs `child` here if this process is the child for `test`; otherwise
-/// re-runs this test binary on `test` alone and returns the child's stderr,
-/// after checking that it passed. Bounded by `SHORT_TIMEOUT`.
-fn stderr_of_child(test: &str, child: fn()) -> Option<String> {
-    if std::env::var_os(CHILD_ENV).is_some() {
-        child();
-        return None;
-    }
-    let mut proc = Command::new(std::env::current_exe().unwrap())
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + SHORT_TIMEOUT;
-    let status = loop {
-        if let Some(status) = proc.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            proc.kill().unwrap();
-            panic!("child test {test} did not finish within {SHORT_TIMEOUT:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    let mut stderr = String::new();
-    io::Read::read_to_string(&mut proc.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(status.success(), "child test {test} failed:\n{stderr}");
-    Some(stderr)
 }
 
 #[test]

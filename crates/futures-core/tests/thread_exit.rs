@@ -6,52 +6,20 @@
 //! failure is an abort.
 
 use std::cell::RefCell;
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use concurrent_futures_core::{Completer, Future, Task};
 
+mod child;
+use child::stderr_of_child;
+
 const LIMIT: Duration = Duration::from_secs(30);
-const CHILD_ENV: &str = "CF_THREAD_EXIT_CHILD";
 
 thread_local! {
     static COMPLETERS: RefCell<Vec<Completer<u32>>> = const { RefCell::new(Vec::new()) };
     static TASKS: RefCell<Vec<Task>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `child` if this process is the child for `test`; otherwise re-runs
-/// this binary on `test` alone and checks that it passed, within `LIMIT`.
-fn in_child(test: &str, child: fn()) {
-    if std::env::var_os(CHILD_ENV).is_some() {
-        child();
-        return;
-    }
-    let mut proc = Command::new(std::env::current_exe().unwrap())
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + LIMIT;
-    let status = loop {
-        if let Some(status) = proc.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            proc.kill().unwrap();
-            panic!("child test {test} did not finish within {LIMIT:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut proc.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(
-        status.success(),
-        "child test {test} failed ({status}):\n{stderr}"
-    );
 }
 
 /// Runs a done-callback on this thread, so the library's thread-local
@@ -86,7 +54,7 @@ fn completer_child() {
 
 #[test]
 fn a_completer_dropped_by_a_thread_local_destructor_runs_the_callbacks() {
-    in_child(
+    stderr_of_child(
         "a_completer_dropped_by_a_thread_local_destructor_runs_the_callbacks",
         completer_child,
     );
@@ -108,7 +76,7 @@ fn task_child() {
 
 #[test]
 fn a_task_dropped_by_a_thread_local_destructor_runs_the_callbacks() {
-    in_child(
+    stderr_of_child(
         "a_task_dropped_by_a_thread_local_destructor_runs_the_callbacks",
         task_child,
     );

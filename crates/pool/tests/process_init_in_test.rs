@@ -14,10 +14,7 @@ fn init_in_a_libtest_test_is_refused() {
     let refused = std::panic::catch_unwind(process::init);
     std::panic::set_hook(hook);
     let payload = refused.expect_err("init() on a libtest thread must be refused");
-    let msg = payload
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default();
+    let msg = concurrent_futures_core::panic_message(payload.as_ref());
     assert!(msg.contains("main thread"), "{msg}");
     assert!(msg.contains("harness = false"), "{msg}");
     assert!(msg.contains("testing::main"), "{msg}");

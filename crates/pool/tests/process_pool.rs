@@ -1906,11 +1906,7 @@ fn child_sigchld_ignored() {
     match r {
         Ok(()) => println!("ok"),
         Err(p) => {
-            let msg = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_default();
+            let msg = concurrent_futures_core::panic_message(p.as_ref());
             println!("FAILED: {msg}");
         }
     }

@@ -274,11 +274,7 @@ pub(crate) fn run(tests: &[Test]) {
             }
             Err(p) => {
                 failed += 1;
-                let msg = p
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                    .unwrap_or_default();
+                let msg = concurrent_futures_core::panic_message(p.as_ref());
                 println!("FAILED: {msg}");
                 // Leave no child behind for the next test.
                 let _ = assert_no_children_quietly();
