@@ -276,3 +276,42 @@ fn one_worker_starts_tasks_in_submission_order() {
     );
     assert_eq!(log.len(), 1000);
 }
+
+/// A stack of 24 KiB or less segfaulted a debug build's worker (in a
+/// thread-local destructor as it exited); such a size is now refused at
+/// `build`, and the smallest accepted one runs tasks, panicking ones
+/// included, and shuts down cleanly.
+#[test]
+fn a_stack_too_small_for_a_worker_is_refused_and_the_minimum_runs() {
+    use concurrent_futures_pool::{BuildError, ThreadPoolBuilder};
+    for bytes in [0, 4096, 24 * 1024, ThreadPoolBuilder::MIN_STACK_SIZE - 1] {
+        let refused = ThreadPoolBuilder::new().stack_size(bytes).build();
+        assert!(
+            matches!(&refused, Err(BuildError::InvalidOption(why)) if why.contains("stack_size")),
+            "stack_size({bytes}) was not refused: {:?}",
+            refused.err()
+        );
+    }
+    let ex = ThreadPoolBuilder::new()
+        .max_workers(2)
+        .stack_size(ThreadPoolBuilder::MIN_STACK_SIZE)
+        .initializer(|| ())
+        .build()
+        .unwrap();
+    let fs: Vec<_> = (0..64u32)
+        .map(|i| {
+            ex.submit(move || {
+                assert!(i % 8 != 0, "task {i} panics on purpose");
+                i
+            })
+            .unwrap()
+        })
+        .collect();
+    for (i, f) in (0u32..).zip(&fs) {
+        match f.result_timeout(T) {
+            Ok(v) => assert_eq!(*v, i),
+            Err(e) => assert!(i % 8 == 0, "task {i}: {e}"),
+        }
+    }
+    ex.shutdown(true, false);
+}

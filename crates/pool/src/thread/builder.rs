@@ -77,6 +77,24 @@ pub struct ThreadPoolBuilder {
 }
 
 impl ThreadPoolBuilder {
+    /// The smallest [`stack_size`](ThreadPoolBuilder::stack_size) a pool
+    /// accepts: 64 KiB, twice what a debug build's workers were measured to
+    /// need.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolBuilder;
+    /// let small = ThreadPoolBuilder::MIN_STACK_SIZE - 1;
+    /// let refused = ThreadPoolBuilder::new().stack_size(small).build().unwrap_err();
+    /// assert!(refused.to_string().contains("stack_size(65535)"));
+    /// ThreadPoolBuilder::new()
+    ///     .stack_size(ThreadPoolBuilder::MIN_STACK_SIZE)
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub const MIN_STACK_SIZE: usize = 64 * 1024;
+
     /// A builder with Python's defaults.
     ///
     /// # Examples
@@ -126,6 +144,14 @@ impl ThreadPoolBuilder {
 
     /// The stack size of each worker thread, in bytes (default: `std`'s,
     /// 2 MiB or `RUST_MIN_STACK`). Deeply recursive tasks need more.
+    ///
+    /// At least [`MIN_STACK_SIZE`](ThreadPoolBuilder::MIN_STACK_SIZE)
+    /// (64 KiB): the pool's own code runs on each worker's stack, and the
+    /// OS or the thread-local destructors of a debug build overflow one of
+    /// 24 KiB or less (a segfault, not a panic), so
+    /// [`build`](ThreadPoolBuilder::build) refuses a smaller size with
+    /// [`BuildError::InvalidOption`], as Python's `threading.stack_size`
+    /// refuses one under 32 KiB with `ValueError`.
     ///
     /// # Examples
     ///
@@ -292,6 +318,13 @@ impl ThreadPoolBuilder {
         {
             return Err(BuildError::InvalidOption(format!(
                 "thread_name_prefix {p:?} contains a NUL byte"
+            )));
+        }
+        if let Some(bytes) = self.stack_size.filter(|&b| b < Self::MIN_STACK_SIZE) {
+            return Err(BuildError::InvalidOption(format!(
+                "stack_size({bytes}) is below the {} bytes a worker needs \
+                 (leave it unset for the default of 2 MiB)",
+                Self::MIN_STACK_SIZE
             )));
         }
         if self.max_queued == Some(0) {
