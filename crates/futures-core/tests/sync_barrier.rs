@@ -12,8 +12,8 @@
 //! abort: here a released round stays released); shared lists are atomics or mutexes; `Bunch` is in
 //! `sync_common`. Added: `Duration::ZERO` and
 //! `Duration::MAX`, a panicking action, abort and reset while the action
-//! runs, timeouts that expire while the action runs, a wait from inside the
-//! action, and two stress tests with random timing.
+//! runs, timeouts that expire while the action runs, newcomers that time
+//! out on a long action, a wait from inside the action, and two stress tests with random timing.
 
 use concurrent_futures_core::sync::{Barrier, BrokenBarrierError, Event};
 use rand::Rng;
@@ -513,6 +513,94 @@ fn timeouts_do_not_break_a_tripped_barrier() {
     early.wait_for_finished();
     assert_eq!(last.join().unwrap(), Ok(2));
     assert!(!b.broken());
+}
+
+/// A newcomer that arrives while the round before it runs its action waits
+/// for the action no longer than its own timeout (API.md: a call waits only
+/// for its work and its timeout; CPython waits without limit here). Its
+/// timeout breaks the barrier as any timeout does, but only once the round
+/// in progress, all of whose parties are in, has been released.
+#[test]
+fn a_newcomer_gives_up_on_a_long_action_at_its_timeout() {
+    let (b, in_action, proceed) = held_action(2);
+    let round = {
+        let b = b.clone();
+        Bunch::new(2, move || {
+            pass(&b).unwrap();
+        })
+    };
+    assert!(in_action.wait_timeout(PATIENCE), "the action never ran");
+    for newcomer_waits in [
+        |b: &Barrier| b.wait_timeout(Duration::from_millis(50)),
+        |b: &Barrier| b.wait_timeout(Duration::ZERO),
+    ] {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let bb = b.clone();
+        thread::spawn(move || tx.send(newcomer_waits(&bb)).unwrap());
+        let got = rx
+            .recv_timeout(PATIENCE)
+            .expect("the newcomer waited for the action past its timeout");
+        assert!(got.is_err(), "{got:?}");
+    }
+    assert!(!b.broken(), "the round in progress was broken");
+    proceed.set();
+    round.wait_for_finished();
+    assert!(
+        b.broken(),
+        "the newcomer's timeout did not break the barrier"
+    );
+    b.reset();
+    let bb = b.clone();
+    Bunch::new(2, move || {
+        pass(&bb).unwrap();
+    })
+    .wait_for_finished();
+}
+
+/// The same through the builder's default timeout, and a reset before the
+/// action ends forgives the newcomer's timeout with the rest.
+#[test]
+fn a_newcomer_with_a_default_timeout_gives_up_and_a_reset_forgives_it() {
+    let (in_action, proceed) = (Arc::new(Event::new()), Arc::new(Event::new()));
+    let b = {
+        let (in_action, proceed) = (in_action.clone(), proceed.clone());
+        Arc::new(
+            Barrier::builder(2)
+                .action(move || {
+                    in_action.set();
+                    assert!(proceed.wait_timeout(PATIENCE), "never let go");
+                })
+                .timeout(Duration::from_millis(50))
+                .build(),
+        )
+    };
+    let results = Arc::new(Mutex::new(Vec::new()));
+    let round = {
+        let (b, results) = (b.clone(), results.clone());
+        Bunch::new(2, move || {
+            let r = b.wait_timeout(PATIENCE);
+            results.lock().unwrap().push(r.is_ok());
+        })
+    };
+    assert!(in_action.wait_timeout(PATIENCE), "the action never ran");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let bb = b.clone();
+    thread::spawn(move || tx.send(bb.wait()).unwrap());
+    let got = rx
+        .recv_timeout(PATIENCE)
+        .expect("the newcomer waited for the action past its default timeout");
+    assert!(got.is_err());
+    b.reset();
+    proceed.set();
+    round.wait_for_finished();
+    // The reset broke the tripping round and cleared the newcomer's break.
+    assert_eq!(*results.lock().unwrap(), [false; 2]);
+    assert!(!b.broken());
+    let bb = b.clone();
+    Bunch::new(2, move || {
+        bb.wait_timeout(PATIENCE).unwrap();
+    })
+    .wait_for_finished();
 }
 
 /// Many rounds with random timing: each round every party arrives before

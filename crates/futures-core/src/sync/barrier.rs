@@ -19,10 +19,11 @@
 //! |             |                                         | `Broken` on a timeout or `abort`;                   |
 //! |             |                                         | `Resetting` on `reset`                              |
 //! | `Tripping`  | all arrived; the last runs the action   | a new round (`Filling`) when the action returns;    |
-//! |             | with the lock released                  | `Broken` if it panicked or on `abort`;              |
+//! |             | with the lock released                  | `Broken` if it panicked, on `abort`, or when it     |
+//! |             |                                         | returns after a newcomer timed out;                 |
 //! |             |                                         | `Resetting` on `reset`                              |
-//! | `Resetting` | `reset` broke the round; its parties    | `Filling` when the last of them has left            |
-//! |             | leave with an error                     |                                                     |
+//! | `Resetting` | `reset` broke the round; its parties    | `Filling` when the last of them has left (`Broken`  |
+//! |             | leave with an error                     | if a newcomer timed out meanwhile)                  |
 //! | `Broken`    | every waiter and newcomer gets an error | `Resetting` on `reset` (`Filling` if nobody is in)  |
 //!
 //! Why it is sound:
@@ -51,11 +52,18 @@
 //! * **Timeouts end at the trip.** A sleeper's deadline only applies while
 //!   its round is `Filling`; once all parties are in, nobody can break it by
 //!   timing out (in CPython the action runs under the lock, with the same
-//!   effect). As in CPython, the time a newcomer spends waiting for an
-//!   action or a reset to finish is not bounded by its timeout.
+//!   effect).
+//! * **A newcomer's timeout holds too.** A newcomer that arrives while the
+//!   round before it trips or resets waits for that to end, but no longer
+//!   than its deadline (CPython and Java wait without limit here, against
+//!   our rule that a call waits only for its work and its timeout). Its
+//!   timeout breaks the barrier as any other does, but not the round in
+//!   progress, whose parties are all in: it sets `break_on_open`, and the
+//!   barrier opens broken instead of `Filling`. A `reset` clears it.
 
 use std::any::Any;
 use std::fmt;
+use std::mem;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -119,6 +127,21 @@ struct State {
     arrived: usize,
     /// Bumped each time a round is released.
     generation: u64,
+    /// A newcomer timed out while the round before it tripped or reset: the
+    /// barrier opens `Broken` instead of `Filling`.
+    break_on_open: bool,
+}
+
+impl State {
+    /// The round in progress is over: the barrier takes a new one, or is
+    /// broken if a newcomer timed out meanwhile. The caller notifies.
+    fn open(&mut self) {
+        self.phase = if mem::take(&mut self.break_on_open) {
+            Phase::Broken
+        } else {
+            Phase::Filling
+        };
+    }
 }
 
 /// How one party's pass through the barrier ended, before it has left.
@@ -251,9 +274,11 @@ impl Barrier {
     /// [`wait`](Barrier::wait), giving up after `timeout` (instead of any
     /// default timeout): a timeout breaks the barrier, so every party of the
     /// round gets the error (as in Python). Once all parties have arrived, a
-    /// timeout no longer applies. As in Python, the time spent waiting for
-    /// the previous round's action, or for a reset, to finish does not
-    /// count against the timeout.
+    /// timeout no longer applies. A thread that arrives while the round
+    /// before it is still running its action, or resetting, waits for that
+    /// at most `timeout` too; if it gives up, that round is still released,
+    /// and the barrier is broken after it (Python and Java wait without
+    /// limit there).
     ///
     /// # Errors
     ///
@@ -285,7 +310,7 @@ impl Barrier {
         if reentry::inside(self.address()) {
             panic!("Barrier::wait called from the barrier's own action: it would wait for itself");
         }
-        let mut state = self.enter()?;
+        let mut state = self.enter(deadline)?;
         let index = state.arrived;
         state.arrived += 1;
         let tripper = index + 1 == self.parties;
@@ -312,11 +337,21 @@ impl Barrier {
         }
     }
 
-    /// Waits out an action or a reset in progress; fails if broken.
-    fn enter(&self) -> Result<MutexGuard<'_, State>, BrokenBarrierError> {
+    /// Waits out an action or a reset in progress, until `deadline`; fails
+    /// if broken or if the deadline passes first (which breaks the barrier
+    /// once the round in progress is over).
+    fn enter(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<MutexGuard<'_, State>, BrokenBarrierError> {
         let mut state = self.state.lock();
         while matches!(state.phase, Phase::Tripping | Phase::Resetting) {
-            state = self.cond.wait(state);
+            let sleep = Sleep::until(deadline);
+            if sleep == Sleep::TimedOut {
+                state.break_on_open = true;
+                return Err(BrokenBarrierError::new());
+            }
+            state = sleep_on(&self.cond, state, sleep);
         }
         if state.phase == Phase::Broken {
             return Err(BrokenBarrierError::new());
@@ -347,7 +382,7 @@ impl Barrier {
                 return (state, Pass::Broken);
             }
         }
-        state.phase = Phase::Filling;
+        state.open();
         state.arrived = 0;
         state.generation = state.generation.wrapping_add(1);
         // `wait_until` notifies once the lock is released.
@@ -391,7 +426,7 @@ impl Barrier {
     fn leave_broken(&self, state: &mut State) {
         state.arrived -= 1;
         if state.arrived == 0 && state.phase == Phase::Resetting {
-            state.phase = Phase::Filling;
+            state.open();
             self.cond.notify_all();
         }
     }
@@ -436,6 +471,8 @@ impl Barrier {
     /// ```
     pub fn reset(&self) {
         let mut state = self.state.lock();
+        // A newcomer's earlier timeout is reset with the rest.
+        state.break_on_open = false;
         // With parties of the current round inside, they must leave (with
         // an error) before a new round may fill.
         state.phase = if state.arrived == 0 {
@@ -564,6 +601,7 @@ impl BarrierBuilder {
                 phase: Phase::Filling,
                 arrived: 0,
                 generation: 0,
+                break_on_open: false,
             }),
             cond: Condvar::new(),
             parties: self.parties,
