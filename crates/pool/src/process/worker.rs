@@ -89,22 +89,7 @@ impl PidCell {
         let mut g = self.guard();
         g.doomed |= doom;
         if let Some(fd) = &g.pidfd {
-            // A pidfd names the process itself, not a number that may be
-            // reused: a parent that ignores SIGCHLD has its children reaped
-            // by the kernel, before the slot clears the cell. A process that
-            // ended already (`ESRCH`) needs no signal.
-            //
-            // SAFETY: pidfd_send_signal(2) reads no memory of ours (a null
-            // `siginfo`); `fd` is a live pidfd we own.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_pidfd_send_signal,
-                    fd.as_raw_fd(),
-                    sig,
-                    std::ptr::null::<libc::siginfo_t>(),
-                    0,
-                );
-            }
+            pidfd_signal(fd, sig);
         } else if let Some(pid) = g.pid {
             // SAFETY: kill(2) touches no memory. The pid is our unreaped
             // child (the slot clears the cell under this lock before it
@@ -114,6 +99,24 @@ impl PidCell {
                 libc::kill(pid as libc::pid_t, sig);
             }
         }
+    }
+}
+
+/// Sends `sig` to the process `fd` names. A pidfd names the process
+/// itself, not a number that may be reused: a parent that ignores SIGCHLD
+/// has its children reaped by the kernel, and their pids freed, before we
+/// learn of it. A process that ended already (`ESRCH`) needs no signal.
+fn pidfd_signal(fd: &OwnedFd, sig: libc::c_int) {
+    // SAFETY: pidfd_send_signal(2) reads no memory of ours (a null
+    // `siginfo`); `fd` is a live pidfd we own.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        );
     }
 }
 
@@ -717,7 +720,14 @@ impl WorkerProcess {
 
     fn kill_and_reap_in_place(&mut self, cell: &PidCell) -> ExitCause {
         cell.set_gone();
-        let _ = self.child.kill();
+        // Through the pidfd where there is one (`pidfd_signal`); `Child::kill`
+        // signals the pid.
+        match &self.reader.get_ref().pidfd {
+            Some(fd) => pidfd_signal(fd, libc::SIGKILL),
+            None => {
+                let _ = self.child.kill();
+            }
+        }
         self.wait()
     }
 
