@@ -347,6 +347,13 @@ impl<T> Map<T> {
     /// `map`). `options`' timeout counts from now; dropping the map cancels
     /// what has not finished.
     ///
+    /// Each value is taken out of its future, as
+    /// [`Future::into_result`] takes it: an item whose future still has
+    /// another handle alive when it is done comes out as
+    /// `Err(FutureError::NotUnique(..))` (the value stays for that handle).
+    /// Give the map the only handles, or read the values through yours with
+    /// [`Future::result`].
+    ///
     /// # Examples
     ///
     /// ```
@@ -359,6 +366,13 @@ impl<T> Map<T> {
     /// }
     /// let m = Map::from_futures(futures, MapOptions::default());
     /// assert_eq!(m.into_result().unwrap(), [0, 1, 2]);
+    ///
+    /// // A handle kept beside the map's keeps the value.
+    /// let f = Future::new();
+    /// f.set_result(9u8).unwrap();
+    /// let mut m = Map::from_futures([f.clone()], MapOptions::default());
+    /// assert!(matches!(m.next(), Some(Err(concurrent_futures::FutureError::NotUnique(_)))));
+    /// assert_eq!(*f.result().unwrap(), 9);
     /// ```
     pub fn from_futures(futures: impl IntoIterator<Item = Future<T>>, options: MapOptions) -> Self {
         Self::submitted(futures.into_iter().map(|f| Ok(Slot::One(f))), options)
