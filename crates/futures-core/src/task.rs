@@ -347,7 +347,15 @@ unsafe fn run<T: Send, B: Body<T>>(header: NonNull<Header>, returned: &dyn Fn())
     let body = unsafe { take_body::<T, B>(header) };
     // SAFETY: the caller owns the task reference until `finish_task` below.
     let future = unsafe { borrowed::<T>(header) };
-    if !matches!(future.set_running_or_notify_cancel(), Ok(true)) {
+    let claimed = match future.set_running_or_notify_cancel() {
+        Ok(run) => run,
+        // A user's own `set_running_or_notify_cancel` marked it running
+        // first: only this task can complete it, so the closure runs (not
+        // running it left the future running for ever). Done means a
+        // user's `set_*` completed it: nothing to run.
+        Err(_) => !future.done(),
+    };
+    if !claimed {
         unwind::drop_reporting("the closure of a cancelled task", body);
         future.release_task();
         return Ran::Cancelled;

@@ -315,3 +315,28 @@ fn a_stack_too_small_for_a_worker_is_refused_and_the_minimum_runs() {
     }
     ex.shutdown(true, false);
 }
+
+/// A user's `set_running_or_notify_cancel` on a queued pool future (an
+/// executor-implementer's call, made on the wrong future) left it running
+/// for ever: the worker took the refused claim for a cancellation and
+/// dropped the closure. The task now runs and completes it.
+#[test]
+fn a_queued_future_marked_running_by_its_user_still_runs() {
+    let ex = ThreadPoolExecutor::new(1).unwrap();
+    let gate = Latch::new();
+    let busy = {
+        let gate = gate.clone();
+        ex.submit(move || gate.wait()).unwrap()
+    };
+    let queued = ex.submit(|| 5u32).unwrap();
+    assert_eq!(queued.set_running_or_notify_cancel(), Ok(true));
+    gate.open();
+    busy.result_timeout(T).unwrap();
+    assert_eq!(
+        *queued
+            .result_timeout(T)
+            .expect("the future marked running by hand never completed"),
+        5
+    );
+    assert_eq!(ex.stats().cancelled, 0);
+}
