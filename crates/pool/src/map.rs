@@ -82,6 +82,12 @@ impl MapOptions {
 
     /// The time allowed for the whole map, counted from the call to `map_with`.
     ///
+    /// It bounds the submits too, on a pool with `max_queued`: a map that
+    /// submits its whole input (no `buffersize`) and still finds no room at
+    /// the deadline fails with `SubmitError::Timeout`, cancelling what it
+    /// submitted; a buffered map whose read-ahead finds no room yields the
+    /// timeout error at the deadline.
+    ///
     /// # Examples
     ///
     /// ```
@@ -241,8 +247,10 @@ impl<T> Slot<T> {
     }
 }
 
-/// Submits the next input item; `None` at the end of the input.
-pub(crate) type Source<T> = Box<dyn FnMut() -> Option<Result<Slot<T>, SubmitError>> + Send>;
+/// Submits the next input item, waiting for room in a bounded pool no
+/// later than the map's deadline (given); `None` at the end of the input.
+pub(crate) type Source<T> =
+    Box<dyn FnMut(Option<Instant>) -> Option<Result<Slot<T>, SubmitError>> + Send>;
 
 /// The iterator `map` returns: each item's `Result<T, FutureError>`, in
 /// input order.
@@ -335,7 +343,7 @@ impl<T> Map<T> {
     /// `None` at the end of the input (the source is then dropped).
     fn pull(&mut self) -> Option<Result<Slot<T>, SubmitError>> {
         let mut source = self.source.take()?;
-        let next = source();
+        let next = source(self.deadline);
         if next.is_some() {
             self.source = Some(source);
         }
@@ -439,6 +447,17 @@ impl<T> Map<T> {
         }
         match self.pull() {
             Some(Ok(slot)) => self.slots.push_back(slot),
+            Some(Err(SubmitError::Timeout { .. })) => {
+                // No room in the pool before the map's deadline: the map
+                // times out there, after the items already submitted (each
+                // still comes back if it is done by then). The item read for
+                // this submit was dropped unsubmitted.
+                self.source = None;
+                let unfinished = 1 + self.slots.iter().map(Slot::items).sum::<usize>();
+                let total = unfinished + self.handed_out;
+                self.pending_error =
+                    Some(FutureError::Timeout(TimeoutError::new(unfinished, total)));
+            }
             Some(Err(e)) => {
                 self.source = None;
                 self.ready_error_after_slots(e);
@@ -599,7 +618,7 @@ mod tests {
         use std::sync::Arc;
         let read = Arc::new(AtomicUsize::new(0));
         let r = read.clone();
-        let source: Source<usize> = Box::new(move || {
+        let source: Source<usize> = Box::new(move |_| {
             let n = r.fetch_add(1, Ordering::SeqCst);
             Some(Ok(done(n)))
         });
@@ -612,7 +631,7 @@ mod tests {
     #[test]
     fn refused_refill_fails_its_place_then_ends() {
         let mut n = 0;
-        let source: Source<i32> = Box::new(move || {
+        let source: Source<i32> = Box::new(move |_| {
             n += 1;
             Some(if n <= 2 {
                 Ok(done(n))

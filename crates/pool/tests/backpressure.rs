@@ -317,3 +317,59 @@ fn shutdown_timeout_from_an_own_task_never_joins_itself() {
         assert_eq!(ex.stats().workers, 0);
     }
 }
+
+/// A buffered map's timeout bounds its read-ahead submit: with the queue
+/// full, `next` used to wait for room (for other tasks' progress) past the
+/// deadline and then return a value; it now times out at the deadline,
+/// and the map ends cancelling what it submitted.
+#[test]
+fn a_buffered_map_times_out_when_its_read_ahead_finds_no_room() {
+    let ex = bounded(1, 2);
+    let go = held(&ex);
+    let mut m = ex
+        .map_with(
+            |x: u32| x,
+            0..5u32,
+            MapOptions::default()
+                .buffersize(1)
+                .timeout(Duration::from_millis(200)),
+        )
+        .unwrap();
+    let filler = ex.submit(|| ()).unwrap(); // item 0 and this fill the queue
+    let t = Instant::now();
+    let first = m.next();
+    let waited = t.elapsed();
+    go.open();
+    assert!(
+        matches!(first, Some(Err(ref e)) if e.is_timeout()),
+        "expected the map's timeout, got {first:?} after {waited:?}"
+    );
+    assert!(waited < T, "next() waited {waited:?} for room");
+    assert!(m.next().is_none(), "a timed-out map ends");
+    filler.result_timeout(T).unwrap();
+}
+
+/// The same for a map that submits its whole input at the call: its
+/// timeout counts from the call, so a submit still without room then is
+/// refused with `SubmitError::Timeout`, and what was submitted is cancelled.
+#[test]
+fn an_eager_map_refuses_at_its_timeout_when_the_pool_has_no_room() {
+    let ex = bounded(1, 2);
+    let go = held(&ex);
+    let t = Instant::now();
+    let refused = ex.map_with(
+        |x: u32| x,
+        0..10u32,
+        MapOptions::default().timeout(Duration::from_millis(200)),
+    );
+    let waited = t.elapsed();
+    assert!(
+        matches!(refused, Err(SubmitError::Timeout { .. })),
+        "expected a submit timeout, got {:?} after {waited:?}",
+        refused.map(|_| "a map")
+    );
+    assert!(waited < T, "map_with waited {waited:?} for room");
+    go.open();
+    // Nothing of the map is left to run: the pool takes new work at once.
+    assert_eq!(*ex.submit(|| 7).unwrap().result_timeout(T).unwrap(), 7);
+}

@@ -435,12 +435,13 @@ impl ProcessPoolExecutor {
         let mut it = iter.into_iter();
         let chunk = options.get_chunksize();
         let source: Source<R> = if chunk <= 1 {
-            Box::new(move || {
+            // Process tasks wait for no room: the deadline is not needed.
+            Box::new(move |_| {
                 let a = it.next()?;
                 Some(submit_one(&pool, f, &a, limit, true).map(Slot::One))
             })
         } else {
-            Box::new(move || {
+            Box::new(move |_| {
                 let items: Vec<A> = it.by_ref().take(chunk).collect();
                 if items.is_empty() {
                     return None;

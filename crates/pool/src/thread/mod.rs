@@ -471,17 +471,23 @@ impl ThreadPoolExecutor {
         let chunk = options.get_chunksize();
         let mut iter = iter.into_iter();
         if options.get_buffersize().is_none() {
+            // The map's timeout bounds the submits too (it counts from the
+            // call): a bounded pool without room by then refuses with
+            // `SubmitError::Timeout`, and what was submitted is cancelled.
+            let deadline = options
+                .get_timeout()
+                .and_then(|t| Instant::now().checked_add(t));
             let slots = std::iter::from_fn(|| next_chunk(&mut iter, chunk))
-                .map(|items| submit_slot(&self.shared, &f, items));
+                .map(|items| submit_slot(&self.shared, &f, items, deadline));
             return Map::submitted(slots, options);
         }
         // The source keeps only a weak link: a map outliving its pool
         // reports the pool as shut down instead of keeping it alive.
         let pool = Arc::downgrade(&self.shared);
-        let source = Box::new(move || {
+        let source = Box::new(move |deadline| {
             let items = next_chunk(&mut iter, chunk)?;
             Some(match pool.upgrade() {
-                Some(shared) => submit_slot(&shared, &f, items),
+                Some(shared) => submit_slot(&shared, &f, items, deadline),
                 None => Err(SubmitError::Shutdown),
             })
         });
@@ -963,17 +969,22 @@ fn submit_slot<A, T, F>(
     shared: &Arc<Shared>,
     f: &Arc<F>,
     mut items: Vec<A>,
+    deadline: Option<Instant>,
 ) -> Result<Slot<T>, SubmitError>
 where
     F: Fn(A) -> T + Send + Sync + 'static,
     A: Send + 'static,
     T: Send + 'static,
 {
+    let route = Route {
+        wait: deadline.map_or(Wait::Forever, Wait::Until),
+        local: false,
+    };
     let f = Arc::clone(f);
     if items.len() == 1 {
         let a = items.pop().expect("one item");
         let (item, future) = WorkItem::new(move || f(a));
-        shared.push(Job::new(item), Route::SUBMIT, || future.cancel())?;
+        shared.push(Job::new(item), route, || future.cancel())?;
         return Ok(Slot::One(future));
     }
     let len = items.len();
@@ -984,7 +995,7 @@ where
             .collect::<Vec<_>>()
     };
     let (item, future) = WorkItem::new(run_chunk);
-    shared.push(Job::new(item), Route::SUBMIT, || future.cancel())?;
+    shared.push(Job::new(item), route, || future.cancel())?;
     Ok(Slot::Chunk { future, len })
 }
 
