@@ -413,6 +413,20 @@ fn reset_while_the_action_runs() {
     .wait_for_finished();
 }
 
+/// Waits on `b` on a new thread and sends how the wait ended: "passed",
+/// "broken", or the panic's message.
+fn wait_on_a_thread(b: &Arc<Barrier>, tx: &std::sync::mpsc::Sender<String>) {
+    let (b, tx) = (b.clone(), tx.clone());
+    thread::spawn(move || {
+        let r = catch_unwind(AssertUnwindSafe(|| b.wait_timeout(PATIENCE)));
+        let _ = tx.send(match r {
+            Ok(Ok(_)) => "passed".to_owned(),
+            Ok(Err(_)) => "broken".to_owned(),
+            Err(p) => concurrent_futures_core::panic_message(&*p),
+        });
+    });
+}
+
 #[test]
 fn a_wait_from_the_action_panics_instead_of_waiting_for_itself() {
     // The action runs while its round trips, and a wait waits for the trip
@@ -430,15 +444,7 @@ fn a_wait_from_the_action_panics_instead_of_waiting_for_itself() {
     me.set(Arc::downgrade(&b)).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     for _ in 0..2 {
-        let (b, tx) = (b.clone(), tx.clone());
-        thread::spawn(move || {
-            let r = catch_unwind(AssertUnwindSafe(|| b.wait_timeout(PATIENCE)));
-            let _ = tx.send(match r {
-                Ok(Ok(_)) => "passed".to_owned(),
-                Ok(Err(_)) => "broken".to_owned(),
-                Err(p) => concurrent_futures_core::panic_message(&*p).to_owned(),
-            });
-        });
+        wait_on_a_thread(&b, &tx);
     }
     let got: Vec<String> = (0..2)
         .map(|_| {
@@ -472,17 +478,7 @@ fn a_wait_from_a_nested_action_on_the_outer_barrier_panics() {
     };
     a_of.set(Arc::downgrade(&a)).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
-    {
-        let a = a.clone();
-        thread::spawn(move || {
-            let r = catch_unwind(AssertUnwindSafe(|| a.wait_timeout(PATIENCE)));
-            let _ = tx.send(match r {
-                Ok(Ok(_)) => "passed".to_owned(),
-                Ok(Err(_)) => "broken".to_owned(),
-                Err(p) => concurrent_futures_core::panic_message(&*p).to_owned(),
-            });
-        });
-    }
+    wait_on_a_thread(&a, &tx);
     let got = rx
         .recv_timeout(Duration::from_secs(10))
         .expect("the party waits for ever: the inner action waited for the outer trip");
