@@ -1383,7 +1383,16 @@ fn kill_workers_during_a_two_worker_map() {
             }
         }
     }
-    assert_eq!((died_pids.len(), cancelled), (4, 2));
+    // Each worker died with its running item, and with the item sent ahead
+    // to it if its slot had sent one by the kill (a slot sends it just after
+    // the first, so a kill right after both run may find one unsent): that
+    // one comes back cancelled with the rest.
+    assert_eq!(died_pids.len() + cancelled, 6, "an item was lost");
+    assert!(
+        (2..=4).contains(&died_pids.len()),
+        "died {} (2 running, up to 2 sent ahead), cancelled {cancelled}",
+        died_pids.len()
+    );
     assert!(
         died_pids.iter().all(|p| pids.contains(p)),
         "a worker started after the kill: {died_pids:?} vs {pids:?}"
