@@ -51,17 +51,26 @@ impl Registration {
 ///
 /// # Examples
 ///
+/// A thread that completes the future should hold a [`Completer`], which is
+/// not a handle: a clone it drops after `set_result` may still be alive
+/// when the await wakes, and then the await yields `NotUnique`.
+///
 /// ```
-/// use concurrent_futures::Future;
+/// use concurrent_futures::Completer;
 ///
 /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
 /// # rt.block_on(async {
-/// let f = Future::new();
-/// let g = f.clone();
-/// std::thread::spawn(move || g.set_result(7).unwrap());
+/// let (c, f) = Completer::new();
+/// std::thread::spawn(move || {
+///     if c.set_running_or_notify_cancel() {
+///         c.complete(Ok(7));
+///     }
+/// });
 /// assert_eq!(f.await.unwrap(), 7);
 /// # });
 /// ```
+///
+/// [`Completer`]: crate::Completer
 #[must_use = "futures do nothing unless polled"]
 pub struct ResultFuture<T> {
     future: Option<Future<T>>,

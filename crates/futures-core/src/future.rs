@@ -908,7 +908,10 @@ impl<T> Future<T> {
     ///
     /// A hand-written executor often drops its clone right after `set_*`
     /// returns; a brief backoff (microseconds, bounded) lets that drop land
-    /// before the refusal, so the race does not decide the outcome.
+    /// before the refusal in the common case. It cannot rule the race out (a
+    /// setter preempted between its set and its drop still makes this
+    /// `NotUnique`), which is why such an executor should complete through a
+    /// `Completer`, which is not a handle.
     fn refuse_take(&self) -> Option<FutureError> {
         let w = self.word();
         if w.is_cancelled() {

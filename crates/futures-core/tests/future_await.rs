@@ -419,3 +419,36 @@ fn borrowed_await_keeps_other_handles_and_sees_cancel() {
         assert!((&c).await.unwrap_err().is_cancelled());
     });
 }
+
+/// The completing side of the `ResultFuture` example, with the completing
+/// thread alive after its completion until the await has returned: a
+/// `Completer` (not a handle) lets the owned await take the value, where a
+/// clone still alive makes it `NotUnique` (the value staying for the clone).
+#[test]
+fn an_owned_await_takes_the_value_from_a_lingering_completer_not_from_a_clone() {
+    use concurrent_futures_core::Completer;
+    let rt = multi_thread_rt();
+    let (c, f) = Completer::new();
+    let (back_tx, back_rx) = mpsc::channel::<()>();
+    let t = thread::spawn(move || {
+        assert!(c.set_running_or_notify_cancel());
+        c.complete(Ok(7u64));
+        back_rx.recv_timeout(LIMIT).expect("the await returned");
+    });
+    assert_eq!(rt.block_on(bounded("a completer's value", f)).unwrap(), 7);
+    back_tx.send(()).unwrap();
+    t.join().unwrap();
+
+    let f = Future::new();
+    let g = f.clone();
+    let (back_tx, back_rx) = mpsc::channel::<()>();
+    let t = thread::spawn(move || {
+        g.set_result(7u64).unwrap();
+        back_rx.recv_timeout(LIMIT).expect("the await returned");
+        g
+    });
+    let err = rt.block_on(bounded("a clone's value", f)).unwrap_err();
+    assert!(matches!(err, FutureError::NotUnique(_)), "{err:?}");
+    back_tx.send(()).unwrap();
+    assert_eq!(t.join().unwrap().into_result().unwrap(), 7);
+}
