@@ -7,7 +7,7 @@
 // changes), so it is a sound map key, as in Python's `{submit(..): url}`.
 #![allow(clippy::mutable_key_type)]
 
-use concurrent_futures::{wait, DoneAndNotDone, Future, ReturnWhen, ThreadPoolExecutor};
+use concurrent_futures::{wait, DoneAndNotDone, Future, FutureSet, ReturnWhen, ThreadPoolExecutor};
 use std::collections::HashMap;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -23,10 +23,7 @@ fn download(name: &'static str, ms: u64) -> Result<usize, String> {
     }
 }
 
-fn names(
-    set: &std::collections::HashSet<Future<usize>>,
-    tasks: &HashMap<Future<usize>, &str>,
-) -> Vec<String> {
+fn names(set: &FutureSet<usize>, tasks: &HashMap<Future<usize>, &str>) -> Vec<String> {
     let mut v: Vec<String> = set.iter().map(|f| tasks[f].to_string()).collect();
     v.sort();
     v

@@ -141,8 +141,8 @@ pub use concurrent_futures_core::{
     ResultFuture, SharedError, Task, TaskError, TimeoutError, Waitable, Waiter,
 };
 pub use concurrent_futures_wait::{
-    as_completed, as_completed_any, wait, wait_any, AsCompleted, AsCompletedAny, DoneAndNotDone,
-    DoneAndNotDoneIndices, ReturnWhen,
+    as_completed, as_completed_any, wait, wait_any, AsCompleted, AsCompletedAny, BuildIdHasher,
+    DoneAndNotDone, DoneAndNotDoneIndices, FutureSet, IdHasher, ReturnWhen,
 };
 
 pub use concurrent_futures_pool::{

@@ -1264,8 +1264,9 @@ impl<T> Hash for Future<T> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         // The address, folded to 32 bits: half the input for SipHash (no
         // block to compress before the final rounds, about 30 instructions
-        // less per insert into `wait`'s result sets); equal futures still
-        // hash equal, and cells a few GiB apart rarely collide.
+        // less per insert into a `std` `HashSet`); equal futures still hash
+        // equal, and cells a few GiB apart rarely collide. `wait`'s result
+        // sets skip SipHash altogether (the wait crate's `IdHasher`).
         let id = self.id() as u64;
         state.write_u32((id ^ (id >> 32)) as u32);
     }

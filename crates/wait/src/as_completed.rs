@@ -11,12 +11,12 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::iter::FusedIterator;
 use std::time::{Duration, Instant};
 
 use concurrent_futures_core::{Future, FutureError, TimeoutError, Waitable};
 
+use crate::future_set::BuildIdHasher;
 use crate::waiter::{self, Held, Queue};
 use concurrent_futures_core::__private::primitives;
 
@@ -405,7 +405,7 @@ impl Stream {
 /// together, so usually a bitmap over the range of ids does: one bit per
 /// possible position, set in address order (about as cache-friendly as
 /// reading the futures themselves). If the ids are spread out, a hash set
-/// with [`IdHasher`] takes over.
+/// with [`IdHasher`](crate::IdHasher) takes over.
 enum Seen {
     Bits {
         base: usize,
@@ -414,7 +414,7 @@ enum Seen {
         shift: u32,
         words: Vec<u64>,
     },
-    Hashed(HashSet<usize, BuildHasherDefault<IdHasher>>),
+    Hashed(HashSet<usize, BuildIdHasher>),
 }
 
 impl Seen {
@@ -462,34 +462,6 @@ impl Seen {
             }
             Seen::Hashed(set) => set.insert(id),
         }
-    }
-}
-
-/// A hasher for addresses: the full 128-bit product with a 64-bit odd
-/// constant, folded, so both halves of the address reach the low bits the
-/// table indexes with (a plain multiply keeps the zero low bits of an
-/// aligned address). Addresses are not chosen by an attacker, so no seed.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(self.0.rotate_left(8) ^ u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        let p = u128::from(n) * 0x9e37_79b9_7f4a_7c15;
-        self.0 = (p as u64) ^ ((p >> 64) as u64);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 
@@ -547,21 +519,5 @@ mod tests {
         let mut seen = Seen::for_ids([4096usize, 4264].into_iter());
         assert!(seen.insert(8) && seen.insert(1 << 40));
         assert_eq!(distinct(&[usize::MAX, 0, usize::MAX]), [usize::MAX, 0]);
-    }
-
-    #[test]
-    fn id_hasher_spreads_aligned_addresses() {
-        let low_bits: HashSet<u64> = (0..64u64)
-            .map(|i| {
-                let mut h = IdHasher::default();
-                h.write_usize((0x7f00_0000_1000 + i * 64) as usize);
-                h.finish() & 63
-            })
-            .collect();
-        assert!(
-            low_bits.len() > 32,
-            "only {} buckets of 64 used",
-            low_bits.len()
-        );
     }
 }

@@ -57,6 +57,8 @@
 //!   `as_completed`;
 //! * `wait.rs` — [`wait`], [`wait_any`], [`ReturnWhen`], [`DoneAndNotDone`];
 //! * `as_completed.rs` — [`as_completed`], [`as_completed_any`];
+//! * `future_set.rs` — [`FutureSet`], the result sets' type, and its
+//!   identity hasher [`IdHasher`];
 //!
 //! There is no `lock_order.rs`: no code here ever holds two futures' locks
 //! at once (see the README), so there is no order among futures to keep.
@@ -70,6 +72,7 @@
 #![cfg_attr(not(test), warn(clippy::disallowed_types))]
 
 mod as_completed;
+mod future_set;
 mod wait;
 mod waiter;
 
@@ -77,4 +80,5 @@ mod waiter;
 mod loom_models;
 
 pub use as_completed::{as_completed, as_completed_any, AsCompleted, AsCompletedAny};
+pub use future_set::{BuildIdHasher, FutureSet, IdHasher};
 pub use wait::{wait, wait_any, DoneAndNotDone, DoneAndNotDoneIndices, ReturnWhen};

@@ -9,7 +9,6 @@
 //! A last pass sorts the pending ones into `done` and `not_done`. Each pass
 //! is O(n); each completion costs the completing thread O(1).
 
-use std::collections::HashSet;
 use std::fmt;
 use std::mem;
 use std::sync::Arc;
@@ -17,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use concurrent_futures_core::{Completion, Future, Waitable, Waiter};
 
+use crate::future_set::FutureSet;
 use crate::waiter::{self, AllCompleted, FirstCompleted, FirstException, Held, Signal, StopRule};
 use concurrent_futures_core::__private::primitives;
 
@@ -80,9 +80,9 @@ pub enum ReturnWhen {
 #[must_use = "wait returns which futures are done; read `done` and `not_done`"]
 pub struct DoneAndNotDone<T> {
     /// The futures that were done (finished or cancelled).
-    pub done: HashSet<Future<T>>,
+    pub done: FutureSet<T>,
     /// The futures that were still pending or running.
-    pub not_done: HashSet<Future<T>>,
+    pub not_done: FutureSet<T>,
 }
 
 impl<T> fmt::Debug for DoneAndNotDone<T> {
@@ -161,7 +161,7 @@ where
     }
     // One pass over the futures: each is touched once while its memory is
     // at hand; the done ones go straight to the result.
-    let mut done = HashSet::with_capacity(futures.size_hint().0);
+    let mut done = FutureSet::with_capacity_and_hasher(futures.size_hint().0, Default::default());
     let mut pending = Vec::new();
     let mut look = Look::default();
     for f in futures {
@@ -176,7 +176,7 @@ where
     if look.must_block(pending.len(), timeout, return_when) {
         block(&pending, return_when, deadline);
     }
-    let mut not_done = HashSet::new();
+    let mut not_done = FutureSet::default();
     for f in pending {
         if f.done() {
             done.insert(f);
@@ -203,7 +203,7 @@ fn wait_all<'a, T: Send + 'a>(
     futures: impl Iterator<Item = &'a Future<T>>,
     deadline: Option<Instant>,
 ) -> DoneAndNotDone<T> {
-    let mut done = HashSet::with_capacity(futures.size_hint().0);
+    let mut done = FutureSet::with_capacity_and_hasher(futures.size_hint().0, Default::default());
     let held = Held::new(Signal::new(AllCompleted::unarmed()));
     let mut watched = Watched {
         futures: Vec::new(),
@@ -225,7 +225,7 @@ fn wait_all<'a, T: Send + 'a>(
     let signal = &*held.waiter;
     let all = signal.arm(watched.futures.len()) || signal.wait(deadline);
     let watched = watched.release();
-    let mut not_done = HashSet::new();
+    let mut not_done = FutureSet::default();
     if !all {
         for f in watched {
             if !f.done() {

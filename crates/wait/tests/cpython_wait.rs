@@ -22,11 +22,11 @@ mod common;
 
 use common::{cancelled, failed, gate, submit, submit_fallible, successful, LONG};
 use concurrent_futures_core::Future;
-use concurrent_futures_wait::{wait, DoneAndNotDone, ReturnWhen};
+use concurrent_futures_wait::{wait, DoneAndNotDone, FutureSet, ReturnWhen};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-fn set<T>(fs: &[&Future<T>]) -> HashSet<Future<T>> {
+fn set<T>(fs: &[&Future<T>]) -> FutureSet<T> {
     fs.iter().map(|f| (*f).clone()).collect()
 }
 
@@ -350,7 +350,7 @@ fn accepts_map_keys_and_sets() {
         [(a.clone(), "a"), (b.clone(), "b")].into_iter().collect();
     let r = wait(map.keys(), None, ReturnWhen::AllCompleted);
     assert_eq!(r.done, set(&[&a, &b]));
-    let hs: HashSet<Future<i32>> = set(&[&a]);
+    let hs: HashSet<Future<i32>> = [a.clone()].into_iter().collect();
     let r = wait(&hs, None, ReturnWhen::AllCompleted);
     assert_eq!(r.done.len(), 1);
     let v = [a.clone(), b.clone()];
