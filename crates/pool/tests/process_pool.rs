@@ -1617,6 +1617,99 @@ fn callback_that_submits_and_waits_does_not_deadlock() {
     );
 }
 
+/// Done-callbacks on two slot threads that both shut the pool down and
+/// wait (or both kill its workers), at the same time: each waits for the
+/// other slots but not for one whose callback waits too, so both return
+/// (they waited for each other for ever; found by a probe).
+fn two_callbacks_that_shut_down_and_wait_both_return() {
+    for kill in [false, true] {
+        let ex = pool_n(2);
+        // Both workers up, so the two tasks run on two slots at once.
+        let warm: Vec<_> = (0..2).map(|_| ex.submit(sleeps, 100).unwrap()).collect();
+        for f in &warm {
+            value(f, secs(20.0));
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let barrier = Arc::new(std::sync::Barrier::new(2));
+        let fs: Vec<_> = (0..2).map(|_| ex.submit(sleeps, 100).unwrap()).collect();
+        for f in &fs {
+            let (ex, tx, barrier) = (ex.clone(), tx.clone(), barrier.clone());
+            f.add_done_callback(move |_| {
+                // Both callbacks are running before either waits.
+                barrier.wait();
+                if kill {
+                    ex.kill_workers();
+                } else {
+                    ex.shutdown(true, false);
+                }
+                let _ = tx.send(());
+            });
+        }
+        for i in 0..2 {
+            rx.recv_timeout(secs(20.0)).unwrap_or_else(|_| {
+                panic!("callback {i} of 2 never returned from its shutdown (kill: {kill})")
+            });
+        }
+        for f in &fs {
+            assert_eq!(value(f, secs(10.0)), 100);
+        }
+        ex.shutdown(true, false);
+        assert_eq!(ex.stats().workers, 0);
+    }
+}
+
+/// `kill_workers` returns once the workers are dead, not when a slow
+/// done-callback on one slot's thread returns (it waited for it).
+fn kill_workers_does_not_wait_for_a_slow_callback() {
+    for terminate in [false, true] {
+        let ex = pool_n(2);
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+        let f = ex.submit(ident, 1).unwrap();
+        f.add_done_callback(move |_| {
+            let _ = entered_tx.send(());
+            // Held until the test has seen kill_workers return.
+            let _ = release_rx.recv_timeout(Duration::from_secs(30));
+        });
+        entered_rx
+            .recv_timeout(secs(20.0))
+            .expect("the callback started");
+        let g = ex.submit(sleeps, 20_000).unwrap();
+        wait_until(secs(20.0), "the long task running", || {
+            g.state() == FutureState::Running
+        });
+        let pids = listed_pids(&ex);
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let killer = {
+            let ex = ex.clone();
+            std::thread::spawn(move || {
+                if terminate {
+                    ex.terminate_workers();
+                } else {
+                    ex.kill_workers();
+                }
+                let _ = done_tx.send(());
+            })
+        };
+        let returned = done_rx.recv_timeout(secs(20.0)).is_ok();
+        let _ = release_tx.send(());
+        assert!(
+            returned,
+            "kill_workers waited for a done-callback (terminate: {terminate})"
+        );
+        killer.join().unwrap();
+        assert!(matches!(
+            task_error(&g, secs(10.0)),
+            TaskError::WorkerDied { .. }
+        ));
+        assert_eq!(value(&f, secs(10.0)), 1);
+        ex.shutdown(true, false);
+        for pid in pids {
+            assert!(reaped(pid), "worker {pid} left behind");
+        }
+    }
+}
+
 // ------------------------------------------------------- idle workers
 
 fn sigkill(pid: u32) {
@@ -2074,6 +2167,8 @@ fn main() {
             a_blocking_done_callback_does_not_hold_back_other_submits,
             60
         ),
+        support::case!(two_callbacks_that_shut_down_and_wait_both_return, 60),
+        support::case!(kill_workers_does_not_wait_for_a_slow_callback, 60),
         support::case!(a_parent_with_closed_stdio_still_starts_workers, 60),
         support::case!(small_frame_limits_keep_failures_readable, 60),
         support::case!(protocol_garbage_kills_the_worker, 60),

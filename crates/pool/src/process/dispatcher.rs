@@ -34,7 +34,7 @@
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -66,6 +66,31 @@ pub(crate) struct SlotInfo {
     cell: PidCell,
     /// The id of the job its worker runs, 0 when idle.
     running: AtomicU64,
+    /// The slot thread is completing, failing or cancelling futures: their
+    /// done-callbacks (user code) run on it now, for as long as they take.
+    in_callbacks: AtomicBool,
+    /// The slot thread is in `join_slots`, called from such a callback.
+    joining: AtomicBool,
+}
+
+impl SlotInfo {
+    /// Runs `f`, which may run done-callbacks, marked [`in_callbacks`]
+    /// (`SlotInfo::in_callbacks`) for `kill_workers`, which does not wait
+    /// for such a slot once its worker is dead (`Pool::join_slots`).
+    fn in_callbacks<R>(&self, f: impl FnOnce() -> R) -> R {
+        // Relaxed: `join_slots` reads it under the pool's lock and looks
+        // again at least every `JOIN_POLL`; the store of `false` below is
+        // followed by `exited`'s notify under that lock.
+        let outer = self.in_callbacks.swap(true, Ordering::Relaxed);
+        struct Reset<'a>(&'a AtomicBool, bool);
+        impl Drop for Reset<'_> {
+            fn drop(&mut self) {
+                self.0.store(self.1, Ordering::Relaxed);
+            }
+        }
+        let _reset = Reset(&self.in_callbacks, outer);
+        f()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -82,7 +107,8 @@ struct State {
     /// `kill_workers` / `terminate_workers` was called: no worker starts,
     /// no job is handed back.
     killed: bool,
-    handles: Vec<JoinHandle<()>>,
+    /// Each slot thread's handle, with the slot's id.
+    handles: Vec<(usize, JoinHandle<()>)>,
     next_slot: usize,
     workers_started: u64,
 }
@@ -135,6 +161,10 @@ enum Next {
 /// `SIGKILL` to the workers still alive.
 pub(crate) const TERMINATE_GRACE: Duration = Duration::from_millis(500);
 
+/// How often `kill_workers` looks at a slot that runs done-callbacks, to
+/// see whether its worker is dead (no wake-up says so).
+const JOIN_POLL: Duration = Duration::from_millis(2);
+
 /// What a slot has told the pool about itself (each undone once).
 #[derive(Debug)]
 struct Marks {
@@ -149,6 +179,8 @@ const PREFETCH_MAX: usize = 32 * 1024;
 thread_local! {
     /// The pool whose slot this thread is (its address), 0 elsewhere.
     static SLOT_OF: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// The `SlotInfo` of that slot (its address), 0 elsewhere.
+    static SLOT_INFO: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     /// Whether this slot thread is counted in `State::ready` now (it is
     /// completing a future, perhaps running its done-callbacks).
     static READY_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -256,7 +288,7 @@ impl Pool {
             .stack_size(SLOT_STACK)
             .spawn(move || slot_main(&pool, &slot));
         match spawned {
-            Ok(h) => self.lock().handles.push(h),
+            Ok(h) => self.lock().handles.push((info.id, h)),
             Err(e) => {
                 let none_left = {
                     let mut st = self.lock();
@@ -445,37 +477,91 @@ impl Pool {
     pub(crate) fn shutdown(&self, wait: bool, cancel_futures: bool) {
         self.lc.shutdown(self, cancel_futures);
         if wait {
-            self.join_slots(None);
+            self.join_slots(None, false);
         }
     }
 
-    /// Waits until every slot has exited (all but the caller's own, when a
-    /// done-callback on a slot thread shuts the pool down), or until
-    /// `deadline`: whether they all did.
-    fn join_slots(&self, deadline: Option<Instant>) -> bool {
-        let own = SLOT_OF.with(|s| s.get()) == self as *const Pool as usize;
+    /// Waits until every slot has exited, or until `deadline`: whether
+    /// they all did. Called from a done-callback on a slot thread (a
+    /// `shutdown` or `kill_workers` there), it cannot wait for that slot,
+    /// nor for another slot whose callback waits here too (each would wait
+    /// for the other for ever): it waits for the rest. With `killed`
+    /// (`kill_workers`, `terminate_workers`), it does not wait for a slot
+    /// whose worker is dead while its thread runs done-callbacks: that
+    /// waits for user code, not for a worker (the slot reaps the worker
+    /// when the callbacks return). The threads of the slots that exited
+    /// are joined; the others, by a later call.
+    fn join_slots(&self, deadline: Option<Instant>, killed: bool) -> bool {
+        let own = (SLOT_OF.with(std::cell::Cell::get) == self as *const Pool as usize)
+            .then(|| SLOT_INFO.with(std::cell::Cell::get));
         let mut st = self.lock();
+        let me = own.and_then(|own| {
+            st.slots
+                .iter()
+                .find(|s| Arc::as_ptr(s) as usize == own)
+                .cloned()
+        });
+        // Marked (and unmarked, however this returns) under the lock, so
+        // another joiner sees it at its next look.
+        struct Joining<'a>(&'a Pool, Option<Arc<SlotInfo>>);
+        impl Drop for Joining<'_> {
+            fn drop(&mut self) {
+                if let Some(me) = &self.1 {
+                    let _st = self.0.lock();
+                    me.joining.store(false, Ordering::Relaxed);
+                    self.0.exited.notify_all();
+                }
+            }
+        }
+        if let Some(me) = &me {
+            me.joining.store(true, Ordering::Relaxed);
+            self.exited.notify_all();
+        }
+        let _joining = Joining(self, me.clone());
         loop {
-            if st.slots.len() <= usize::from(own) {
-                // Every slot has unregistered; join their threads.
-                for h in std::mem::take(&mut st.handles) {
-                    if h.thread().id() == std::thread::current().id() {
-                        continue;
+            let mut poll = false;
+            let waits_for = |s: &Arc<SlotInfo>| {
+                if me.as_ref().is_some_and(|me| Arc::ptr_eq(me, s)) {
+                    return false;
+                }
+                if s.joining.load(Ordering::Relaxed) {
+                    return false;
+                }
+                if killed && s.in_callbacks.load(Ordering::Relaxed) {
+                    // Its worker's death wakes nobody: look again soon.
+                    poll = true;
+                    return !s.cell.exited();
+                }
+                true
+            };
+            if !st.slots.iter().any(waits_for) {
+                let (gone, alive): (Vec<_>, Vec<_>) = std::mem::take(&mut st.handles)
+                    .into_iter()
+                    .partition(|(id, _)| st.slots.iter().all(|s| s.id != *id));
+                st.handles = alive;
+                drop(st);
+                for (_, h) in gone {
+                    if h.thread().id() != std::thread::current().id() {
+                        let _ = h.join();
                     }
-                    drop(st);
-                    let _ = h.join();
-                    st = self.lock();
                 }
                 return true;
             }
-            st = match deadline {
+            let now = Instant::now();
+            let until = match (deadline, poll) {
+                (Some(d), true) => Some(d.min(now + JOIN_POLL)),
+                (Some(d), false) => Some(d),
+                (None, true) => Some(now + JOIN_POLL),
+                (None, false) => None,
+            };
+            st = match until {
                 None => self.exited.wait(st),
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
+                Some(u) => {
+                    if deadline.is_some_and(|d| now >= d) {
                         return false;
                     }
-                    self.exited.wait_timeout(st, left)
+                    self.exited
+                        .wait_timeout(st, u.saturating_duration_since(now))
                 }
             };
         }
@@ -498,10 +584,11 @@ impl Pool {
             }
         };
         signal_all(sig);
-        if sig != libc::SIGKILL && !self.join_slots(Some(Instant::now() + TERMINATE_GRACE)) {
+        let grace = Some(Instant::now() + TERMINATE_GRACE);
+        if sig != libc::SIGKILL && !self.join_slots(grace, true) {
             signal_all(libc::SIGKILL);
         }
-        self.join_slots(None);
+        self.join_slots(None, true);
     }
 
     /// The `max_workers` the pool was built with.
@@ -662,6 +749,7 @@ impl Slot<'_> {
 /// The life of one slot thread: see the module docs.
 fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
     SLOT_OF.with(|s| s.set(Arc::as_ptr(pool) as usize));
+    SLOT_INFO.with(|s| s.set(Arc::as_ptr(info) as usize));
     let mut slot = Slot {
         pool,
         info,
@@ -684,7 +772,7 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
                     } else {
                         "the pool broke before the task started"
                     };
-                    pool.fail(job, TaskError::broken(why));
+                    info.in_callbacks(|| pool.fail(job, TaskError::broken(why)));
                 }
                 break;
             }
@@ -707,7 +795,7 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
                 }
                 Err(e) => {
                     // Every future hears of it: the pool breaks.
-                    pool.break_pool(e.to_string(), carried.take());
+                    info.in_callbacks(|| pool.break_pool(e.to_string(), carried.take()));
                     break;
                 }
             }
@@ -815,7 +903,7 @@ fn run_jobs(
                     // thread submits deadlocked the pool).
                     pool.mark_ready(marks);
                 }
-                let ok = head.complete(reply);
+                let ok = info.in_callbacks(|| head.complete(reply));
                 let counter = if ok { &pool.completed } else { &pool.failed };
                 counter.fetch_add(1, Ordering::Relaxed);
                 head_start = Instant::now();
@@ -840,8 +928,10 @@ fn run_jobs(
         *worker = None;
         trace::worker_died("process", pid, &error);
         let death = error.clone();
-        pool.fail(head, error);
-        pool.requeue_front(inflight.drain(..).collect(), &death);
+        info.in_callbacks(|| {
+            pool.fail(head, error);
+            pool.requeue_front(inflight.drain(..).collect(), &death);
+        });
         return;
     }
 }

@@ -465,7 +465,9 @@ impl ProcessPoolExecutor {
     /// only, and returns while tasks queued behind the callback are still
     /// to run (with one worker, all of them); they run after the callback
     /// returns. As for the thread pool's own tasks, waiting there would
-    /// wait for ever.
+    /// wait for ever. Nor does it wait for another slot whose callback is
+    /// inside `shutdown` (or `kill_workers`) too: the two would wait for
+    /// each other.
     ///
     /// # Examples
     ///
@@ -489,6 +491,11 @@ impl ProcessPoolExecutor {
     /// `SIGTERM` (a task that ignores or handles it) gets `SIGKILL`, so the
     /// call returns within about half a second. No task starts after the
     /// call, and no worker is started.
+    ///
+    /// A slot thread busy running done-callbacks (see
+    /// [`shutdown`](Self::shutdown)) is not waited for once its worker is
+    /// dead: that would wait for user code. The slot reaps the worker, and
+    /// fails a `map` task sent ahead to it, when the callbacks return.
     ///
     /// # Examples
     ///

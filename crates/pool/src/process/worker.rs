@@ -83,6 +83,24 @@ impl PidCell {
         self.guard().pid
     }
 
+    /// Whether the worker has ended, or there is none, without reaping it
+    /// (`waitid` with `WNOWAIT`: its slot reaps it). A worker the kernel
+    /// reaped already (`SIGCHLD` ignored) is no child any more: ended too.
+    pub(crate) fn exited(&self) -> bool {
+        let g = self.guard();
+        let Some(pid) = g.pid else { return true };
+        // The pidfd names the process itself; a kernel too old for
+        // `P_PIDFD` (before 5.4) answers `EINVAL`, and the pid does.
+        let by_fd = g
+            .pidfd
+            .as_ref()
+            .map(|fd| waitid_exited(libc::P_PIDFD, fd.as_raw_fd() as libc::id_t));
+        match by_fd {
+            Some(Ok(ended)) => ended,
+            _ => waitid_exited(libc::P_PID, pid as libc::id_t).unwrap_or(true),
+        }
+    }
+
     /// Sends `sig` to the worker, if there is one; with `doom`, also every
     /// worker this slot would start later.
     pub(crate) fn signal(&self, sig: libc::c_int, doom: bool) {
@@ -100,6 +118,33 @@ impl PidCell {
             }
         }
     }
+}
+
+/// Whether the child `id` names has ended, leaving it unreaped (`WNOWAIT`).
+/// `ECHILD` (no such child: reaped already) is `Ok(true)`.
+fn waitid_exited(idtype: libc::idtype_t, id: libc::id_t) -> io::Result<bool> {
+    // SAFETY: a zeroed `siginfo_t` is a valid out-buffer, which waitid(2)
+    // fills, or leaves zeroed if no child has changed state.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: waitid writes only `info`; `WNOWAIT` reaps nothing.
+    let r = unsafe {
+        libc::waitid(
+            idtype,
+            id,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    if r != 0 {
+        let e = io::Error::last_os_error();
+        return if e.raw_os_error() == Some(libc::ECHILD) {
+            Ok(true)
+        } else {
+            Err(e)
+        };
+    }
+    // SAFETY: for `WEXITED`, waitid sets `si_pid` (0 if none has ended).
+    Ok(unsafe { info.si_pid() } != 0)
 }
 
 /// Sends `sig` to the process `fd` names. A pidfd names the process
