@@ -257,9 +257,26 @@ pub(crate) type Source<T> =
 ///
 /// See the module docs of `map.rs` for buffering, the timeout and
 /// cancellation. A submit refused while a buffered map reads more input
-/// (the pool was shut down meanwhile) yields one
-/// `Err(FutureError::Failed(TaskError::Broken { .. }))` with the refusal's
-/// message and ends the map.
+/// yields one `Err(FutureError::Failed(_))` and ends the map: a pool that
+/// broke meanwhile gives `TaskError::Broken` with its reason; any other
+/// refusal (the pool was shut down, or a bounded pool had no room by the
+/// map's deadline) gives `TaskError::Error` holding the [`SubmitError`]
+/// (`TaskError::downcast_ref`), so `is_broken()` is true only for a broken
+/// pool.
+///
+/// ```
+/// use concurrent_futures::{MapOptions, SubmitError, ThreadPoolExecutor};
+///
+/// let ex = ThreadPoolExecutor::new(1).unwrap();
+/// let mut m = ex.map_with(|x: u8| x, 0..10, MapOptions::default().buffersize(1)).unwrap();
+/// ex.shutdown(true, false); // the next read-ahead is refused
+/// assert_eq!(m.next().unwrap().unwrap(), 0);
+/// let e = m.next().unwrap().unwrap_err();
+/// let e = e.task_error().unwrap();
+/// assert!(!e.is_broken());
+/// assert!(e.downcast_ref::<SubmitError>().unwrap().is_shutdown());
+/// assert!(m.next().is_none());
+/// ```
 ///
 /// # Examples
 ///
@@ -469,7 +486,11 @@ impl<T> Map<T> {
     /// A submit was refused mid-way: the items before it still come back,
     /// then its place fails and the map ends.
     fn ready_error_after_slots(&mut self, e: SubmitError) {
-        self.pending_error = Some(FutureError::Failed(TaskError::broken(e.to_string())));
+        let error = match e {
+            SubmitError::Broken { reason } => TaskError::broken(reason),
+            refused => TaskError::error(refused),
+        };
+        self.pending_error = Some(FutureError::Failed(error));
     }
 
     /// Ends the map: cancels everything not yet started.
@@ -645,7 +666,7 @@ mod tests {
         assert_eq!(out.len(), 3);
         assert_eq!(*out[1].as_ref().unwrap(), 2);
         let e = out[2].as_ref().unwrap_err().task_error().unwrap();
-        assert!(e.is_broken() && e.to_string().contains("after shutdown"));
+        assert!(!e.is_broken() && e.to_string().contains("after shutdown"));
     }
 
     #[test]
