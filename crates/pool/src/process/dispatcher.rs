@@ -78,9 +78,9 @@ impl SlotInfo {
     /// (`SlotInfo::in_callbacks`) for `kill_workers`, which does not wait
     /// for such a slot once its worker is dead (`Pool::join_slots`).
     fn in_callbacks<R>(&self, f: impl FnOnce() -> R) -> R {
-        // Relaxed: `join_slots` reads it under the pool's lock and looks
-        // again at least every `JOIN_POLL`; the store of `false` below is
-        // followed by `exited`'s notify under that lock.
+        // Relaxed, and no wake-up: a kill's `join_slots` looks at every
+        // slot again at least every `JOIN_POLL`, and nothing else reads it.
+        // (Setting it under the pool's lock would cost a lock per task.)
         let outer = self.in_callbacks.swap(true, Ordering::Relaxed);
         struct Reset<'a>(&'a AtomicBool, bool);
         impl Drop for Reset<'_> {
@@ -519,7 +519,6 @@ impl Pool {
         }
         let _joining = Joining(self, me.clone());
         loop {
-            let mut poll = false;
             let waits_for = |s: &Arc<SlotInfo>| {
                 if me.as_ref().is_some_and(|me| Arc::ptr_eq(me, s)) {
                     return false;
@@ -527,12 +526,7 @@ impl Pool {
                 if s.joining.load(Ordering::Relaxed) {
                     return false;
                 }
-                if killed && s.in_callbacks.load(Ordering::Relaxed) {
-                    // Its worker's death wakes nobody: look again soon.
-                    poll = true;
-                    return !s.cell.exited();
-                }
-                true
+                !(killed && s.in_callbacks.load(Ordering::Relaxed) && s.cell.exited())
             };
             if !st.slots.iter().any(waits_for) {
                 let (gone, alive): (Vec<_>, Vec<_>) = std::mem::take(&mut st.handles)
@@ -547,8 +541,11 @@ impl Pool {
                 }
                 return true;
             }
+            // A kill looks again every `JOIN_POLL`: a slot that enters its
+            // callbacks, or whose worker dies while it runs them, wakes
+            // nobody.
             let now = Instant::now();
-            let until = match (deadline, poll) {
+            let until = match (deadline, killed) {
                 (Some(d), true) => Some(d.min(now + JOIN_POLL)),
                 (Some(d), false) => Some(d),
                 (None, true) => Some(now + JOIN_POLL),
