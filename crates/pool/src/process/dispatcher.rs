@@ -81,7 +81,9 @@ impl SlotInfo {
         // Relaxed, and no wake-up: a kill's `join_slots` looks at every
         // slot again at least every `JOIN_POLL`, and nothing else reads it.
         // (Setting it under the pool's lock would cost a lock per task.)
-        let outer = self.in_callbacks.swap(true, Ordering::Relaxed);
+        // Only the slot's own thread writes it: a load and a store, no RMW.
+        let outer = self.in_callbacks.load(Ordering::Relaxed);
+        self.in_callbacks.store(true, Ordering::Relaxed);
         struct Reset<'a>(&'a AtomicBool, bool);
         impl Drop for Reset<'_> {
             fn drop(&mut self) {
