@@ -58,9 +58,11 @@ pub type BuildIdHasher = BuildHasherDefault<IdHasher>;
 pub struct IdHasher(u64);
 
 impl Hasher for IdHasher {
+    /// Byte by byte (only for keys that are not one integer; a future
+    /// writes one `u32`): each byte is mixed into the state as an integer.
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.write_u64(self.0.rotate_left(8) ^ u64::from(b));
+            self.write_u64(u64::from(b));
         }
     }
 
@@ -69,6 +71,7 @@ impl Hasher for IdHasher {
         self.write_u64(u64::from(n));
     }
 
+    /// Mixes `n` into the state: one full multiply, folded.
     #[inline]
     fn write_u64(&mut self, n: u64) {
         let p = u128::from(self.0 ^ n) * 0x9e37_79b9_7f4a_7c15;
@@ -109,6 +112,17 @@ mod tests {
         assert!(low > 32, "only {low} of 64 low-bit buckets used");
         let high = spread(|h| h >> 57);
         assert!(high > 32, "only {high} of 128 top-bit tags used");
+    }
+
+    #[test]
+    fn bytes_in_another_order_hash_apart() {
+        let hash = |bytes: &[u8]| {
+            let mut h = IdHasher::default();
+            h.write(bytes);
+            h.finish()
+        };
+        assert_ne!(hash(b"ab"), hash(b"ba"));
+        assert_ne!(hash(b"a"), hash(b"a\0"));
     }
 
     #[test]
