@@ -812,14 +812,21 @@ fn the_last_handle_dropped_in_a_done_callback_leaves_the_poller_running() {
     let f = ex.submit(square, 3).unwrap();
     let other = ex.submit(square, 4).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let (dropped_tx, dropped_rx) = std::sync::mpsc::channel::<()>();
     let last = Arc::clone(&ex);
     f.add_done_callback(move |_| {
+        // Held until the test has dropped its handle, so this one is the
+        // last whatever the timing. (Without the wait, a poller that ran
+        // the callback first left the test's drop as the last handle: a
+        // shutdown(wait) for `other`, whose result comes only after it.)
+        let _ = dropped_rx.recv_timeout(Duration::from_secs(10));
         drop(last);
         tx.send(()).unwrap();
     });
-    write_result(&ex, 0, value(&9u64));
     let folder = ex.folder().to_owned();
-    drop(ex); // the callback's handle is the last one
+    write_result(&ex, 0, value(&9u64));
+    drop(ex); // not the last handle: the callback holds one
+    dropped_tx.send(()).unwrap();
     let returned = rx.recv_timeout(Duration::from_secs(10));
     assert!(
         returned.is_ok(),
