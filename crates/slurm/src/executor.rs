@@ -177,9 +177,12 @@ impl SlurmBuilder {
     }
 
     /// The job name of every job of this executor (default
-    /// `cf-HOST-PID-N`, unique). The poller lists jobs by it and
+    /// `cf-HOST-PID-N-RANDOM`, unique). The poller lists jobs by it and
     /// `kill_workers` cancels by it, so it must not be shared with anything
-    /// else.
+    /// else. ASCII letters, digits and `. _ + -` only (`build` refuses
+    /// others: `squeue --name` splits at commas). The executor's folder is
+    /// named after it; `build` refuses one that still holds task or result
+    /// files of an earlier executor of that name.
     ///
     /// # Examples
     ///
@@ -292,7 +295,10 @@ impl SlurmBuilder {
         let spawn = |what: &str, e: io::Error| {
             BuildError::Spawn(io::Error::new(e.kind(), format!("{what}: {e}")))
         };
-        let name = self.job_name.clone().unwrap_or_else(unique_name);
+        let name = match &self.job_name {
+            Some(name) => check_job_name(name)?.to_owned(),
+            None => unique_name(),
+        };
         let folder = if self.folder.is_absolute() {
             self.folder.clone()
         } else {
@@ -304,6 +310,23 @@ impl SlurmBuilder {
         for sub in ["tasks", "results", "logs"] {
             fs::create_dir_all(dir.join(sub))
                 .map_err(|e| spawn(&format!("cannot create {}", dir.join(sub).display()), e))?;
+        }
+        // Task and result files are numbered from 0 in every executor: one
+        // left by an earlier executor of the same name (one that crashed, or
+        // whose jobs still run) would be taken for this one's.
+        for sub in ["tasks", "results"] {
+            let held = fs::read_dir(dir.join(sub))
+                .map_err(|e| spawn(&format!("cannot read {}", dir.join(sub).display()), e))?
+                .next()
+                .is_some();
+            if held {
+                return Err(BuildError::InvalidOption(format!(
+                    "{} holds the files of an earlier executor named {name:?} (its jobs may \
+                     still be running): remove that folder once they are done, or choose \
+                     another job_name",
+                    dir.join(sub).display()
+                )));
+            }
         }
         let (exe, sha) = copy_executable(&folder.join("bin"))
             .map_err(|e| spawn("cannot copy the executable to the shared folder", e))?;
@@ -342,6 +365,23 @@ impl SlurmBuilder {
     }
 }
 
+/// `name` if Slurm and the folder take it as it is: `squeue --name` splits
+/// its argument at commas, and the name is also a folder's.
+fn check_job_name(name: &str) -> Result<&str, BuildError> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "._+-".contains(c);
+    if !name.is_empty() && name != "." && name != ".." && name.chars().all(plain) {
+        return Ok(name);
+    }
+    Err(BuildError::InvalidOption(format!(
+        "job_name({name:?}): use ASCII letters, digits and . _ + - only (squeue --name \
+         splits names at commas, and the name is also the executor's folder)"
+    )))
+}
+
+/// `cf-HOST-PID-N-RANDOM`: the host and pid alone repeat (a container
+/// restarted with the same pid, login nodes whose names share 20
+/// characters), so 32 random bits (the seed std draws from the OS for
+/// every `RandomState`) tell such executors apart.
 fn unique_name() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let host: String = worker::hostname()
@@ -349,11 +389,10 @@ fn unique_name() -> String {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .take(20)
         .collect();
-    format!(
-        "cf-{host}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    use std::hash::BuildHasher;
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let random = std::collections::hash_map::RandomState::new().hash_one(n) as u32;
+    format!("cf-{host}-{}-{n}-{random:08x}", std::process::id())
 }
 
 /// The executable's bytes' SHA-256 (read once per process).
@@ -635,13 +674,21 @@ impl Shared {
     /// `sbatch` arguments common to every submission.
     fn sbatch_args(&self, log_pattern: &str) -> Vec<String> {
         let c = &self.config;
-        let logs = self.dir.join("logs");
+        // `--output` and `--error` are filename patterns: a `%` of the
+        // folder's path is written `%%`, or Slurm expands it (`%u` is the
+        // user), and the job fails to open its log (`JobLaunchFailure`).
+        let logs = self
+            .dir
+            .join("logs")
+            .display()
+            .to_string()
+            .replace('%', "%%");
         let mut a = vec![
             "--parsable".to_owned(),
             format!("--job-name={}", self.name),
             format!("--chdir={}", self.dir.display()),
-            format!("--output={}/{log_pattern}.out", logs.display()),
-            format!("--error={}/{log_pattern}.err", logs.display()),
+            format!("--output={logs}/{log_pattern}.out"),
+            format!("--error={logs}/{log_pattern}.err"),
         ];
         if let Some(p) = &c.partition {
             a.push(format!("--partition={p}"));

@@ -141,9 +141,16 @@ pub(crate) fn batch_main() {
     if let Err(e) = write_atomically(&result_path(&dir, index), &bytes) {
         refuse(EXIT_NO_TASK, &format!("cannot write result {index}: {e}"));
     }
+    if timed_out {
+        // Past the limit the task's thread is still running, and may hold
+        // the stdout lock for ever: a flush, or `process::exit` (which
+        // flushes too), would wait for it. `_exit` ends the process at once;
+        // stdout is line-buffered, so at most a last partial line is lost.
+        // SAFETY: `_exit` runs no handlers and touches no memory of ours.
+        unsafe { libc::_exit(EXIT_TIME_LIMIT) }
+    }
     let _ = io::stdout().flush();
-    // Past the limit the task's thread is still running: end the process.
-    std::process::exit(if timed_out { EXIT_TIME_LIMIT } else { 0 });
+    std::process::exit(0);
 }
 
 fn run_with_limit(task: TaskFile, limit: Duration) -> (Outcome, bool) {

@@ -151,6 +151,16 @@ fn sleeps(ms: u64) -> u64 {
     ms
 }
 
+/// Holds the stdout lock while it sleeps, as a task printing progress
+/// from a long loop would.
+fn sleeps_holding_stdout(ms: u64) -> u64 {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "working, stdout held");
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
 fn odd_panics(x: u32) -> u32 {
     assert!(x != 777, "777 is unlucky");
     x + 1
@@ -230,6 +240,26 @@ fn batch_time_limit() -> TestResult {
     check(e.is_time_limit(), || format!("{e}"))?;
     check(t0.elapsed() < Duration::from_secs(30), || {
         format!("took {:?}", t0.elapsed())
+    })
+}
+
+/// Past its limit a task that holds the stdout lock still ends its job:
+/// the job process used to flush stdout before it exited, and waited for
+/// the lock (found by a probe: the job ran on after the error said killed).
+fn batch_time_limit_ends_a_task_that_holds_stdout() -> TestResult {
+    let ex = executor();
+    let f = ex
+        .submit_with_timeout(sleeps_holding_stdout, 120_000, Duration::from_millis(1500))
+        .map_err(|e| e.to_string())?;
+    let e = outcome(&f, "sleep past its limit", JOB)?.ok_or("no time limit")?;
+    check(e.is_time_limit(), || format!("{e}"))?;
+    let name = ex.job_name().to_owned();
+    wait_until("the timed-out job gone from squeue", JOB, || {
+        let out = Command::new("squeue")
+            .args(["-h", "--name", &name, "-o", "%i %T"])
+            .output()
+            .expect("squeue runs");
+        String::from_utf8_lossy(&out.stdout).trim().is_empty()
     })
 }
 
@@ -915,6 +945,10 @@ fn main() {
             ("batch_exit_code", batch_exit_code),
             ("batch_segfault", batch_segfault),
             ("batch_time_limit", batch_time_limit),
+            (
+                "batch_time_limit_ends_a_task_that_holds_stdout",
+                batch_time_limit_ends_a_task_that_holds_stdout,
+            ),
             ("batch_cancel_pending", batch_cancel_pending),
             ("batch_kill_workers", batch_kill_workers),
             ("batch_map_1000", batch_map_1000),

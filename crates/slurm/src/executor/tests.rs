@@ -244,6 +244,84 @@ fn square(x: u64) -> u64 {
 }
 
 #[test]
+fn a_job_name_squeue_would_split_is_refused() {
+    let fake = Fake::new();
+    for bad in ["a,b", "", "..", "has space", "x/y", "p%u"] {
+        let dir = folder("bad-name");
+        let err = SlurmExecutor::builder(&dir)
+            .cli(fake.clone())
+            .job_name(bad)
+            .build_unchecked()
+            .unwrap_err();
+        assert!(
+            matches!(&err, BuildError::InvalidOption(m) if m.contains("job_name")),
+            "{bad:?}: {err}"
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+    let ex = executor_with(&fake, "good-name", |b| b.job_name("nightly_7.b+c-d"));
+    assert_eq!(ex.job_name(), "nightly_7.b+c-d");
+}
+
+#[test]
+fn default_names_carry_a_random_part() {
+    let (a, b) = (unique_name(), unique_name());
+    let random = |n: &str| n.rsplit('-').next().unwrap().to_owned();
+    assert_eq!(random(&a).len(), 8, "{a}");
+    assert!(random(&a).chars().all(|c| c.is_ascii_hexdigit()), "{a}");
+    assert_ne!(a, b);
+    assert!(check_job_name(&a).is_ok(), "{a}");
+}
+
+/// An executor named as an earlier one whose task or result files are
+/// still there (it crashed, or its jobs still run) is refused: task indices
+/// start at 0 in every executor, so a stale result would be taken for the
+/// new task's (found by a probe: `Ok(1111)` for `square(3)`).
+#[test]
+fn a_folder_with_an_earlier_executors_files_is_refused() {
+    let fake = Fake::new();
+    let dir = folder("stale");
+    let build = || {
+        SlurmExecutor::builder(&dir)
+            .cli(fake.clone())
+            .job_name("same-name")
+            .build_unchecked()
+    };
+    let ex = build().unwrap();
+    let own = ex.folder().to_owned();
+    drop(ex);
+    // A clean earlier run leaves nothing in the way.
+    drop(build().unwrap());
+    for sub in ["results", "tasks"] {
+        fs::create_dir_all(own.join(sub)).unwrap();
+        fs::write(own.join(sub).join("0.stale"), b"x").unwrap();
+        let err = build().unwrap_err();
+        assert!(
+            matches!(&err, BuildError::InvalidOption(m) if m.contains("earlier executor")),
+            "{sub}: {err}"
+        );
+        fs::remove_file(own.join(sub).join("0.stale")).unwrap();
+    }
+    drop(build().unwrap());
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// `--output` / `--error` are filename patterns: a `%` of the folder's
+/// path is escaped, or Slurm expands it and the job cannot open its log.
+#[test]
+fn a_percent_in_the_folder_is_escaped_in_the_log_patterns() {
+    let fake = Fake::new();
+    let ex = executor(&fake, "pct%u");
+    let _f = ex.submit(square, 1).unwrap();
+    let calls = fake.calls("sbatch");
+    let (args, _) = &calls[0];
+    let output = args.iter().find(|a| a.starts_with("--output=")).unwrap();
+    assert!(output.contains("pct%%u"), "{output}");
+    assert!(!output.contains("pct%u"), "{output}");
+    ex.kill_workers();
+}
+
+#[test]
 fn sbatch_gets_the_options_and_the_script() {
     let fake = Fake::new();
     let ex = executor_with(&fake, "options", |b| {
