@@ -482,18 +482,24 @@ impl<T: Send> Side<T> {
         }
     }
 
+    /// Cancels a pending future. The completer is taken under the lock
+    /// (so `start` now finds none) and cancelled after it is released: the
+    /// cancel runs the done-callbacks, which may wait for anything, and the
+    /// poller's `start` of another task must not wait for them (found by a
+    /// probe: a `shutdown(cancel_futures)` stalled every running future).
     fn cancel(&self) -> bool {
-        let mut g = self.lock();
-        match g.as_ref().map(|c| c.state()) {
-            Some(FutureState::Pending) => {
-                if let Some(c) = g.take() {
-                    c.cancel();
-                }
-                true
+        let taken = {
+            let mut g = self.lock();
+            match g.as_ref().map(|c| c.state()) {
+                Some(FutureState::Pending) => g.take(),
+                Some(FutureState::Cancelled) => return true,
+                _ => return false,
             }
-            Some(FutureState::Cancelled) => true,
-            _ => false,
+        };
+        if let Some(c) = taken {
+            c.cancel();
         }
+        true
     }
 
     /// Marks it running (unless cancelled) and takes the completer out.

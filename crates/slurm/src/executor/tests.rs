@@ -939,3 +939,106 @@ fn a_done_callback_that_waits_for_another_task_does_not_stop_the_poller() {
     ex.shutdown(true, false);
     assert!(other.done());
 }
+
+/// A `Fake` whose `squeue` waits while its gate is closed, as a slow
+/// `squeue` on a big cluster keeps the poller inside it.
+#[derive(Clone, Debug)]
+struct GatedSqueue {
+    fake: Fake,
+    /// (closed, callers waiting in squeue)
+    gate: Arc<(Mutex<(bool, usize)>, std::sync::Condvar)>,
+}
+
+impl GatedSqueue {
+    fn set_closed(&self, closed: bool) {
+        self.gate.0.lock().unwrap().0 = closed;
+        self.gate.1.notify_all();
+    }
+
+    fn waiting(&self) -> usize {
+        self.gate.0.lock().unwrap().1
+    }
+}
+
+impl SlurmCli for GatedSqueue {
+    fn run(
+        &self,
+        program: &str,
+        args: &[String],
+        stdin: Option<&str>,
+    ) -> io::Result<CommandOutput> {
+        if program == "squeue" {
+            let mut g = self.gate.0.lock().unwrap();
+            g.1 += 1;
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while g.0 && std::time::Instant::now() < deadline {
+                g = self
+                    .gate
+                    .1
+                    .wait_timeout(g, Duration::from_millis(20))
+                    .unwrap()
+                    .0;
+            }
+            g.1 -= 1;
+        }
+        self.fake.run(program, args, stdin)
+    }
+}
+
+/// A cancel (here by `shutdown(cancel_futures)`) runs the future's
+/// done-callbacks outside the lock the poller's `start` takes: a poller
+/// that had listed the job as RUNNING before the cancel must not wait for
+/// those callbacks, and completes the other running task meanwhile (found
+/// by a probe: it stalled until the callback gave up).
+#[test]
+fn a_cancel_callback_does_not_stall_the_poller() {
+    let fake = Fake::new();
+    let cli = GatedSqueue {
+        fake: fake.clone(),
+        gate: Arc::default(),
+    };
+    let dir = folder("cancel-stall");
+    let ex = Arc::new(
+        SlurmExecutor::builder(&dir)
+            .cli(cli.clone())
+            .poll_interval(Duration::from_millis(5), Duration::from_millis(20))
+            .result_grace(Duration::from_millis(50))
+            .build_unchecked()
+            .expect("a fake executor"),
+    );
+    let b = ex.submit(square, 4).unwrap(); // job 100
+    fake.set("100", "RUNNING", "n1");
+    wait_for("b running", || b.running());
+    let a = ex.submit(square, 3).unwrap(); // job 101, pending for us
+    cli.set_closed(true);
+    fake.set("101", "RUNNING", "n1");
+    wait_for("the poller inside squeue", || cli.waiting() > 0);
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    a.add_done_callback(move |_| {
+        let _ = entered_tx.send(());
+        let _ = release_rx.recv_timeout(Duration::from_secs(10));
+    });
+    let closer = {
+        let ex = Arc::clone(&ex);
+        std::thread::spawn(move || ex.shutdown(false, true))
+    };
+    entered_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a's cancel ran its callback");
+    // The poller goes on with the listing it had: a RUNNING, b RUNNING.
+    cli.set_closed(false);
+    write_result(&ex, 0, value(&16u64));
+    fake.set("100", "COMPLETED", "n1");
+    let got = b.result_timeout(Duration::from_secs(5)).copied();
+    let _ = release_tx.send(());
+    assert_eq!(
+        got.ok(),
+        Some(16),
+        "the poller waited for a's cancel callback"
+    );
+    closer.join().unwrap();
+    assert!(a.cancelled());
+    drop(ex);
+    let _ = fs::remove_dir_all(&dir);
+}
