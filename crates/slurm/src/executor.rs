@@ -608,6 +608,9 @@ struct Inner {
     live: HashMap<String, Arc<Task>>,
     /// Job ids to cancel with the next `scancel`.
     cancels: Vec<String>,
+    /// When an `scancel` of jobs still queued first failed (the controller
+    /// unreachable); they are retried until [`CANCEL_RETRY_FOR`] after it.
+    cancel_failing_since: Option<Instant>,
     closed: bool,
     stopping: bool,
     /// Submissions between their `closed` check and their insertion.
@@ -1473,6 +1476,47 @@ impl Executor for SlurmExecutor {
     }
 }
 
+/// How long the cancels of jobs still queued are retried after an `scancel`
+/// first failed (the controller down or unreachable). A `shutdown(wait)` or
+/// drop waits for them meanwhile; past it they are given up (their task
+/// files are gone already, so such a job that starts runs nothing).
+const CANCEL_RETRY_FOR: Duration = Duration::from_secs(60);
+
+/// Sends one `scancel` for `cancels`. If it fails, the jobs that may still
+/// be queued go back to the queue for the next round: all of them if
+/// `squeue` cannot say either, else those it still lists as not ended (an
+/// `scancel` also fails when some of its jobs ended meanwhile).
+fn send_cancels(s: &Shared, cancels: Vec<String>) {
+    let mut args = vec!["--quiet".to_owned()];
+    args.extend(cancels.iter().cloned());
+    if matches!(s.run("scancel", &args, None), Ok(o) if o.success) {
+        s.lock().cancel_failing_since = None;
+        return;
+    }
+    let left: Vec<String> = match s.run("squeue", &cli::squeue_args(&s.name), None) {
+        Ok(o) if o.success => {
+            let live: std::collections::HashSet<String> = cli::parse_squeue(&o.stdout)
+                .into_iter()
+                .filter(|r| r.state.phase() != Phase::Ended)
+                .map(|r| r.job_id)
+                .collect();
+            cancels.into_iter().filter(|id| live.contains(id)).collect()
+        }
+        _ => cancels,
+    };
+    let mut g = s.lock();
+    if left.is_empty() {
+        g.cancel_failing_since = None;
+        return;
+    }
+    let since = *g.cancel_failing_since.get_or_insert_with(Instant::now);
+    if since.elapsed() < CANCEL_RETRY_FOR {
+        g.cancels.extend(left);
+    } else {
+        g.cancel_failing_since = None;
+    }
+}
+
 /// The poller: one round per interval (shorter after a change, see
 /// [`SlurmBuilder::poll_interval`]), until the executor is dropped and no
 /// job is left.
@@ -1485,7 +1529,9 @@ fn poll_loop(s: &Arc<Shared>) {
             // polls only when woken, instead of panicking here.
             let deadline = Instant::now().checked_add(interval);
             loop {
-                if g.kick || (g.stopping && g.live.is_empty()) {
+                // Cancels still queued when stopping are retries (a fresh
+                // one kicks): they wait for the interval like a poll.
+                if g.kick || (g.stopping && g.live.is_empty() && g.cancels.is_empty()) {
                     break;
                 }
                 let idle = g.live.is_empty() && g.cancels.is_empty();
@@ -1516,9 +1562,7 @@ fn poll_loop(s: &Arc<Shared>) {
             (cancels, tasks)
         };
         if !cancels.is_empty() {
-            let mut args = vec!["--quiet".to_owned()];
-            args.extend(cancels);
-            let _ = s.run("scancel", &args, None);
+            send_cancels(s, cancels);
         }
         let changed = if tasks.is_empty() {
             false

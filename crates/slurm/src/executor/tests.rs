@@ -25,6 +25,8 @@ struct FakeState {
     calls: Vec<(String, Vec<String>, Option<String>)>,
     /// `sbatch` fails with this message.
     sbatch_error: Option<String>,
+    /// `scancel` fails with this message (and cancels nothing).
+    scancel_error: Option<String>,
     max_array: usize,
 }
 
@@ -136,6 +138,9 @@ impl SlurmCli for Fake {
                 ok(text)
             }
             "scancel" => {
+                if let Some(e) = g.scancel_error.clone() {
+                    return failed(&e);
+                }
                 let by_name = args.iter().any(|a| a.starts_with("--name="));
                 for (id, j) in &mut g.jobs {
                     let named = args.contains(id);
@@ -1041,4 +1046,29 @@ fn a_cancel_callback_does_not_stall_the_poller() {
     assert!(a.cancelled());
     drop(ex);
     let _ = fs::remove_dir_all(&dir);
+}
+
+/// An `scancel` that fails (the controller unreachable) is retried for the
+/// jobs `squeue` still lists, instead of being forgotten: the jobs used to
+/// stay queued after the executor was gone (found by a probe).
+#[test]
+fn a_failed_scancel_is_retried() {
+    let fake = Fake::new();
+    let ex = executor(&fake, "scancel-retry");
+    let fs: Vec<_> = (0..2).map(|i| ex.submit(square, i).unwrap()).collect();
+    fake.state().scancel_error = Some("scancel: error: Unable to contact slurm controller".into());
+    ex.shutdown(false, true);
+    assert!(fs.iter().all(|f| f.cancelled()));
+    wait_for("a failed scancel", || !fake.calls("scancel").is_empty());
+    let live = |fake: &Fake| {
+        fake.state()
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.state == "PENDING")
+            .count()
+    };
+    assert_eq!(live(&fake), 2, "the failing scancel cancelled nothing");
+    fake.state().scancel_error = None;
+    wait_for("the retried scancel", || live(&fake) == 0);
+    ex.shutdown(true, false);
 }
