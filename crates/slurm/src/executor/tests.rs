@@ -172,7 +172,24 @@ impl SlurmCli for Fake {
     }
 }
 
+/// How long this test binary may run (its tests take about a second in
+/// all): past it, a test is waiting for something that never comes (a
+/// drop's `shutdown(wait)` for a result never written), and the watchdog
+/// aborts the run with a message rather than hold CI until its timeout.
+const WATCHDOG: Duration = Duration::from_secs(120);
+
 fn folder(test: &str) -> PathBuf {
+    static WATCHING: std::sync::Once = std::sync::Once::new();
+    WATCHING.call_once(|| {
+        std::thread::spawn(|| {
+            std::thread::sleep(WATCHDOG);
+            eprintln!(
+                "slurm executor unit tests still running after {WATCHDOG:?}: one of them \
+                 waits for something that never comes; aborting"
+            );
+            std::process::abort();
+        });
+    });
     let d = std::env::temp_dir().join(format!("cf-slurm-unit-{}-{test}", std::process::id()));
     let _ = fs::remove_dir_all(&d);
     d
