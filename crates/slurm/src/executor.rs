@@ -1250,7 +1250,7 @@ impl SlurmExecutor {
     /// ```
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
         let s = &self.shared;
-        self.close(cancel_futures, false);
+        self.close(cancel_futures);
         if wait && !self.on_poller() {
             let mut g = s.lock();
             while !(g.live.is_empty()
@@ -1272,8 +1272,9 @@ impl SlurmExecutor {
 
     /// Refuses new tasks; with `cancel_futures` cancels every future whose
     /// job has not started. The cancels' job ids are queued for one
-    /// `scancel`, or dropped with `drop_cancels` (the caller cancels by name).
-    fn close(&self, cancel_futures: bool, drop_cancels: bool) {
+    /// `scancel` (`kill_workers` drops them once its `scancel --name` has
+    /// covered them).
+    fn close(&self, cancel_futures: bool) {
         let s = &self.shared;
         let pending: Vec<Arc<Task>> = {
             let mut g = s.lock();
@@ -1298,9 +1299,6 @@ impl SlurmExecutor {
         }
         let mut g = s.lock();
         g.batching -= 1;
-        if drop_cancels {
-            g.cancels.clear();
-        }
         g.kick = true;
         s.cond.notify_all();
     }
@@ -1323,14 +1321,29 @@ impl SlurmExecutor {
     /// ```
     pub fn kill_workers(&self) {
         let s = &self.shared;
-        // The name covers the pending jobs too: one call.
-        self.close(true, true);
-        let _ = s.run(
-            "scancel",
-            &["--quiet".into(), format!("--name={}", s.name)],
-            None,
+        // Batching across the `scancel --name`: the poller leaves the
+        // cancels `close` queues alone, so a kill that works is one call.
+        s.lock().batching += 1;
+        self.close(true);
+        let killed = matches!(
+            s.run("scancel", &["--quiet".into(), format!("--name={}", s.name)], None),
+            Ok(o) if o.success
         );
         let mut g = s.lock();
+        g.batching -= 1;
+        if killed {
+            // The name covered the pending jobs too: one call.
+            g.cancels.clear();
+        } else {
+            // The controller may be unreachable: every job goes to the
+            // poller's cancels, which it retries (`send_cancels`).
+            let running: Vec<String> = g.live.keys().cloned().collect();
+            for id in running {
+                if !g.cancels.contains(&id) {
+                    g.cancels.push(id);
+                }
+            }
+        }
         g.kick = true;
         s.cond.notify_all();
     }

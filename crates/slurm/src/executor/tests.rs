@@ -1089,3 +1089,35 @@ fn a_failed_scancel_is_retried() {
     wait_for("the retried scancel", || live(&fake) == 0);
     ex.shutdown(true, false);
 }
+
+/// `kill_workers` with the controller unreachable: its `scancel --name`
+/// fails, so every job, running or pending, goes to the retried cancels
+/// (they used to stay for ever).
+#[test]
+fn kill_workers_retries_when_scancel_fails() {
+    let fake = Fake::new();
+    let ex = executor(&fake, "kill-retry");
+    let running = ex.submit(square, 1).unwrap(); // job 100
+    fake.set("100", "RUNNING", "n1");
+    wait_for("the first task running", || running.running());
+    let pending = ex.submit(square, 2).unwrap(); // job 101
+    fake.state().scancel_error = Some("scancel: error: Unable to contact slurm controller".into());
+    ex.kill_workers();
+    assert!(pending.cancelled());
+    let live = |fake: &Fake| {
+        fake.state()
+            .jobs
+            .iter()
+            .filter(|(_, j)| matches!(j.state.as_str(), "PENDING" | "RUNNING"))
+            .count()
+    };
+    wait_for("a retried scancel", || fake.calls("scancel").len() >= 2);
+    assert_eq!(live(&fake), 2, "the failing scancels cancelled nothing");
+    fake.state().scancel_error = None;
+    wait_for("the retried scancel", || live(&fake) == 0);
+    let e = running
+        .exception_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    assert!(e.is_cluster_job(), "{e}");
+}
