@@ -67,6 +67,15 @@ impl Fake {
             .1);
     }
 
+    /// How many jobs are still pending or running.
+    fn live_jobs(&self) -> usize {
+        self.state()
+            .jobs
+            .iter()
+            .filter(|(_, j)| matches!(j.state.as_str(), "PENDING" | "RUNNING"))
+            .count()
+    }
+
     fn calls(&self, program: &str) -> Vec<(Vec<String>, Option<String>)> {
         self.state()
             .calls
@@ -219,12 +228,17 @@ fn executor(fake: &Fake, test: &str) -> Ex {
     executor_with(fake, test, |b| b)
 }
 
+/// A builder on `cli` in `dir` that polls every 5 to 20 ms.
+fn fast_builder(dir: &Path, cli: impl SlurmCli + 'static) -> SlurmBuilder {
+    SlurmExecutor::builder(dir)
+        .cli(cli)
+        .poll_interval(Duration::from_millis(5), Duration::from_millis(20))
+        .result_grace(Duration::from_millis(50))
+}
+
 fn executor_with(fake: &Fake, test: &str, f: impl FnOnce(SlurmBuilder) -> SlurmBuilder) -> Ex {
     let dir = folder(test);
-    let b = SlurmExecutor::builder(&dir)
-        .cli(fake.clone())
-        .poll_interval(Duration::from_millis(5), Duration::from_millis(20))
-        .result_grace(Duration::from_millis(50));
+    let b = fast_builder(&dir, fake.clone());
     Ex {
         ex: Some(f(b).build_unchecked().expect("a fake executor")),
         dir,
@@ -902,10 +916,7 @@ fn the_last_handle_dropped_in_a_done_callback_leaves_the_poller_running() {
     let fake = Fake::new();
     let dir = folder("cb-drop");
     let ex = Arc::new(
-        SlurmExecutor::builder(&dir)
-            .cli(fake.clone())
-            .poll_interval(Duration::from_millis(5), Duration::from_millis(20))
-            .result_grace(Duration::from_millis(50))
+        fast_builder(&dir, fake.clone())
             .build_unchecked()
             .expect("a fake executor"),
     );
@@ -1021,10 +1032,7 @@ fn a_cancel_callback_does_not_stall_the_poller() {
     };
     let dir = folder("cancel-stall");
     let ex = Arc::new(
-        SlurmExecutor::builder(&dir)
-            .cli(cli.clone())
-            .poll_interval(Duration::from_millis(5), Duration::from_millis(20))
-            .result_grace(Duration::from_millis(50))
+        fast_builder(&dir, cli.clone())
             .build_unchecked()
             .expect("a fake executor"),
     );
@@ -1077,16 +1085,9 @@ fn a_failed_scancel_is_retried() {
     ex.shutdown(false, true);
     assert!(fs.iter().all(|f| f.cancelled()));
     wait_for("a failed scancel", || !fake.calls("scancel").is_empty());
-    let live = |fake: &Fake| {
-        fake.state()
-            .jobs
-            .iter()
-            .filter(|(_, j)| j.state == "PENDING")
-            .count()
-    };
-    assert_eq!(live(&fake), 2, "the failing scancel cancelled nothing");
+    assert_eq!(fake.live_jobs(), 2, "the failing scancel cancelled nothing");
     fake.state().scancel_error = None;
-    wait_for("the retried scancel", || live(&fake) == 0);
+    wait_for("the retried scancel", || fake.live_jobs() == 0);
     ex.shutdown(true, false);
 }
 
@@ -1104,17 +1105,14 @@ fn kill_workers_retries_when_scancel_fails() {
     fake.state().scancel_error = Some("scancel: error: Unable to contact slurm controller".into());
     ex.kill_workers();
     assert!(pending.cancelled());
-    let live = |fake: &Fake| {
-        fake.state()
-            .jobs
-            .iter()
-            .filter(|(_, j)| matches!(j.state.as_str(), "PENDING" | "RUNNING"))
-            .count()
-    };
     wait_for("a retried scancel", || fake.calls("scancel").len() >= 2);
-    assert_eq!(live(&fake), 2, "the failing scancels cancelled nothing");
+    assert_eq!(
+        fake.live_jobs(),
+        2,
+        "the failing scancels cancelled nothing"
+    );
     fake.state().scancel_error = None;
-    wait_for("the retried scancel", || live(&fake) == 0);
+    wait_for("the retried scancel", || fake.live_jobs() == 0);
     let e = running
         .exception_timeout(Duration::from_secs(10))
         .unwrap()
