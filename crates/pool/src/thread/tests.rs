@@ -249,7 +249,16 @@ mod cases {
         let ex = Arc::new(ThreadPoolExecutor::new(1).unwrap());
         ex.submit(|| ()).unwrap().into_result_timeout(T).unwrap();
         let drops = Arc::new(AtomicUsize::new(0));
-        let (late, passed) = submit_held(&ex, "late", |shared| shared.lc.closed(), &drops);
+        // Held until the worker has exited, not only until the gate closed:
+        // a push between the two is taken by the exiting worker (it drains
+        // the queue after it sees the gate closed), and that submit is
+        // accepted, which is the other test's case.
+        let (late, passed) = submit_held(
+            &ex,
+            "late",
+            |shared| shared.lc.closed() && shared.alive_workers() == 0,
+            &drops,
+        );
         wait_until("the late submitter's check", || {
             passed.load(Ordering::SeqCst) == 1
         });
