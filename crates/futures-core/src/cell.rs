@@ -146,6 +146,11 @@ pub(crate) struct More<T> {
     pub(crate) callbacks: Vec<Callback<T>>,
     /// The owned `.await` waiting for `NOTIFIED`.
     pub(crate) owner_waker: Option<Waker>,
+    /// A completion runs the callbacks it took from here: one added
+    /// meanwhile is queued in `callbacks`, and that completion runs it after
+    /// them (so callbacks run in the order added even when one is added
+    /// while the future completes).
+    pub(crate) draining: bool,
 }
 
 impl<T> Listeners<T> {
@@ -171,6 +176,7 @@ impl<T> Listeners<T> {
                 next_key: 0,
                 callbacks: Vec::new(),
                 owner_waker: None,
+                draining: false,
             })
         })
     }

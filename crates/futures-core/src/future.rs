@@ -518,9 +518,10 @@ impl<T> Future<T> {
     }
 
     /// Under the lock: take every listener and notify the waiters; after
-    /// it, wake sleepers and wakers and run the callbacks, in order. Returns
-    /// the waker of an owned `.await` found waiting. `inline`: the inline
-    /// waiter was notified already, and its slot is freed here.
+    /// it, wake sleepers and wakers and run the callbacks, in order, then
+    /// those added while they ran (`More::draining`). Returns the waker of
+    /// an owned `.await` found waiting. `inline`: the inline waiter was
+    /// notified already, and its slot is freed here.
     fn notify_locked(&self, how: Completion, inline: bool) -> Option<Waker> {
         let inner = self.inner();
         let section = AbortOnUnwind::new("the notification of a future's listeners");
@@ -535,10 +536,23 @@ impl<T> Future<T> {
         };
         inner.header.state.fetch_and(!clear, Ordering::Release);
         let wake_sleepers = g.sleepers > 0;
-        let more = g.more.take();
-        if let Some(m) = &more {
+        let (mut waiters, mut wakers, mut callbacks, mut early_owner) = Default::default();
+        if let Some(m) = g.more.as_mut() {
             m.waiters.iter().for_each(|e| notify_one(e, how));
+            waiters = mem::take(&mut m.waiters);
+            wakers = mem::take(&mut m.wakers);
+            callbacks = mem::take(&mut m.callbacks);
+            early_owner = m.owner_waker.take();
+            m.draining = !callbacks.is_empty();
         }
+        // The box stays while callbacks run: one added meanwhile is queued
+        // in it (`add_done_callback`). Otherwise it goes, and a late
+        // listener makes a new one.
+        let gone = if callbacks.is_empty() {
+            g.more.take()
+        } else {
+            None
+        };
         drop(g);
         section.disarm();
         // Signal after unlocking, so a woken reader does not block at once
@@ -547,16 +561,20 @@ impl<T> Future<T> {
         if wake_sleepers {
             inner.cond.notify_all();
         }
-        let mut early_owner = None;
-        if let Some(mut more) = more {
-            for (_, waker) in mem::take(&mut more.wakers) {
-                unwind::catch_and_report("a waker of an awaited future", || waker.wake());
-            }
-            callbacks::run_all(self, mem::take(&mut more.callbacks));
-            early_owner = more.owner_waker.take();
-            // Waiters' last references may be ours: their `Drop` is user
-            // code, outside the lock.
-            unwind::drop_reporting("a waiter", more);
+        for (_, waker) in wakers {
+            unwind::catch_and_report("a waker of an awaited future", || waker.wake());
+        }
+        while !callbacks.is_empty() {
+            callbacks::run_all(self, callbacks);
+            let mut g = self.lock();
+            let m = g.more.as_mut().expect("the box stays while callbacks run");
+            callbacks = mem::take(&mut m.callbacks);
+            m.draining = !callbacks.is_empty();
+        }
+        // Waiters' last references may be ours: their `Drop` is user code,
+        // outside the lock.
+        if !waiters.is_empty() || gone.is_some() {
+            unwind::drop_reporting("a waiter", (waiters, gone));
         }
         early_owner
     }
@@ -986,6 +1004,11 @@ impl<T> Future<T> {
     /// at once in this thread if it is already done. A callback that panics
     /// is reported on stderr; the others still run.
     ///
+    /// The order holds even when a callback is added while the future
+    /// completes: if the completing thread has yet to run, or is running,
+    /// callbacks added before, the new one runs after them, on that thread
+    /// (CPython runs it at once in the adding thread, ahead of them).
+    ///
     /// # Examples
     ///
     /// ```
@@ -1000,22 +1023,29 @@ impl<T> Future<T> {
     /// ```
     pub fn add_done_callback(&self, callback: impl FnOnce(&Future<T>) + Send + 'static) {
         let callback: Callback<T> = Box::new(callback);
-        if !self.done() {
-            let mut g = self.lock();
-            let mut slot = Some(callback);
-            let added = self.listen(&mut g, |l| {
-                l.more(&self.inner().header.state)
-                    .callbacks
-                    .extend(slot.take());
-            });
-            drop(g);
-            match (added, slot) {
-                (Ok(()), _) => return,
-                (Err(_), Some(callback)) => return callbacks::run_one(self, callback),
-                (Err(_), None) => unreachable!("a refused listen adds nothing"),
+        // The completion is over: nothing runs callbacks any more.
+        if self.word().has(NOTIFIED) {
+            return callbacks::run_one(self, callback);
+        }
+        let mut g = self.lock();
+        let mut slot = Some(callback);
+        let state = &self.inner().header.state;
+        let added = self.listen(&mut g, |l| l.more(state).callbacks.extend(slot.take()));
+        if added.is_err() {
+            // Done: behind the callbacks its completion has yet to take
+            // (it takes them under this lock) or is running.
+            if let Some(m) = g
+                .more
+                .as_mut()
+                .filter(|m| m.draining || !m.callbacks.is_empty())
+            {
+                m.callbacks.extend(slot.take());
             }
         }
-        callbacks::run_one(self, callback);
+        drop(g);
+        if let Some(callback) = slot {
+            callbacks::run_one(self, callback);
+        }
     }
 
     /// Ready once done; otherwise registers (or refreshes) the waker under

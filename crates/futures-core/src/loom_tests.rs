@@ -117,6 +117,28 @@ fn loom_add_done_callback_vs_completion() {
     });
 }
 
+/// One thread adds two callbacks while another completes the future: they
+/// run in the order added whichever side of the completion each lands on (a
+/// late one queues behind the early one the completion is running). Fails
+/// if `add_done_callback` runs a callback at once while `More::draining`.
+#[test]
+fn loom_callbacks_added_across_completion_keep_their_order() {
+    loom::model(|| {
+        let f = Future::<u8>::new();
+        let log = StdArc::new(std::sync::Mutex::new(Vec::new()));
+        let (g, l) = (f.clone(), log.clone());
+        let adder = thread::spawn(move || {
+            for i in 0..2 {
+                let l = l.clone();
+                g.add_done_callback(move |_: &Future<u8>| l.lock().unwrap().push(i));
+            }
+        });
+        f.set_result(3).unwrap();
+        adder.join().unwrap();
+        assert_eq!(*log.lock().unwrap(), [0, 1]);
+    });
+}
+
 /// A callback added while one thread cancels and another runs the task:
 /// it runs exactly once, after the future is terminal, whoever wins.
 #[test]
