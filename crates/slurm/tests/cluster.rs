@@ -338,6 +338,35 @@ fn batch_map_1000() -> TestResult {
     check(sum == 328_350, || format!("sum of squares {sum}"))
 }
 
+/// `map` of 3,000 items with the default chunking (about 256 array
+/// tasks): every value back, in order, within a bound. A probe saw 73 s here.
+fn batch_map_3000() -> TestResult {
+    let ex = executor();
+    let t0 = Instant::now();
+    let m = ex
+        .map_with(
+            square,
+            0..3000u64,
+            MapOptions::default().timeout(Duration::from_secs(120)),
+        )
+        .map_err(|e| e.to_string())?;
+    let submitted = t0.elapsed();
+    let got: Vec<Result<u64, FutureError>> = m.collect();
+    let took = t0.elapsed();
+    check(got.len() == 3000, || format!("{} results", got.len()))?;
+    for (i, r) in got.iter().enumerate() {
+        match r {
+            Ok(v) => check(*v == (i as u64) * (i as u64), || format!("item {i}: {v}"))?,
+            Err(e) => return Err(format!("item {i}: {e}")),
+        }
+    }
+    println!(
+        "     3,000 items: submitted in {submitted:?}, all back in {took:?}, {} squeue calls",
+        ex.squeue_calls()
+    );
+    Ok(())
+}
+
 fn batch_split_past_max_array_size() -> TestResult {
     let ex = SlurmExecutor::builder(folder())
         .max_array_size(4)
@@ -952,6 +981,7 @@ fn main() {
             ("batch_cancel_pending", batch_cancel_pending),
             ("batch_kill_workers", batch_kill_workers),
             ("batch_map_1000", batch_map_1000),
+            ("batch_map_3000", batch_map_3000),
             (
                 "batch_split_past_max_array_size",
                 batch_split_past_max_array_size,
@@ -977,7 +1007,7 @@ fn main() {
         eprintln!("cluster tests: CF_SLURM_REQUIRED=1 but no Slurm cluster answers (SLURM_CONF unset or sinfo fails)");
         std::process::exit(1);
     } else {
-        println!("cluster tests: the 19 cluster tests skipped, no Slurm cluster here (start one: bash ci/slurm.sh start DIR; eval \"$(bash ci/slurm.sh env DIR)\")");
+        println!("cluster tests: the 20 cluster tests skipped, no Slurm cluster here (start one: bash ci/slurm.sh start DIR; eval \"$(bash ci/slurm.sh env DIR)\")");
     }
     let selected: Vec<_> = tests
         .into_iter()
