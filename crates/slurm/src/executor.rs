@@ -774,7 +774,7 @@ impl Shared {
     }
 
     fn write_task(&self, index: u64, task: &TaskFile) -> Result<(), SubmitError> {
-        worker::write_atomically(&worker::task_path(&self.dir, index), &task.to_bytes())
+        worker::write_atomically_unsynced(&worker::task_path(&self.dir, index), &task.to_bytes())
             .map_err(|e| SubmitError::broken(format!("cannot write the task file: {e}")))
     }
 }
