@@ -24,6 +24,20 @@ pub struct CommandOutput {
     pub stdout: String,
     /// Its standard error.
     pub stderr: String,
+    /// Its exit status; `None` if it was killed by a signal (or the layer
+    /// running it cannot tell). Error messages quote it.
+    pub exit_code: Option<i32>,
+}
+
+impl CommandOutput {
+    /// How it ended, for an error message: `"exit status 1"`, or `"no
+    /// exit status"`.
+    pub(crate) fn status_text(&self) -> String {
+        match self.exit_code {
+            Some(c) => format!("exit status {c}"),
+            None => "no exit status (killed by a signal?)".to_owned(),
+        }
+    }
 }
 
 /// Runs Slurm's commands. [`SystemCli`] runs the real ones; another
@@ -94,6 +108,7 @@ impl SlurmCli for SystemCli {
             success: out.status.success(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            exit_code: out.status.code(),
         })
     }
 }

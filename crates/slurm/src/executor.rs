@@ -741,10 +741,18 @@ impl Shared {
             .run("sbatch", args, Some(script))
             .map_err(|e| SubmitError::broken(format!("cannot run sbatch: {e}")))?;
         if !out.success {
-            return Err(SubmitError::broken(format!(
-                "sbatch failed: {}",
-                out.stderr.trim()
-            )));
+            // Submit's error (a refused partition, a controller down): the
+            // command's own words and how it ended, not only that it failed.
+            let mut why = format!(
+                "sbatch failed with {}, nothing was submitted",
+                out.status_text()
+            );
+            match (out.stderr.trim(), out.stdout.trim()) {
+                ("", "") => why.push_str(" (it printed nothing)"),
+                ("", stdout) => why.push_str(&format!("; its stdout: {stdout}")),
+                (stderr, _) => why.push_str(&format!(": {stderr}")),
+            }
+            return Err(SubmitError::broken(why));
         }
         cli::parse_sbatch(&out.stdout).ok_or_else(|| {
             SubmitError::broken(format!("sbatch printed no job id: {:?}", out.stdout))

@@ -523,6 +523,7 @@ fn done(stdout: String) -> std::io::Result<CommandOutput> {
         success: true,
         stdout,
         stderr: String::new(),
+        exit_code: Some(0),
     })
 }
 

@@ -91,6 +91,7 @@ fn ok(stdout: impl Into<String>) -> io::Result<CommandOutput> {
         success: true,
         stdout: stdout.into(),
         stderr: String::new(),
+        exit_code: Some(0),
     })
 }
 
@@ -99,6 +100,7 @@ fn failed(stderr: &str) -> io::Result<CommandOutput> {
         success: false,
         stdout: String::new(),
         stderr: stderr.into(),
+        exit_code: Some(1),
     })
 }
 
@@ -789,6 +791,33 @@ fn sbatch_errors_are_submit_errors() {
     let f = ex.submit(square, 2).unwrap();
     write_result(&ex, 1, value(&4u64));
     assert_eq!(f.result_timeout(Duration::from_secs(10)).unwrap(), &4);
+}
+
+/// A refused `sbatch` (a bad partition, the controller down) says how it
+/// ended and what it printed, for `submit` and `map` alike; one that
+/// printed nothing says so (the old message was "sbatch failed: ").
+#[test]
+fn a_failed_sbatch_carries_its_exit_status_and_stderr() {
+    let fake = Fake::new();
+    let down = "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)";
+    fake.state().sbatch_error = Some(down.into());
+    let ex = executor(&fake, "sbatch-status");
+    let e = ex.submit(square, 1).unwrap_err().to_string();
+    assert!(e.contains("exit status 1"), "{e}");
+    assert!(e.contains(down), "{e}");
+    assert!(e.contains("nothing was submitted"), "{e}");
+    let e = match ex.map_with(square, 0..5u64, MapOptions::default().chunksize(2)) {
+        Ok(_) => panic!("map accepted with sbatch failing"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("exit status 1") && e.contains(down), "{e}");
+    fake.state().sbatch_error = Some(String::new());
+    let e = ex.submit(square, 1).unwrap_err().to_string();
+    assert!(
+        e.contains("exit status 1") && e.contains("printed nothing"),
+        "{e}"
+    );
+    fake.state().sbatch_error = None;
 }
 
 #[test]
