@@ -429,7 +429,8 @@ trait Completer: Send + Sync {
     /// Marks it running; false if it was cancelled.
     fn start(&self) -> bool;
     fn cancel(&self) -> bool;
-    fn finish(&self, outcome: Outcome, job: &str);
+    /// `what` names the job, task and result file in an error message.
+    fn finish(&self, outcome: Outcome, what: &str);
     fn fail(&self, error: TaskError);
     /// Whether completing it now would run done-callbacks.
     fn has_done_callbacks(&self) -> bool;
@@ -535,9 +536,9 @@ impl<T: Send + 'static> Completer for Job<T> {
     fn cancel(&self) -> bool {
         self.side.cancel()
     }
-    fn finish(&self, outcome: Outcome, job: &str) {
+    fn finish(&self, outcome: Outcome, what: &str) {
         if let Some(c) = self.side.take_started() {
-            c.complete(outcome_error(outcome).and_then(|bytes| (self.decode)(&bytes, job)));
+            c.complete(outcome_error(outcome).and_then(|bytes| (self.decode)(&bytes, what)));
         }
     }
     fn fail(&self, error: TaskError) {
@@ -553,16 +554,16 @@ impl<T: Send + 'static> Completer for Job<T> {
     }
 }
 
-/// The value of a `submit` job.
-fn decode_one<R: DeserializeOwned>(bytes: &[u8], job: &str) -> Result<R, TaskError> {
+/// The value of a `submit` job (`what`: the job, task and result file).
+fn decode_one<R: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<R, TaskError> {
     code::decode::<R>(bytes)
-        .map_err(|e| TaskError::error(format!("cannot decode the result of job {job}: {e}")))
+        .map_err(|e| TaskError::error(format!("cannot decode the result of {what}: {e}")))
 }
 
 /// The values of a `map` chunk's job, each item's panic at its place.
 fn decode_chunk<R: DeserializeOwned>(
     bytes: &[u8],
-    job: &str,
+    what: &str,
 ) -> Result<ChunkResults<R>, TaskError> {
     code::decode::<Vec<Result<R, String>>>(bytes)
         .map(|items| {
@@ -571,7 +572,7 @@ fn decode_chunk<R: DeserializeOwned>(
                 .map(|r| r.map_err(TaskError::panic))
                 .collect()
         })
-        .map_err(|e| TaskError::error(format!("cannot decode the results of job {job}: {e}")))
+        .map_err(|e| TaskError::error(format!("cannot decode the results of {what}: {e}")))
 }
 
 type ChunkResults<R> = Vec<Result<R, TaskError>>;
@@ -1637,17 +1638,16 @@ fn poll_round(s: &Arc<Shared>, tasks: &[Arc<Task>]) -> bool {
     for t in tasks {
         if results.contains(&t.index) {
             match read_result(&s.dir, t.index) {
-                Some(r) => {
+                ResultRead::Found(r) => {
                     actions.push(Action::Finish(Arc::clone(t), r));
                     continue;
                 }
-                None => {
-                    actions.push(Action::Fail(
-                        Arc::clone(t),
-                        TaskError::error(format!("job {}: unreadable result file", t.job_id)),
-                    ));
+                ResultRead::Bad(why) => {
+                    actions.push(Action::Fail(Arc::clone(t), bad_result(t, &why)));
                     continue;
                 }
+                // Listed a moment ago: only a rename over it could do this.
+                ResultRead::Missing => {}
             }
         }
         let Some(rows) = &rows else {
@@ -1682,11 +1682,13 @@ fn poll_round(s: &Arc<Shared>, tasks: &[Arc<Task>]) -> bool {
                 }
                 drop(seen);
                 // One last look at the result file itself.
-                if let Some(r) = read_result(&s.dir, t.index) {
-                    actions.push(Action::Finish(Arc::clone(t), r));
-                    continue;
+                match read_result(&s.dir, t.index) {
+                    ResultRead::Found(r) => actions.push(Action::Finish(Arc::clone(t), r)),
+                    ResultRead::Bad(why) => {
+                        actions.push(Action::Fail(Arc::clone(t), bad_result(t, &why)));
+                    }
+                    ResultRead::Missing => actions.push(ended_without_result(s, t, row)),
                 }
-                actions.push(ended_without_result(s, t, row));
             }
         }
     }
@@ -1767,7 +1769,15 @@ fn complete(s: &Shared, action: Action) {
     }
     let _over = Over(s);
     match action {
-        Action::Finish(t, r) => t.future.finish(r.outcome, &t.job_id),
+        Action::Finish(t, r) => {
+            let what = format!(
+                "job {} (task {}, result file {})",
+                t.job_id,
+                t.index,
+                worker::result_path(&s.dir, t.index).display()
+            );
+            t.future.finish(r.outcome, &what);
+        }
         Action::Fail(t, e) => t.future.fail(e),
         Action::Cancel(t) => {
             t.future.cancel();
@@ -1868,9 +1878,38 @@ fn list_results(dir: &Path) -> HashSet<u64> {
     .collect()
 }
 
-fn read_result(dir: &Path, index: u64) -> Option<ResultFile> {
-    let bytes = fs::read(worker::result_path(dir, index)).ok()?;
-    ResultFile::from_bytes(&bytes)
+/// What is in a task's result file.
+enum ResultRead {
+    Found(ResultFile),
+    /// No file (yet).
+    Missing,
+    /// A file that cannot be read or is not a result file: why, with its path.
+    Bad(String),
+}
+
+fn read_result(dir: &Path, index: u64) -> ResultRead {
+    let path = worker::result_path(dir, index);
+    match fs::read(&path) {
+        Ok(bytes) => match ResultFile::from_bytes(&bytes) {
+            Some(r) => ResultRead::Found(r),
+            None => ResultRead::Bad(format!(
+                "its result file {} is corrupt: {} bytes that are not a result file of this \
+                 version (truncated, or written by something else); the file is left there",
+                path.display(),
+                bytes.len()
+            )),
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => ResultRead::Missing,
+        Err(e) => ResultRead::Bad(format!(
+            "cannot read its result file {}: {e}",
+            path.display()
+        )),
+    }
+}
+
+/// The error of a task whose result file is there but unusable.
+fn bad_result(t: &Task, why: &str) -> TaskError {
+    TaskError::error(format!("job {} (task {}): {why}", t.job_id, t.index))
 }
 
 #[cfg(test)]

@@ -820,6 +820,38 @@ fn a_failed_sbatch_carries_its_exit_status_and_stderr() {
     fake.state().sbatch_error = None;
 }
 
+/// A result file that is not one names the job, the task and the file.
+#[test]
+fn a_corrupt_result_file_names_job_task_and_path() {
+    let fake = Fake::new();
+    let ex = executor(&fake, "corrupt");
+    let f = ex.submit(square, 1).unwrap();
+    let path = worker::result_path(ex.folder(), 0);
+    worker::write_atomically(&path, b"not a result").unwrap();
+    let e = f
+        .exception_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("job 100") && e.contains("task 0"), "{e}");
+    assert!(e.contains(&path.display().to_string()), "{e}");
+    assert!(e.contains("corrupt"), "{e}");
+    // A valid file whose value is not the task's type: the same names.
+    let g = ex.submit(square, 2).unwrap();
+    write_result(&ex, 1, value(&"not a u64"));
+    let e = g
+        .exception_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("job 101") && e.contains("task 1"), "{e}");
+    assert!(
+        e.contains(&worker::result_path(ex.folder(), 1).display().to_string()),
+        "{e}"
+    );
+    let _ = fs::remove_file(&path);
+}
+
 #[test]
 fn executor_and_job_are_send_sync() {
     fn check<T: Send + Sync>() {}
