@@ -1817,7 +1817,29 @@ fn ended_without_result(s: &Shared, t: &Arc<Task>, row: Option<&QueueRow>) -> Ac
         t.seen().node = Some(n.clone());
         e = e.with_node(n);
     }
-    let tail = stderr_tail(&s.dir.join("logs").join(format!("{}.err", t.job_id)));
+    let logs = s.dir.join("logs");
+    let (out_log, err_log) = (
+        logs.join(format!("{}.out", t.job_id)),
+        logs.join(format!("{}.err", t.job_id)),
+    );
+    if state == SlurmState::Completed {
+        // COMPLETED is exit status 0: the job ended as if its task had run,
+        // yet left no result (it was not this program's job entry, the
+        // folder it wrote to is not the one read here, ...). Say exactly
+        // that, and where its output went.
+        if d.exit.is_none() {
+            e = e.with_exit(concurrent_futures_core::ExitCause::Code(0));
+        }
+        e = e.with_reason(format!(
+            "the job exited with status 0 without writing its result file {} (task {}); \
+             its output is in {} and {}",
+            worker::result_path(&s.dir, t.index).display(),
+            t.index,
+            out_log.display(),
+            err_log.display()
+        ));
+    }
+    let tail = stderr_tail(&err_log);
     if !tail.is_empty() {
         e = e.with_stderr_tail(tail);
     }

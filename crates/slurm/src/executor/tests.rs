@@ -852,6 +852,42 @@ fn a_corrupt_result_file_names_job_task_and_path() {
     let _ = fs::remove_file(&path);
 }
 
+/// A job that ended COMPLETED (exit status 0) without a result file says
+/// exactly that, with its job id, task, and where its output went.
+#[test]
+fn a_job_that_exits_0_without_a_result_says_so() {
+    let fake = Fake::new();
+    let ex = executor(&fake, "no-result");
+    let f = ex.submit(square, 1).unwrap();
+    fake.with_job("100", |j| {
+        j.state = "COMPLETED".into();
+        j.scontrol = Some(
+            "JobId=100 JobName=x JobState=COMPLETED Reason=None ExitCode=0:0 NodeList=n2\n".into(),
+        );
+    });
+    let e = f
+        .exception_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    let j = e.cluster_job().unwrap_or_else(|| panic!("{e}"));
+    assert_eq!((j.job_id(), j.state()), ("100", "COMPLETED"));
+    assert_eq!(j.exit(), Some(ExitCause::Code(0)));
+    let msg = e.to_string();
+    assert!(
+        msg.contains("exited with status 0 without writing its result file"),
+        "{msg}"
+    );
+    assert!(msg.contains("task 0"), "{msg}");
+    let logs = ex.folder().join("logs");
+    for log in ["100.err", "100.out"] {
+        assert!(msg.contains(&logs.join(log).display().to_string()), "{msg}");
+    }
+    assert!(
+        msg.contains(&worker::result_path(ex.folder(), 0).display().to_string()),
+        "{msg}"
+    );
+}
+
 #[test]
 fn executor_and_job_are_send_sync() {
     fn check<T: Send + Sync>() {}
