@@ -160,28 +160,78 @@ pub(crate) fn squeue_args(name: &str) -> Vec<String> {
     ]
 }
 
-/// Parses `squeue -h -o '%i|%T|%r|%N'` output; lines that do not parse (a
-/// pending array range such as `12_[3-9]`, which `-r` should have
-/// expanded) are skipped.
+/// Parses `squeue -h -o '%i|%T|%r|%N'` output. A pending array range that
+/// `-r` should have expanded but did not (`12_[3-5,9%2]`: a squeue that
+/// ignores `-r`, or a [`SlurmCli`] that drops it) is expanded here, one row
+/// per element; without that its elements read as gone from the queue, and
+/// their futures failed as jobs that ended without a result. A line whose
+/// range does not parse is skipped.
 pub(crate) fn parse_squeue(text: &str) -> Vec<QueueRow> {
-    text.lines()
-        .filter_map(|line| {
-            let mut p = line.trim().splitn(4, '|');
-            let job_id = p.next()?.trim();
-            let state = p.next()?.trim();
-            let reason = p.next().unwrap_or("").trim();
-            let node = p.next().unwrap_or("").trim();
-            if job_id.is_empty() || job_id.contains('[') {
-                return None;
+    let mut rows = Vec::new();
+    for line in text.lines() {
+        let mut p = line.trim().splitn(4, '|');
+        let (Some(job_id), Some(state)) = (p.next().map(str::trim), p.next()) else {
+            continue;
+        };
+        let ids = if job_id.is_empty() {
+            continue;
+        } else if job_id.contains('[') {
+            match expand_array_range(job_id) {
+                Some(ids) => ids,
+                None => continue,
             }
-            Some(QueueRow {
-                job_id: job_id.to_owned(),
-                state: SlurmState::parse(state),
-                reason: reason.to_owned(),
-                node: node.to_owned(),
-            })
-        })
-        .collect()
+        } else {
+            vec![job_id.to_owned()]
+        };
+        let state = SlurmState::parse(state.trim());
+        let reason = p.next().unwrap_or("").trim();
+        let node = p.next().unwrap_or("").trim();
+        rows.extend(ids.into_iter().map(|job_id| QueueRow {
+            job_id,
+            state: state.clone(),
+            reason: reason.to_owned(),
+            node: node.to_owned(),
+        }));
+    }
+    rows
+}
+
+/// At most this many elements from one unexpanded range (`MaxArraySize`
+/// is at most 4,000,001 in Slurm; a bigger range is a misparse).
+const MAX_RANGE_ELEMENTS: u64 = 4_000_001;
+
+/// `12_[3-5,9%2]` as `12_3`, `12_4`, `12_5`, `12_9` (the `%N` throttle and a
+/// `:step` are understood).
+fn expand_array_range(id: &str) -> Option<Vec<String>> {
+    let (job, rest) = id.split_once("_[")?;
+    let inner = rest.strip_suffix(']')?;
+    let inner = inner.split('%').next()?;
+    if job.is_empty() || !job.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut ids = Vec::new();
+    for part in inner.split(',') {
+        let (range, step) = match part.split_once(':') {
+            Some((r, s)) => (r, s.trim().parse::<u64>().ok().filter(|s| *s > 0)?),
+            None => (part, 1),
+        };
+        let (a, b) = match range.split_once('-') {
+            Some((a, b)) => (a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?),
+            None => {
+                let a = range.trim().parse::<u64>().ok()?;
+                (a, a)
+            }
+        };
+        if b < a || b - a >= MAX_RANGE_ELEMENTS {
+            return None;
+        }
+        ids.extend(
+            (a..=b)
+                .step_by(usize::try_from(step).ok()?)
+                .map(|i| format!("{job}_{i}")),
+        );
+    }
+    Some(ids)
 }
 
 /// The job id `sbatch --parsable` printed (`"123"` or `"123;cluster"`).
@@ -265,7 +315,7 @@ mod tests {
     #[test]
     fn squeue_rows() {
         let rows = parse_squeue(
-            "12|RUNNING|None|localhost\n13_4|PENDING|Dependency|\n14_[5-9%2]|PENDING|JobArrayTaskLimit|\n\n15|COMPLETED|None|n1\n",
+            "12|RUNNING|None|localhost\n13_4|PENDING|Dependency|\n\n15|COMPLETED|None|n1\n",
         );
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[0].state, SlurmState::Running);
@@ -273,6 +323,23 @@ mod tests {
         assert_eq!(rows[1].job_id, "13_4");
         assert_eq!(rows[1].reason, "Dependency");
         assert_eq!(rows[2].state, SlurmState::Completed);
+    }
+
+    /// Pending array ranges that `-r` did not expand: one row per element.
+    #[test]
+    fn squeue_unexpanded_array_ranges() {
+        let rows = parse_squeue(
+            "14_[5-7%2]|PENDING|JobArrayTaskLimit|\n16_[0,3-4,10-14:2]|PENDING|Priority|\n17_[x-2]|PENDING|None|\n18_[9-2]|PENDING|None|\n",
+        );
+        let ids: Vec<&str> = rows.iter().map(|r| r.job_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["14_5", "14_6", "14_7", "16_0", "16_3", "16_4", "16_10", "16_12", "16_14"]
+        );
+        assert!(rows.iter().all(|r| r.state == SlurmState::Pending));
+        assert_eq!(rows[0].reason, "JobArrayTaskLimit");
+        assert_eq!(rows[3].reason, "Priority");
+        assert!(parse_squeue("19_[0-99999999999]|PENDING|None|\n").is_empty());
     }
 
     #[test]

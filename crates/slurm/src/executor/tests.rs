@@ -28,6 +28,9 @@ struct FakeState {
     /// `scancel` fails with this message (and cancels nothing).
     scancel_error: Option<String>,
     max_array: usize,
+    /// squeue prints an array's pending elements as one range line
+    /// (`100_[0-2]`), as it does without `-r`.
+    collapse_pending: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -140,12 +143,22 @@ impl SlurmCli for Fake {
                 ok(format!("{id}\n"))
             }
             "squeue" => {
-                let text: String = g
-                    .jobs
-                    .iter()
-                    .filter(|(_, j)| j.listed)
-                    .map(|(id, j)| format!("{id}|{}|{}|{}\n", j.state, j.reason, j.node))
-                    .collect();
+                let mut ranges: Vec<(String, Vec<String>)> = Vec::new();
+                let mut text = String::new();
+                for (id, j) in g.jobs.iter().filter(|(_, j)| j.listed) {
+                    match id.split_once('_') {
+                        Some((array, i)) if g.collapse_pending && j.state == "PENDING" => {
+                            match ranges.iter_mut().find(|r| r.0 == array) {
+                                Some(r) => r.1.push(i.to_owned()),
+                                None => ranges.push((array.to_owned(), vec![i.to_owned()])),
+                            }
+                        }
+                        _ => text.push_str(&format!("{id}|{}|{}|{}\n", j.state, j.reason, j.node)),
+                    }
+                }
+                for (array, ids) in ranges {
+                    text.push_str(&format!("{array}_[{}]|PENDING|Priority|\n", ids.join(",")));
+                }
                 ok(text)
             }
             "scancel" => {
@@ -886,6 +899,37 @@ fn a_job_that_exits_0_without_a_result_says_so() {
         msg.contains(&worker::result_path(ex.folder(), 0).display().to_string()),
         "{msg}"
     );
+}
+
+/// Pending array elements that squeue prints as one range (`100_[0,2]`)
+/// stay pending: they used to read as gone from the queue, and failed as
+/// UNKNOWN one result grace later.
+#[test]
+fn unexpanded_pending_array_ranges_stay_pending() {
+    let fake = Fake::new();
+    fake.state().collapse_pending = true;
+    let ex = executor(&fake, "ranges");
+    let m = ex
+        .map_with(square, 0..6u64, MapOptions::default().chunksize(2))
+        .unwrap();
+    fake.set("100_1", "RUNNING", "n1");
+    let polls = ex.squeue_calls();
+    // Several rounds, and well past the 50 ms result grace.
+    wait_for("rounds", || ex.squeue_calls() >= polls + 5);
+    std::thread::sleep(Duration::from_millis(200));
+    let live = ex.shared.lock().live.len();
+    if live != 3 {
+        // Fail at once: the drop would wait for the running element.
+        ex.kill_workers();
+        panic!("{} of 3 elements given up", 3 - live);
+    }
+    for i in 0..3u64 {
+        let items: Vec<Result<u64, String>> = vec![Ok(4 * i * i), Ok((2 * i + 1).pow(2))];
+        write_result(&ex, i, value(&items));
+        fake.set(&format!("100_{i}"), "COMPLETED", "n1");
+    }
+    assert_eq!(m.into_result().unwrap(), [0, 1, 4, 9, 16, 25]);
+    assert!(fake.calls("scontrol").iter().all(|c| c.0[1] == "config"));
 }
 
 #[test]
