@@ -1008,7 +1008,7 @@ fn main() {
         eprintln!("cluster tests: CF_SLURM_REQUIRED=1 but no Slurm cluster answers (SLURM_CONF unset or sinfo fails)");
         std::process::exit(1);
     } else {
-        println!("cluster tests: the 20 cluster tests skipped, no Slurm cluster here (start one: bash ci/slurm.sh start DIR; eval \"$(bash ci/slurm.sh env DIR)\")");
+        println!("cluster tests: the 21 cluster tests skipped, no Slurm cluster here (start one: bash ci/slurm.sh start DIR; eval \"$(bash ci/slurm.sh env DIR)\")");
     }
     let selected: Vec<_> = tests
         .into_iter()
