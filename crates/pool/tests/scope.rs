@@ -118,3 +118,65 @@ fn scope_on_a_shut_down_pool_refuses() {
     let e = ex.scope(|s| s.submit(|| v[0]).unwrap_err());
     assert!(e.is_shutdown());
 }
+
+/// A scope opened by a task of a one-worker pool: its tasks sit on that
+/// worker's own deque, and no other worker exists to run them; the waiting
+/// scope runs them itself (it waited for ever before).
+#[test]
+fn a_scope_in_a_task_of_a_one_worker_pool_runs_its_own_tasks() {
+    let _watchdog = common::watchdog("a_scope_in_a_task_of_a_one_worker_pool_runs_its_own_tasks");
+    let ex = std::sync::Arc::new(ThreadPoolExecutor::new(1).unwrap());
+    let inner = std::sync::Arc::clone(&ex);
+    let f = ex
+        .submit(move || {
+            let data = [1u64, 2, 3, 4];
+            let sum = AtomicUsize::new(0);
+            inner.scope(|s| {
+                for x in &data {
+                    let sum = &sum;
+                    let _ = s
+                        .submit(move || sum.fetch_add(*x as usize, Ordering::SeqCst))
+                        .unwrap();
+                }
+            });
+            sum.into_inner()
+        })
+        .unwrap();
+    assert_eq!(
+        *f.result_timeout(T)
+            .expect("the scope in the task returned (it ran its own tasks)"),
+        10
+    );
+    let s = ex.stats();
+    assert_eq!((s.completed, s.queued), (5, 0), "{s:?}");
+}
+
+/// Two workers, each in a scope opened by a task, each scope's tasks on its
+/// own worker's deque: neither worker is free to steal, so each runs its
+/// own (both waited for ever before).
+#[test]
+fn two_workers_each_in_a_scope_both_return() {
+    let _watchdog = common::watchdog("two_workers_each_in_a_scope_both_return");
+    let ex = std::sync::Arc::new(ThreadPoolExecutor::new(2).unwrap());
+    let both = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let fs: Vec<_> = (0..2)
+        .map(|i| {
+            let (inner, both) = (std::sync::Arc::clone(&ex), std::sync::Arc::clone(&both));
+            ex.submit(move || {
+                inner.scope(|s| {
+                    both.wait();
+                    let _ = s.submit(move || i * 10).unwrap();
+                    5 + i
+                })
+            })
+            .unwrap()
+        })
+        .collect();
+    for (i, f) in fs.iter().enumerate() {
+        assert_eq!(
+            *f.result_timeout(T)
+                .unwrap_or_else(|e| panic!("scope {i} did not return: {e}")),
+            5 + i
+        );
+    }
+}

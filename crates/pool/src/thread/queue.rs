@@ -354,6 +354,8 @@ struct Local {
     pool: usize,
     /// The worker's index (`ThreadPoolExecutor::current_thread_index`).
     index: usize,
+    /// The worker's slot (its counters: `Queues::slot`).
+    slot: usize,
     deque: Worker<Job>,
     /// `push_local` pushed onto the deque since it was last found empty.
     scoped: Cell<bool>,
@@ -372,11 +374,12 @@ loom::thread_local! {
 }
 
 /// Installs `deque` as this thread's own deque for pool `pool`.
-pub(crate) fn install_local(pool: usize, index: usize, deque: Worker<Job>) {
+pub(crate) fn install_local(pool: usize, index: usize, slot: usize, deque: Worker<Job>) {
     LOCAL.with(|l| {
         *l.borrow_mut() = Some(Local {
             pool,
             index,
+            slot,
             deque,
             scoped: Cell::new(false),
         })
@@ -387,6 +390,17 @@ pub(crate) fn install_local(pool: usize, index: usize, deque: Worker<Job>) {
 pub(crate) fn local_index() -> Option<usize> {
     LOCAL
         .try_with(|l| l.try_borrow().ok()?.as_ref().map(|l| l.index))
+        .ok()
+        .flatten()
+}
+
+/// The slot of the worker of `pool` this code runs on, if it is one.
+pub(crate) fn local_slot(pool: usize) -> Option<usize> {
+    LOCAL
+        .try_with(|l| {
+            let l = l.try_borrow().ok()?;
+            l.as_ref().filter(|l| l.pool == pool).map(|l| l.slot)
+        })
         .ok()
         .flatten()
 }

@@ -34,7 +34,10 @@ impl ScopeState {
         self.alive.lock()
     }
 
-    fn wait_all(&self) {
+    /// Waits until every job of the scope is done; on a worker of `pool`,
+    /// first runs what that worker's own deque holds (its scoped jobs).
+    fn wait_all(&self, pool: &ThreadPoolExecutor) {
+        super::worker::help(pool.shared(), || *self.lock() > 0);
         let mut alive = self.lock();
         while *alive > 0 {
             alive = self.all_done.wait(alive);
@@ -175,9 +178,12 @@ impl ThreadPoolExecutor {
     /// panics (the panic then continues after the wait). A task's own panic
     /// stays in its future.
     ///
-    /// Waiting blocks the calling thread: calling `scope` from a task of the
-    /// same pool with no other worker free waits for ever, as a task that
-    /// waits on its own pool's futures would.
+    /// Called from a task of the same pool, `scope` runs the scope's tasks
+    /// still queued on that worker itself while it waits (as rayon's scope
+    /// does), so it returns even with no other worker free. The closure `f`
+    /// itself gets no such help: a task of a one-worker pool that blocks in
+    /// `f` on a scoped task's future (`into_result`, `result`) waits for
+    /// ever, as a task that waits on its own pool's futures would.
     ///
     /// # Examples
     ///
@@ -206,7 +212,7 @@ impl ThreadPoolExecutor {
             env: PhantomData,
         };
         let result = catch_unwind(AssertUnwindSafe(|| f(&scope)));
-        scope.state.wait_all();
+        scope.state.wait_all(self);
         match result {
             Ok(r) => r,
             Err(panic) => resume_unwind(panic),
