@@ -75,11 +75,14 @@ fn into_result_waits_for_completion_from_another_thread() {
     let drops = Arc::new(AtomicUsize::new(0));
     let d = drops.clone();
     let v = watchdog("into_result of a value set 50 ms later", move || {
-        let f = Future::new();
-        let executor = f.clone();
+        // The executor side is a `Completer`, not a clone of the handle: a
+        // clone dropped after its `set_result` can still be alive when
+        // `into_result` wakes (then `NotUnique`, correctly; CI under TSan
+        // saw it).
+        let (executor, f) = concurrent_futures_core::Completer::new();
         let t = thread::spawn(move || {
             thread::sleep(Duration::from_millis(50));
-            executor.set_result(Owned::new(11, &d)).unwrap();
+            assert!(executor.complete(Ok(Owned::new(11, &d))));
         });
         let v = f.into_result().unwrap();
         t.join().unwrap();
@@ -266,9 +269,11 @@ fn into_result_of_a_failed_task() {
         let f = Future::<u8>::new();
         let executor = f.clone();
         let t = thread::spawn(move || executor.run(|| panic!("no value")));
+        // Joined first: the runner is a clone, alive until its thread ends
+        // (an `into_result` that came earlier would say `NotUnique`).
+        assert!(t.join().unwrap());
         let err = f.into_result().unwrap_err();
         assert_eq!(err.task_error().unwrap().panic_message(), Some("no value"));
-        assert!(t.join().unwrap());
     });
 }
 
