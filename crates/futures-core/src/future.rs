@@ -4,8 +4,8 @@
 //!
 //! A `Future<T>` is a pointer to the typed prefix of a task cell (`cell.rs`):
 //! one allocation holding the state word (`state.rs`, "The state word"), the
-//! inline waiter slot, the listener list under a lock, a condvar, and the
-//! write-once outcome slot. Every transition is a compare-and-swap of the
+//! inline waiter slot, the listener list under a lock (with the condvar of
+//! blocked threads in its boxed part), and the write-once outcome slot. Every transition is a compare-and-swap of the
 //! state word; the lock is taken only when someone listens other than the
 //! inline waiter (a blocked thread, a second waiter, a waker, a
 //! done-callback) and to remove a waiter. The first waiter of `wait` or
@@ -535,7 +535,7 @@ impl<T> Future<T> {
             LISTENING
         };
         inner.header.state.fetch_and(!clear, Ordering::Release);
-        let wake_sleepers = g.sleepers > 0;
+        let sleepers = g.sleepers_cond();
         let (mut waiters, mut wakers, mut callbacks, mut early_owner) = Default::default();
         if let Some(m) = g.more.as_mut() {
             m.waiters.iter().for_each(|e| notify_one(e, how));
@@ -546,9 +546,10 @@ impl<T> Future<T> {
             m.draining = !callbacks.is_empty();
         }
         // The box stays while callbacks run: one added meanwhile is queued
-        // in it (`add_done_callback`). Otherwise it goes, and a late
-        // listener makes a new one.
-        let gone = if callbacks.is_empty() {
+        // in it (`add_done_callback`); and while threads sleep on its
+        // condvar (`cell.rs`, "Rules of the boxed part"). Otherwise it goes,
+        // and a late listener makes a new one.
+        let gone = if callbacks.is_empty() && sleepers.is_none() {
             g.more.take()
         } else {
             None
@@ -558,8 +559,10 @@ impl<T> Future<T> {
         // Signal after unlocking, so a woken reader does not block at once
         // on the lock. Sleepers re-check the word, changed before the lock
         // was released: nothing is missed.
-        if wake_sleepers {
-            inner.cond.notify_all();
+        if let Some(cond) = sleepers {
+            // SAFETY: the box was kept (above) and only `dealloc` drops it
+            // now; this caller holds a reference to the future.
+            unsafe { (*cond).notify_all() };
         }
         for (_, waker) in wakers {
             unwind::catch_and_report("a waker of an awaited future", || waker.wake());
@@ -602,11 +605,16 @@ impl<T> Future<T> {
     /// condvar (an owner, a removal of the inline waiter) and an owned
     /// `.await`'s waker. The lock orders this after a sleeper's check.
     fn wake_owner(&self, early_owner: Option<Waker>) {
-        let owner = {
+        let (owner, sleepers) = {
             let mut g = self.lock();
-            g.more.as_mut().and_then(|m| m.owner_waker.take())
+            let owner = g.more.as_mut().and_then(|m| m.owner_waker.take());
+            (owner, g.sleepers_cond())
         };
-        self.inner().cond.notify_all();
+        if let Some(cond) = sleepers {
+            // SAFETY: the completion's notification is over, so only
+            // `dealloc` drops the box now; this caller holds a reference.
+            unsafe { (*cond).notify_all() };
+        }
         for waker in [early_owner, owner].into_iter().flatten() {
             unwind::catch_and_report("the waker of an owned await", || waker.wake());
         }
@@ -730,7 +738,7 @@ impl<T> Future<T> {
             }
             return true;
         }
-        g.sleepers += 1;
+        let cond = g.add_sleeper(&inner.header.state);
         let ready_now = loop {
             if ready(self.word()) {
                 break true;
@@ -738,9 +746,10 @@ impl<T> Future<T> {
             let Some(nap) = Nap::until(deadline) else {
                 break false;
             };
-            g = inner.cond.nap(g, nap);
+            // SAFETY: counted as a sleeper, so the box stays (`cell.rs`).
+            g = unsafe { (*cond).nap(g, nap) };
         };
-        g.sleepers -= 1;
+        g.remove_sleeper();
         if !ready_now && flag == LISTENING {
             self.unlisten_if_empty(&g);
         }
@@ -1479,9 +1488,10 @@ impl<T: Send> Future<T> {
             // sleepers.
             let prev = Word(state.fetch_or(OWNER_WAITING, Ordering::AcqRel));
             if prev.has(WAITER) {
-                g.sleepers += 1;
-                g = self.inner().cond.wait(g);
-                g.sleepers -= 1;
+                let cond = g.add_sleeper(state);
+                // SAFETY: counted as a sleeper, so the box stays (`cell.rs`).
+                g = unsafe { (*cond).wait(g) };
+                g.remove_sleeper();
             }
         }
     }
@@ -1693,5 +1703,36 @@ mod tests {
         assert_eq!(StdArc::strong_count(&w), 2);
         drop(f);
         assert_eq!(StdArc::strong_count(&w), 1);
+    }
+
+    /// The condvar of blocked threads lives in the boxed part, so the
+    /// completion must keep the box while a thread sleeps on it (`cell.rs`,
+    /// "Rules of the boxed part"); otherwise the sleeper wakes on freed
+    /// memory (Miri runs this test).
+    #[test]
+    fn a_blocked_reader_keeps_the_box_its_condvar_is_in() {
+        for round in 0..if cfg!(miri) { 2 } else { 20 } {
+            let f = Future::<u64>::new();
+            let g = f.clone();
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = tx.send(*g.result().unwrap());
+            });
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while f.lock().more.as_ref().is_none_or(|m| m.sleepers == 0) {
+                assert!(
+                    Instant::now() < deadline,
+                    "round {round}: the reader did not block in result() within 10 s"
+                );
+                std::thread::yield_now();
+            }
+            f.set_result(5).unwrap();
+            assert!(
+                f.lock().more.is_some(),
+                "round {round}: the completion dropped the box a thread sleeps in"
+            );
+            let got = rx.recv_timeout(Duration::from_secs(10));
+            assert_eq!(got, Ok(5), "round {round}: the blocked reader was not woken");
+        }
     }
 }
