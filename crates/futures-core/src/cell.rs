@@ -151,9 +151,12 @@ pub(crate) struct Listeners<T> {
 
 /// The listeners that need storage of their own.
 pub(crate) struct More<T> {
-    /// Threads blocked on `cond` (in `result`, `into_result`,
-    /// `remove_waiter`, ...).
-    pub(crate) sleepers: usize,
+    /// The number of threads blocked on `cond` (in `result`,
+    /// `into_result`, `remove_waiter`, ...), with [`DRAINING`] in its top
+    /// bit: one field for both keeps the box at 104 bytes, a 112-byte heap
+    /// chunk (at 112 bytes, a 128-byte chunk, the callback fan-in of
+    /// `benches/wait.rs` ran 10 to 40% slower).
+    sleepers: u32,
     /// Where blocked threads sleep (module docs: "Rules of the boxed part").
     pub(crate) cond: Condvar,
     /// Waiters installed while the inline slot was taken.
@@ -164,11 +167,33 @@ pub(crate) struct More<T> {
     pub(crate) callbacks: Vec<Callback<T>>,
     /// The owned `.await` waiting for `NOTIFIED`.
     pub(crate) owner_waker: Option<Waker>,
-    /// A completion runs the callbacks it took from here: one added
-    /// meanwhile is queued in `callbacks`, and that completion runs it after
-    /// them (so callbacks run in the order added even when one is added
-    /// while the future completes).
-    pub(crate) draining: bool,
+}
+
+/// `More::sleepers`'s top bit: a completion runs the callbacks it took from
+/// the box. One added meanwhile is queued in `callbacks`, and that
+/// completion runs it after them (so callbacks run in the order added even
+/// when one is added while the future completes).
+const DRAINING: u32 = 1 << 31;
+
+impl<T> More<T> {
+    /// The number of threads blocked on `cond`.
+    pub(crate) fn sleepers(&self) -> u32 {
+        self.sleepers & !DRAINING
+    }
+
+    /// Whether a completion is running callbacks it took (`DRAINING`).
+    pub(crate) fn draining(&self) -> bool {
+        self.sleepers & DRAINING != 0
+    }
+
+    /// Marks whether a completion is running callbacks it took.
+    pub(crate) fn set_draining(&mut self, on: bool) {
+        if on {
+            self.sleepers |= DRAINING;
+        } else {
+            self.sleepers &= !DRAINING;
+        }
+    }
 }
 
 impl<T> Listeners<T> {
@@ -193,7 +218,6 @@ impl<T> Listeners<T> {
                 next_key: 0,
                 callbacks: Vec::new(),
                 owner_waker: None,
-                draining: false,
             })
         })
     }
@@ -204,6 +228,8 @@ impl<T> Listeners<T> {
     /// boxed part"), which the raw pointer leaves to the caller.
     pub(crate) fn add_sleeper(&mut self, state: &AtomicUsize) -> *const Condvar {
         let more = self.more(state);
+        // Each sleeper is a thread: the count stays far below `DRAINING`.
+        assert!(more.sleepers() < DRAINING - 1, "too many blocked threads");
         more.sleepers += 1;
         &more.cond
     }
@@ -219,14 +245,14 @@ impl<T> Listeners<T> {
     pub(crate) fn sleepers_cond(&self) -> Option<*const Condvar> {
         self.more
             .as_ref()
-            .filter(|m| m.sleepers > 0)
+            .filter(|m| m.sleepers() > 0)
             .map(|m| &m.cond as *const Condvar)
     }
 
     /// Whether nobody listens any more.
     pub(crate) fn is_empty(&self) -> bool {
         self.more.as_ref().is_none_or(|m| {
-            m.sleepers == 0
+            m.sleepers() == 0
                 && m.waiters.is_empty()
                 && m.wakers.is_empty()
                 && m.callbacks.is_empty()
@@ -359,6 +385,15 @@ mod tests {
     fn a_small_task_cell_fits_in_80_bytes() {
         let size = std::mem::size_of::<super::Cell<u64, [usize; 1]>>();
         assert!(size <= 80, "{size} bytes");
+    }
+
+    /// The boxed part of a future that is listened to stays within a
+    /// 112-byte heap chunk (`More::sleepers`).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn the_boxed_part_fits_in_104_bytes() {
+        let size = std::mem::size_of::<super::More<u64>>();
+        assert!(size <= 104, "{size} bytes");
     }
 
     /// `dealloc` looks at the listeners only when the word says the box was

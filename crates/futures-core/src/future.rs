@@ -543,7 +543,7 @@ impl<T> Future<T> {
             wakers = mem::take(&mut m.wakers);
             callbacks = mem::take(&mut m.callbacks);
             early_owner = m.owner_waker.take();
-            m.draining = !callbacks.is_empty();
+            m.set_draining(!callbacks.is_empty());
         }
         // The box stays while callbacks run: one added meanwhile is queued
         // in it (`add_done_callback`); and while threads sleep on its
@@ -572,7 +572,7 @@ impl<T> Future<T> {
             let mut g = self.lock();
             let m = g.more.as_mut().expect("the box stays while callbacks run");
             callbacks = mem::take(&mut m.callbacks);
-            m.draining = !callbacks.is_empty();
+            m.set_draining(!callbacks.is_empty());
         }
         // Waiters' last references may be ours: their `Drop` is user code,
         // outside the lock.
@@ -1046,7 +1046,7 @@ impl<T> Future<T> {
             if let Some(m) = g
                 .more
                 .as_mut()
-                .filter(|m| m.draining || !m.callbacks.is_empty())
+                .filter(|m| m.draining() || !m.callbacks.is_empty())
             {
                 m.callbacks.extend(slot.take());
             }
@@ -1719,7 +1719,7 @@ mod tests {
                 let _ = tx.send(*g.result().unwrap());
             });
             let deadline = Instant::now() + Duration::from_secs(10);
-            while f.lock().more.as_ref().is_none_or(|m| m.sleepers == 0) {
+            while f.lock().more.as_ref().is_none_or(|m| m.sleepers() == 0) {
                 assert!(
                     Instant::now() < deadline,
                     "round {round}: the reader did not block in result() within 10 s"
@@ -1732,7 +1732,11 @@ mod tests {
                 "round {round}: the completion dropped the box a thread sleeps in"
             );
             let got = rx.recv_timeout(Duration::from_secs(10));
-            assert_eq!(got, Ok(5), "round {round}: the blocked reader was not woken");
+            assert_eq!(
+                got,
+                Ok(5),
+                "round {round}: the blocked reader was not woken"
+            );
         }
     }
 }
