@@ -875,6 +875,10 @@ fn run_jobs(
                     // the socket's buffer, so this never waits.
                     let _ = w.send(&next.frame, None);
                     inflight.push_back(next);
+                } else {
+                    // Cancelled while queued (its `Map` was dropped):
+                    // counted as a cancelled head is. Relaxed: statistics.
+                    pool.cancelled.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }

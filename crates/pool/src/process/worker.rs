@@ -193,9 +193,15 @@ impl std::fmt::Display for StartError {
             StartError::Spawn(e) => write!(f, "a worker process could not be started: {e}"),
             StartError::InitFailed(m) => write!(f, "a worker's initializer failed: {m}"),
             StartError::Died(c) => {
+                // "it was killed by signal 9 (SIGKILL)", "it exited with code 3".
+                let was = if matches!(c, ExitCause::Signal(_)) {
+                    "was "
+                } else {
+                    ""
+                };
                 write!(
                     f,
-                    "a worker process could not be started: it {c} before it was ready"
+                    "a worker process could not be started: it {was}{c} before it was ready"
                 )
             }
             StartError::Protocol(m) => {
