@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::chunk;
 use super::codec::{self, SerdeError, SerdeStage};
 
 /// How a task failed inside the worker (sent back in a `FAILED` frame).
@@ -196,19 +197,10 @@ fn call_chunk<A: DeserializeOwned, R: Serialize>(
     arg: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), RemoteFailure> {
-    let items: Vec<A> =
-        codec::decode(arg, SerdeStage::ArgumentDecode).map_err(RemoteFailure::Serde)?;
     // SAFETY: as in `call`: `f` was a `fn(A) -> R` in the parent, built in
     // the same `remote_chunk_fn::<A, R>` call as this trampoline's offset.
     let f: fn(A) -> R = unsafe { std::mem::transmute::<usize, fn(A) -> R>(f) };
-    let results: Vec<Result<R, String>> = items
-        .into_iter()
-        .map(|a| {
-            catch_unwind(AssertUnwindSafe(move || f(a)))
-                .map_err(|p| codec::panic_message(p.as_ref()))
-        })
-        .collect();
-    codec::encode_into(&results, out, SerdeStage::ResultEncode).map_err(RemoteFailure::Serde)
+    chunk::run_items(f, arg, out).map_err(RemoteFailure::Serde)
 }
 
 fn init_outcome(r: std::thread::Result<Result<(), String>>) -> Result<(), String> {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use concurrent_futures_core::{Completer, FutureState, TaskError};
 use serde::de::DeserializeOwned;
 
+use super::chunk;
 use super::codec::{self, SerdeError, SerdeStage};
 use super::protocol::{FailCode, Reply, ReplyBody};
 
@@ -61,7 +62,7 @@ impl<R: DeserializeOwned + Send + 'static> Sink for One<R> {
     }
 }
 
-/// A chunk of `map` items run as one task.
+/// A chunk of `map` items run as one task (its wire form: `chunk.rs`).
 pub(crate) struct Chunk<R>(pub(crate) Completer<Vec<Result<R, TaskError>>>);
 
 impl<R: DeserializeOwned + Send + 'static> Sink for Chunk<R> {
@@ -75,11 +76,8 @@ impl<R: DeserializeOwned + Send + 'static> Sink for Chunk<R> {
         self.0.complete(Err(e));
     }
     fn finish(self: Box<Self>, payload: &[u8]) -> bool {
-        match codec::decode::<Vec<Result<R, String>>>(payload, SerdeStage::ResultDecode) {
-            Ok(items) => self.0.complete(Ok(items
-                .into_iter()
-                .map(|r| r.map_err(TaskError::panic))
-                .collect())),
+        match chunk::decode_results::<R>(payload) {
+            Ok(items) => self.0.complete(Ok(items)),
             Err(e) => {
                 self.0.complete(Err(TaskError::error(e)));
                 false

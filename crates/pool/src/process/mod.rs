@@ -46,6 +46,7 @@
 #![allow(clippy::needless_doctest_main)]
 
 mod builder;
+mod chunk;
 mod code;
 mod codec;
 mod dispatcher;
@@ -536,15 +537,14 @@ impl ProcessPoolExecutor {
     }
 }
 
-fn encode_task<A: Serialize + ?Sized>(
+fn encode_task(
     rf: RemoteFn,
     id: u64,
-    arg: &A,
+    encode: impl FnOnce(&mut Vec<u8>) -> Result<(), codec::SerdeError>,
     max_frame: usize,
 ) -> Result<Vec<u8>, SubmitError> {
     let mut fb = protocol::task_frame(id, rf.f, rf.trampoline);
-    codec::encode_into(arg, &mut fb.buf, SerdeStage::ArgumentEncode)
-        .map_err(|e| SubmitError::Serialize(e.message().to_owned()))?;
+    encode(&mut fb.buf).map_err(|e| SubmitError::Serialize(e.message().to_owned()))?;
     fb.finish(max_frame)
         .map_err(|e| SubmitError::Serialize(format!("the encoded argument is too large: {e}")))
 }
@@ -557,24 +557,21 @@ fn not_in_image() -> SubmitError {
     )
 }
 
-/// Encodes `arg` for the function `rf` and queues it as one task whose reply
-/// completes a fresh future through the sink `sink` makes of it.
-fn queue_task<Arg, T>(
+/// Encodes the argument (`encode`) for the function `rf` and queues it as
+/// one task whose reply completes a fresh future through the sink `sink`
+/// makes of it.
+fn queue_task<T: Send>(
     pool: &Arc<Pool>,
     rf: Option<RemoteFn>,
-    arg: &Arg,
+    encode: impl FnOnce(&mut Vec<u8>) -> Result<(), codec::SerdeError>,
     limit: Option<Duration>,
     prefetch: bool,
     sink: impl FnOnce(Completer<T>) -> Box<dyn Sink>,
-) -> Result<Future<T>, SubmitError>
-where
-    Arg: Serialize + ?Sized,
-    T: Send,
-{
+) -> Result<Future<T>, SubmitError> {
     pool.check_open()?;
     let rf = rf.ok_or_else(not_in_image)?;
     let id = pool.next_id();
-    let frame = encode_task(rf, id, arg, pool.config.spawn.max_frame)?;
+    let frame = encode_task(rf, id, encode, pool.config.spawn.max_frame)?;
     let (completer, future) = Completer::new();
     concurrent_futures_core::trace::submitted("process", &future);
     pool.submit(Job {
@@ -600,7 +597,8 @@ where
     R: Serialize + DeserializeOwned + Send + 'static,
 {
     let rf = code::remote_fn(f);
-    queue_task(pool, rf, arg, limit, prefetch, |fut| Box::new(One(fut)))
+    let encode = |out: &mut Vec<u8>| codec::encode_into(arg, out, SerdeStage::ArgumentEncode);
+    queue_task(pool, rf, encode, limit, prefetch, |fut| Box::new(One(fut)))
 }
 
 type ChunkFuture<R> = Future<Vec<Result<R, concurrent_futures_core::TaskError>>>;
@@ -616,7 +614,8 @@ where
     R: Serialize + DeserializeOwned + Send + 'static,
 {
     let rf = code::remote_chunk_fn(f);
-    queue_task(pool, rf, items, limit, true, |fut| Box::new(Chunk(fut)))
+    let encode = |out: &mut Vec<u8>| chunk::encode_arguments(items, out);
+    queue_task(pool, rf, encode, limit, true, |fut| Box::new(Chunk(fut)))
 }
 
 impl Drop for ProcessPoolExecutor {
