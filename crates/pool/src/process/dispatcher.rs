@@ -43,7 +43,7 @@ use concurrent_futures_core::{trace, TaskError};
 
 use super::job::Job;
 use super::protocol::ProtocolError;
-use super::worker::{IdleEnd, PidCell, RunOutcome, SpawnConfig, WorkerProcess};
+use super::worker::{IdleEnd, PidCell, RunOutcome, SpawnConfig, StartError, WorkerProcess};
 use crate::error::SubmitError;
 use crate::lifecycle::{Lifecycle, Queued};
 use crate::primitives::{Condvar, Mutex, MutexGuard};
@@ -146,6 +146,12 @@ const IDLE_SPIN: Duration = Duration::from_micros(50);
 /// or writes while it holds no task is reaped, and counted gone, within
 /// this much, not when the next job comes.
 const IDLE_CHECK: Duration = Duration::from_millis(100);
+
+/// How many more starts a slot tries after a worker with no initializer died
+/// before it was ready, before the death breaks the pool (so one outside
+/// kill during a start does not, and a worker that can never start still
+/// does, after three tries).
+const START_RETRIES: u32 = 2;
 
 /// What an idle slot is to do next (`Pool::next_job`).
 #[derive(Debug)]
@@ -762,6 +768,7 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
     let mut had_worker = false; // a later start replaces a dead or retired one
     let mut restart = Restart::Now;
     let mut spin = true; // not again after a look at an idle worker
+    let mut deaths_in_start = 0; // in a row, of workers with no initializer
     loop {
         if slot.worker.is_none() && (carried.is_some() || restart != Restart::OnDemand) {
             if !pool.wants_worker(carried.is_some()) {
@@ -778,6 +785,7 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
             match WorkerProcess::spawn(&pool.config.spawn, &info.cell) {
                 Ok(w) => {
                     pool.note_started();
+                    deaths_in_start = 0;
                     slot.worker = Some(w);
                     restart = Restart::Now;
                     let pid = info.cell.get().unwrap_or(0) as usize;
@@ -786,6 +794,17 @@ fn slot_main(pool: &Arc<Pool>, info: &Arc<SlotInfo>) {
                     } else {
                         trace::worker_spawned("process", pid);
                     }
+                }
+                // A worker with no initializer runs no user code before it
+                // is ready: its death there came from outside (a kill, the
+                // OOM killer), and a new start is tried, as after a death
+                // while idle. Deaths that repeat break the pool, as do an
+                // initializer that fails or dies (Python's rule) and a start
+                // that fails otherwise.
+                Err(StartError::Died(_))
+                    if pool.config.spawn.init.is_none() && deaths_in_start < START_RETRIES =>
+                {
+                    deaths_in_start += 1;
                 }
                 Err(_) if carried.is_none() && restart == Restart::AfterIdleDeath => {
                     // Nothing is lost: the next job tries again, and breaks
