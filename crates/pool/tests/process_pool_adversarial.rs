@@ -1,4 +1,5 @@
-//! Adversarial probes of the process pool (probe21): paths the existing
+//! Adversarial cases of the process pool, in the manner of loky's and
+//! pebble's suites: paths the existing
 //! suites (`process_pool.rs`, `process_pool_cpython.rs`) do not take.
 //! Each test states what the contract (shared/API.md, shared/FAULTS.md,
 //! docs/process-pool.md) says, and is bounded: every wait has a timeout and
@@ -229,7 +230,7 @@ fn still_serves(ex: &ProcessPoolExecutor) {
 
 fn scratch(name: &str) -> String {
     let p = std::env::temp_dir().join(format!(
-        "cf-probe21-{}-{name}-{}",
+        "cf-adversarial-{}-{name}-{}",
         std::process::id(),
         rand::random::<u32>()
     ));
@@ -889,7 +890,7 @@ fn chunked_map_result_decode_failure_stays_in_its_place() {
     drop(ex);
 }
 
-// ------------------------------------------------------- more probes
+// ------------------------------------------------------- more cases
 
 fn block_on<F: std::future::IntoFuture>(fut: F, limit: Duration) -> Option<F::Output> {
     let fut = fut.into_future();
