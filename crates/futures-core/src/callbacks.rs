@@ -3,7 +3,7 @@
 //! that panics is reported (`diagnostics`) and the others still run (CPython's
 //! `_invoke_callbacks` logs and goes on the same way). One added while a
 //! completion runs them is queued behind them and run by that completion
-//! (`More::draining`, the `DRAINING` bit), so the order holds across the completion too.
+//! (the `DRAINING` bit of the boxed listeners, `cell.rs`), so the order holds across the completion too.
 //!
 //! While a completion runs a future's callbacks, the thread is inside that
 //! future's code (`reentry`): a callback that tries to take the future's

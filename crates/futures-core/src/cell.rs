@@ -146,19 +146,124 @@ pub(crate) struct NoBody;
 /// Everyone who waits for the future under the lock, besides the inline
 /// waiter (`Inner::waiter`), in a box made on first use.
 pub(crate) struct Listeners<T> {
-    pub(crate) more: Option<Box<More<T>>>,
+    pub(crate) more: Option<Boxed<T>>,
+}
+
+/// The boxed part of the listeners, made on first use: the condvar that
+/// blocked threads sleep on, their count, and the listeners that need
+/// storage of their own ([`More`]).
+///
+/// It is reached only through places of its fields, never as a whole `&` or
+/// `&mut`: a thread blocked on the condvar holds a `&Condvar` while the lock
+/// holder takes `&mut More`, and the two must not overlap (a `&mut` to the
+/// whole box would claim the condvar too).
+pub(crate) struct Boxed<T>(NonNull<Shared<T>>);
+
+/// What a [`Boxed`] points at.
+struct Shared<T> {
+    /// Where blocked threads sleep (module docs: "Rules of the boxed part").
+    cond: Condvar,
+    /// The number of threads blocked on `cond` (in `result`,
+    /// `into_result`, `remove_waiter`, ...), with [`DRAINING`] in its top
+    /// bit. Beside the condvar, they keep the box at 104 bytes, a 112-byte
+    /// heap chunk (at 112 bytes, a 128-byte chunk, the callback fan-in of
+    /// `benches/wait.rs` ran 10 to 40% slower).
+    flags: u32,
+    more: More<T>,
+}
+
+/// `Shared::flags`'s top bit: a completion runs the callbacks it took from
+/// the box. One added meanwhile is queued in `callbacks`, and that
+/// completion runs it after them (so callbacks run in the order added even
+/// when one is added while the future completes).
+const DRAINING: u32 = 1 << 31;
+
+// SAFETY: a `Boxed` owns its `Shared` as a `Box` would; the condvar is
+// `Sync`, and the rest is reached through `&mut self` (under the future's
+// lock) or `&self`.
+unsafe impl<T> Send for Boxed<T> where More<T>: Send {}
+
+impl<T> Boxed<T> {
+    fn new() -> Self {
+        let shared = Box::new(Shared {
+            cond: Condvar::new(),
+            flags: 0,
+            more: More {
+                waiters: Vec::new(),
+                wakers: Vec::new(),
+                next_key: 0,
+                callbacks: Vec::new(),
+                owner_waker: None,
+            },
+        });
+        Boxed(NonNull::from(Box::leak(shared)))
+    }
+
+    fn flags(&self) -> u32 {
+        // SAFETY: the pointer is live while `self` is; a read of one field,
+        // which only `&mut self` writes.
+        unsafe { (*self.0.as_ptr()).flags }
+    }
+
+    fn flags_mut(&mut self) -> &mut u32 {
+        // SAFETY: as in `flags`; `&mut self` makes the access unique (the
+        // condvar, which others may use meanwhile, is another field).
+        unsafe { &mut (*self.0.as_ptr()).flags }
+    }
+
+    /// The condvar, as a pointer: valid while the box is (module docs:
+    /// "Rules of the boxed part").
+    fn cond(&self) -> *const Condvar {
+        // SAFETY: the pointer is live; no reference is made.
+        unsafe { &raw const (*self.0.as_ptr()).cond }
+    }
+
+    /// The number of threads blocked on the condvar.
+    pub(crate) fn sleepers(&self) -> u32 {
+        self.flags() & !DRAINING
+    }
+
+    /// Whether a completion is running callbacks it took (`DRAINING`).
+    pub(crate) fn draining(&self) -> bool {
+        self.flags() & DRAINING != 0
+    }
+
+    /// Marks whether a completion is running callbacks it took.
+    pub(crate) fn set_draining(&mut self, on: bool) {
+        let flags = self.flags_mut();
+        if on {
+            *flags |= DRAINING;
+        } else {
+            *flags &= !DRAINING;
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Boxed<T> {
+    type Target = More<T>;
+    fn deref(&self) -> &More<T> {
+        // SAFETY: live while `self` is; a reference to one field only.
+        unsafe { &(*self.0.as_ptr()).more }
+    }
+}
+
+impl<T> std::ops::DerefMut for Boxed<T> {
+    fn deref_mut(&mut self) -> &mut More<T> {
+        // SAFETY: as in `deref`; `&mut self` makes it unique.
+        unsafe { &mut (*self.0.as_ptr()).more }
+    }
+}
+
+impl<T> Drop for Boxed<T> {
+    fn drop(&mut self) {
+        // SAFETY: made by `Box::leak` in `new`, freed once, here; nobody
+        // sleeps on the condvar any more (module docs).
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
 }
 
 /// The listeners that need storage of their own.
 pub(crate) struct More<T> {
-    /// The number of threads blocked on `cond` (in `result`,
-    /// `into_result`, `remove_waiter`, ...), with [`DRAINING`] in its top
-    /// bit: one field for both keeps the box at 104 bytes, a 112-byte heap
-    /// chunk (at 112 bytes, a 128-byte chunk, the callback fan-in of
-    /// `benches/wait.rs` ran 10 to 40% slower).
-    sleepers: u32,
-    /// Where blocked threads sleep (module docs: "Rules of the boxed part").
-    pub(crate) cond: Condvar,
     /// Waiters installed while the inline slot was taken.
     pub(crate) waiters: Vec<Entry>,
     /// Wakers of pending `.await`s, by key (an abandoned await removes its own).
@@ -167,33 +272,6 @@ pub(crate) struct More<T> {
     pub(crate) callbacks: Vec<Callback<T>>,
     /// The owned `.await` waiting for `NOTIFIED`.
     pub(crate) owner_waker: Option<Waker>,
-}
-
-/// `More::sleepers`'s top bit: a completion runs the callbacks it took from
-/// the box. One added meanwhile is queued in `callbacks`, and that
-/// completion runs it after them (so callbacks run in the order added even
-/// when one is added while the future completes).
-const DRAINING: u32 = 1 << 31;
-
-impl<T> More<T> {
-    /// The number of threads blocked on `cond`.
-    pub(crate) fn sleepers(&self) -> u32 {
-        self.sleepers & !DRAINING
-    }
-
-    /// Whether a completion is running callbacks it took (`DRAINING`).
-    pub(crate) fn draining(&self) -> bool {
-        self.sleepers & DRAINING != 0
-    }
-
-    /// Marks whether a completion is running callbacks it took.
-    pub(crate) fn set_draining(&mut self, on: bool) {
-        if on {
-            self.sleepers |= DRAINING;
-        } else {
-            self.sleepers &= !DRAINING;
-        }
-    }
 }
 
 impl<T> Listeners<T> {
@@ -210,15 +288,7 @@ impl<T> Listeners<T> {
             // `Acquire` decrement, which follows this in the word's
             // modification order (the maker held a reference).
             state.fetch_or(BOXED, Ordering::Relaxed);
-            Box::new(More {
-                sleepers: 0,
-                cond: Condvar::new(),
-                waiters: Vec::new(),
-                wakers: Vec::new(),
-                next_key: 0,
-                callbacks: Vec::new(),
-                owner_waker: None,
-            })
+            Boxed::new()
         })
     }
 
@@ -227,17 +297,18 @@ impl<T> Listeners<T> {
     /// [`remove_sleeper`](Self::remove_sleeper) (module docs: "Rules of the
     /// boxed part"), which the raw pointer leaves to the caller.
     pub(crate) fn add_sleeper(&mut self, state: &AtomicUsize) -> *const Condvar {
-        let more = self.more(state);
+        self.more(state);
+        let boxed = self.more.as_mut().expect("made above");
         // Each sleeper is a thread: the count stays far below `DRAINING`.
-        assert!(more.sleepers() < DRAINING - 1, "too many blocked threads");
-        more.sleepers += 1;
-        &more.cond
+        assert!(boxed.sleepers() < DRAINING - 1, "too many blocked threads");
+        *boxed.flags_mut() += 1;
+        boxed.cond()
     }
 
     /// Uncounts a thread that [`add_sleeper`](Self::add_sleeper) counted.
     pub(crate) fn remove_sleeper(&mut self) {
-        let more = self.more.as_mut().expect("a sleeper's box stays");
-        more.sleepers -= 1;
+        let boxed = self.more.as_mut().expect("a sleeper's box stays");
+        *boxed.flags_mut() -= 1;
     }
 
     /// The condvar of the threads blocked now, if any (valid while the
@@ -246,7 +317,7 @@ impl<T> Listeners<T> {
         self.more
             .as_ref()
             .filter(|m| m.sleepers() > 0)
-            .map(|m| &m.cond as *const Condvar)
+            .map(Boxed::cond)
     }
 
     /// Whether nobody listens any more.
@@ -315,7 +386,7 @@ pub(crate) unsafe fn dealloc<T, B>(header: NonNull<Header>) {
     // The common end of a cell: its value was taken (or it had none, or it
     // is a value with no drop glue, as after `result()`) and nobody ever
     // listened. Then only the lock is left to drop, and on
-    // most targets they have nothing to drop: this skips the drop glue of
+    // most targets it has nothing to drop: this skips the drop glue of
     // every field (about 60 instructions per task, callgrind; a task read
     // with `result()`, whose `u64` value stays: 620 to 524 instructions per
     // task). Whether anyone listened is the word's sticky `BOXED` bit (no
@@ -333,7 +404,7 @@ pub(crate) unsafe fn dealloc<T, B>(header: NonNull<Header>) {
             }
         });
     debug_assert!(
-        !bare || { cell.inner.listeners.get_mut().more.is_none() },
+        !bare || cell.inner.listeners.get_mut().more.is_none(),
         "a cell without BOXED has bare listeners"
     );
     if !bare || needs_drop::<Mutex<()>>() {
@@ -380,7 +451,8 @@ unsafe fn no_task_abandon(_: NonNull<Header>, _: Option<TaskError>) -> bool {
 #[cfg(all(test, not(loom)))]
 mod tests {
     /// The cell of a `u64` task capturing one word, as the memory target
-    /// (144 bytes per queued task, queue slot included) counts it.
+    /// (at most 144 bytes per queued task, queue slot included; 128 now)
+    /// counts it.
     #[test]
     fn a_small_task_cell_fits_in_80_bytes() {
         let size = std::mem::size_of::<super::Cell<u64, [usize; 1]>>();
@@ -388,11 +460,11 @@ mod tests {
     }
 
     /// The boxed part of a future that is listened to stays within a
-    /// 112-byte heap chunk (`More::sleepers`).
+    /// 112-byte heap chunk (`Shared::flags`).
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn the_boxed_part_fits_in_104_bytes() {
-        let size = std::mem::size_of::<super::More<u64>>();
+        let size = std::mem::size_of::<super::Shared<u64>>();
         assert!(size <= 104, "{size} bytes");
     }
 

@@ -519,7 +519,7 @@ impl<T> Future<T> {
 
     /// Under the lock: take every listener and notify the waiters; after
     /// it, wake sleepers and wakers and run the callbacks, in order, then
-    /// those added while they ran (`More::draining`). Returns the waker of
+    /// those added while they ran (`DRAINING`, `cell.rs`). Returns the waker of
     /// an owned `.await` found waiting. `inline`: the inline waiter was
     /// notified already, and its slot is freed here.
     fn notify_locked(&self, how: Completion, inline: bool) -> Option<Waker> {
@@ -1703,6 +1703,46 @@ mod tests {
         assert_eq!(StdArc::strong_count(&w), 2);
         drop(f);
         assert_eq!(StdArc::strong_count(&w), 1);
+    }
+
+    /// A thread blocked on the boxed part's condvar holds a reference to it
+    /// while the lock holder changes the rest of the box (here: a callback
+    /// added, a second reader). The two must not overlap: Miri (Stacked
+    /// Borrows) runs this test.
+    #[test]
+    fn listeners_added_while_a_thread_sleeps_leave_its_condvar_alone() {
+        let f = Future::<u64>::new();
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let g = f.clone();
+                let (tx, rx) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    let _ = tx.send(*g.result().unwrap());
+                });
+                rx
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while f.lock().more.as_ref().is_none_or(|m| m.sleepers() < 2) {
+            assert!(
+                Instant::now() < deadline,
+                "the two readers did not block in result() within 10 s"
+            );
+            std::thread::yield_now();
+        }
+        let (tx, called) = std::sync::mpsc::channel();
+        f.add_done_callback(move |_| {
+            let _ = tx.send(());
+        });
+        f.set_result(3).unwrap();
+        assert_eq!(called.recv_timeout(Duration::from_secs(10)), Ok(()));
+        for rx in readers {
+            assert_eq!(
+                rx.recv_timeout(Duration::from_secs(10)),
+                Ok(3),
+                "a reader was not woken"
+            );
+        }
     }
 
     /// The condvar of blocked threads lives in the boxed part, so the

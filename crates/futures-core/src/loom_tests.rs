@@ -120,7 +120,7 @@ fn loom_add_done_callback_vs_completion() {
 /// One thread adds two callbacks while another completes the future: they
 /// run in the order added whichever side of the completion each lands on (a
 /// late one queues behind the early one the completion is running). Fails
-/// if `add_done_callback` runs a callback at once while `More::draining`.
+/// if `add_done_callback` runs a callback at once while `DRAINING` (`cell.rs`) is set.
 #[test]
 fn loom_callbacks_added_across_completion_keep_their_order() {
     loom::model(|| {
