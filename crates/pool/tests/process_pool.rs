@@ -1473,6 +1473,10 @@ fn sequential_work_reuses_one_idle_worker() {
         let p = value(&f, secs(10.0));
         assert_eq!(p, first, "task {i} ran in another worker");
     }
+    // A reply is counted after its future completes: wait for the last.
+    wait_until(secs(10.0), "the last task to be counted", || {
+        ex.stats().completed == 3001
+    });
     let s = ex.stats();
     assert_eq!(s.workers, 1, "{s:?}");
     assert_eq!((s.completed, s.failed), (3001, 0));
