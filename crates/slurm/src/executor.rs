@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::cli::{self, JobDetails, QueueRow, SlurmCli, SystemCli};
 use crate::code::{self, Outcome, RemoteFn, ResultFile, TaskFile};
+use crate::reaper::{self, Reaper};
 use crate::state::{Phase, SlurmState};
 use crate::worker;
 
@@ -71,6 +72,8 @@ pub struct SlurmBuilder {
     poll_max: Duration,
     result_grace: Duration,
     max_array_size: Option<usize>,
+    cancel_on_exit: Option<bool>,
+    custom_cli: bool,
 }
 
 impl SlurmBuilder {
@@ -89,6 +92,8 @@ impl SlurmBuilder {
             poll_max: Duration::from_secs(2),
             result_grace: Duration::from_secs(1),
             max_array_size: None,
+            cancel_on_exit: None,
+            custom_cli: false,
         }
     }
 
@@ -206,6 +211,35 @@ impl SlurmBuilder {
     /// ```
     pub fn cli(mut self, cli: impl SlurmCli + 'static) -> Self {
         self.cli = Arc::new(cli);
+        self.custom_cli = true;
+        self
+    }
+
+    /// Whether the executor's jobs are cancelled if this process goes away
+    /// before they are done: killed (`SIGKILL`, the OOM killer, Ctrl-C), or
+    /// exiting with the executor still alive (leaked, or `process::exit`).
+    /// Default: on with the default CLI, off after [`cli`](Self::cli).
+    ///
+    /// On, [`build`](Self::build) starts one small process of this
+    /// executable beside the executor (its reaper). When the executor ends
+    /// normally (every job done, the folder removed) the reaper exits
+    /// doing nothing. When this process goes first, the reaper runs
+    /// `scancel --name=<job_name>` from `PATH` (retried while the
+    /// controller does not answer), waits until `squeue` lists no job of
+    /// the name, and removes the executor's folder; it gives up after two
+    /// minutes. A custom [`SlurmCli`] cannot be used from that process,
+    /// which is why it is off there: with `cancel_on_exit(true)` the real
+    /// `scancel` and `squeue` are run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // Jobs that must outlive the submitting process:
+    /// let b = concurrent_futures::slurm::SlurmExecutor::builder("/tmp/cf").cancel_on_exit(false);
+    /// # let _ = b;
+    /// ```
+    pub fn cancel_on_exit(mut self, on: bool) -> Self {
+        self.cancel_on_exit = Some(on);
         self
     }
 
@@ -335,7 +369,20 @@ impl SlurmBuilder {
                 "the job entry is not in the executable's image",
             ))
         })?;
+        let reaper = if self.cancel_on_exit.unwrap_or(!self.custom_cli) {
+            let entry = entry_env_value(reaper::reaper_main).ok_or_else(|| {
+                BuildError::Spawn(io::Error::other(
+                    "the reaper's entry is not in the executable's image",
+                ))
+            })?;
+            let r = Reaper::start(&name, &dir, &entry)
+                .map_err(|e| spawn("cannot start the reaper process", e))?;
+            Some(r)
+        } else {
+            None
+        };
         let shared = Arc::new(Shared {
+            reaper: Mutex::new(reaper),
             cli: self.cli.clone(),
             name,
             dir,
@@ -630,6 +677,9 @@ struct Inner {
 }
 
 struct Shared {
+    /// The process that cancels the jobs if this one goes first; disarmed
+    /// by the poller as it ends.
+    reaper: Mutex<Option<Reaper>>,
     cli: Arc<dyn SlurmCli>,
     config: SlurmBuilder,
     name: String,
@@ -1598,6 +1648,14 @@ fn poll_loop(s: &Arc<Shared>) {
             if g.stopping && g.live.is_empty() && g.cancels.is_empty() {
                 drop(g);
                 remove_folder(&s.dir);
+                let reaper = s
+                    .reaper
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take();
+                if let Some(r) = reaper {
+                    r.disarm();
+                }
                 return;
             }
         }

@@ -38,6 +38,7 @@
 mod cli;
 mod code;
 mod executor;
+mod reaper;
 mod state;
 mod worker;
 

@@ -948,10 +948,162 @@ fn srun_parent_killed_leaves_no_step() -> TestResult {
     )
 }
 
+/// The child of `local_reaper_cancels_after_the_parent_dies`: two
+/// executors with the default CLI (so each has a reaper) in `dir`; one is
+/// dropped (its reaper disarmed), the other kept. Prints both names and the
+/// kept one's folder, then waits to be killed.
+fn reaper_child(dir: &str) {
+    let kept = SlurmExecutor::builder(dir).build().expect("an executor");
+    let ended = SlurmExecutor::builder(dir).build().expect("an executor");
+    let ended_name = ended.job_name().to_owned();
+    drop(ended);
+    println!(
+        "{} {} {}",
+        kept.job_name(),
+        ended_name,
+        kept.folder().display()
+    );
+    std::thread::sleep(Duration::from_secs(300));
+}
+
+/// A SIGKILLed submitter's reaper runs `scancel --name` of its executor and
+/// removes that executor's folder; the reaper of an executor dropped
+/// before does nothing. `scancel` and `squeue` are stand-in scripts on
+/// `PATH` that log their calls (`squeue` lists nothing), so this runs
+/// without Slurm.
+fn local_reaper_cancels_after_the_parent_dies() -> TestResult {
+    use std::io::BufRead;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = folder().join("local-reaper");
+    let bin = dir.join("fake-bin");
+    std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
+    let log = dir.join("calls.log");
+    for program in ["scancel", "squeue"] {
+        let path = bin.join(program);
+        let script = format!("#!/bin/sh\necho \"{program} $*\" >> '{}'\n", log.display());
+        std::fs::write(&path, script).map_err(|e| e.to_string())?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| e.to_string())?;
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        .env("CF_SLURM_TEST_REAPER", dir.join("executors"))
+        .env("PATH", path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let [kept, ended, kept_folder] = words[..] else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("the child said {line:?}"));
+    };
+    let kept_folder = PathBuf::from(kept_folder);
+    let calls = || std::fs::read_to_string(&log).unwrap_or_default();
+    check(kept_folder.is_dir() && calls().is_empty(), || {
+        format!(
+            "before the kill: folder {kept_folder:?}, calls {:?}",
+            calls()
+        )
+    })?;
+    child.kill().map_err(|e| e.to_string())?;
+    child.wait().map_err(|e| e.to_string())?;
+    wait_until(
+        "the reaper's scancel, squeue and removal of the folder",
+        Duration::from_secs(20),
+        || calls().contains(&format!("squeue -h --name={kept}")) && !kept_folder.exists(),
+    )?;
+    let calls = calls();
+    check(
+        calls.contains(&format!("scancel --quiet --name={kept}")) && !calls.contains(ended),
+        || format!("calls: {calls:?}"),
+    )?;
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(())
+}
+
+/// The child of `batch_parent_killed_cancels_its_jobs`: a batch executor
+/// named `name` with two long tasks; prints "running" once one runs, then
+/// waits to be killed.
+fn batch_orphan_child(name: &str) {
+    let ex = SlurmExecutor::builder(folder())
+        .job_name(name)
+        .build()
+        .expect("a Slurm executor");
+    let fs: Vec<_> = (0..2)
+        .map(|_| ex.submit(sleeps, 300_000).expect("submit"))
+        .collect();
+    let start = Instant::now();
+    while !fs.iter().any(Future::running) && start.elapsed() < JOB {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!("running {}", ex.folder().display());
+    std::thread::sleep(Duration::from_secs(300));
+}
+
+/// FAULTS 16 for the batch executor: the jobs of a SIGKILLed submitter are
+/// cancelled (by its reaper), and its folder goes.
+fn batch_parent_killed_cancels_its_jobs() -> TestResult {
+    use std::io::BufRead;
+    let name = format!("cf-test-batch-orphan-{}", std::process::id());
+    let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        .env("CF_SLURM_TEST_BATCH_ORPHAN", &name)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let listed = || {
+        let out = Command::new("squeue")
+            .args(["-h", &format!("--name={name}"), "-o", "%i"])
+            .output()
+            .expect("squeue runs");
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .count()
+    };
+    let folder = line.trim().strip_prefix("running ").map(PathBuf::from);
+    let before = listed();
+    let killed = child.kill().and_then(|()| child.wait());
+    let folder = folder.ok_or_else(|| format!("the child said {line:?}"))?;
+    killed.map_err(|e| e.to_string())?;
+    check(before == 2 && folder.is_dir(), || {
+        format!("before the kill: {before} jobs listed, folder {folder:?}")
+    })?;
+    wait_until(
+        "the jobs of a SIGKILLed submitter gone from squeue",
+        JOB,
+        || listed() == 0,
+    )?;
+    wait_until("its folder removed", Duration::from_secs(10), || {
+        !folder.exists()
+    })
+}
+
 fn main() {
     process::init();
     if let Ok(name) = std::env::var("CF_SLURM_TEST_ORPHAN") {
         orphan_child(&name);
+        return;
+    }
+    if let Ok(dir) = std::env::var("CF_SLURM_TEST_REAPER") {
+        reaper_child(&dir);
+        return;
+    }
+    if let Ok(name) = std::env::var("CF_SLURM_TEST_BATCH_ORPHAN") {
+        batch_orphan_child(&name);
         return;
     }
     let required = std::env::var("CF_SLURM_REQUIRED").is_ok_and(|v| v == "1");
@@ -964,6 +1116,10 @@ fn main() {
             local_batch_tampered_copy_refused,
         ),
         ("local_srun_bridge", local_srun_bridge),
+        (
+            "local_reaper_cancels_after_the_parent_dies",
+            local_reaper_cancels_after_the_parent_dies,
+        ),
     ];
     if cluster_available() {
         tests.extend([
@@ -1003,12 +1159,16 @@ fn main() {
                 "srun_parent_killed_leaves_no_step",
                 srun_parent_killed_leaves_no_step,
             ),
+            (
+                "batch_parent_killed_cancels_its_jobs",
+                batch_parent_killed_cancels_its_jobs,
+            ),
         ]);
     } else if required {
         eprintln!("cluster tests: CF_SLURM_REQUIRED=1 but no Slurm cluster answers (SLURM_CONF unset or sinfo fails)");
         std::process::exit(1);
     } else {
-        println!("cluster tests: the 21 cluster tests skipped, no Slurm cluster here (start one: bash ci/slurm.sh start DIR; eval \"$(bash ci/slurm.sh env DIR)\")");
+        println!("cluster tests: the 22 cluster tests skipped, no Slurm cluster here (start one: bash ci/slurm.sh start DIR; eval \"$(bash ci/slurm.sh env DIR)\")");
     }
     let selected: Vec<_> = tests
         .into_iter()
