@@ -43,6 +43,14 @@ pub enum SubmitError {
         /// The pool's bound.
         max_queued: usize,
     },
+    /// This one task was refused by the executor's backend, and the
+    /// executor stays usable: a Slurm `sbatch` that failed (an unknown
+    /// partition, a job limit reached), a task file that could not be
+    /// written. `reason` says why, with what the backend printed.
+    Rejected {
+        /// Why the task was refused.
+        reason: String,
+    },
 }
 
 impl fmt::Display for SubmitError {
@@ -59,6 +67,7 @@ impl fmt::Display for SubmitError {
                 f,
                 "timed out waiting for room in the pool's queue ({max_queued} tasks waiting to start)"
             ),
+            SubmitError::Rejected { reason } => write!(f, "the task was rejected: {reason}"),
         }
     }
 }
@@ -80,6 +89,34 @@ impl SubmitError {
         SubmitError::Broken {
             reason: reason.into(),
         }
+    }
+
+    /// A rejected-task error with this reason (the executor stays usable).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = concurrent_futures::SubmitError::rejected("sbatch: error: invalid partition");
+    /// assert!(e.is_rejected() && !e.is_broken());
+    /// assert_eq!(e.to_string(), "the task was rejected: sbatch: error: invalid partition");
+    /// ```
+    #[must_use]
+    pub fn rejected(reason: impl Into<String>) -> Self {
+        SubmitError::Rejected {
+            reason: reason.into(),
+        }
+    }
+
+    /// Whether this is [`SubmitError::Rejected`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!concurrent_futures::SubmitError::Shutdown.is_rejected());
+    /// ```
+    #[must_use]
+    pub fn is_rejected(&self) -> bool {
+        matches!(self, SubmitError::Rejected { .. })
     }
 
     /// Whether this is [`SubmitError::Shutdown`].

@@ -790,7 +790,7 @@ impl Shared {
     fn sbatch(&self, args: &[String], script: &str) -> Result<String, SubmitError> {
         let out = self
             .run("sbatch", args, Some(script))
-            .map_err(|e| SubmitError::broken(format!("cannot run sbatch: {e}")))?;
+            .map_err(|e| SubmitError::rejected(format!("cannot run sbatch: {e}")))?;
         if !out.success {
             // Submit's error (a refused partition, a controller down): the
             // command's own words and how it ended, not only that it failed.
@@ -803,10 +803,10 @@ impl Shared {
                 ("", stdout) => why.push_str(&format!("; its stdout: {stdout}")),
                 (stderr, _) => why.push_str(&format!(": {stderr}")),
             }
-            return Err(SubmitError::broken(why));
+            return Err(SubmitError::rejected(why));
         }
         cli::parse_sbatch(&out.stdout).ok_or_else(|| {
-            SubmitError::broken(format!("sbatch printed no job id: {:?}", out.stdout))
+            SubmitError::rejected(format!("sbatch printed no job id: {:?}", out.stdout))
         })
     }
 
@@ -834,7 +834,7 @@ impl Shared {
 
     fn write_task(&self, index: u64, task: &TaskFile) -> Result<(), SubmitError> {
         worker::write_atomically_unsynced(&worker::task_path(&self.dir, index), &task.to_bytes())
-            .map_err(|e| SubmitError::broken(format!("cannot write the task file: {e}")))
+            .map_err(|e| SubmitError::rejected(format!("cannot write the task file: {e}")))
     }
 }
 
@@ -1019,8 +1019,9 @@ impl SlurmExecutor {
     ///
     /// [`SubmitError::Shutdown`] after `shutdown`;
     /// [`SubmitError::Serialize`] if `arg` cannot be serialized or `f` is
-    /// not in the executable's image; [`SubmitError::Broken`] if the task
-    /// file cannot be written or `sbatch` fails (its message is kept).
+    /// not in the executable's image; [`SubmitError::Rejected`] if the task
+    /// file cannot be written or `sbatch` fails (its message is kept; the
+    /// executor stays usable).
     ///
     /// # Examples
     ///

@@ -792,7 +792,10 @@ fn sbatch_errors_are_submit_errors() {
     let ex = executor(&fake, "sbatch-error");
     let e = ex.submit(square, 1).unwrap_err();
     assert!(
-        e.broken_reason().unwrap().contains("invalid partition"),
+        e.is_rejected()
+            && e.to_string()
+                .starts_with("the task was rejected: sbatch failed")
+            && e.to_string().contains("invalid partition"),
         "{e}"
     );
     assert!(
