@@ -9,22 +9,24 @@
 //!
 //! So each executor built with the system CLI starts one small process of
 //! this same executable (through the process pool's entry hook, as jobs
-//! are). It reads a pipe whose write end only the executor holds:
+//! are). It reads a socket whose other end only the executor holds:
 //!
 //! ```text
 //!   executor (poller thread)                    reaper (own process group)
 //!   ───────────────────────                     ─────────────────────────
-//!   build: spawn, keep the pipe's write end ──▶ read stdin …
+//!   build: spawn, keep the socket's other end ▶ read stdin …
 //!   poller ends (every job done):
 //!     write "D", close, wait ────────────────▶ "D": exit 0, nothing done
 //!   process dies, or exits with the executor
-//!   alive: the kernel closes the pipe ───────▶ end of file:
+//!   alive: the kernel closes its end ────────▶ end of file:
 //!                                               scancel --name=NAME (retried),
 //!                                               wait until squeue lists none,
 //!                                               remove the executor's folder
 //! ```
 //!
-//! The write end is close-on-exec, so no other child keeps it open. The
+//! The executor's end is close-on-exec, so no other child keeps it open,
+//! and the disarm byte is sent with `MSG_NOSIGNAL`: a reaper killed from
+//! outside costs a program that restored `SIGPIPE`'s default nothing. The
 //! reaper sits in a process group of its own (Ctrl-C at the terminal is
 //! the submitter's, and a kill of the submitter's group does not take the
 //! reaper with it), has no parent-death signal, and its standard streams
@@ -32,9 +34,11 @@
 //! not wait for it). It lives for as long as the executor, plus at most
 //! [`GIVE_UP_AFTER`] of clean-up.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The reaper's parameters: the executor's job name and folder.
@@ -48,11 +52,11 @@ const DISARM: u8 = b'D';
 /// answer) and waiting for `squeue` to list no job of the name.
 pub(crate) const GIVE_UP_AFTER: Duration = Duration::from_secs(120);
 
-/// The executor's end: the pipe to its reaper.
+/// The executor's end: the socket to its reaper.
 #[derive(Debug)]
 pub(crate) struct Reaper {
     child: Child,
-    pipe: Option<ChildStdin>,
+    socket: UnixStream,
 }
 
 impl Reaper {
@@ -60,33 +64,42 @@ impl Reaper {
     /// `dir`. `entry` is the entry hook's value for [`reaper_main`].
     pub(crate) fn start(name: &str, dir: &Path, entry: &str) -> io::Result<Reaper> {
         use std::os::unix::process::CommandExt;
+        // Both ends close-on-exec; the reaper's is moved onto its stdin.
+        let (socket, theirs) = UnixStream::pair()?;
         let mut cmd = Command::new("/proc/self/exe");
         cmd.env(concurrent_futures_pool::process::launcher::ENTRY_ENV, entry)
             .env(NAME_ENV, name)
             .env(DIR_ENV, dir)
-            .stdin(Stdio::piped())
+            .stdin(Stdio::from(OwnedFd::from(theirs)))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0);
-        let mut child = cmd.spawn()?;
-        let pipe = child.stdin.take();
-        Ok(Reaper { child, pipe })
+        let child = cmd.spawn()?;
+        Ok(Reaper { child, socket })
     }
 
     /// The executor ended normally: the reaper exits without doing
     /// anything, and is reaped here.
     pub(crate) fn disarm(mut self) {
-        if let Some(mut pipe) = self.pipe.take() {
-            // A reaper that is gone already (killed from outside) makes this
-            // fail: then there is nothing to tell it.
-            let _ = pipe.write_all(&[DISARM]);
-        }
+        // SAFETY: send(2) reads one byte from a live buffer on a socket this
+        // struct owns. MSG_NOSIGNAL: a reaper that is gone already (killed
+        // from outside) makes it fail with EPIPE instead of raising SIGPIPE;
+        // then there is nothing to tell it.
+        let _ = unsafe {
+            libc::send(
+                self.socket.as_raw_fd(),
+                [DISARM].as_ptr().cast(),
+                1,
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        drop(self.socket);
         let _ = self.child.wait();
     }
 }
 
 /// The reaper's entry (through `process::init()`): waits for the disarm
-/// byte or the end of the pipe, and on the end cleans up.
+/// byte or the end of the socket, and on the end cleans up.
 pub(crate) fn reaper_main() {
     let name = std::env::var(NAME_ENV).unwrap_or_default();
     let dir = std::env::var_os(DIR_ENV).map(PathBuf::from);
