@@ -63,6 +63,7 @@ use std::mem::{needs_drop, MaybeUninit};
 use std::ptr::NonNull;
 use std::task::Waker;
 
+use crate::callbacks::Callbacks;
 use crate::error::TaskError;
 use crate::primitives::{AtomicUsize, Condvar, Mutex, Ordering, UnsafeCell};
 use crate::recycle;
@@ -192,7 +193,7 @@ impl<T> Boxed<T> {
                 waiters: Vec::new(),
                 wakers: Vec::new(),
                 next_key: 0,
-                callbacks: Vec::new(),
+                callbacks: Callbacks::Empty,
                 owner_waker: None,
             },
         });
@@ -269,7 +270,7 @@ pub(crate) struct More<T> {
     /// Wakers of pending `.await`s, by key (an abandoned await removes its own).
     pub(crate) wakers: Vec<(u64, Waker)>,
     pub(crate) next_key: u64,
-    pub(crate) callbacks: Vec<Callback<T>>,
+    pub(crate) callbacks: Callbacks<T>,
     /// The owned `.await` waiting for `NOTIFIED`.
     pub(crate) owner_waker: Option<Waker>,
 }
