@@ -199,6 +199,7 @@ impl Queues {
     /// Without those, the deque holds only jobs taken from the injector
     /// earlier, which come first: with one worker, tasks start exactly in
     /// submission order.
+    #[inline(always)]
     pub(crate) fn find(
         &self,
         id: usize,
