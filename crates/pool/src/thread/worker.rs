@@ -39,9 +39,10 @@ pub(super) fn main(shared: Arc<Shared>, index: usize, id: usize, deque: Worker<J
     let slot = shared.queues.slot(id);
     // The deque is looked up once, not per job: the thread-local lookup,
     // its borrow and the pool check were 18 of the worker's 299
-    // instructions per task (callgrind, `submit_loop`, one worker). The borrow is shared, so the tasks
-    // run here still reach the deque (`push_local`, `help`); only
-    // `install_local` and `take_local` borrow it mutably, before and after.
+    // instructions per task (callgrind, `submit_loop`, one worker). The
+    // borrow is shared, so the tasks run here still reach the deque
+    // (`push_local`, `help`); only `install_local` and `take_local` borrow
+    // it mutably, before and after.
     let ran = queue::with_local_flagged(shared.id, |deque, scoped| {
         let local = Local { deque, scoped };
         let mut tick = 0u32;
